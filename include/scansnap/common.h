@@ -1,0 +1,41 @@
+/* Status codes, error messages and the seeded PRNG shared by every concern.
+ * Library functions never print or exit: they return a status and fill an ss_err. */
+#ifndef SCANSNAP_COMMON_H
+#define SCANSNAP_COMMON_H
+#include <stddef.h>
+#include <stdint.h>
+
+enum {
+  SS_OK = 0,
+  SS_ERUN = 1,    /* the run itself failed (I/O, numerical trouble) */
+  SS_EINPUT = 2,  /* bad usage or bad input: key, value, file */
+  SS_EDIVERGE = 3 /* NaN/Inf found in loss, gradients or parameters */
+};
+
+typedef struct {
+  int code;
+  char msg[1024];
+} ss_err;
+
+/* Fills err (if non-NULL) with a printf-style one-line message; returns code. */
+int ss_seterr(ss_err *err, int code, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+
+/* xoshiro256** seeded by splitmix64. Its whole state is 4 words, saved in checkpoints. */
+typedef struct {
+  uint64_t s[4];
+} ss_rng;
+
+void ss_rng_seed(ss_rng *r, uint64_t seed);
+uint64_t ss_rng_u64(ss_rng *r);
+double ss_rng_uniform(ss_rng *r);             /* [0, 1), 53 random bits */
+uint32_t ss_rng_below(ss_rng *r, uint32_t n); /* uniform on 0..n-1, unbiased */
+double ss_rng_normal(ss_rng *r);              /* standard normal (Box-Muller, no cached state) */
+
+/* Seconds from a monotonic clock. */
+double ss_now(void);
+
+/* Number of threads the library uses (0 in the setter = all cores). */
+void ss_set_threads(int n);
+int ss_threads(void);
+
+#endif

@@ -1,0 +1,113 @@
+/* Configuration: every knob has a dotted name, a type, a default, a range and a help line
+ * (the Hydra habit of the paper's code). Values come from the built-in defaults (= the
+ * paper's Figure-4 run, configs/fig4.yaml), then YAML files, then key=value overrides.
+ * The paper's own names are accepted as aliases (dataset2.* → data.*, model2.* → model.*,
+ * L → data.T, d → model.d, H → model.H). */
+#ifndef SCANSNAP_CONFIG_H
+#define SCANSNAP_CONFIG_H
+#include <stddef.h>
+#include <stdio.h>
+
+#include "scansnap/common.h"
+
+#define SS_PATH_MAX 1024
+#define SS_MAX_KEYS 256
+
+typedef enum { SS_KEY_INT, SS_KEY_DOUBLE, SS_KEY_BOOL, SS_KEY_STRING, SS_KEY_ENUM } ss_keytype;
+
+/* Which model a key applies to; keys set for another model are reported as unused. */
+enum { SS_SCOPE_ALL = 0, SS_SCOPE_YZ = 1, SS_SCOPE_TF = 2 };
+
+typedef struct {
+  const char *name;    /* canonical dotted name */
+  ss_keytype type;
+  size_t offset;       /* into ss_config */
+  size_t size;         /* string capacity (SS_KEY_STRING) */
+  const char *def;     /* default, as text */
+  const char *choices; /* SS_KEY_ENUM: "a|b|c", value stored as the index */
+  double min, max;     /* inclusive numeric range; ignored if min > max */
+  int scope;
+  const char *help;
+} ss_keydef;
+
+enum { SS_MODEL_YZ = 0, SS_MODEL_TRANSFORMER = 1 };
+enum { SS_OPT_SGD = 0, SS_OPT_ADAM = 1, SS_OPT_ADAMW = 2 };
+enum { SS_SHAPE_LINEAR = 0, SS_SHAPE_ZIPF = 1 };
+enum { SS_THEORY_STEPS = 0, SS_THEORY_FLOW = 1 };
+enum { SS_TASK_SYNTHETIC = 0, SS_TASK_LM = 1 };
+enum { SS_POS_NONE = 0, SS_POS_SINUSOIDAL = 1, SS_POS_LEARNED = 2 };
+enum { SS_GATE_RELU = 0, SS_GATE_SILU = 1 };
+
+typedef struct {
+  /* run */
+  long long seed;
+  int niter, batchsize, save_per_minibatch, threads, save_every;
+  char out[SS_PATH_MAX], resume[SS_PATH_MAX];
+  struct {
+    int T; /* sequence length including the query token (paper: L) */
+    int num_last, num_next_per_last, num_common, num_common_per_last, num_unique_per_next;
+    double common_unnormalized_prob, unique_unnormalized_min, unique_unnormalized_max;
+    int unique_shape;
+    double zipf_exponent;
+    char classes[SS_PATH_MAX], sequences[SS_PATH_MAX];
+    char path[SS_PATH_MAX]; /* real text: WikiText folder or plain text file */
+    int min_freq, max_vocab;
+  } data;
+  struct {
+    int type;
+    /* Y/Z model (SPEC §2.1) */
+    int normalize, residual, include_base_token, zero_init;
+    /* transformer (SPEC §2.2) */
+    int d, H, task, use_Wq, use_Wk, use_Wv, use_Wo, use_residue, use_ln, use_ffn, ffn_hidden,
+        gate, pos, tied;
+    double dropout;
+  } model;
+  struct {
+    int method, nesterov;
+    double lr, lr_z, lr_y, lr_y_multi_on_z, momentum, dampening, wd, beta1, beta2, eps, clip,
+        lr_decay;
+  } opt;
+  struct {
+    int mode;
+    double dt;
+  } theory;
+  unsigned char set[SS_MAX_KEYS]; /* set[i]: key i was given explicitly */
+} ss_config;
+
+const ss_keydef *ss_config_keys(int *n);
+const ss_keydef *ss_config_find(const char *name); /* canonical or alias; NULL if unknown */
+/* Canonical name for NAME (resolving aliases), or NULL. */
+const char *ss_config_canonical(const char *name);
+
+void ss_config_defaults(ss_config *c);
+/* Sets one key from text: unknown key (with the nearest valid key), wrong type, out of range. */
+int ss_config_set(ss_config *c, const char *key, const char *value, ss_err *err);
+/* Parses "key=value". */
+int ss_config_override(ss_config *c, const char *arg, ss_err *err);
+
+/* A YAML file flattened to dotted keys; list values are joined with ',' and flagged. */
+typedef struct {
+  char *key, *value;
+  int line, is_list;
+} ss_yaml_pair;
+int ss_yaml_load_pairs(const char *path, ss_yaml_pair **pairs, int *n, ss_err *err);
+void ss_yaml_free_pairs(ss_yaml_pair *pairs, int n);
+int ss_config_load_yaml(ss_config *c, const char *path, ss_err *err);
+
+/* Cross-key checks and derived values (learning rates as the paper's code resolves them:
+ * lr_z = opt.lr_z if given, else opt.lr; lr_y = opt.lr_y if given, else lr_z·lr_y_multi_on_z). */
+int ss_config_validate(ss_config *c, ss_err *err);
+double ss_config_lr_z(const ss_config *c);
+double ss_config_lr_y(const ss_config *c);
+int ss_config_is_set(const ss_config *c, const char *name);
+
+/* The value of a key as text (for config.yaml, sweep tables). buf must hold SS_PATH_MAX+. */
+void ss_config_format(const ss_config *c, const ss_keydef *k, char *buf, size_t n);
+/* Writes the resolved configuration as nested YAML. */
+int ss_config_write_yaml(const ss_config *c, FILE *f);
+/* Comma-separated list of keys set explicitly that do not apply to the chosen model. */
+void ss_config_unused(const ss_config *c, char *buf, size_t n);
+/* Prints every key with default and help (for --help). */
+void ss_config_print_help(FILE *f);
+
+#endif

@@ -1,0 +1,53 @@
+/* The model interface the training loop, the optimizer and checkpoints see (llm.c habit):
+ * all parameters in one flat allocation, gradients in another of the same layout, named
+ * tensor views into them, and parameter groups with their own learning rates.
+ * groups[0] is the decoder (Y), groups[1] the attention (Z); y_norm/z_norm report them. */
+#ifndef SCANSNAP_MODEL_H
+#define SCANSNAP_MODEL_H
+#include <stddef.h>
+
+#include "scansnap/common.h"
+#include "scansnap/data.h"
+#include "scansnap/io.h"
+
+#define SS_MAX_GROUPS 8
+#define SS_MAX_TENSORS 32
+
+typedef struct {
+  const char *name;
+  size_t offset, count; /* element range in params */
+  double lr;
+} ss_param_group;
+
+typedef struct ss_model ss_model;
+
+typedef struct {
+  const char *name;
+  /* Forward + exact backward on a batch; grads are overwritten with d(mean loss)/d(params). */
+  int (*step)(ss_model *m, const ss_batch *b, double *loss, double *acc, ss_err *err);
+  /* Forward only. */
+  int (*eval)(ss_model *m, const ss_batch *b, double *loss, double *acc, ss_err *err);
+  /* Attention composition c_n (SPEC §3) of every class: c[n*M + l]. */
+  int (*composition)(ss_model *m, const ss_classes *cl, double *c, ss_err *err);
+  void (*free_impl)(ss_model *m);
+} ss_model_ops;
+
+struct ss_model {
+  const ss_model_ops *ops;
+  ss_dtype dtype; /* SS_F64 or SS_F32: element type of params and grads */
+  size_t nparams;
+  void *params, *grads;
+  int ngroups;
+  ss_param_group groups[SS_MAX_GROUPS];
+  int ntensors;
+  ss_tensor tensors[SS_MAX_TENSORS]; /* views into params (names are static strings) */
+  void *impl;
+};
+
+void ss_model_free(ss_model *m);
+/* Euclidean norm of a group's parameters. */
+double ss_model_group_norm(const ss_model *m, int g);
+/* First non-finite entry of params or grads, as "tensor[index]", or 0 if all finite. */
+int ss_model_find_nonfinite(const ss_model *m, int grads, char *where, size_t n);
+
+#endif

@@ -1,0 +1,79 @@
+/* Training runs and what they write (SPEC §3).
+ *
+ * A run directory holds: config.yaml (resolved), classes.json, metrics.csv and
+ * metrics.jsonl (one row per save step), dynamics.safetensors (c_n of every class at every
+ * save step), checkpoint.safetensors (parameters, optimizer state, step, RNG state) and
+ * run.json (status running/complete/failed, version, timings, summary). Every file is
+ * written atomically; run.json says "complete" only once everything else is on disk.
+ *
+ * The recorder is shared by every producer of runs (SGD training, theory runs), so every
+ * tool that reads a run reads them all. */
+#ifndef SCANSNAP_TRAIN_H
+#define SCANSNAP_TRAIN_H
+#include "scansnap/config.h"
+#include "scansnap/data.h"
+#include "scansnap/metrics.h"
+#include "scansnap/model.h"
+#include "scansnap/optim.h"
+
+#define SS_MAX_EXTRA 16
+
+/* Scalar columns every metrics row has, in this order. */
+#define SS_METRIC_COLUMNS "step,loss,acc,entropy,entropy_distinct,common_mass,distinct_mass,kendall_tau,y_norm,z_norm"
+
+typedef struct {
+  long long step;
+  double loss, acc;
+  ss_class_metrics avg;
+  double y_norm, z_norm;
+  double extra[SS_MAX_EXTRA];
+} ss_row;
+
+typedef struct {
+  const ss_classes *cl; /* borrowed */
+  int nrows, cap;
+  ss_row *rows;
+  double *c;              /* [cap, N, M] composition at each row (NULL if keep_c = 0) */
+  ss_class_metrics *per;  /* [cap, N] */
+  int nextra;
+  char extra_names[SS_MAX_EXTRA][48];
+} ss_recorder;
+
+int ss_recorder_init(ss_recorder *r, const ss_classes *cl, ss_err *err);
+int ss_recorder_add_column(ss_recorder *r, const char *name);
+/* Appends a row; c is [N*M] (copied), extra holds nextra values (may be NULL). */
+int ss_recorder_add(ss_recorder *r, long long step, double loss, double acc, const double *c, double y_norm,
+                    double z_norm, const double *extra, ss_err *err);
+/* metrics.csv, metrics.jsonl, dynamics.safetensors in dir. */
+int ss_recorder_write(const ss_recorder *r, const char *dir, ss_err *err);
+void ss_recorder_free(ss_recorder *r);
+
+/* What `make run` and the CLI print at the end. */
+typedef struct {
+  char dir[SS_PATH_MAX];
+  int M, N, rows;
+  double first_loss, final_loss, final_acc;
+  ss_class_metrics start, end;
+  double train_seconds, seqs_per_second;
+  char unused[512];
+} ss_run_summary;
+
+/* Picks the run directory: cfg->out if given, else runs/<prefix>-<UTC timestamp>[-k]. */
+int ss_run_dir(const ss_config *cfg, const char *prefix, char *dir, size_t n, ss_err *err);
+/* Writes config.yaml, classes.json and run.json {status: running}. Refuses a directory
+ * that already holds a run. */
+int ss_run_begin(const ss_config *cfg, const ss_classes *cl, const char *dir, const char *command, ss_err *err);
+/* Writes run.json with the final status; error (may be NULL) is recorded when failed. */
+int ss_run_finish(const char *dir, const char *command, const char *status, const ss_config *cfg,
+                  const ss_run_summary *s, const char *error, ss_err *err);
+
+/* Builds the model the configuration asks for (M from the class table). */
+int ss_model_from_config(const ss_config *cfg, const ss_classes *cl, ss_model **out, ss_err *err);
+/* Writes checkpoint.safetensors: params, optimizer moments, step, rng. */
+int ss_checkpoint_write(const char *path, const ss_model *m, const ss_optim *o, long long step, const ss_rng *rng,
+                        long long data_pos, ss_err *err);
+
+/* The whole training run of SPEC §3 into dir (created). */
+int ss_train(const ss_config *cfg, const char *dir, ss_run_summary *sum, ss_err *err);
+
+#endif

@@ -1,0 +1,47 @@
+/* Shared argument handling: YAML files and key=value overrides into an ss_config. */
+#include <stdio.h>
+#include <string.h>
+
+#include "cli/cli.h"
+
+int ss_cli_exit_code(int rc) {
+  switch (rc) {
+  case SS_OK: return 0;
+  case SS_EINPUT: return 2;
+  case SS_EDIVERGE: return 3;
+  default: return 1;
+  }
+}
+
+int ss_cli_fail(const ss_err *err) {
+  fprintf(stderr, "scansnap: %s\n", err->msg);
+  return ss_cli_exit_code(err->code);
+}
+
+static int is_yaml(const char *a) {
+  size_t n = strlen(a);
+  return (n > 5 && !strcmp(a + n - 5, ".yaml")) || (n > 4 && !strcmp(a + n - 4, ".yml"));
+}
+
+int ss_cli_config(int argc, char **argv, ss_config *cfg, int *rest, int *nrest) {
+  ss_config_defaults(cfg);
+  *nrest = 0;
+  ss_err err = {0};
+  for (int i = 1; i < argc; i++) {
+    const char *a = argv[i];
+    int rc;
+    if (!strncmp(a, "--", 2)) {
+      rest[(*nrest)++] = i;
+      continue;
+    }
+    if (strchr(a, '='))
+      rc = ss_config_override(cfg, a, &err);
+    else if (is_yaml(a))
+      rc = ss_config_load_yaml(cfg, a, &err);
+    else
+      rc = ss_seterr(&err, SS_EINPUT, "argument '%s' is neither key=value nor a .yaml file", a);
+    if (rc) return ss_cli_fail(&err);
+  }
+  if (ss_config_validate(cfg, &err)) return ss_cli_fail(&err);
+  return 0;
+}

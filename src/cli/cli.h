@@ -1,0 +1,17 @@
+/* The thin command-line front end: each subcommand parses its arguments into an
+ * ss_config and calls the library. Only this layer prints and chooses exit codes
+ * (0 ok, 1 run failed, 2 bad usage or input, 3 diverged). */
+#ifndef SS_CLI_H
+#define SS_CLI_H
+#include <scansnap.h>
+
+/* Defaults, then FILE.yaml arguments, then key=value arguments, in the order given.
+ * Arguments starting with "--" are left for the subcommand (their indices in *rest).
+ * Prints the error and returns 2 on bad input. */
+int ss_cli_config(int argc, char **argv, ss_config *cfg, int *rest, int *nrest);
+/* Prints "scansnap: <msg>" to stderr and returns the exit code for err->code. */
+int ss_cli_fail(const ss_err *err);
+int ss_cli_exit_code(int rc);
+
+int cmd_train(int argc, char **argv);
+#endif

@@ -1,0 +1,41 @@
+/* scansnap: subcommand dispatch. */
+#include <stdio.h>
+#include <string.h>
+
+#include "cli/cli.h"
+
+typedef struct {
+  const char *name;
+  int (*fn)(int, char **);
+  const char *help;
+} ss_cmd;
+
+static const ss_cmd cmds[] = {
+    {"train", cmd_train, "train a model on sequence classes and record its dynamics"},
+};
+
+static void usage(FILE *f) {
+  fprintf(f, "usage: scansnap <command> [FILE.yaml] [key=value ...]\n\ncommands:\n");
+  for (size_t i = 0; i < sizeof cmds / sizeof cmds[0]; i++) fprintf(f, "  %-10s %s\n", cmds[i].name, cmds[i].help);
+  fprintf(f, "\n'scansnap <command> --help' for the command's options.\n\n");
+  ss_config_print_help(f);
+}
+
+int main(int argc, char **argv) {
+  if (argc < 2) {
+    usage(stderr);
+    return 2;
+  }
+  if (!strcmp(argv[1], "--help") || !strcmp(argv[1], "-h") || !strcmp(argv[1], "help")) {
+    usage(stdout);
+    return 0;
+  }
+  if (!strcmp(argv[1], "--version")) {
+    printf("scansnap %s\n", SS_VERSION);
+    return 0;
+  }
+  for (size_t i = 0; i < sizeof cmds / sizeof cmds[0]; i++)
+    if (!strcmp(argv[1], cmds[i].name)) return cmds[i].fn(argc - 1, argv + 1);
+  fprintf(stderr, "scansnap: unknown command '%s' (see 'scansnap --help')\n", argv[1]);
+  return 2;
+}

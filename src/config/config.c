@@ -1,0 +1,559 @@
+/* Parsing, validating and printing configuration values; YAML through libyaml. */
+#include <ctype.h>
+#include <errno.h>
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+#include <yaml.h>
+
+#include "scansnap/config.h"
+
+/* The paper's names (decoder_only.py + Hydra) → ours. */
+static const struct {
+  const char *from, *to;
+} aliases[] = {
+    {"L", "data.T"},
+    {"d", "model.d"},
+    {"H", "model.H"},
+    {"model.attn_include_base_token", "model.include_base_token"},
+    {"lr", "opt.lr"},
+};
+static const struct {
+  const char *from, *to;
+} prefix_aliases[] = {{"dataset2.", "data."}, {"dataset.", "data."}, {"model2.", "model."}};
+
+const char *ss_config_canonical(const char *name) {
+  static _Thread_local char buf[256];
+  for (size_t i = 0; i < sizeof aliases / sizeof aliases[0]; i++)
+    if (strcmp(name, aliases[i].from) == 0) return aliases[i].to;
+  for (size_t i = 0; i < sizeof prefix_aliases / sizeof prefix_aliases[0]; i++) {
+    size_t n = strlen(prefix_aliases[i].from);
+    if (strncmp(name, prefix_aliases[i].from, n) == 0) {
+      snprintf(buf, sizeof buf, "%s%s", prefix_aliases[i].to, name + n);
+      for (size_t j = 0; j < sizeof aliases / sizeof aliases[0]; j++)
+        if (strcmp(buf, aliases[j].from) == 0) return aliases[j].to;
+      return buf;
+    }
+  }
+  return name;
+}
+
+const ss_keydef *ss_config_find(const char *name) {
+  int n;
+  const ss_keydef *k = ss_config_keys(&n);
+  const char *c = ss_config_canonical(name);
+  for (int i = 0; i < n; i++)
+    if (strcmp(k[i].name, c) == 0) return &k[i];
+  return NULL;
+}
+
+static int key_index(const ss_keydef *k) {
+  int n;
+  return (int)(k - ss_config_keys(&n));
+}
+
+static size_t levenshtein(const char *a, const char *b) {
+  size_t la = strlen(a), lb = strlen(b);
+  size_t *row = malloc((lb + 1) * sizeof *row);
+  if (!row) return (size_t)-1;
+  for (size_t j = 0; j <= lb; j++) row[j] = j;
+  for (size_t i = 1; i <= la; i++) {
+    size_t prev = row[0];
+    row[0] = i;
+    for (size_t j = 1; j <= lb; j++) {
+      size_t cur = row[j];
+      size_t sub = prev + (a[i - 1] != b[j - 1]);
+      size_t del = row[j] + 1, ins = row[j - 1] + 1;
+      row[j] = sub < del ? (sub < ins ? sub : ins) : (del < ins ? del : ins);
+      prev = cur;
+    }
+  }
+  size_t d = row[lb];
+  free(row);
+  return d;
+}
+
+static const char *nearest_key(const char *name) {
+  int n;
+  const ss_keydef *k = ss_config_keys(&n);
+  const char *c = ss_config_canonical(name);
+  const char *best = NULL;
+  size_t bd = (size_t)-1;
+  for (int i = 0; i < n; i++) {
+    size_t d = levenshtein(c, k[i].name);
+    /* also compare with the part after the section, so 'lr_zz' finds 'opt.lr_z' */
+    const char *dot = strrchr(k[i].name, '.');
+    if (dot) {
+      size_t d2 = levenshtein(c, dot + 1) + 1;
+      if (d2 < d) d = d2;
+    }
+    if (d < bd) {
+      bd = d;
+      best = k[i].name;
+    }
+  }
+  return best;
+}
+
+static int parse_int(const char *s, long long *v) {
+  char *end;
+  errno = 0;
+  while (isspace((unsigned char)*s)) s++;
+  if (!*s) return 0;
+  long long x = strtoll(s, &end, 10);
+  if (errno || end == s) {
+    /* accept integral floats like 1e3 */
+    double d = strtod(s, &end);
+    if (end == s || !isfinite(d) || d != floor(d) || fabs(d) > 9.2e18) return 0;
+    x = (long long)d;
+  } else if (*end == '.' || *end == 'e' || *end == 'E') {
+    double d = strtod(s, &end);
+    if (!isfinite(d) || d != floor(d) || fabs(d) > 9.2e18) return 0;
+    x = (long long)d;
+  }
+  while (isspace((unsigned char)*end)) end++;
+  if (*end) return 0;
+  *v = x;
+  return 1;
+}
+
+static int parse_double(const char *s, double *v) {
+  char *end;
+  while (isspace((unsigned char)*s)) s++;
+  if (!*s) return 0;
+  errno = 0;
+  double x = strtod(s, &end);
+  if (end == s) return 0;
+  while (isspace((unsigned char)*end)) end++;
+  if (*end) return 0;
+  *v = x;
+  return 1;
+}
+
+static int parse_bool(const char *s, int *v) {
+  static const char *t[] = {"true", "True", "TRUE", "1", "yes", "on"};
+  static const char *f[] = {"false", "False", "FALSE", "0", "no", "off"};
+  for (int i = 0; i < 6; i++) {
+    if (strcmp(s, t[i]) == 0) return *v = 1, 1;
+    if (strcmp(s, f[i]) == 0) return *v = 0, 1;
+  }
+  return 0;
+}
+
+static int parse_enum(const char *choices, const char *s, int *v) {
+  int idx = 0;
+  const char *p = choices;
+  size_t ls = strlen(s);
+  while (*p) {
+    const char *bar = strchr(p, '|');
+    size_t len = bar ? (size_t)(bar - p) : strlen(p);
+    if (len == ls && strncmp(p, s, len) == 0) return *v = idx, 1;
+    idx++;
+    if (!bar) break;
+    p = bar + 1;
+  }
+  return 0;
+}
+
+static const char *enum_name(const char *choices, int v, char *buf, size_t n) {
+  const char *p = choices;
+  for (int i = 0; i < v && p; i++) {
+    p = strchr(p, '|');
+    if (p) p++;
+  }
+  if (!p) {
+    snprintf(buf, n, "%d", v);
+    return buf;
+  }
+  const char *bar = strchr(p, '|');
+  size_t len = bar ? (size_t)(bar - p) : strlen(p);
+  if (len >= n) len = n - 1;
+  memcpy(buf, p, len);
+  buf[len] = 0;
+  return buf;
+}
+
+static int set_value(ss_config *c, const ss_keydef *k, const char *key, const char *value,
+                     ss_err *err) {
+  char *base = (char *)c + k->offset;
+  int has_range = k->min <= k->max;
+  switch (k->type) {
+  case SS_KEY_INT: {
+    long long v;
+    if (!parse_int(value, &v))
+      return ss_seterr(err, SS_EINPUT, "key '%s': '%s' is not an integer", key, value);
+    if (has_range && (v < k->min || v > k->max))
+      return ss_seterr(err, SS_EINPUT, "key '%s': %s is out of range [%.15g, %.15g]", key, value, k->min, k->max);
+    if (k->offset == offsetof(ss_config, seed))
+      *(long long *)base = v;
+    else
+      *(int *)base = (int)v;
+    break;
+  }
+  case SS_KEY_DOUBLE: {
+    double v;
+    if (!parse_double(value, &v))
+      return ss_seterr(err, SS_EINPUT, "key '%s': '%s' is not a number", key, value);
+    if (!isfinite(v))
+      return ss_seterr(err, SS_EINPUT, "key '%s': %s is not finite", key, value);
+    if (has_range && (v < k->min || v > k->max)) {
+      if (k->max >= 1e300)
+        return ss_seterr(err, SS_EINPUT, "key '%s': %s is out of range (expected >= %.15g)", key, value, k->min);
+      return ss_seterr(err, SS_EINPUT, "key '%s': %s is out of range [%.15g, %.15g]", key, value, k->min, k->max);
+    }
+    *(double *)base = v;
+    break;
+  }
+  case SS_KEY_BOOL: {
+    int v;
+    if (!parse_bool(value, &v))
+      return ss_seterr(err, SS_EINPUT, "key '%s': '%s' is not a boolean (true/false)", key, value);
+    *(int *)base = v;
+    break;
+  }
+  case SS_KEY_ENUM: {
+    int v;
+    if (!parse_enum(k->choices, value, &v))
+      return ss_seterr(err, SS_EINPUT, "key '%s': '%s' is not one of %s", key, value, k->choices);
+    *(int *)base = v;
+    break;
+  }
+  case SS_KEY_STRING:
+    if (strlen(value) >= k->size)
+      return ss_seterr(err, SS_EINPUT, "key '%s': value is longer than %zu characters", key, k->size - 1);
+    strcpy(base, value);
+    break;
+  }
+  return SS_OK;
+}
+
+void ss_config_defaults(ss_config *c) {
+  memset(c, 0, sizeof *c);
+  int n;
+  const ss_keydef *k = ss_config_keys(&n);
+  for (int i = 0; i < n; i++) {
+    ss_err e;
+    if (set_value(c, &k[i], k[i].name, k[i].def, &e) != SS_OK) abort(); /* a bad built-in default is a bug */
+  }
+  memset(c->set, 0, sizeof c->set);
+}
+
+int ss_config_set(ss_config *c, const char *key, const char *value, ss_err *err) {
+  const ss_keydef *k = ss_config_find(key);
+  if (!k) {
+    const char *near = nearest_key(key);
+    return ss_seterr(err, SS_EINPUT, "unknown key '%s' (did you mean '%s'? see 'scansnap --help')", key, near ? near : "?");
+  }
+  int rc = set_value(c, k, key, value, err);
+  if (rc == SS_OK) c->set[key_index(k)] = 1;
+  return rc;
+}
+
+int ss_config_override(ss_config *c, const char *arg, ss_err *err) {
+  const char *eq = strchr(arg, '=');
+  if (!eq || eq == arg)
+    return ss_seterr(err, SS_EINPUT, "argument '%s' is not of the form key=value", arg);
+  char key[256];
+  size_t n = (size_t)(eq - arg);
+  if (n >= sizeof key) return ss_seterr(err, SS_EINPUT, "argument '%.60s...': key too long", arg);
+  memcpy(key, arg, n);
+  key[n] = 0;
+  /* Hydra's '+key=value' / '++key=value' forms mean the same here. */
+  const char *k = key;
+  while (*k == '+') k++;
+  return ss_config_set(c, k, eq + 1, err);
+}
+
+int ss_config_is_set(const ss_config *c, const char *name) {
+  const ss_keydef *k = ss_config_find(name);
+  return k ? c->set[key_index(k)] : 0;
+}
+
+double ss_config_lr_z(const ss_config *c) {
+  return ss_config_is_set(c, "opt.lr_z") ? c->opt.lr_z : c->opt.lr;
+}
+
+double ss_config_lr_y(const ss_config *c) {
+  return ss_config_is_set(c, "opt.lr_y") ? c->opt.lr_y : ss_config_lr_z(c) * c->opt.lr_y_multi_on_z;
+}
+
+int ss_config_validate(ss_config *c, ss_err *err) {
+  double lz = ss_config_lr_z(c), ly = ss_config_lr_y(c);
+  const char *kz = ss_config_is_set(c, "opt.lr_z") ? "opt.lr_z" : "opt.lr";
+  if (!(lz > 0) || !isfinite(lz))
+    return ss_seterr(err, SS_EINPUT, "key '%s': learning rate %g must be positive and finite", kz, lz);
+  if (!(ly > 0) || !isfinite(ly))
+    return ss_seterr(err, SS_EINPUT, "key '%s': learning rate %g must be positive and finite",
+                     ss_config_is_set(c, "opt.lr_y") ? "opt.lr_y" : "opt.lr_y_multi_on_z", ly);
+  if (c->niter < 0) return ss_seterr(err, SS_EINPUT, "key 'niter': must be >= 0");
+  if (c->data.unique_unnormalized_min > c->data.unique_unnormalized_max)
+    return ss_seterr(err, SS_EINPUT, "key 'data.unique_unnormalized_min': %g is above data.unique_unnormalized_max %g",
+                     c->data.unique_unnormalized_min, c->data.unique_unnormalized_max);
+  if (c->model.type == SS_MODEL_TRANSFORMER && c->model.d % c->model.H != 0)
+    return ss_seterr(err, SS_EINPUT, "key 'model.H': %d heads do not divide model.d = %d", c->model.H, c->model.d);
+  if (!c->data.classes[0] && c->data.num_unique_per_next == 0 && c->data.num_common == 0 && c->data.num_common_per_last == 0)
+    return ss_seterr(err, SS_EINPUT, "key 'data.num_unique_per_next': classes have no contextual tokens (num_common, num_common_per_last and num_unique_per_next are all 0)");
+  return SS_OK;
+}
+
+void ss_config_format(const ss_config *c, const ss_keydef *k, char *buf, size_t n) {
+  const char *base = (const char *)c + k->offset;
+  switch (k->type) {
+  case SS_KEY_INT:
+    if (k->offset == offsetof(ss_config, seed))
+      snprintf(buf, n, "%lld", *(const long long *)base);
+    else
+      snprintf(buf, n, "%d", *(const int *)base);
+    break;
+  case SS_KEY_DOUBLE: snprintf(buf, n, "%.17g", *(const double *)base); break;
+  case SS_KEY_BOOL: snprintf(buf, n, "%s", *(const int *)base ? "true" : "false"); break;
+  case SS_KEY_ENUM: enum_name(k->choices, *(const int *)base, buf, n); break;
+  case SS_KEY_STRING: snprintf(buf, n, "%s", base); break;
+  }
+}
+
+static void yaml_scalar(FILE *f, const ss_keydef *k, const char *v) {
+  if (k->type != SS_KEY_STRING) {
+    fputs(v, f);
+    return;
+  }
+  fputc('"', f);
+  for (const char *p = v; *p; p++) {
+    if (*p == '"' || *p == '\\') fputc('\\', f);
+    fputc(*p, f);
+  }
+  fputc('"', f);
+}
+
+int ss_config_write_yaml(const ss_config *c, FILE *f) {
+  int n;
+  const ss_keydef *k = ss_config_keys(&n);
+  char v[SS_PATH_MAX + 64];
+  char section[64] = "";
+  fprintf(f, "# scansnap resolved configuration (every key, defaults included)\n");
+  for (int pass = 0; pass < 2; pass++) {
+    for (int i = 0; i < n; i++) {
+      const char *dot = strchr(k[i].name, '.');
+      if ((pass == 0) != (dot == NULL)) continue; /* top-level keys first */
+      ss_config_format(c, &k[i], v, sizeof v);
+      if (!dot) {
+        fprintf(f, "%s: ", k[i].name);
+      } else {
+        size_t sl = (size_t)(dot - k[i].name);
+        if (strlen(section) != sl || strncmp(section, k[i].name, sl) != 0) {
+          snprintf(section, sizeof section, "%.*s", (int)sl, k[i].name);
+          fprintf(f, "%s:\n", section);
+        }
+        fprintf(f, "  %s: ", dot + 1);
+      }
+      yaml_scalar(f, &k[i], v);
+      fputc('\n', f);
+    }
+  }
+  if (c->model.type == SS_MODEL_YZ) {
+    fprintf(f, "# resolved learning rates: lr_y = %.17g, lr_z = %.17g\n", ss_config_lr_y(c), ss_config_lr_z(c));
+  }
+  return ferror(f) ? SS_ERUN : SS_OK;
+}
+
+void ss_config_unused(const ss_config *c, char *buf, size_t n) {
+  int nk;
+  const ss_keydef *k = ss_config_keys(&nk);
+  int want = c->model.type == SS_MODEL_YZ ? SS_SCOPE_YZ : SS_SCOPE_TF;
+  size_t len = 0;
+  buf[0] = 0;
+  for (int i = 0; i < nk; i++) {
+    if (!c->set[i] || k[i].scope == SS_SCOPE_ALL || k[i].scope == want) continue;
+    int w = snprintf(buf + len, n - len, "%s%s", len ? ", " : "", k[i].name);
+    if (w < 0 || (size_t)w >= n - len) break;
+    len += (size_t)w;
+  }
+}
+
+void ss_config_print_help(FILE *f) {
+  int n;
+  const ss_keydef *k = ss_config_keys(&n);
+  fprintf(f, "Configuration keys (key=value on the command line, or nested in a YAML file):\n");
+  for (int i = 0; i < n; i++) {
+    char d[64];
+    if (k[i].type == SS_KEY_ENUM)
+      snprintf(d, sizeof d, "%s", k[i].choices);
+    else
+      snprintf(d, sizeof d, "%s", k[i].def[0] ? k[i].def : "\"\"");
+    fprintf(f, "  %-30s default %-12s %s%s\n", k[i].name, k[i].type == SS_KEY_ENUM ? k[i].def : d,
+            k[i].help, k[i].scope == SS_SCOPE_YZ ? " [yz]" : k[i].scope == SS_SCOPE_TF ? " [transformer]" : "");
+    if (k[i].type == SS_KEY_ENUM) fprintf(f, "  %-30s   choices: %s\n", "", k[i].choices);
+  }
+  fprintf(f, "Aliases (the paper's names): L=data.T d=model.d H=model.H dataset2.*=data.* model2.*=model.* model.attn_include_base_token\n");
+}
+
+/* ---- YAML ---------------------------------------------------------------------------- */
+
+void ss_yaml_free_pairs(ss_yaml_pair *p, int n) {
+  for (int i = 0; i < n; i++) {
+    free(p[i].key);
+    free(p[i].value);
+  }
+  free(p);
+}
+
+static int push_pair(ss_yaml_pair **p, int *n, int *cap, const char *key, const char *val, int line, int is_list) {
+  if (*n == *cap) {
+    int nc = *cap ? *cap * 2 : 32;
+    ss_yaml_pair *np = realloc(*p, (size_t)nc * sizeof *np);
+    if (!np) return 0;
+    *p = np;
+    *cap = nc;
+  }
+  (*p)[*n].key = strdup(key);
+  (*p)[*n].value = strdup(val);
+  (*p)[*n].line = line;
+  (*p)[*n].is_list = is_list;
+  (*n)++;
+  return 1;
+}
+
+int ss_yaml_load_pairs(const char *path, ss_yaml_pair **pairs, int *npairs, ss_err *err) {
+  *pairs = NULL;
+  *npairs = 0;
+  FILE *f = fopen(path, "rb");
+  if (!f) return ss_seterr(err, SS_EINPUT, "cannot read config file '%s': %s", path, strerror(errno));
+  yaml_parser_t parser;
+  yaml_parser_initialize(&parser);
+  yaml_parser_set_input_file(&parser, f);
+  /* A stack of mapping keys gives the dotted prefix. */
+  char prefix[16][128];
+  int depth = 0;           /* mapping nesting */
+  int expect_key[17] = {0};
+  char cur_key[17][128];
+  char listbuf[4096];
+  int in_list = 0, list_line = 0;
+  int cap = 0, rc = SS_OK, done = 0;
+  (void)prefix;
+  while (!done) {
+    yaml_event_t ev;
+    if (!yaml_parser_parse(&parser, &ev)) {
+      rc = ss_seterr(err, SS_EINPUT, "config file '%s': YAML syntax error at line %zu: %s", path,
+                     parser.problem_mark.line + 1, parser.problem ? parser.problem : "unknown");
+      break;
+    }
+    int line = (int)ev.start_mark.line + 1;
+    switch (ev.type) {
+    case YAML_STREAM_END_EVENT: done = 1; break;
+    case YAML_MAPPING_START_EVENT:
+      if (in_list) {
+        rc = ss_seterr(err, SS_EINPUT, "config file '%s' line %d: a list may hold only plain values", path, line);
+        done = 1;
+        break;
+      }
+      if (depth >= 15) {
+        rc = ss_seterr(err, SS_EINPUT, "config file '%s' line %d: nested too deeply", path, line);
+        done = 1;
+        break;
+      }
+      depth++;
+      expect_key[depth] = 1;
+      break;
+    case YAML_MAPPING_END_EVENT:
+      depth--;
+      if (depth > 0) expect_key[depth] = 1;
+      break;
+    case YAML_SEQUENCE_START_EVENT:
+      if (depth == 0 || expect_key[depth] || in_list) {
+        rc = ss_seterr(err, SS_EINPUT, "config file '%s' line %d: unexpected list", path, line);
+        done = 1;
+        break;
+      }
+      in_list = 1;
+      list_line = line;
+      listbuf[0] = 0;
+      break;
+    case YAML_SEQUENCE_END_EVENT: {
+      char full[1024] = "";
+      for (int d = 1; d <= depth; d++) {
+        strncat(full, cur_key[d], sizeof full - strlen(full) - 2);
+        if (d < depth) strcat(full, ".");
+      }
+      if (!push_pair(pairs, npairs, &cap, full, listbuf, list_line, 1)) {
+        rc = ss_seterr(err, SS_ERUN, "out of memory");
+        done = 1;
+      }
+      in_list = 0;
+      expect_key[depth] = 1;
+      break;
+    }
+    case YAML_SCALAR_EVENT: {
+      const char *s = (const char *)ev.data.scalar.value;
+      if (depth == 0) {
+        /* a document that is a bare scalar (or empty) */
+        if (ev.data.scalar.length) {
+          rc = ss_seterr(err, SS_EINPUT, "config file '%s' line %d: expected a mapping of key: value", path, line);
+          done = 1;
+        }
+        break;
+      }
+      if (in_list) {
+        if (strlen(listbuf) + strlen(s) + 2 >= sizeof listbuf) {
+          rc = ss_seterr(err, SS_EINPUT, "config file '%s' line %d: list too long", path, line);
+          done = 1;
+          break;
+        }
+        if (listbuf[0]) strcat(listbuf, ",");
+        strcat(listbuf, s);
+      } else if (expect_key[depth]) {
+        if (strlen(s) >= 127) {
+          rc = ss_seterr(err, SS_EINPUT, "config file '%s' line %d: key too long", path, line);
+          done = 1;
+          break;
+        }
+        strcpy(cur_key[depth], s);
+        expect_key[depth] = 0;
+      } else {
+        char full[1024] = "";
+        for (int d = 1; d <= depth; d++) {
+          strncat(full, cur_key[d], sizeof full - strlen(full) - 2);
+          if (d < depth) strcat(full, ".");
+        }
+        if (!push_pair(pairs, npairs, &cap, full, s, line, 0)) {
+          rc = ss_seterr(err, SS_ERUN, "out of memory");
+          done = 1;
+        }
+        expect_key[depth] = 1;
+      }
+      break;
+    }
+    case YAML_ALIAS_EVENT:
+      rc = ss_seterr(err, SS_EINPUT, "config file '%s' line %d: YAML aliases are not supported", path, line);
+      done = 1;
+      break;
+    default: break;
+    }
+    /* after a nested mapping closes, the parent's next scalar is a key */
+    yaml_event_delete(&ev);
+  }
+  yaml_parser_delete(&parser);
+  fclose(f);
+  if (rc != SS_OK) {
+    ss_yaml_free_pairs(*pairs, *npairs);
+    *pairs = NULL;
+    *npairs = 0;
+  }
+  return rc;
+}
+
+int ss_config_load_yaml(ss_config *c, const char *path, ss_err *err) {
+  ss_yaml_pair *p;
+  int n, rc = ss_yaml_load_pairs(path, &p, &n, err);
+  if (rc) return rc;
+  for (int i = 0; i < n && rc == SS_OK; i++) {
+    if (p[i].is_list) {
+      rc = ss_seterr(err, SS_EINPUT, "config file '%s' line %d: key '%s' has a list of values; lists are for 'scansnap sweep'", path, p[i].line, p[i].key);
+      break;
+    }
+    ss_err e;
+    rc = ss_config_set(c, p[i].key, p[i].value, &e);
+    if (rc) ss_seterr(err, rc, "config file '%s' line %d: %s", path, p[i].line, e.msg);
+  }
+  ss_yaml_free_pairs(p, n);
+  return rc;
+}

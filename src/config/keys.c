@@ -1,0 +1,86 @@
+/* The table of every configuration key: name, type, default, range, help.
+ * Defaults are the paper's Figure-4 run (SPEC §1); configs/fig4.yaml spells them out. */
+#include <float.h>
+#include <stddef.h>
+
+#include "scansnap/config.h"
+
+#define F(field) offsetof(ss_config, field)
+#define S(field) offsetof(ss_config, field), sizeof(((ss_config *)0)->field)
+#define NOLIM 1, 0
+#define INF DBL_MAX
+
+static const ss_keydef keys[] = {
+  /* run */
+  {"seed", SS_KEY_INT, F(seed), 0, "2", 0, 0, 9.2e18, 0, "random seed (data, init, dropout)"},
+  {"niter", SS_KEY_INT, F(niter), 0, "100", 0, 0, 1e9, 0, "number of optimizer updates"},
+  {"batchsize", SS_KEY_INT, F(batchsize), 0, "128", 0, 1, 1e7, 0, "sequences per update"},
+  {"save_per_minibatch", SS_KEY_INT, F(save_per_minibatch), 0, "2", 0, 1, 1e9, 0, "record a metrics row every this many updates"},
+  {"save_every", SS_KEY_INT, F(save_every), 0, "0", 0, 0, 1e9, 0, "write a checkpoint every this many updates (0 = only at the end)"},
+  {"threads", SS_KEY_INT, F(threads), 0, "0", 0, 0, 4096, 0, "OpenMP threads (0 = all cores); results do not depend on it"},
+  {"out", SS_KEY_STRING, S(out), "", 0, NOLIM, 0, "run directory (default: runs/<command>-<timestamp>)"},
+  {"resume", SS_KEY_STRING, S(resume), "", 0, NOLIM, 0, "continue the run in this directory from its last checkpoint"},
+  /* data (SPEC §1) */
+  {"data.T", SS_KEY_INT, F(data.T), 0, "128", 0, 2, 1e7, 0, "sequence length T including the query token (paper: L)"},
+  {"data.num_last", SS_KEY_INT, F(data.num_last), 0, "2", 0, 1, 1e6, 0, "K, number of query (last) tokens"},
+  {"data.num_next_per_last", SS_KEY_INT, F(data.num_next_per_last), 0, "1", 0, 1, 1e6, 0, "J, next tokens per query; N = K*J classes"},
+  {"data.num_common", SS_KEY_INT, F(data.num_common), 0, "10", 0, 0, 1e6, 0, "tokens common to every class"},
+  {"data.num_common_per_last", SS_KEY_INT, F(data.num_common_per_last), 0, "0", 0, 0, 1e6, 0, "tokens common to the J classes of one query"},
+  {"data.num_unique_per_next", SS_KEY_INT, F(data.num_unique_per_next), 0, "10", 0, 0, 1e6, 0, "D, distinct tokens of each class"},
+  {"data.common_unnormalized_prob", SS_KEY_DOUBLE, F(data.common_unnormalized_prob), 0, "1", 0, 0, INF, 0, "weight of every common token"},
+  {"data.unique_unnormalized_min", SS_KEY_DOUBLE, F(data.unique_unnormalized_min), 0, "0.1", 0, 0, INF, 0, "smallest distinct-token weight"},
+  {"data.unique_unnormalized_max", SS_KEY_DOUBLE, F(data.unique_unnormalized_max), 0, "1", 0, 0, INF, 0, "largest distinct-token weight"},
+  {"data.unique_shape", SS_KEY_ENUM, F(data.unique_shape), 0, "linear", "linear|zipf", NOLIM, 0, "distinct weights: linear = evenly spaced min..max; zipf = max/rank^s (rank 1 = last token)"},
+  {"data.zipf_exponent", SS_KEY_DOUBLE, F(data.zipf_exponent), 0, "1", 0, 0, 100, 0, "s of data.unique_shape=zipf"},
+  {"data.classes", SS_KEY_STRING, S(data.classes), "", 0, NOLIM, 0, "class table JSON (psi and P(l|n) per class) instead of the generator"},
+  {"data.sequences", SS_KEY_STRING, S(data.sequences), "", 0, NOLIM, 0, "read batches from this file (text: 'x_1 .. x_T label' per line, or .npy int32 [rows, T+1])"},
+  {"data.path", SS_KEY_STRING, S(data.path), "", 0, NOLIM, SS_SCOPE_TF, "real text: WikiText folder (wiki.{train,valid,test}.tokens) or a plain UTF-8 file"},
+  {"data.min_freq", SS_KEY_INT, F(data.min_freq), 0, "1", 0, 1, 1e9, SS_SCOPE_TF, "real text: words seen fewer times become <unk>"},
+  {"data.max_vocab", SS_KEY_INT, F(data.max_vocab), 0, "0", 0, 0, 1e8, SS_SCOPE_TF, "real text: keep at most this many words (0 = all)"},
+  /* model */
+  {"model.type", SS_KEY_ENUM, F(model.type), 0, "yz", "yz|transformer", NOLIM, 0, "yz = the paper's reparameterised model (SPEC 2.1); transformer = standard 1-layer transformer (SPEC 2.2)"},
+  {"model.normalize", SS_KEY_BOOL, F(model.normalize), 0, "true", 0, NOLIM, SS_SCOPE_YZ, "f = c/||c||"},
+  {"model.residual", SS_KEY_BOOL, F(model.residual), 0, "false", 0, NOLIM, SS_SCOPE_YZ, "add e_query to c"},
+  {"model.include_base_token", SS_KEY_BOOL, F(model.include_base_token), 0, "false", 0, NOLIM, SS_SCOPE_YZ, "the query token attends to itself too"},
+  {"model.zero_init", SS_KEY_BOOL, F(model.zero_init), 0, "true", 0, NOLIM, SS_SCOPE_YZ, "Y = Z = 0 at start (else uniform in +-1/sqrt(M))"},
+  {"model.d", SS_KEY_INT, F(model.d), 0, "128", 0, 1, 65536, SS_SCOPE_TF, "embedding width"},
+  {"model.H", SS_KEY_INT, F(model.H), 0, "1", 0, 1, 4096, SS_SCOPE_TF, "attention heads (must divide d)"},
+  {"model.task", SS_KEY_ENUM, F(model.task), 0, "synthetic", "synthetic|lm", NOLIM, SS_SCOPE_TF, "synthetic = predict from the last position, no mask; lm = causal language model"},
+  {"model.use_Wq", SS_KEY_BOOL, F(model.use_Wq), 0, "true", 0, NOLIM, SS_SCOPE_TF, "query projection (false = identity)"},
+  {"model.use_Wk", SS_KEY_BOOL, F(model.use_Wk), 0, "true", 0, NOLIM, SS_SCOPE_TF, "key projection (false = identity)"},
+  {"model.use_Wv", SS_KEY_BOOL, F(model.use_Wv), 0, "true", 0, NOLIM, SS_SCOPE_TF, "value projection (false = identity)"},
+  {"model.use_Wo", SS_KEY_BOOL, F(model.use_Wo), 0, "false", 0, NOLIM, SS_SCOPE_TF, "output projection after attention"},
+  {"model.use_residue", SS_KEY_BOOL, F(model.use_residue), 0, "false", 0, NOLIM, SS_SCOPE_TF, "residual connections"},
+  {"model.use_ln", SS_KEY_BOOL, F(model.use_ln), 0, "false", 0, NOLIM, SS_SCOPE_TF, "post-LayerNorm"},
+  {"model.use_ffn", SS_KEY_BOOL, F(model.use_ffn), 0, "false", 0, NOLIM, SS_SCOPE_TF, "feed-forward block"},
+  {"model.ffn_hidden", SS_KEY_INT, F(model.ffn_hidden), 0, "0", 0, 0, 1e6, SS_SCOPE_TF, "FFN hidden size (0 = 4d)"},
+  {"model.gate", SS_KEY_ENUM, F(model.gate), 0, "relu", "relu|silu", NOLIM, SS_SCOPE_TF, "FFN activation"},
+  {"model.pos", SS_KEY_ENUM, F(model.pos), 0, "none", "none|sinusoidal|learned", NOLIM, SS_SCOPE_TF, "positional encoding"},
+  {"model.tied", SS_KEY_BOOL, F(model.tied), 0, "true", 0, NOLIM, SS_SCOPE_TF, "decoder tied to the embedding (synthetic task)"},
+  {"model.dropout", SS_KEY_DOUBLE, F(model.dropout), 0, "0", 0, 0, 0.999, SS_SCOPE_TF, "dropout probability"},
+  /* optimizer */
+  {"opt.method", SS_KEY_ENUM, F(opt.method), 0, "sgd", "sgd|adam|adamw", NOLIM, 0, "optimizer (torch.optim definitions)"},
+  {"opt.lr", SS_KEY_DOUBLE, F(opt.lr), 0, "1", 0, 0, INF, 0, "learning rate used where opt.lr_z / opt.lr_y are not given"},
+  {"opt.lr_z", SS_KEY_DOUBLE, F(opt.lr_z), 0, "1", 0, 0, INF, 0, "eta_Z: learning rate of the attention (Z; transformer: attention group)"},
+  {"opt.lr_y", SS_KEY_DOUBLE, F(opt.lr_y), 0, "1", 0, 0, INF, 0, "eta_Y: learning rate of the decoder (default lr_z * lr_y_multi_on_z)"},
+  {"opt.lr_y_multi_on_z", SS_KEY_DOUBLE, F(opt.lr_y_multi_on_z), 0, "1", 0, 0, INF, 0, "eta_Y / eta_Z"},
+  {"opt.momentum", SS_KEY_DOUBLE, F(opt.momentum), 0, "0.9", 0, 0, 0.999999, 0, "SGD momentum"},
+  {"opt.dampening", SS_KEY_DOUBLE, F(opt.dampening), 0, "0", 0, 0, 1, 0, "SGD dampening"},
+  {"opt.nesterov", SS_KEY_BOOL, F(opt.nesterov), 0, "false", 0, NOLIM, 0, "Nesterov momentum"},
+  {"opt.wd", SS_KEY_DOUBLE, F(opt.wd), 0, "0", 0, 0, INF, 0, "weight decay (L2 for sgd/adam, decoupled for adamw)"},
+  {"opt.beta1", SS_KEY_DOUBLE, F(opt.beta1), 0, "0.9", 0, 0, 0.999999, 0, "Adam beta1"},
+  {"opt.beta2", SS_KEY_DOUBLE, F(opt.beta2), 0, "0.999", 0, 0, 0.9999999, 0, "Adam beta2"},
+  {"opt.eps", SS_KEY_DOUBLE, F(opt.eps), 0, "1e-8", 0, 1e-300, 1, 0, "Adam epsilon"},
+  {"opt.clip", SS_KEY_DOUBLE, F(opt.clip), 0, "0", 0, 0, INF, 0, "clip the gradient norm to this (0 = off)"},
+  {"opt.lr_decay", SS_KEY_DOUBLE, F(opt.lr_decay), 0, "1", 0, 1e-9, 1, 0, "multiply learning rates by this every epoch (real text)"},
+  /* theory (SPEC §4) */
+  {"theory.mode", SS_KEY_ENUM, F(theory.mode), 0, "steps", "steps|flow", NOLIM, SS_SCOPE_YZ, "steps = the run's optimizer on the exact population gradient; flow = RK4 gradient flow"},
+  {"theory.dt", SS_KEY_DOUBLE, F(theory.dt), 0, "0.1", 0, 1e-9, 1e3, SS_SCOPE_YZ, "flow: RK4 step in units of SGD iterations"},
+};
+
+static const int nkeys = (int)(sizeof keys / sizeof keys[0]);
+
+const ss_keydef *ss_config_keys(int *n) {
+  *n = nkeys;
+  return keys;
+}

@@ -1,0 +1,199 @@
+/* Batches: drawn from a class table (SPEC §1), or read in order from a sequence file. */
+#include <ctype.h>
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "scansnap/data.h"
+#include "scansnap/io.h"
+
+int ss_batch_alloc(ss_batch *b, int B, int T, ss_err *err) {
+  memset(b, 0, sizeof *b);
+  b->B = B;
+  b->T = T;
+  b->x = malloc(sizeof(int) * (size_t)B * (size_t)T);
+  b->label = malloc(sizeof(int) * (size_t)B);
+  b->cls = malloc(sizeof(int) * (size_t)B);
+  if (!b->x || !b->label || !b->cls) {
+    ss_batch_free(b);
+    return ss_seterr(err, SS_EINPUT, "a batch of %d sequences of length %d does not fit in memory", B, T);
+  }
+  return SS_OK;
+}
+
+void ss_batch_free(ss_batch *b) {
+  free(b->x);
+  free(b->label);
+  free(b->cls);
+  free(b->y);
+  memset(b, 0, sizeof *b);
+}
+
+static int sample_token(const ss_classes *cl, int n, ss_rng *rng) {
+  int lo = cl->supp_off[n], hi = cl->supp_off[n + 1] - 1;
+  double u = ss_rng_uniform(rng);
+  /* first index with cdf > u */
+  while (lo < hi) {
+    int mid = (lo + hi) >> 1;
+    if (cl->supp_cdf[mid] > u)
+      hi = mid;
+    else
+      lo = mid + 1;
+  }
+  return cl->supp_tok[lo];
+}
+
+void ss_batch_sample(const ss_classes *cl, ss_rng *rng, ss_batch *b) {
+  int T = b->T;
+  for (int i = 0; i < b->B; i++) {
+    int n = (int)ss_rng_below(rng, (uint32_t)cl->N);
+    int *x = b->x + (size_t)i * T;
+    for (int t = 0; t < T - 1; t++) x[t] = sample_token(cl, n, rng);
+    x[T - 1] = cl->query[n];
+    b->label[i] = cl->next[n];
+    b->cls[i] = n;
+  }
+}
+
+void ss_seqfile_free(ss_seqfile *s) {
+  free(s->data);
+  memset(s, 0, sizeof *s);
+}
+
+static int find_class(const ss_classes *cl, int q, int label) {
+  for (int n = 0; n < cl->N; n++)
+    if (cl->query[n] == q && cl->next[n] == label) return n;
+  return -1;
+}
+
+void ss_seqfile_next(ss_seqfile *s, const ss_classes *cl, ss_batch *b) {
+  int T = s->T;
+  for (int i = 0; i < b->B; i++) {
+    const int32_t *r = s->data + (size_t)s->pos * (T + 1);
+    for (int t = 0; t < T; t++) b->x[(size_t)i * T + t] = r[t];
+    b->label[i] = r[T];
+    b->cls[i] = cl ? find_class(cl, r[T - 1], r[T]) : -1;
+    s->pos = (s->pos + 1) % s->rows;
+  }
+}
+
+/* .npy: magic, version, header dict with descr '<i4' or '<i8', fortran_order False, shape (r, c). */
+static int load_npy(const char *path, const char *buf, size_t n, int M, ss_seqfile *s, ss_err *err) {
+  if (n < 10 || memcmp(buf, "\x93NUMPY", 6) != 0) return ss_seterr(err, SS_EINPUT, "sequence file '%s': not a .npy file", path);
+  size_t hl, off;
+  if (buf[6] == 1) {
+    hl = (unsigned char)buf[8] | ((size_t)(unsigned char)buf[9] << 8);
+    off = 10;
+  } else {
+    if (n < 12) return ss_seterr(err, SS_EINPUT, "sequence file '%s': truncated .npy header", path);
+    hl = (unsigned char)buf[8] | ((size_t)(unsigned char)buf[9] << 8) | ((size_t)(unsigned char)buf[10] << 16) | ((size_t)(unsigned char)buf[11] << 24);
+    off = 12;
+  }
+  if (hl > n - off) return ss_seterr(err, SS_EINPUT, "sequence file '%s': truncated .npy header", path);
+  char *h = strndup(buf + off, hl);
+  if (!h) return ss_seterr(err, SS_ERUN, "out of memory");
+  int esize = strstr(h, "'<i4'") ? 4 : strstr(h, "'<i8'") ? 8 : 0;
+  int fortran = strstr(h, "'fortran_order': True") != NULL;
+  char *sh = strstr(h, "'shape': (");
+  long r = -1, c = -1;
+  if (sh) sscanf(sh, "'shape': (%ld, %ld)", &r, &c);
+  free(h);
+  if (!esize || fortran || r < 1 || c < 3)
+    return ss_seterr(err, SS_EINPUT, "sequence file '%s': expected a C-order int32 or int64 .npy array of shape (rows, T+1) with T >= 2", path);
+  size_t need = (size_t)r * (size_t)c * (size_t)esize;
+  if (need > n - off - hl) return ss_seterr(err, SS_EINPUT, "sequence file '%s': truncated: shape (%ld, %ld) needs %zu data bytes, file has %zu", path, r, c, need, n - off - hl);
+  s->rows = (int)r;
+  s->T = (int)c - 1;
+  s->data = malloc(sizeof(int32_t) * (size_t)r * (size_t)c);
+  if (!s->data) return ss_seterr(err, SS_EINPUT, "sequence file '%s' does not fit in memory", path);
+  const unsigned char *d = (const unsigned char *)buf + off + hl;
+  for (size_t i = 0; i < (size_t)r * (size_t)c; i++) {
+    long long v = 0;
+    for (int k = 0; k < esize; k++) v |= (long long)d[i * esize + k] << (8 * k);
+    if (esize == 4) v = (int32_t)(uint32_t)v;
+    if (v < 0 || v >= M) {
+      int row = (int)(i / (size_t)c), col = (int)(i % (size_t)c);
+      ss_seqfile_free(s);
+      return ss_seterr(err, SS_EINPUT, "sequence file '%s' row %d column %d: token id %lld outside the vocabulary 0..%d", path, row + 1, col + 1, v, M - 1);
+    }
+    s->data[i] = (int32_t)v;
+  }
+  return SS_OK;
+}
+
+int ss_seqfile_load(const char *path, int M, ss_seqfile *s, ss_err *err) {
+  memset(s, 0, sizeof *s);
+  char *buf;
+  size_t n;
+  int rc = ss_read_file(path, &buf, &n, err);
+  if (rc) return ss_seterr(err, SS_EINPUT, "key 'data.sequences': %s", err->msg);
+  if (n >= 6 && memcmp(buf, "\x93NUMPY", 6) == 0) {
+    rc = load_npy(path, buf, n, M, s, err);
+    free(buf);
+    return rc;
+  }
+  size_t cap = 0;
+  int line = 0, width = -1;
+  char *p = buf;
+  while (*p) {
+    line++;
+    char *eol = strchr(p, '\n');
+    if (eol) *eol = 0;
+    int cnt = 0;
+    char *q = p;
+    for (;;) {
+      while (*q == ' ' || *q == '\t' || *q == '\r') q++;
+      if (!*q || *q == '#') break;
+      char *end;
+      errno = 0;
+      long long v = strtoll(q, &end, 10);
+      if (end == q || errno || (*end && !isspace((unsigned char)*end))) {
+        ss_seqfile_free(s);
+        free(buf);
+        return ss_seterr(err, SS_EINPUT, "sequence file '%s' line %d: '%.20s' is not an integer token id", path, line, q);
+      }
+      if (v < 0 || v >= M) {
+        ss_seqfile_free(s);
+        free(buf);
+        return ss_seterr(err, SS_EINPUT, "sequence file '%s' line %d: token id %lld outside the vocabulary 0..%d", path, line, v, M - 1);
+      }
+      if ((size_t)s->rows * (size_t)(width > 0 ? width : 1) + (size_t)cnt + 1 > cap) {
+        cap = cap ? cap * 2 : 4096;
+        int32_t *nd = realloc(s->data, cap * sizeof(int32_t));
+        if (!nd) {
+          ss_seqfile_free(s);
+          free(buf);
+          return ss_seterr(err, SS_EINPUT, "sequence file '%s' does not fit in memory", path);
+        }
+        s->data = nd;
+      }
+      s->data[(size_t)s->rows * (size_t)(width > 0 ? width : 0) + (size_t)cnt] = (int32_t)v;
+      cnt++;
+      q = end;
+    }
+    if (cnt > 0) {
+      if (width < 0) {
+        if (cnt < 3) {
+          ss_seqfile_free(s);
+          free(buf);
+          return ss_seterr(err, SS_EINPUT, "sequence file '%s' line %d: %d values; a row needs at least 2 tokens and a label", path, line, cnt);
+        }
+        width = cnt;
+      } else if (cnt != width) {
+        ss_seqfile_free(s);
+        free(buf);
+        return ss_seterr(err, SS_EINPUT, "sequence file '%s' line %d: %d values where earlier rows have %d (ragged rows)", path, line, cnt, width);
+      }
+      s->rows++;
+    }
+    if (!eol) break;
+    p = eol + 1;
+  }
+  free(buf);
+  if (s->rows == 0) {
+    ss_seqfile_free(s);
+    return ss_seterr(err, SS_EINPUT, "sequence file '%s' holds no sequences", path);
+  }
+  s->T = width - 1;
+  return SS_OK;
+}
