@@ -14,4 +14,5 @@ int ss_cli_fail(const ss_err *err);
 int ss_cli_exit_code(int rc);
 
 int cmd_train(int argc, char **argv);
+int cmd_sweep(int argc, char **argv);
 #endif
