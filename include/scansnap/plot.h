@@ -21,7 +21,7 @@ typedef struct {
   int is_sweep;
   char figdir[SS_PATH_MAX];
   char name[SS_PLOT_MAX][64];   /* NAME: NAME.gp, NAME.png, NAME.svg in figdir */
-  char title[SS_PLOT_MAX][160]; /* a caption for reports */
+  char title[SS_PLOT_MAX][320]; /* a caption for reports */
 } ss_plot_set;
 
 typedef struct {

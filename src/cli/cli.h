@@ -18,6 +18,7 @@ int ss_cli_exit_code(int rc);
 int cmd_train(int argc, char **argv);
 int cmd_sweep(int argc, char **argv);
 int cmd_plot(int argc, char **argv);
+int cmd_report(int argc, char **argv);
 
 /* Runs gnuplot for every figure of set (in set->figdir); checks the PNG and SVG appeared. */
 int ss_cli_gnuplot(const ss_plot_set *set, int verbose, ss_err *err);

@@ -27,9 +27,11 @@ int ss_cli_gnuplot(const ss_plot_set *set, int verbose, ss_err *err) {
     if (pid == 0) {
       if (chdir(set->figdir) != 0) _exit(126);
       if (!verbose) {
-        /* gnuplot's own chatter (e.g. font warnings) is not ours to print */
+        /* gnuplot's chatter (font or range warnings) goes to figures/gnuplot.log */
         FILE *n = freopen("/dev/null", "w", stdout);
+        FILE *l = freopen("gnuplot.log", "a", stderr);
         (void)n;
+        (void)l;
       }
       execlp("gnuplot", "gnuplot", script, (char *)NULL);
       _exit(127);
@@ -40,7 +42,7 @@ int ss_cli_gnuplot(const ss_plot_set *set, int verbose, ss_err *err) {
     if (WIFEXITED(st) && WEXITSTATUS(st) == 127)
       return ss_seterr(err, SS_ERUN, "gnuplot is not installed (the scripts are in %s; install gnuplot and rerun)", set->figdir);
     if (!WIFEXITED(st) || WEXITSTATUS(st) != 0)
-      return ss_seterr(err, SS_ERUN, "gnuplot failed on %s/%s (exit %d)", set->figdir, script, WIFEXITED(st) ? WEXITSTATUS(st) : -1);
+      return ss_seterr(err, SS_ERUN, "gnuplot failed on %s/%s (exit %d; see %s/gnuplot.log)", set->figdir, script, WIFEXITED(st) ? WEXITSTATUS(st) : -1, set->figdir);
     if (file_size(set->figdir, set->name[i], "png") <= 0 || file_size(set->figdir, set->name[i], "svg") <= 0)
       return ss_seterr(err, SS_ERUN, "gnuplot wrote no %s.png/.svg in %s", set->name[i], set->figdir);
   }

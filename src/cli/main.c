@@ -13,6 +13,7 @@ typedef struct {
 static const ss_cmd cmds[] = {
     {"train", cmd_train, "train a model on sequence classes and record its dynamics"},
     {"plot", cmd_plot, "figures of a run or a sweep (gnuplot: PNG and SVG)"},
+    {"report", cmd_report, "one self-contained report.html of a run or a sweep"},
     {"sweep", cmd_sweep, "run a grid of runs (lists/ranges of keys) on every core or under mpirun"},
 };
 

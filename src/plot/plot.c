@@ -388,7 +388,7 @@ static int sweep_figure(ss_plot_set *set, const ss_sweep *s, const ss_csv *agg, 
       for (int k = 0; k < s->axes[ax].n; k++) sb_printf(&b, "%s\"%s\" %d", k ? ", " : "", s->axes[ax].values[k], k);
       sb_printf(&b, ")\n");
     }
-    if (pi == 0) sb_printf(&b, "set key at screen 0.5, screen 0.06 center center horizontal maxrows 1 box font 'Sans,12' width 2\n");
+    if (pi == 0) sb_printf(&b, "set key horizontal maxcols 8 maxrows 1 at screen 0.5, screen 0.06 center center box font 'Sans,12'\n");
     else sb_printf(&b, "unset key\n");
     sb_printf(&b, "plot ");
     for (int li = 0; li < nlin; li++) {
@@ -429,8 +429,11 @@ static int plot_sweep(ss_plot_set *set, const char *dir, ss_err *err) {
   snprintf(title, sizeof title, "Figure 6: %s at the end vs η_Y/η_Z%s", !strcmp(s.metric, "entropy_distinct") ? "distinct-token entropy of c_n" : s.metric,
            have_ref ? "\\n{/*0.8 filled: this sweep, open: the paper (Tian et al. 2023); error bars: std over seeds}" : "\\n{/*0.8 error bars: std over seeds}");
   rc = sweep_figure(set, &s, &agg, mcol, scol, have_ref ? &ref : NULL, "fig6", title, metric_label(s.metric), err);
+  if (rc == SS_OK) /* the caption for reports, without gnuplot's markup */
+    snprintf(set->title[set->n - 1], sizeof set->title[0], "Figure 6: final %s vs eta_Y/eta_Z, one panel per num_last, one line per eta_Z; error bars = std over seeds%s",
+             s.metric, have_ref ? "; open circles = the paper's published means" : "");
   if (rc == SS_OK && ss_csv_col(&agg, "t0_mean") >= 0)
-    rc = sweep_figure(set, &s, &agg, "t0_mean", "t0_std", NULL, "t0", "Snap time t_0 vs η_Y/η_Z (mean ± std over seeds)",
+    rc = sweep_figure(set, &s, &agg, "t0_mean", "t0_std", NULL, "t0", "Snap time t_0 vs η_Y/η_Z\\n{/*0.8 error bars: std over seeds}",
                       "snap time t_0 (SGD steps)", err);
   if (have_ref) ss_csv_free(&ref);
   ss_csv_free(&agg);
