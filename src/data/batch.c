@@ -153,9 +153,14 @@ int ss_seqfile_load(const char *path, int M, ss_seqfile *s, ss_err *err) {
       errno = 0;
       long long v = strtoll(q, &end, 10);
       if (end == q || errno || (*end && !isspace((unsigned char)*end))) {
+        /* q points into buf: format the message before freeing it */
+        char *w = q;
+        while (*w && !isspace((unsigned char)*w)) w++;
+        ss_seterr(err, SS_EINPUT, "sequence file '%s' line %d: '%.*s' is not an integer token id", path, line,
+                  (int)(w - q < 20 ? w - q : 20), q);
         ss_seqfile_free(s);
         free(buf);
-        return ss_seterr(err, SS_EINPUT, "sequence file '%s' line %d: '%.20s' is not an integer token id", path, line, q);
+        return SS_EINPUT;
       }
       if (v < 0 || v >= M) {
         ss_seqfile_free(s);
