@@ -362,7 +362,7 @@ static void bad_sequence_files_are_errors_with_line_numbers(void **state) {
   expect_bad_seq(dir, "id.txt", "0 1 30 32\n0 34 30 32\n", "line 2");
   expect_bad_seq(dir, "neg.txt", "0 1 30 32\n\n0 1 -1 32\n", "line 3");
   expect_bad_seq(dir, "ragged.txt", "0 1 30 32\n0 1 2 30 32\n", "line 2");
-  expect_bad_seq(dir, "text.txt", "0 1 30 32\n0 x 30 32\n", "line 2");
+  expect_bad_seq(dir, "text.txt", "0 1 30 32\n0 x7 30 32\n", "line 2: 'x7' is not");
   expect_bad_seq(dir, "short.txt", "30 32\n", "line 1");
   expect_bad_seq(dir, "empty.txt", "", "no sequences");
   expect_bad_seq(dir, "blank.txt", "\n# only a comment\n\n", "no sequences");
