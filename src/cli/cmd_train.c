@@ -40,7 +40,11 @@ int cmd_train(int argc, char **argv) {
   ss_run_summary s;
   rc = ss_train(&cfg, dir, &s, &err);
   if (rc) {
-    fprintf(stderr, "scansnap: run failed: %s\n", err.msg);
+    /* bad input is found before the run starts: say what is wrong, not that a run failed */
+    if (rc == SS_EINPUT)
+      fprintf(stderr, "scansnap: %s\n", err.msg);
+    else
+      fprintf(stderr, "scansnap: run failed: %s\n", err.msg);
     return ss_cli_exit_code(rc);
   }
   printf("run:            %s\n", dir);

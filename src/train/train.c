@@ -33,6 +33,14 @@ int ss_run_dir(const ss_config *cfg, const char *prefix, char *dir, size_t n, ss
   return ss_seterr(err, SS_EINPUT, "cannot find a free run directory under runs/");
 }
 
+/* Prefixes err's message with what (vsnprintf into err->msg while reading err->msg is
+ * undefined: copy first). */
+static int prefix_err(ss_err *err, const char *what) {
+  char m[sizeof err->msg];
+  snprintf(m, sizeof m, "%s", err->msg);
+  return ss_seterr(err, SS_EINPUT, "%s: %s", what, m);
+}
+
 int ss_run_begin(const ss_config *cfg, const ss_classes *cl, const char *dir, const char *command, ss_err *err) {
   char *rj = ss_path_join(dir, "run.json");
   int exists = ss_file_exists(rj);
@@ -40,13 +48,13 @@ int ss_run_begin(const ss_config *cfg, const ss_classes *cl, const char *dir, co
   if (exists)
     return ss_seterr(err, SS_EINPUT, "out directory '%s' already holds a run (run.json); choose another out= or remove it", dir);
   int rc = ss_mkdir_p(dir, err);
-  if (rc) return ss_seterr(err, SS_EINPUT, "key 'out': %s", err->msg);
+  if (rc) return prefix_err(err, "key 'out'");
   /* config.yaml */
   char *p = ss_path_join(dir, "config.yaml");
   ss_afile a;
   rc = ss_afile_open(&a, p, err);
   free(p);
-  if (rc) return ss_seterr(err, SS_EINPUT, "key 'out': %s", err->msg);
+  if (rc) return prefix_err(err, "key 'out'");
   ss_config_write_yaml(cfg, a.f);
   if ((rc = ss_afile_commit(&a, err))) return rc;
   if (cl) {
