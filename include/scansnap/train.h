@@ -96,6 +96,8 @@ int ss_checkpoint_write(const char *path, const ss_model *m, const ss_optim *o, 
 /* Resuming (cfg->resume = DIR): the run's own configuration, config.yaml with the keys
  * the user gave explicitly (run.json "explicit_keys"); sets cfg->resume = dir. */
 int ss_run_load_config(const char *dir, ss_config *cfg, ss_err *err);
+/* Removes temporary files (NAME.tmp-XXXXXX) a killed process left in a run directory. */
+void ss_run_clean_tmp(const char *dir);
 /* The status recorded in DIR/run.json (running, complete, interrupted, failed, diverged). */
 int ss_run_status(const char *dir, char *status, size_t n, ss_err *err);
 

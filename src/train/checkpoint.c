@@ -14,10 +14,12 @@
  * the sequence file, and ss_checksum (FNV-1a-64 of the data section, verified on load).
  * Per-class metrics are not stored: they are a deterministic function of c (SPEC §3) and
  * are recomputed, so a resumed run writes byte-identical metrics files. */
+#include <dirent.h>
 #include <inttypes.h>
 #include <jansson.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "scansnap/io.h"
 #include "scansnap/train.h"
@@ -278,4 +280,19 @@ int ss_run_load_config(const char *dir, ss_config *cfg, ss_err *err) {
   cfg->out[0] = 0;
   snprintf(cfg->resume, sizeof cfg->resume, "%s", dir);
   return SS_OK;
+}
+
+void ss_run_clean_tmp(const char *dir) {
+  DIR *d = opendir(dir);
+  if (!d) return;
+  struct dirent *e;
+  while ((e = readdir(d))) {
+    /* ss_afile_open names its temporary files NAME.tmp-XXXXXX (mkstemp) */
+    const char *t = strstr(e->d_name, ".tmp-");
+    if (!t || strlen(t) != 11) continue;
+    char *p = ss_path_join(dir, e->d_name);
+    if (p) unlink(p);
+    free(p);
+  }
+  closedir(d);
 }

@@ -209,6 +209,7 @@ int ss_train(const ss_config *cfg, const char *dir, ss_run_summary *sum, ss_err 
   }
   sf.pos = (long)pos.data_pos;
   ss_rng rng = pos.rng; /* the data stream; pos.rng keeps its state at the last boundary */
+  if (resuming) ss_run_clean_tmp(dir);
   if (resuming)
     rc = ss_run_finish(dir, "train", "running", cfg, NULL, NULL, err);
   else
@@ -229,6 +230,7 @@ int ss_train(const ss_config *cfg, const char *dir, ss_run_summary *sum, ss_err 
     if (sig) {
       rc = ss_checkpoint_save(ckpt, m, &opt, &pos, &rec, meta, err);
       if (rc == SS_OK) rc = ss_recorder_write(&rec, dir, err);
+      if (rc) rc = err->code = SS_ERUN;
       if (rc == SS_OK)
         rc = ss_seterr(err, SS_ESTOP, "stopped by signal %d at step %lld of %d; checkpoint written, continue with --resume %s", sig, step, cfg->niter, dir);
       break;
@@ -266,7 +268,12 @@ int ss_train(const ss_config *cfg, const char *dir, ss_run_summary *sum, ss_err 
     }
     if (cfg->save_every > 0 && (step + 1) % cfg->save_every == 0) {
       ss_train_pos next = {step + 1, rng, sf.pos};
-      if ((rc = ss_checkpoint_save(ckpt, m, &opt, &next, &rec, meta, err))) break;
+      /* a file that cannot be written mid-run (disk full, output gone read-only) is a
+       * failure of the run (exit 1), not of its input; the previous checkpoint stays */
+      if ((rc = ss_checkpoint_save(ckpt, m, &opt, &next, &rec, meta, err))) {
+        rc = err->code = SS_ERUN;
+        break;
+      }
       last_good = step + 1;
     }
   }
@@ -284,9 +291,11 @@ int ss_train(const ss_config *cfg, const char *dir, ss_run_summary *sum, ss_err 
     /* results first, then the checkpoint of step niter, then run.json says complete */
     rc = ss_recorder_write(&rec, dir, err);
     if (rc == SS_OK) rc = ss_checkpoint_save(ckpt, m, &opt, &pos, &rec, meta, err);
+    if (rc) rc = err->code = SS_ERUN;
   }
   if (rc == SS_OK) {
     rc = ss_run_finish(dir, "train", "complete", cfg, sum, NULL, err);
+    if (rc) rc = err->code = SS_ERUN;
   } else {
     ss_err e2;
     if (rc == SS_EDIVERGE) ss_recorder_write(&rec, dir, &e2); /* keep what was measured */
