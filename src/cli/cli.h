@@ -14,4 +14,7 @@ int ss_cli_fail(const ss_err *err);
 int ss_cli_exit_code(int rc);
 
 int cmd_train(int argc, char **argv);
+int cmd_theory(int argc, char **argv);
+int cmd_compare(int argc, char **argv);
+int cmd_verify(int argc, char **argv);
 #endif

@@ -10,6 +10,7 @@
 #include <time.h>
 
 #include "scansnap/io.h"
+#include "scansnap/theory.h"
 #include "scansnap/train.h"
 #include "scansnap/yz.h"
 
@@ -241,6 +242,7 @@ int ss_train(const ss_config *cfg, const char *dir, ss_run_summary *sum, ss_err 
   fill_summary_metrics(&rec, sum);
   if (rc == SS_OK) {
     rc = ss_recorder_write(&rec, dir, err);
+    if (rc == SS_OK) rc = ss_snap_write(&rec, dir, err); /* snap.json (src/theory/snap.c) */
     if (rc == SS_OK) {
       char *p = ss_path_join(dir, "checkpoint.safetensors");
       rc = ss_checkpoint_write(p, m, &opt, cfg->niter, &rng, sf.pos, err);
