@@ -32,16 +32,17 @@ int ss_theory_trajectory(const ss_config *cfg, const ss_classes *cl, ss_recorder
 
 /* ---- snap detection (docs/theory.md "The snap") ----------------------------------------
  * Concentration of class n: kappa_n(t) = H(c_n(0)) - H(c_n(t)) (nats). It is smoothed by a
- * centred moving average over `window` rows; the rate r_i is the slope of the smoothed curve
- * between rows i and i+1 (per step). With r_max the largest rate (at row i_p), t0 is the step
- * of the first row i > i_p such that every rate from row i to the end is <= rho * r_max,
- * provided at least `min_after` intervals follow it. No transition (t0 = null) when
- * r_max <= min_rate (nothing concentrates) or the rate never falls and stays below
- * rho * r_max with min_after intervals to spare (still accelerating, or growing linearly). */
+ * centred moving average over `window` rows (shrinking at the ends); rate_max is the largest
+ * slope between consecutive smoothed rows (per step), at row i_p. t0 is the step of the first
+ * row i > i_p such that for every later row j >= i + min_after the smoothed curve rises by at
+ * most rho * rate_max per step: (s_j - s_i)/(t_j - t_i) <= rho * rate_max. Chords of at least
+ * min_after intervals average out row-to-row SGD noise. No transition (t0 = null) when
+ * rate_max <= min_rate (nothing concentrates) or no such row exists with min_after intervals
+ * to spare (still accelerating, or growing linearly, to the end of the run). */
 typedef struct {
   double rho;      /* "much more slowly": fraction of the fastest rate (default 0.1) */
   int window;      /* moving-average window in rows, odd (default 5) */
-  int min_after;   /* intervals that must follow t0 (default 2) */
+  int min_after;   /* shortest stretch (in intervals) that must follow t0 (default 3) */
   double min_rate; /* nats per step below which nothing is happening (default 1e-4) */
 } ss_snap_opts;
 

@@ -14,7 +14,7 @@
 void ss_snap_default_opts(ss_snap_opts *o) {
   o->rho = 0.1;
   o->window = 5;
-  o->min_after = 2;
+  o->min_after = 3;
   o->min_rate = 1e-4;
 }
 
@@ -52,16 +52,19 @@ void ss_snap_detect(const double *steps, const double *kappa, int n, const ss_sn
   out->rate_max = r[ip];
   out->step_max = steps[ip];
   if (r[ip] > o->min_rate) {
-    /* scan back from the end: istar = first row after which every rate stays low */
-    double thr = o->rho * r[ip];
-    int istar = n - 1;
-    while (istar - 1 > ip && r[istar - 1] <= thr) istar--;
-    int after = n - 1 - istar; /* intervals following t0 */
-    if (istar > ip && r[istar - 1] > thr && after >= o->min_after) {
-      /* r[istar-1] > thr is the last fast interval; t0 is the row where it ends */
-      out->found = 1;
-      out->t0 = steps[istar];
-      out->rate_after = (sm[n - 1] - sm[istar]) / (steps[n - 1] - steps[istar]);
+    /* t0 = first row i after the fastest interval from which the smoothed curve rises by at
+     * most rho * r_max per step over every stretch [i, j] of >= min_after intervals. Chords
+     * rather than single intervals: one noisy interval must not veto (or fake) a snap. */
+    const double thr = o->rho * r[ip];
+    const int span = o->min_after > 1 ? o->min_after : 1;
+    for (int i = ip + 1; i + span <= n - 1 && !out->found; i++) {
+      int ok = 1;
+      for (int j = i + span; j < n && ok; j++) ok = (sm[j] - sm[i]) / (steps[j] - steps[i]) <= thr;
+      if (ok) {
+        out->found = 1;
+        out->t0 = steps[i];
+        out->rate_after = (sm[n - 1] - sm[i]) / (steps[n - 1] - steps[i]);
+      }
     }
   }
   free(sm);
@@ -109,8 +112,8 @@ int ss_snap_write(const ss_recorder *r, const char *dir, ss_err *err) {
   json_t *root = json_object();
   json_object_set_new(root, "method", json_string("entropy-drop-rate"));
   json_object_set_new(root, "measure", json_string("kappa_n(t) = H(c_n(0)) - H(c_n(t)) in nats, centred moving average over `window` rows; "
-                                                   "rate = slope between consecutive rows per step; t0 = first step after the fastest "
-                                                   "interval from which every rate to the end is <= rho * rate_max"));
+                                                   "rate_max = largest slope between consecutive rows (per step); t0 = first row after the fastest "
+                                                   "interval from which the curve rises by <= rho * rate_max per step over every stretch of >= min_after intervals"));
   json_object_set_new(root, "rho", json_real(o.rho));
   json_object_set_new(root, "window", json_integer(o.window));
   json_object_set_new(root, "min_after", json_integer(o.min_after));
