@@ -12,6 +12,7 @@
  * A row's loss/acc is J and the class accuracy at the parameters of that row (before the
  * update), as in a training run. */
 #include <math.h>
+#include <omp.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -94,8 +95,24 @@ static int flow_advance(flow_ws *w, const ss_config *cfg, double *th, double t, 
 }
 
 /* The trajectory; on success *mout (and *oout in steps mode, initialised) hold the final state. */
+static int trajectory_impl(const ss_config *cfg, const ss_classes *cl, ss_recorder *rec, ss_model **mout, ss_optim *oout,
+                           ss_err *err);
+
+/* The population gradient is serial; the only parallel region is the optimizer's loop over
+ * parameters, which for small models costs more in thread wake-ups than it saves (on a busy
+ * machine, milliseconds per step). Small models therefore run on this thread alone; results
+ * do not depend on the thread count either way. */
 static int trajectory(const ss_config *cfg, const ss_classes *cl, ss_recorder *rec, ss_model **mout, ss_optim *oout,
                       ss_err *err) {
+  int saved = omp_get_max_threads();
+  if (2.0 * cl->M * cl->M < 4e6) omp_set_num_threads(1);
+  int rc = trajectory_impl(cfg, cl, rec, mout, oout, err);
+  omp_set_num_threads(saved);
+  return rc;
+}
+
+static int trajectory_impl(const ss_config *cfg, const ss_classes *cl, ss_recorder *rec, ss_model **mout, ss_optim *oout,
+                           ss_err *err) {
   *mout = NULL;
   memset(oout, 0, sizeof *oout);
   if (cfg->model.type != SS_MODEL_YZ)
