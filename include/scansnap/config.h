@@ -69,7 +69,7 @@ typedef struct {
   } opt;
   struct {
     int mode;
-    double dt;
+    double dt, tol;
   } theory;
   unsigned char set[SS_MAX_KEYS]; /* set[i]: key i was given explicitly */
 } ss_config;

@@ -12,6 +12,9 @@ typedef struct {
 
 static const ss_cmd cmds[] = {
     {"train", cmd_train, "train a model on sequence classes and record its dynamics"},
+    {"theory", cmd_theory, "integrate the population (T -> inf) dynamics of the same configuration"},
+    {"compare", cmd_compare, "how far apart two runs' c_n and metrics are (e.g. SGD vs theory)"},
+    {"verify", cmd_verify, "check the paper's four claims, print PASS/FAIL, write claims.json"},
 };
 
 static void usage(FILE *f) {

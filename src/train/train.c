@@ -12,6 +12,7 @@
 #include <unistd.h>
 
 #include "scansnap/io.h"
+#include "scansnap/theory.h"
 #include "scansnap/train.h"
 #include "scansnap/yz.h"
 
@@ -298,6 +299,7 @@ int ss_train(const ss_config *cfg, const char *dir, ss_run_summary *sum, ss_err 
   if (rc == SS_OK) {
     /* results first, then the checkpoint of step niter, then run.json says complete */
     rc = ss_recorder_write(&rec, dir, err);
+    if (rc == SS_OK) rc = ss_snap_write(&rec, dir, err); /* snap.json (src/theory/snap.c) */
     if (rc == SS_OK) rc = ss_checkpoint_save(ckpt, m, &opt, &pos, &rec, meta, err);
     if (rc) rc = err->code = SS_ERUN;
   }
