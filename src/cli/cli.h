@@ -20,4 +20,5 @@ int cmd_train(int argc, char **argv);
 int cmd_theory(int argc, char **argv);
 int cmd_compare(int argc, char **argv);
 int cmd_verify(int argc, char **argv);
+int cmd_sweep(int argc, char **argv);
 #endif
