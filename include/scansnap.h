@@ -11,4 +11,5 @@
 #include "scansnap/yz.h"
 #include "scansnap/optim.h"
 #include "scansnap/train.h"
+#include "scansnap/text.h"
 #endif
