@@ -65,6 +65,8 @@ static const ss_keydef keys[] = {
   {"model.gate", SS_KEY_ENUM, F(model.gate), 0, "relu", "relu|silu", NOLIM, SS_SCOPE_TF, "FFN activation"},
   {"model.pos", SS_KEY_ENUM, F(model.pos), 0, "none", "none|sinusoidal|learned", NOLIM, SS_SCOPE_TF, "positional encoding"},
   {"model.tied", SS_KEY_BOOL, F(model.tied), 0, "true", 0, NOLIM, SS_SCOPE_TF, "decoder tied to the embedding (synthetic task)"},
+  {"model.attn_bias", SS_KEY_BOOL, F(model.attn_bias), 0, "false", 0, NOLIM, SS_SCOPE_TF, "biases in W_Q/W_K/W_V/W_O (true = nn.MultiheadAttention; the paper's synthetic code has none)"},
+  {"model.embed_group", SS_KEY_ENUM, F(model.embed_group), 0, "decoder", "decoder|attention", NOLIM, SS_SCOPE_TF, "learning-rate group of the embedding and positional table: decoder (opt.lr_y) or attention (opt.lr_z)"},
   {"model.dropout", SS_KEY_DOUBLE, F(model.dropout), 0, "0", 0, 0, 0.999, SS_SCOPE_TF, "dropout probability"},
   /* optimizer */
   {"opt.method", SS_KEY_ENUM, F(opt.method), 0, "sgd", "sgd|adam|adamw", NOLIM, 0, "optimizer (torch.optim definitions)"},

@@ -12,6 +12,7 @@
 #include "scansnap/io.h"
 #include "scansnap/text.h"
 #include "scansnap/train.h"
+#include "scansnap/transformer.h"
 #include "scansnap/yz.h"
 
 int ss_run_dir(const ss_config *cfg, const char *prefix, char *dir, size_t n, ss_err *err) {
@@ -114,7 +115,8 @@ int ss_model_from_config(const ss_config *cfg, const ss_classes *cl, ss_model **
     (*out)->groups[1].lr = ss_config_lr_z(cfg);
     return SS_OK;
   }
-  return ss_seterr(err, SS_EINPUT, "key 'model.type': transformer is not available in this build yet");
+  /* transformer: vocabulary from the class table, positions up to data.T */
+  return ss_tf_new(cfg, cl->M, cfg->data.T, out, err);
 }
 
 int ss_checkpoint_write(const char *path, const ss_model *m, const ss_optim *o, long long step, const ss_rng *rng,
