@@ -13,6 +13,7 @@
 
 #include "scansnap/io.h"
 #include "scansnap/theory.h"
+#include "scansnap/text.h"
 #include "scansnap/train.h"
 #include "scansnap/transformer.h"
 #include "scansnap/yz.h"
@@ -175,6 +176,17 @@ int ss_train(const ss_config *cfg, const char *dir, ss_run_summary *sum, ss_err 
   snprintf(sum->dir, sizeof sum->dir, "%s", dir);
   ss_set_threads(cfg->threads);
   const int resuming = cfg->resume[0] != 0;
+  if (cfg->model.type == SS_MODEL_TRANSFORMER && cfg->model.task == SS_TASK_LM) {
+    /* the language model on real text (SPEC §5) has its own loop: epochs over a token stream */
+    ss_lm_summary ls;
+    rc = ss_lm_train(cfg, dir, &ls, err);
+    sum->M = ls.V;
+    sum->first_loss = ls.first_train_loss;
+    sum->final_loss = ls.final_valid_loss;
+    sum->train_seconds = ls.seconds_train;
+    sum->seqs_per_second = ls.seconds_train > 0 ? (double)cfg->batchsize * (double)ls.steps / ls.seconds_train : 0;
+    return rc;
+  }
 
   /* Everything that can be bad input is checked before the run directory exists. */
   if ((rc = ss_classes_from_config(cfg, &cl, err))) return rc;
