@@ -328,7 +328,9 @@ static int sweep_figure(ss_plot_set *set, const ss_sweep *s, const ss_csv *agg, 
   sbuf b = {0};
   int rc = SS_OK;
   /* margins leave a strip at the bottom for one legend under all panels */
-  sb_printf(&b, "reset\nset multiplot layout 1,%d title \"%s\" font 'Sans,15' margins 0.07,0.98,0.22,0.82 spacing 0.06,0.1\n", npan, title);
+  int width = npan > 1 ? 420 * npan : 900;
+  sb_printf(&b, "reset\nset multiplot layout 1,%d title \"%s\" font 'Sans,15' margins %.3f,0.98,0.22,0.82 spacing %.3f,0.1\n", npan,
+            title, 100.0 / width, 60.0 / width);
   for (int pi = 0; pi < npan && rc == SS_OK; pi++) {
     sbuf d = {0}, r = {0};
     const char *pv = ap >= 0 ? s->axes[ap].values[pi] : NULL;
@@ -404,7 +406,7 @@ static int sweep_figure(ss_plot_set *set, const ss_sweep *s, const ss_csv *agg, 
     sb_printf(&b, "\n");
   }
   sb_printf(&b, "unset multiplot\n");
-  if (rc == SS_OK) rc = add_figure(set, name, title, npan > 1 ? 420 * npan : 900, 640, &b, err);
+  if (rc == SS_OK) rc = add_figure(set, name, title, width, 640, &b, err);
   free(b.buf);
   return rc;
 }
@@ -435,6 +437,8 @@ static int plot_sweep(ss_plot_set *set, const char *dir, ss_err *err) {
   if (rc == SS_OK && ss_csv_col(&agg, "t0_mean") >= 0)
     rc = sweep_figure(set, &s, &agg, "t0_mean", "t0_std", NULL, "t0", "Snap time t_0 vs η_Y/η_Z\\n{/*0.8 error bars: std over seeds}",
                       "snap time t_0 (SGD steps)", err);
+  if (rc == SS_OK && set->n > 1)
+    snprintf(set->title[set->n - 1], sizeof set->title[0], "Snap time t0 (snap.json) vs eta_Y/eta_Z, one panel per num_last, one line per eta_Z; error bars = std over seeds");
   if (have_ref) ss_csv_free(&ref);
   ss_csv_free(&agg);
   ss_sweep_free(&s);
