@@ -352,6 +352,7 @@ static int sweep_figure(ss_plot_set *set, const ss_sweep *s, const ss_csv *agg, 
       if (ref) {
         sb_printf(&r, "# %s\n", lv ? lv : "all");
         for (int row = 0; row < ref->nrows; row++) {
+          if (!ss_sweep_ref_row_fixed_ok(s, ref, row)) continue;
           if (pv && !is_num_equal(ss_csv_cell(ref, row, rp), pv)) continue;
           if (lv && !is_num_equal(ss_csv_cell(ref, row, rl), lv)) continue;
           double x = strtod(ss_csv_cell(ref, row, rx), NULL);
