@@ -26,7 +26,9 @@ lrz=${SAMPLE_LRZ:-1}
 read -r cs cu csy < "$out-sample.time"
 n=$(( $(echo "$lrz" | tr ',' '\n' | wc -l) * 4 ))
 printf 'scansnap: the sample (%d runs, one process, 1 thread): %.2f s wall, %.2f CPU-s\n' "$n" "$cs" "$(echo "$cu + $csy" | bc -l)"
-py=$(/usr/bin/python3 bench/fig6_torch.py --lr-z "$lrz" --threads 2 | tee /dev/stderr | tail -1)
+pyout=$(/usr/bin/python3 bench/fig6_torch.py --lr-z "$lrz" --threads 2)
+echo "$pyout"
+py=$(echo "$pyout" | tail -1)
 ps=$(echo "$py" | sed -n 's/.*sample_seconds=\([0-9.]*\).*/\1/p')
 ex=$(echo "$py" | sed -n 's/.*extrapolated_seconds=\([0-9.]*\).*/\1/p')
 printf 'pytorch:  the same sample: %.1f s (training only, 2 threads) = %.0fx scansnap on the same runs\n' "$ps" "$(echo "$ps / $cs" | bc -l)"
