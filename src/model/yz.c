@@ -27,7 +27,7 @@
 
 /* Work (in multiply-adds) below which a loop runs on the calling thread: waking a team costs
  * microseconds on an idle machine and far more on a busy one. */
-#define SS_YZ_PAR_WORK 200000.0
+#define SS_YZ_PAR_WORK 1000000.0
 /* At most this many doubles of per-chunk partial dY. */
 #define SS_YZ_CHUNK_DOUBLES ((size_t)1 << 22)
 
