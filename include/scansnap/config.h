@@ -71,6 +71,9 @@ typedef struct {
     int mode;
     double dt, tol;
   } theory;
+  struct {
+    int seeds, grid, more_last; /* scansnap verify: claim-3 grids (docs/theory.md) */
+  } verify;
   unsigned char set[SS_MAX_KEYS]; /* set[i]: key i was given explicitly */
 } ss_config;
 
