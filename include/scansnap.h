@@ -12,4 +12,5 @@
 #include "scansnap/optim.h"
 #include "scansnap/train.h"
 #include "scansnap/theory.h"
+#include "scansnap/text.h"
 #endif
