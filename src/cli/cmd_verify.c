@@ -62,8 +62,10 @@ int cmd_verify(int argc, char **argv) {
   /* the claim-3 theory grid, the paper's Figure-6 layout */
   static const double eta[4] = {0.5, 1, 2, 3}, ratio[4] = {1, 2, 5, 10};
   static const int nls[4] = {1, 3, 5, 10};
-  printf("\nclaim 3 grid, theory (T -> inf, zero init): final distinct-token entropy [t0 at num_last=1]\n");
-  for (int q = 0; q < 4; q++) {
+  int have_grid = isfinite(num(&cl[2], "theory_nl1_H_z0.5_r1")), have_more = isfinite(num(&cl[2], "theory_nl3_H_z0.5_r1"));
+  if (have_grid) printf("\nclaim 3 grid, theory (T -> inf, zero init): final distinct-token entropy [t0 at num_last=1]\n");
+  for (int q = 0; q < 4 && have_grid; q++) {
+    if (q > 0 && !have_more) break;
     printf("num_last=%-2d eta_Y/eta_Z:%s", nls[q], "");
     for (int r = 0; r < 4; r++) printf(" %15g", ratio[r]);
     printf("\n");
