@@ -64,12 +64,14 @@ echo "peak = cores x clock x FMA units/core x FMA width x 2 FLOP/FMA = $CORES x 
 echo "   (FMA width from /proc/cpuinfo flags: $WN; 2 FMA units per core assumed (Xeon Scalable); clock: lscpu max MHz or /proc/cpuinfo)"
 echo "step FLOPs (V=$V) = $(awk -v f="$FLOP" 'BEGIN{printf "%.2f", f/1e9}') GFLOP"
 
+echo "== Load (other processes share these cores; wall times include waiting for them)"
+uptime
 echo "== Result (best of $ROUNDS rounds x $STEPS steps, $THREADS threads)"
 for k in ss torch; do
   awk -v n="$k" -v f="$FLOP" -v ms="$(get $k model_step_s)" -v fs="$(get $k full_step_s)" -v tps="$(get $k tokens_per_s)" \
-      -v rss="$(get $k maxrss_kb)" -v pk="$PEAK" \
-      'BEGIN{printf "%-8s tokens/s %8.0f  full step %.3f s  fwd+bwd %.3f s  GFLOP/s (fwd+bwd) %6.1f = %4.1f%% of peak  (full step %6.1f = %4.1f%%)  peak RSS %6.1f MiB\n",
-             n=="ss"?"scansnap":"pytorch", tps, fs, ms, f/ms/1e9, 100*f/ms/1e9/pk, f/fs/1e9, 100*f/fs/1e9/pk, rss/1024}'
+      -v rss="$(get $k maxrss_kb)" -v pk="$PEAK" -v cs="$(get $k model_step_cpu_s)" -v th="$THREADS" \
+      'BEGIN{printf "%-8s tokens/s %8.0f  full step %.3f s  fwd+bwd %.3f s  GFLOP/s (fwd+bwd) %6.1f = %4.1f%% of peak  (full step %6.1f = %4.1f%%)  peak RSS %6.1f MiB\n         CPU time per fwd+bwd %.3f s x %d threads -> %.1f GFLOP/s per %d busy cores = %.1f%% of peak\n",
+             n=="ss"?"scansnap":"pytorch", tps, fs, ms, f/ms/1e9, 100*f/ms/1e9/pk, f/fs/1e9, 100*f/fs/1e9/pk, rss/1024, cs, th, f/(cs/th)/1e9, th, 100*f/(cs/th)/1e9/pk}'
 done
 awk -v a="$(get ss tokens_per_s)" -v b="$(get torch tokens_per_s)" -v ra="$(get ss maxrss_kb)" -v rb="$(get torch maxrss_kb)" \
     'BEGIN{printf "ratio    scansnap/pytorch tokens/s = %.2fx   peak memory scansnap/pytorch = %.2f\n", a/b, ra/rb}'

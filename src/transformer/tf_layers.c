@@ -20,6 +20,37 @@ void ss_tfl_gemm(int ta, int tb, int m, int n, int k, const float *A, int lda, c
       for (int j = 0; j < n; j++) C[(size_t)i * ldc + j] = beta == 0 ? 0.0f : beta * C[(size_t)i * ldc + j];
     return;
   }
+  /* A long reduction with a small output (dX = dlogits W: k = V = 30000, C is 700 x 200):
+   * tiling C would pack the big operands once per tile; instead cut k into 8 fixed chunks,
+   * each chunk's product into its own buffer, then sum the chunks in order per element. */
+  if (k >= 4096 && k >= 16 * (m > n ? m : n)) {
+    const int nk = 8, kb = round16((k + nk - 1) / nk);
+    float *part = malloc(sizeof(float) * (size_t)nk * m * n);
+    if (part) {
+#pragma omp parallel for schedule(dynamic, 1)
+      for (int c = 0; c < nk; c++) {
+        const int k0 = c * kb, kk = k - k0 < kb ? k - k0 : kb;
+        float *pc = part + (size_t)c * m * n;
+        if (kk <= 0) {
+          memset(pc, 0, sizeof(float) * (size_t)m * n);
+          continue;
+        }
+        const float *a = ta ? A + (size_t)k0 * lda : A + k0;
+        const float *b = tb ? B + k0 : B + (size_t)k0 * ldb;
+        cblas_sgemm(CblasRowMajor, ta ? CblasTrans : CblasNoTrans, tb ? CblasTrans : CblasNoTrans, m, n, kk, 1.0f, a,
+                    lda, b, ldb, 0.0f, pc, n);
+      }
+#pragma omp parallel for schedule(static)
+      for (int i = 0; i < m; i++)
+        for (int j = 0; j < n; j++) {
+          float s = beta == 0 ? 0.0f : beta * C[(size_t)i * ldc + j];
+          for (int c = 0; c < nk; c++) s += part[(size_t)c * m * n + (size_t)i * n + j];
+          C[(size_t)i * ldc + j] = s;
+        }
+      free(part);
+      return;
+    }
+  }
   /* Tiles from the shape alone: halve the longer side until there are >= 8 tiles or both
    * sides are below 128. 8 tiles keep 2..8 threads busy; each tile is big enough for the
    * BLAS kernel to run near its single-core peak. */
