@@ -3,6 +3,7 @@
  * the step's cost depends on the vocabulary size, not on which tokens.
  *   tf_step --coretype-hint          prints the OPENBLAS_CORETYPE the CPU wants (or nothing)
  *   tf_step V STEPS THREADS          times STEPS steps after 2 warm-up steps
+ *   tf_step --sgemm V THREADS        GFLOP/s of the decoder's three sgemms alone (BLAS ceiling)
  * Prints key=value lines: model_step_s (forward+backward), full_step_s (+ clip 0.5 + SGD),
  * model_step_cpu_s (CPU seconds of all threads per forward+backward: what a loaded machine
  * cannot inflate, except by spinning), tokens_per_s (full step), maxrss_kb, blas. */
@@ -12,6 +13,8 @@
 #include <string.h>
 #include <sys/resource.h>
 #include <time.h>
+
+#include <cblas.h>
 
 #include "scansnap/config.h"
 #include "scansnap/data.h"
@@ -28,6 +31,29 @@ int main(int argc, char **argv) {
   if (argc > 1 && !strcmp(argv[1], "--coretype-hint")) {
     const char *h = ss_blas_coretype_hint();
     if (h) puts(h);
+    return 0;
+  }
+  if (argc > 3 && !strcmp(argv[1], "--sgemm")) {
+    /* The BLAS ceiling right now: the decoder's three products (logits, dW, dX) on whole
+     * matrices with OpenBLAS's own threads. Separates "the machine is busy" from "the step
+     * is slow". */
+    const int V = atoi(argv[2]), th = atoi(argv[3]), N = 700, C = 200;
+    openblas_set_num_threads(th);
+    float *A = malloc(sizeof(float) * N * C), *W = malloc(sizeof(float) * (size_t)V * C),
+          *L = malloc(sizeof(float) * (size_t)N * V), *D = malloc(sizeof(float) * (size_t)V * C);
+    for (size_t i = 0; i < (size_t)N * C; i++) A[i] = (float)(i % 97) * 0.01f;
+    for (size_t i = 0; i < (size_t)V * C; i++) W[i] = (float)(i % 89) * 0.01f;
+    double best = 1e30;
+    for (int r = 0; r < 4; r++) {
+      double t0 = ss_now();
+      cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, N, V, C, 1, A, C, W, C, 0, L, V);
+      cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, V, C, N, 1, L, V, A, C, 0, D, C);
+      cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, N, C, V, 1, L, V, W, C, 0, A, C);
+      double t = ss_now() - t0;
+      if (t < best) best = t;
+    }
+    printf("sgemm_gflops=%.1f\n", 3 * 2.0 * N * C * (double)V / best / 1e9);
+    free(A); free(W); free(L); free(D);
     return 0;
   }
   if (argc < 4) {
