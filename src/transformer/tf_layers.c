@@ -317,13 +317,18 @@ size_t ss_tfl_decoder_partial_size(int N, int V) { return (size_t)((N + XENT_CHU
  * Cloned for AVX-512/AVX2 so the exp loop runs at full vector width. */
 __attribute__((target_clones("avx512f", "arch=haswell", "default"))) static double
 xent_row(float *row, const float *bias, int V, int target, float scale, int backward, int *hit) {
-  if (bias) {
-#pragma omp simd
-    for (int v = 0; v < V; v++) row[v] += bias[v];
-  }
   float mx = -INFINITY;
+  if (bias) { /* bias and max in one pass over the row */
 #pragma omp simd reduction(max : mx)
-  for (int v = 0; v < V; v++) mx = row[v] > mx ? row[v] : mx;
+    for (int v = 0; v < V; v++) {
+      const float l = row[v] + bias[v];
+      row[v] = l;
+      mx = l > mx ? l : mx;
+    }
+  } else {
+#pragma omp simd reduction(max : mx)
+    for (int v = 0; v < V; v++) mx = row[v] > mx ? row[v] : mx;
+  }
   if (target < 0) { /* ignored position: no loss, no gradient */
     *hit = 0;
     if (backward) memset(row, 0, sizeof(float) * (size_t)V);
