@@ -53,6 +53,7 @@ typedef struct {
     char classes[SS_PATH_MAX], sequences[SS_PATH_MAX];
     char path[SS_PATH_MAX]; /* real text: WikiText folder or plain text file */
     int min_freq, max_vocab;
+    char cache[SS_PATH_MAX]; /* real text: folder for the token cache ("" = next to the data) */
   } data;
   struct {
     int type;
@@ -70,8 +71,12 @@ typedef struct {
   } opt;
   struct {
     int mode;
-    double dt;
+    double dt, tol;
   } theory;
+  struct { /* the language-model run on real text (SPEC §5) */
+    int epochs, epoch_steps, probes, top_k, eval_batches;
+    char probe_steps[256];
+  } text;
   unsigned char set[SS_MAX_KEYS]; /* set[i]: key i was given explicitly */
 } ss_config;
 
