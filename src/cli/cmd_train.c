@@ -27,7 +27,7 @@ static int train_lm(const ss_config *cfg, const char *dir) {
   }
   printf("run:            %s\n", dir);
   printf("text:           %s: V = %d words, %lld training tokens (%s in %.2f s)\n", cfg->data.path, s.V, (long long)s.train_tokens,
-         s.note[0] || s.seconds_tokenize > 0.5 ? "tokenized" : "cache mapped", s.seconds_tokenize);
+         s.cache_built ? "tokenized" : "cache mapped", s.seconds_tokenize);
   printf("steps:          %lld in %d epoch(s), %.0f tokens/s (%.2f s training, %.2f s validation)\n", s.steps, s.epochs,
          s.tokens_per_second, s.seconds_train, s.seconds_valid);
   printf("train loss:     %.4f -> %.4f\n", s.first_train_loss, s.final_train_loss);
