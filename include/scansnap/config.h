@@ -71,7 +71,7 @@ typedef struct {
   } opt;
   struct {
     int mode;
-    double dt;
+    double dt, tol;
   } theory;
   struct { /* the language-model run on real text (SPEC §5) */
     int epochs, epoch_steps, probes, top_k, eval_batches;

@@ -16,6 +16,10 @@ typedef struct {
 
 static const ss_cmd cmds[] = {
     {"train", cmd_train, "train a model on sequence classes and record its dynamics"},
+    {"theory", cmd_theory, "integrate the population (T -> inf) dynamics of the same configuration"},
+    {"compare", cmd_compare, "how far apart two runs' c_n and metrics are (e.g. SGD vs theory)"},
+    {"verify", cmd_verify, "check the paper's four claims, print PASS/FAIL, write claims.json"},
+    {"sweep", cmd_sweep, "run a grid of runs (lists/ranges of keys) on every core or under mpirun"},
 };
 
 static void usage(FILE *f) {

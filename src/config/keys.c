@@ -86,6 +86,7 @@ static const ss_keydef keys[] = {
   /* theory (SPEC §4) */
   {"theory.mode", SS_KEY_ENUM, F(theory.mode), 0, "steps", "steps|flow", NOLIM, SS_SCOPE_YZ, "steps = the run's optimizer on the exact population gradient; flow = RK4 gradient flow"},
   {"theory.dt", SS_KEY_DOUBLE, F(theory.dt), 0, "0.1", 0, 1e-9, 1e3, SS_SCOPE_YZ, "flow: RK4 step in units of SGD iterations"},
+  {"theory.tol", SS_KEY_DOUBLE, F(theory.tol), 0, "0", 0, 0, 1, SS_SCOPE_YZ, "flow: 0 = fixed RK4 step theory.dt; > 0 = adaptive RK4 (step doubling) with this local error per unit time, starting at theory.dt"},
 };
 
 static const int nkeys = (int)(sizeof keys / sizeof keys[0]);

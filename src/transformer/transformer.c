@@ -25,6 +25,7 @@
 #include <string.h>
 
 #include "scansnap/transformer.h"
+#include "transformer/tf_internal.h"
 #include "transformer/tf_layers.h"
 
 enum {
@@ -510,4 +511,11 @@ int ss_tf_new(const ss_config *cfg, int M, int T, ss_model **out, ss_err *err) {
       }
   *out = m;
   return SS_OK;
+}
+
+const float *ss_tfi_buffer(const ss_model *m, const char *what) {
+  const tf_impl *t = m->impl;
+  if (!strcmp(what, "logits")) return t->logits;
+  if (!strcmp(what, "att")) return t->att;
+  return NULL;
 }
