@@ -148,9 +148,11 @@ int ss_seqfile_load(const char *path, int M, ss_seqfile *s, ss_err *err) {
       errno = 0;
       long long v = strtoll(q, &end, 10);
       if (end == q || errno || (*end && !isspace((unsigned char)*end))) {
+        /* the message quotes the text, which lives in buf: format it before freeing buf */
+        ss_seterr(err, SS_EINPUT, "sequence file '%s' line %d: '%.20s' is not an integer token id", path, line, q);
         ss_seqfile_free(s);
         free(buf);
-        return ss_seterr(err, SS_EINPUT, "sequence file '%s' line %d: '%.20s' is not an integer token id", path, line, q);
+        return SS_EINPUT;
       }
       if (v < 0 || v >= M) {
         ss_seqfile_free(s);
