@@ -15,7 +15,7 @@ trap 'rm -rf "$tmp"' EXIT
 
 niter=3000
 [ "${SS_SANITIZE:-0}" = 1 ] && niter=1000
-args=(niter=$niter save_every=50 batchsize=32 threads=2)
+args=(niter=$niter save_every=50 batchsize=32 threads=1)
 delay=200
 
 seed=${SS_TEST_SEED:-$$}
