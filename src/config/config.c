@@ -4,6 +4,7 @@
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <yaml.h>
 
 #include "scansnap/config.h"
@@ -469,6 +470,11 @@ int ss_yaml_load_pairs(const char *path, ss_yaml_pair **pairs, int *npairs, ss_e
   *npairs = 0;
   FILE *f = fopen(path, "rb");
   if (!f) return ss_seterr(err, SS_EINPUT, "cannot read config file '%s': %s", path, strerror(errno));
+  struct stat st;
+  if (fstat(fileno(f), &st) != 0 || !S_ISREG(st.st_mode)) {
+    fclose(f);
+    return ss_seterr(err, SS_EINPUT, "cannot read config file '%s': not a regular file", path);
+  }
   yaml_parser_t parser;
   yaml_parser_initialize(&parser);
   yaml_parser_set_input_file(&parser, f);
@@ -484,8 +490,12 @@ int ss_yaml_load_pairs(const char *path, ss_yaml_pair **pairs, int *npairs, ss_e
   while (!done) {
     yaml_event_t ev;
     if (!yaml_parser_parse(&parser, &ev)) {
-      rc = ss_seterr(err, SS_EINPUT, "config file '%s': YAML syntax error at line %zu: %s", path,
-                     parser.problem_mark.line + 1, parser.problem ? parser.problem : "unknown");
+      if (parser.error == YAML_READER_ERROR) /* the reader knows a byte offset, not a line */
+        rc = ss_seterr(err, SS_EINPUT, "config file '%s': %s at byte %zu (YAML files must be UTF-8 text)", path,
+                       parser.problem ? parser.problem : "unreadable", parser.problem_offset + 1);
+      else
+        rc = ss_seterr(err, SS_EINPUT, "config file '%s': YAML syntax error at line %zu: %s", path,
+                       parser.problem_mark.line + 1, parser.problem ? parser.problem : "unknown");
       break;
     }
     int line = (int)ev.start_mark.line + 1;

@@ -103,8 +103,8 @@ static int load_npy(const char *path, const char *buf, size_t n, int M, ss_seqfi
     return ss_seterr(err, SS_EINPUT, "sequence file '%s': expected a C-order int32 or int64 .npy array of shape (rows, T+1) with T >= 2", path);
   /* bound the shape before multiplying: r*c*esize must not wrap around */
   size_t avail = n - off - hl;
-  if (r > INT_MAX || c > INT_MAX || (size_t)r > avail / (size_t)c / (size_t)esize)
-    return ss_seterr(err, SS_EINPUT, "sequence file '%s': truncated: shape (%ld, %ld) needs more data than the file's %zu bytes", path, r, c, avail);
+  if (r > INT_MAX || c > INT_MAX || (size_t)r > SIZE_MAX / (size_t)c / (size_t)esize)
+    return ss_seterr(err, SS_EINPUT, "sequence file '%s': shape (%ld, %ld) is too large", path, r, c);
   size_t need = (size_t)r * (size_t)c * (size_t)esize;
   if (need > avail) return ss_seterr(err, SS_EINPUT, "sequence file '%s': truncated: shape (%ld, %ld) needs %zu data bytes, file has %zu", path, r, c, need, n - off - hl);
   s->rows = (int)r;
