@@ -10,7 +10,7 @@ src=${SS_SOURCE_DIR:?}
 FIX=$src/tests/bad_inputs
 WORK=${SS_TMP:-/tmp}/bad-inputs-$$
 rm -rf "$WORK"
-mkdir -p "$WORK/cwd"
+mkdir -p "$WORK/cwd" "$WORK/dir.yaml"
 trap 'rm -rf "$WORK"' EXIT
 
 # Prepared runs for the resume cases: finished runs whose checkpoint is then damaged, and
