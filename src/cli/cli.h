@@ -17,4 +17,8 @@ int ss_cli_exit_code(int rc);
 void ss_cli_catch_signals(void);
 
 int cmd_train(int argc, char **argv);
+int cmd_theory(int argc, char **argv);
+int cmd_compare(int argc, char **argv);
+int cmd_verify(int argc, char **argv);
+int cmd_sweep(int argc, char **argv);
 #endif

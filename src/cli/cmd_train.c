@@ -3,6 +3,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "cli/cli.h"
 
@@ -21,6 +22,34 @@ static void train_help(void) {
   ss_config_print_help(stdout);
 }
 
+/* model.task=lm: the real-text run, its summary, and Figure 7 through gnuplot if present. */
+static int train_lm(const ss_config *cfg, const char *dir) {
+  ss_err err = {0};
+  ss_lm_summary s;
+  int rc = ss_lm_train(cfg, dir, &s, &err);
+  if (s.note[0]) fprintf(stderr, "scansnap: note: %s\n", s.note);
+  if (rc) {
+    fprintf(stderr, "scansnap: run failed: %s\n", err.msg);
+    return ss_cli_exit_code(rc);
+  }
+  printf("run:            %s\n", dir);
+  printf("text:           %s: V = %d words, %lld training tokens (%s in %.2f s)\n", cfg->data.path, s.V, (long long)s.train_tokens,
+         s.note[0] || s.seconds_tokenize > 0.5 ? "tokenized" : "cache mapped", s.seconds_tokenize);
+  printf("steps:          %lld in %d epoch(s), %.0f tokens/s (%.2f s training, %.2f s validation)\n", s.steps, s.epochs,
+         s.tokens_per_second, s.seconds_train, s.seconds_valid);
+  printf("train loss:     %.4f -> %.4f\n", s.first_train_loss, s.final_train_loss);
+  printf("valid loss:     %.4f -> %.4f (perplexity %.2f)\n", s.first_valid_loss, s.final_valid_loss, s.final_valid_ppl);
+  printf("attn entropy:   %.4f -> %.4f\n", s.attn_entropy_first, s.attn_entropy_last);
+  printf("freq. mass:     %.4f -> %.4f on the top-%d tokens (uniform attention: %.4f)\n", s.freq_mass_first, s.freq_mass_last,
+         cfg->text.top_k, s.freq_mass_uniform);
+  if (!access("/usr/bin/gnuplot", X_OK) && !getenv("SS_NO_GNUPLOT")) {
+    char cmd[SS_PATH_MAX + 64];
+    snprintf(cmd, sizeof cmd, "cd '%s' && gnuplot attention.gp 2>/dev/null", dir);
+    if (strchr(dir, '\'') == NULL && system(cmd) == 0) printf("figure 7:       %s/attention.png\n", dir);
+  }
+  return 0;
+}
+
 static int run_and_report(const ss_config *cfg, const char *dir) {
   ss_err err = {0};
   ss_run_summary s;
@@ -31,7 +60,11 @@ static int run_and_report(const ss_config *cfg, const char *dir) {
     return ss_cli_exit_code(rc);
   }
   if (rc) {
-    fprintf(stderr, "scansnap: run failed: %s\n", err.msg);
+    /* bad input is found before the run starts: say what is wrong, not that a run failed */
+    if (rc == SS_EINPUT)
+      fprintf(stderr, "scansnap: %s\n", err.msg);
+    else
+      fprintf(stderr, "scansnap: run failed: %s\n", err.msg);
     return ss_cli_exit_code(rc);
   }
   printf("run:            %s\n", dir);
@@ -131,5 +164,6 @@ int cmd_train(int argc, char **argv) {
   char dir[SS_PATH_MAX];
   ss_err err = {0};
   if (ss_run_dir(&cfg, "train", dir, sizeof dir, &err)) return ss_cli_fail(&err);
+  if (cfg.model.type == SS_MODEL_TRANSFORMER && cfg.model.task == SS_TASK_LM) return train_lm(&cfg, dir);
   return run_and_report(&cfg, dir);
 }

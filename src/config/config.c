@@ -377,7 +377,14 @@ static void yaml_scalar(FILE *f, const ss_keydef *k, const char *v) {
   fputc('"', f);
 }
 
-int ss_config_write_yaml(const ss_config *c, FILE *f) {
+int ss_config_write_yaml(const ss_config *c_in, FILE *f) {
+  /* Every key is written, so on reload opt.lr_z and opt.lr_y count as given: write the
+   * learning rates the run resolved (from opt.lr / opt.lr_y_multi_on_z), not the raw
+   * fields, or the file would describe a different run. */
+  ss_config resolved = *c_in;
+  resolved.opt.lr_z = ss_config_lr_z(c_in);
+  resolved.opt.lr_y = ss_config_lr_y(c_in);
+  const ss_config *c = &resolved;
   int n;
   const ss_keydef *k = ss_config_keys(&n);
   char v[SS_PATH_MAX + 64];

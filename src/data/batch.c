@@ -2,6 +2,7 @@
 #include <ctype.h>
 #include <errno.h>
 #include <limits.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -133,7 +134,11 @@ int ss_seqfile_load(const char *path, int M, ss_seqfile *s, ss_err *err) {
   char *buf;
   size_t n;
   int rc = ss_read_file(path, &buf, &n, err);
-  if (rc) return ss_seterr(err, SS_EINPUT, "key 'data.sequences': %s", err->msg);
+  if (rc) {
+    char m[sizeof err->msg]; /* err->msg cannot be both the output and an argument */
+    snprintf(m, sizeof m, "%s", err->msg);
+    return ss_seterr(err, SS_EINPUT, "key 'data.sequences': %s", m);
+  }
   if (n >= 6 && memcmp(buf, "\x93NUMPY", 6) == 0) {
     rc = load_npy(path, buf, n, M, s, err);
     free(buf);
@@ -155,8 +160,11 @@ int ss_seqfile_load(const char *path, int M, ss_seqfile *s, ss_err *err) {
       errno = 0;
       long long v = strtoll(q, &end, 10);
       if (end == q || errno || (*end && !isspace((unsigned char)*end))) {
-        /* the message quotes the text, which lives in buf: format it before freeing buf */
-        ss_seterr(err, SS_EINPUT, "sequence file '%s' line %d: '%.20s' is not an integer token id", path, line, q);
+        /* q points into buf: format the message before freeing it */
+        char *w = q;
+        while (*w && !isspace((unsigned char)*w)) w++;
+        ss_seterr(err, SS_EINPUT, "sequence file '%s' line %d: '%.*s' is not an integer token id", path, line,
+                  (int)(w - q < 20 ? w - q : 20), q);
         ss_seqfile_free(s);
         free(buf);
         return SS_EINPUT;

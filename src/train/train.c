@@ -12,7 +12,10 @@
 #include <unistd.h>
 
 #include "scansnap/io.h"
+#include "scansnap/theory.h"
+#include "scansnap/text.h"
 #include "scansnap/train.h"
+#include "scansnap/transformer.h"
 #include "scansnap/yz.h"
 
 int ss_run_dir(const ss_config *cfg, const char *prefix, char *dir, size_t n, ss_err *err) {
@@ -35,6 +38,14 @@ int ss_run_dir(const ss_config *cfg, const char *prefix, char *dir, size_t n, ss
   return ss_seterr(err, SS_EINPUT, "cannot find a free run directory under runs/");
 }
 
+/* Prefixes err's message with what (vsnprintf into err->msg while reading err->msg is
+ * undefined: copy first). */
+static int prefix_err(ss_err *err, const char *what) {
+  char m[sizeof err->msg];
+  snprintf(m, sizeof m, "%s", err->msg);
+  return ss_seterr(err, SS_EINPUT, "%s: %s", what, m);
+}
+
 int ss_run_begin(const ss_config *cfg, const ss_classes *cl, const char *dir, const char *command, ss_err *err) {
   char *rj = ss_path_join(dir, "run.json");
   int exists = ss_file_exists(rj);
@@ -42,13 +53,13 @@ int ss_run_begin(const ss_config *cfg, const ss_classes *cl, const char *dir, co
   if (exists)
     return ss_seterr(err, SS_EINPUT, "out directory '%s' already holds a run (run.json); choose another out= or remove it", dir);
   int rc = ss_mkdir_p(dir, err);
-  if (rc) return ss_seterr(err, SS_EINPUT, "key 'out': %s", err->msg);
+  if (rc) return prefix_err(err, "key 'out'");
   /* config.yaml */
   char *p = ss_path_join(dir, "config.yaml");
   ss_afile a;
   rc = ss_afile_open(&a, p, err);
   free(p);
-  if (rc) return ss_seterr(err, SS_EINPUT, "key 'out': %s", err->msg);
+  if (rc) return prefix_err(err, "key 'out'");
   ss_config_write_yaml(cfg, a.f);
   if ((rc = ss_afile_commit(&a, err))) return rc;
   if (cl) {
@@ -122,7 +133,8 @@ int ss_model_from_config(const ss_config *cfg, const ss_classes *cl, ss_model **
     (*out)->groups[1].lr = ss_config_lr_z(cfg);
     return SS_OK;
   }
-  return ss_seterr(err, SS_EINPUT, "key 'model.type': transformer is not available in this build yet");
+  /* transformer: vocabulary from the class table, positions up to data.T */
+  return ss_tf_new(cfg, cl->M, cfg->data.T, out, err);
 }
 
 static void fill_summary_metrics(const ss_recorder *rec, ss_run_summary *s) {
@@ -164,6 +176,17 @@ int ss_train(const ss_config *cfg, const char *dir, ss_run_summary *sum, ss_err 
   snprintf(sum->dir, sizeof sum->dir, "%s", dir);
   ss_set_threads(cfg->threads);
   const int resuming = cfg->resume[0] != 0;
+  if (cfg->model.type == SS_MODEL_TRANSFORMER && cfg->model.task == SS_TASK_LM) {
+    /* the language model on real text (SPEC §5) has its own loop: epochs over a token stream */
+    ss_lm_summary ls;
+    rc = ss_lm_train(cfg, dir, &ls, err);
+    sum->M = ls.V;
+    sum->first_loss = ls.first_train_loss;
+    sum->final_loss = ls.final_valid_loss;
+    sum->train_seconds = ls.seconds_train;
+    sum->seqs_per_second = ls.seconds_train > 0 ? (double)cfg->batchsize * (double)ls.steps / ls.seconds_train : 0;
+    return rc;
+  }
 
   /* Everything that can be bad input is checked before the run directory exists. */
   if ((rc = ss_classes_from_config(cfg, &cl, err))) return rc;
@@ -290,6 +313,7 @@ int ss_train(const ss_config *cfg, const char *dir, ss_run_summary *sum, ss_err 
   if (rc == SS_OK) {
     /* results first, then the checkpoint of step niter, then run.json says complete */
     rc = ss_recorder_write(&rec, dir, err);
+    if (rc == SS_OK) rc = ss_snap_write(&rec, dir, err); /* snap.json (src/theory/snap.c) */
     if (rc == SS_OK) rc = ss_checkpoint_save(ckpt, m, &opt, &pos, &rec, meta, err);
     if (rc) rc = err->code = SS_ERUN;
   }

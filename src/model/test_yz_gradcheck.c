@@ -1,0 +1,278 @@
+/* The Y/Z model's backward (SPEC §2.1) equals central finite differences of its forward,
+ * for every combination of normalize / residual / include_base_token, at random non-zero
+ * parameters (uniform in +-1, so softmaxes are far from uniform) and on batches whose keys
+ * repeat tokens and contain the query (the grouped-softmax and residual-slot paths).
+ * Also: at zero init dZ is exactly 0 (g_f = Y^T g = 0) while dY is not, and the optimizers
+ * match torch.optim's formulas, computed here by hand, step by step. */
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "ss_test.h"
+#include <scansnap.h>
+
+/* Sizes: M tokens, sequences of T (T-1 keys + query), batch B. */
+enum { M = 9, T = 12, B = 5 };
+
+#define assert_close(a, b, tol)                                                                \
+  do {                                                                                        \
+    double a_ = (a), b_ = (b);                                                                \
+    if (!(fabs(a_ - b_) <= (tol))) fail_msg("%s = %.17g, expected %.17g", #a, a_, b_);        \
+  } while (0)
+
+static void random_batch(ss_batch *b, ss_rng *r) {
+  for (int i = 0; i < B; i++) {
+    for (int t = 0; t < T; t++) b->x[i * T + t] = (int)ss_rng_below(r, M);
+    /* a key equal to the query in some rows: hits the residual slot shared with a key */
+    if (i % 2 == 0) b->x[i * T + 3] = b->x[i * T + T - 1];
+    b->label[i] = (int)ss_rng_below(r, M);
+    b->cls[i] = -1;
+  }
+}
+
+static double eval_loss(ss_model *m, const ss_batch *b) {
+  double loss, acc;
+  ss_err e;
+  assert_int_equal(m->ops->eval(m, b, &loss, &acc, &e), SS_OK);
+  return loss;
+}
+
+/* Returns the worst relative error max|analytic - numeric| / max|numeric| over all params. */
+static double gradcheck(int normalize, int residual, int base, int zero_init, double *gmax) {
+  ss_yz_opts o = {M, normalize, residual, base, zero_init};
+  ss_rng r;
+  ss_rng_seed(&r, 1234 + normalize * 4 + residual * 2 + base);
+  ss_model *m;
+  ss_err e;
+  assert_int_equal(ss_yz_new(&o, &r, &m, &e), SS_OK);
+  double *p = m->params, *g = m->grads;
+  if (!zero_init)
+    for (size_t i = 0; i < m->nparams; i++) p[i] = 2.0 * ss_rng_uniform(&r) - 1.0;
+  ss_batch b;
+  assert_int_equal(ss_batch_alloc(&b, B, T, &e), SS_OK);
+  random_batch(&b, &r);
+  double loss, acc;
+  assert_int_equal(m->ops->step(m, &b, &loss, &acc, &e), SS_OK);
+  assert_true(fabs(loss - eval_loss(m, &b)) < 1e-14);
+  double *an = malloc(sizeof(double) * m->nparams);
+  memcpy(an, g, sizeof(double) * m->nparams);
+  const double h = 1e-5;
+  double maxdiff = 0, maxnum = 0;
+  for (size_t i = 0; i < m->nparams; i++) {
+    double keep = p[i];
+    p[i] = keep + h;
+    double lp = eval_loss(m, &b);
+    p[i] = keep - h;
+    double lm = eval_loss(m, &b);
+    p[i] = keep;
+    double num = (lp - lm) / (2 * h);
+    if (fabs(num - an[i]) > maxdiff) maxdiff = fabs(num - an[i]);
+    if (fabs(num) > maxnum) maxnum = fabs(num);
+  }
+  /* Separately: the Z block must carry signal, otherwise the check proves nothing about dZ. */
+  double zmax = 0;
+  for (size_t i = (size_t)M * M; i < m->nparams; i++)
+    if (fabs(an[i]) > zmax) zmax = fabs(an[i]);
+  *gmax = zmax;
+  free(an);
+  ss_batch_free(&b);
+  ss_model_free(m);
+  return maxnum > 0 ? maxdiff / maxnum : maxdiff;
+}
+
+static void backward_matches_finite_differences_every_option(void **state) {
+  (void)state;
+  for (int mask = 0; mask < 8; mask++) {
+    int nz = mask & 4 ? 1 : 0, res = mask & 2 ? 1 : 0, base = mask & 1;
+    double zmax;
+    double rel = gradcheck(nz, res, base, 0, &zmax);
+    print_message("normalize=%d residual=%d include_base_token=%d: rel err %.3g, max|dZ| %.3g\n", nz, res, base,
+                  rel, zmax);
+    /* central differences at h=1e-5 in double: truncation ~h^2, rounding ~1e-16/h -> ~1e-10 */
+    assert_true(rel < 1e-7);
+    assert_true(zmax > 1e-4);
+  }
+}
+
+static void zero_init_has_zero_dZ_and_nonzero_dY(void **state) {
+  (void)state;
+  for (int mask = 0; mask < 8; mask++) {
+    double zmax;
+    double rel = gradcheck(mask & 4 ? 1 : 0, mask & 2 ? 1 : 0, mask & 1, 1, &zmax);
+    assert_true(rel < 1e-7);
+    assert_true(zmax == 0.0);
+  }
+}
+
+/* ---- optimizers against torch.optim's definitions ---------------------------------- */
+
+/* A model with 2*2*2 = 8 parameters: Y group lr 0.1, Z group lr 0.3. */
+static ss_model *tiny(void) {
+  ss_yz_opts o = {2, 1, 0, 0, 1};
+  ss_model *m;
+  ss_err e;
+  assert_int_equal(ss_yz_new(&o, NULL, &m, &e), SS_OK);
+  m->groups[0].lr = 0.1;
+  m->groups[1].lr = 0.3;
+  double *p = m->params;
+  for (int i = 0; i < 8; i++) p[i] = 0.5 - 0.25 * i;
+  return m;
+}
+
+static double grad_at(int step, int i) { return 0.3 * (i + 1) * (step % 2 ? -1.0 : 1.0) + 0.05 * step; }
+
+/* Runs nsteps of the optimizer with grads grad_at(step, i); compares against ref(). */
+typedef void (*ref_fn)(const ss_config *c, double lr, int i, int nsteps, double p0, double *p_out);
+
+static void check_optimizer(const ss_config *c, ref_fn ref, int nsteps) {
+  ss_model *m = tiny();
+  ss_optim o;
+  ss_err e;
+  assert_int_equal(ss_optim_init(&o, c, m, &e), SS_OK);
+  double p0[8];
+  memcpy(p0, m->params, sizeof p0);
+  for (int s = 0; s < nsteps; s++) {
+    for (int i = 0; i < 8; i++) ((double *)m->grads)[i] = grad_at(s, i);
+    ss_optim_step(&o, m, 1.0);
+  }
+  for (int i = 0; i < 8; i++) {
+    double want;
+    ref(c, i < 4 ? 0.1 : 0.3, i, nsteps, p0[i], &want);
+    double got = ((double *)m->params)[i];
+    if (fabs(got - want) > 1e-13 * (1 + fabs(want))) fail_msg("param %d after %d steps: got %.17g want %.17g", i, nsteps, got, want);
+  }
+  ss_optim_free(&o);
+  ss_model_free(m);
+}
+
+/* torch.optim.SGD: d = g + wd p; buf = d (first) else mu buf + (1-damp) d;
+ * d = nesterov ? d + mu buf : buf; p -= lr d. */
+static void ref_sgd(const ss_config *c, double lr, int i, int nsteps, double p, double *out) {
+  double buf = 0;
+  for (int s = 0; s < nsteps; s++) {
+    double d = grad_at(s, i) + c->opt.wd * p;
+    if (c->opt.momentum != 0) {
+      buf = s == 0 ? d : c->opt.momentum * buf + (1 - c->opt.dampening) * d;
+      d = c->opt.nesterov ? d + c->opt.momentum * buf : buf;
+    }
+    p -= lr * d;
+  }
+  *out = p;
+}
+
+/* torch.optim.Adam / AdamW (amsgrad off). */
+static void ref_adam(const ss_config *c, double lr, int i, int nsteps, double p, double *out) {
+  double m1 = 0, m2 = 0, b1 = c->opt.beta1, b2 = c->opt.beta2;
+  for (int s = 1; s <= nsteps; s++) {
+    double g = grad_at(s - 1, i);
+    if (c->opt.method == SS_OPT_ADAMW)
+      p *= 1 - lr * c->opt.wd;
+    else
+      g += c->opt.wd * p;
+    m1 = b1 * m1 + (1 - b1) * g;
+    m2 = b2 * m2 + (1 - b2) * g * g;
+    double denom = sqrt(m2) / sqrt(1 - pow(b2, s)) + c->opt.eps;
+    p -= lr / (1 - pow(b1, s)) * m1 / denom;
+  }
+  *out = p;
+}
+
+static ss_config cfg_with(const char *const *kv) {
+  ss_config c;
+  ss_err e;
+  ss_config_defaults(&c);
+  for (int i = 0; kv[i]; i++)
+    if (ss_config_override(&c, kv[i], &e)) fail_msg("%s", e.msg);
+  return c;
+}
+
+static void sgd_first_step_is_plain_gradient_step(void **state) {
+  (void)state;
+  /* by hand: v1 = g0, p1 = p0 - lr g0 (the momentum buffer starts at g, not at (1-damp) g) */
+  ss_config c = cfg_with((const char *[]){"opt.momentum=0.9", "opt.dampening=0.5", NULL});
+  ss_model *m = tiny();
+  ss_optim o;
+  ss_err e;
+  assert_int_equal(ss_optim_init(&o, &c, m, &e), SS_OK);
+  double *p = m->params, *g = m->grads;
+  for (int i = 0; i < 8; i++) g[i] = 1.0 + i;
+  ss_optim_step(&o, m, 1.0);
+  assert_close(p[0], 0.5 - 0.1 * 1.0, 1e-15);
+  assert_close(p[5], (0.5 - 0.25 * 5) - 0.3 * 6.0, 1e-15);
+  /* second step, g = 2: v = 0.9*1 + 0.5*2 = 1.9 for param 0 */
+  for (int i = 0; i < 8; i++) g[i] = 2.0;
+  ss_optim_step(&o, m, 1.0);
+  assert_close(p[0], 0.5 - 0.1 * 1.0 - 0.1 * 1.9, 1e-15);
+  /* lr_scale multiplies every group's rate */
+  ss_optim_step(&o, m, 0.5);
+  double v3 = 0.9 * 1.9 + 0.5 * 2.0;
+  assert_close(p[0], 0.5 - 0.1 * 1.0 - 0.1 * 1.9 - 0.05 * v3, 1e-15);
+  ss_optim_free(&o);
+  ss_model_free(m);
+}
+
+static void sgd_variants_match_torch_formulas(void **state) {
+  (void)state;
+  const char *const *cases[] = {
+      (const char *[]){"opt.momentum=0", NULL},
+      (const char *[]){"opt.momentum=0.9", NULL},
+      (const char *[]){"opt.momentum=0.9", "opt.nesterov=true", NULL},
+      (const char *[]){"opt.momentum=0.8", "opt.dampening=0.3", NULL},
+      (const char *[]){"opt.momentum=0.9", "opt.wd=0.01", NULL},
+      (const char *[]){"opt.momentum=0.7", "opt.nesterov=true", "opt.wd=0.1", NULL},
+      (const char *[]){"opt.momentum=0", "opt.wd=0.2", NULL},
+  };
+  for (size_t k = 0; k < sizeof cases / sizeof cases[0]; k++) {
+    ss_config c = cfg_with(cases[k]);
+    check_optimizer(&c, ref_sgd, 5);
+  }
+}
+
+static void nesterov_without_momentum_is_rejected(void **state) {
+  (void)state;
+  ss_config c = cfg_with((const char *[]){"opt.momentum=0", "opt.nesterov=true", NULL});
+  ss_model *m = tiny();
+  ss_optim o;
+  ss_err e;
+  assert_int_equal(ss_optim_init(&o, &c, m, &e), SS_EINPUT);
+  assert_non_null(strstr(e.msg, "opt.nesterov"));
+  ss_model_free(m);
+}
+
+static void adam_and_adamw_match_torch_formulas(void **state) {
+  (void)state;
+  const char *const *cases[] = {
+      (const char *[]){"opt.method=adam", NULL},
+      (const char *[]){"opt.method=adam", "opt.wd=0.05", "opt.beta1=0.8", "opt.beta2=0.99", "opt.eps=1e-3", NULL},
+      (const char *[]){"opt.method=adamw", "opt.wd=0.05", NULL},
+      (const char *[]){"opt.method=adamw", "opt.wd=0", NULL},
+  };
+  for (size_t k = 0; k < sizeof cases / sizeof cases[0]; k++) {
+    ss_config c = cfg_with(cases[k]);
+    check_optimizer(&c, ref_adam, 6);
+  }
+  /* and the first Adam step by hand: m = (1-b1) g, v = (1-b2) g^2, p -= lr g/(|g| + eps) */
+  ss_config c = cfg_with((const char *[]){"opt.method=adam", NULL});
+  ss_model *m = tiny();
+  ss_optim o;
+  ss_err e;
+  assert_int_equal(ss_optim_init(&o, &c, m, &e), SS_OK);
+  for (int i = 0; i < 8; i++) ((double *)m->grads)[i] = -2.0;
+  ss_optim_step(&o, m, 1.0);
+  assert_close(((double *)m->params)[0], 0.5 + 0.1 * 2.0 / (2.0 + 1e-8), 1e-14);
+  assert_close(((double *)m->params)[7], 0.5 - 0.25 * 7 + 0.3 * 2.0 / (2.0 + 1e-8), 1e-14);
+  ss_optim_free(&o);
+  ss_model_free(m);
+}
+
+int main(void) {
+  const struct CMUnitTest tests[] = {
+      cmocka_unit_test(backward_matches_finite_differences_every_option),
+      cmocka_unit_test(zero_init_has_zero_dZ_and_nonzero_dY),
+      cmocka_unit_test(sgd_first_step_is_plain_gradient_step),
+      cmocka_unit_test(sgd_variants_match_torch_formulas),
+      cmocka_unit_test(nesterov_without_momentum_is_rejected),
+      cmocka_unit_test(adam_and_adamw_match_torch_formulas),
+  };
+  return cmocka_run_group_tests(tests, NULL, NULL);
+}
