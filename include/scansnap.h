@@ -11,4 +11,6 @@
 #include "scansnap/yz.h"
 #include "scansnap/optim.h"
 #include "scansnap/train.h"
+#include "scansnap/theory.h"
+#include "scansnap/text.h"
 #endif

@@ -9,7 +9,8 @@ enum {
   SS_OK = 0,
   SS_ERUN = 1,    /* the run itself failed (I/O, numerical trouble) */
   SS_EINPUT = 2,  /* bad usage or bad input: key, value, file */
-  SS_EDIVERGE = 3 /* NaN/Inf found in loss, gradients or parameters */
+  SS_EDIVERGE = 3, /* NaN/Inf found in loss, gradients or parameters */
+  SS_ESTOP = 4     /* stopped on request (ss_request_stop, e.g. SIGINT/SIGTERM); resumable */
 };
 
 typedef struct {
@@ -33,6 +34,14 @@ double ss_rng_normal(ss_rng *r);              /* standard normal (Box-Muller, no
 
 /* Seconds from a monotonic clock. */
 double ss_now(void);
+
+/* Cooperative stop (SIGINT/SIGTERM): the CLI's signal handler calls ss_request_stop(signo)
+ * (async-signal-safe: it only stores to a volatile sig_atomic_t); long runs poll
+ * ss_stop_requested() at step boundaries, write a checkpoint and return SS_ESTOP.
+ * ss_stop_requested() returns the value given (the signal number), 0 if none. */
+void ss_request_stop(int why);
+int ss_stop_requested(void);
+void ss_clear_stop(void);
 
 /* Number of threads the library uses (0 in the setter = all cores). */
 void ss_set_threads(int n);

@@ -37,6 +37,7 @@ enum { SS_THEORY_STEPS = 0, SS_THEORY_FLOW = 1 };
 enum { SS_TASK_SYNTHETIC = 0, SS_TASK_LM = 1 };
 enum { SS_POS_NONE = 0, SS_POS_SINUSOIDAL = 1, SS_POS_LEARNED = 2 };
 enum { SS_GATE_RELU = 0, SS_GATE_SILU = 1 };
+enum { SS_EMBED_IN_DECODER = 0, SS_EMBED_IN_ATTENTION = 1 }; /* model.embed_group */
 
 typedef struct {
   /* run */
@@ -52,6 +53,7 @@ typedef struct {
     char classes[SS_PATH_MAX], sequences[SS_PATH_MAX];
     char path[SS_PATH_MAX]; /* real text: WikiText folder or plain text file */
     int min_freq, max_vocab;
+    char cache[SS_PATH_MAX]; /* real text: folder for the token cache ("" = next to the data) */
   } data;
   struct {
     int type;
@@ -59,7 +61,7 @@ typedef struct {
     int normalize, residual, include_base_token, zero_init;
     /* transformer (SPEC §2.2) */
     int d, H, task, use_Wq, use_Wk, use_Wv, use_Wo, use_residue, use_ln, use_ffn, ffn_hidden,
-        gate, pos, tied;
+        gate, pos, tied, attn_bias, embed_group;
     double dropout;
   } model;
   struct {
@@ -69,8 +71,15 @@ typedef struct {
   } opt;
   struct {
     int mode;
-    double dt;
+    double dt, tol;
   } theory;
+  struct {
+    int seeds, grid, more_last; /* scansnap verify: claim-3 grids (docs/theory.md) */
+  } verify;
+  struct { /* the language-model run on real text (SPEC §5) */
+    int epochs, epoch_steps, probes, top_k, eval_batches;
+    char probe_steps[256];
+  } text;
   unsigned char set[SS_MAX_KEYS]; /* set[i]: key i was given explicitly */
 } ss_config;
 

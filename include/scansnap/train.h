@@ -69,11 +69,44 @@ int ss_run_finish(const char *dir, const char *command, const char *status, cons
 
 /* Builds the model the configuration asks for (M from the class table). */
 int ss_model_from_config(const ss_config *cfg, const ss_classes *cl, ss_model **out, ss_err *err);
-/* Writes checkpoint.safetensors: params, optimizer moments, step, rng. */
+/* Where a run stands at a step boundary s (the start of iteration s): the params have had
+ * s updates, rng and data_pos are as before batch s is drawn, metrics rows have steps < s.
+ * A checkpoint holds exactly this (plus model, optimizer and rows); see src/train/checkpoint.c. */
+typedef struct {
+  long long step;
+  ss_rng rng;
+  long long data_pos;
+} ss_train_pos;
+
+/* Writes a checkpoint atomically with a checksum: params, optimizer moments and update
+ * count, pos, and the metrics rows of rec (may be NULL). meta: extra NULL-terminated
+ * key, value pairs for __metadata__ (may be NULL). */
+int ss_checkpoint_save(const char *path, const ss_model *m, const ss_optim *o, const ss_train_pos *pos,
+                       const ss_recorder *rec, const char *const *meta, ss_err *err);
+/* Restores what ss_checkpoint_save wrote into a model and optimizer built from the same
+ * configuration; rec (may be NULL; its extra columns already added) gets the rows with
+ * step < pos->step. expect: key, value pairs of __metadata__ that must match (may be NULL).
+ * A truncated, corrupt (checksum) or foreign file is SS_EINPUT with a message naming it. */
+int ss_checkpoint_load(const char *path, ss_model *m, ss_optim *o, ss_train_pos *pos, ss_recorder *rec,
+                       const char *const *expect, ss_err *err);
+/* Older form of ss_checkpoint_save without metrics rows. */
 int ss_checkpoint_write(const char *path, const ss_model *m, const ss_optim *o, long long step, const ss_rng *rng,
                         long long data_pos, ss_err *err);
 
-/* The whole training run of SPEC §3 into dir (created). */
+/* Resuming (cfg->resume = DIR): the run's own configuration, config.yaml with the keys
+ * the user gave explicitly (run.json "explicit_keys"); sets cfg->resume = dir. */
+int ss_run_load_config(const char *dir, ss_config *cfg, ss_err *err);
+/* Removes temporary files (NAME.tmp-XXXXXX) a killed process left in a run directory. */
+void ss_run_clean_tmp(const char *dir);
+/* The status recorded in DIR/run.json (running, complete, interrupted, failed, diverged). */
+int ss_run_status(const char *dir, char *status, size_t n, ss_err *err);
+
+/* The whole training run of SPEC §3 into dir (created). With cfg->resume set (= dir) it
+ * continues the run in dir from its checkpoint (or from the start if it has none) and
+ * finishes byte-identical to an uninterrupted run. Polls ss_stop_requested() at every step
+ * boundary: on a request it writes a checkpoint and the metrics so far, marks run.json
+ * "interrupted" and returns SS_ESTOP. NaN/Inf in the loss, a gradient or a parameter
+ * returns SS_EDIVERGE (run.json "diverged"; the last checkpoint is left as it was). */
 int ss_train(const ss_config *cfg, const char *dir, ss_run_summary *sum, ss_err *err);
 
 #endif

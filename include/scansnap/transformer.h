@@ -16,4 +16,13 @@ int ss_tf_attention(ss_model *m, const int *x, int T, float *att, ss_err *err);
 /* Sets training (dropout on) or eval mode. */
 void ss_tf_set_training(ss_model *m, int training);
 
+/* OpenBLAS (Debian's DYNAMIC_ARCH build 0.3.21) picks its kernels at load time from the CPU
+ * model and falls back to SSE3 "Prescott" kernels on CPUs it does not know (e.g. recent
+ * Xeons under KVM): 5-8x slower sgemm. Returns the OPENBLAS_CORETYPE value to set before
+ * the library loads (e.g. "SkylakeX" when the CPU has AVX-512), or NULL when the kernels
+ * in use already fit the CPU or the user set OPENBLAS_CORETYPE. */
+const char *ss_blas_coretype_hint(void);
+/* "OpenBLAS 0.3.21 ... core SkylakeX, 1 thread(s) per call" for run logs and benchmarks. */
+void ss_blas_describe(char *buf, size_t n);
+
 #endif

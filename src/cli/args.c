@@ -1,4 +1,5 @@
 /* Shared argument handling: YAML files and key=value overrides into an ss_config. */
+#include <signal.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -9,6 +10,11 @@ int ss_cli_exit_code(int rc) {
   case SS_OK: return 0;
   case SS_EINPUT: return 2;
   case SS_EDIVERGE: return 3;
+  case SS_ESTOP: {
+    /* the shell convention for a process ended by signal s: 128 + s (130 SIGINT, 143 SIGTERM) */
+    int s = ss_stop_requested();
+    return 128 + (s > 0 && s < 64 ? s : SIGINT);
+  }
   default: return 1;
   }
 }
@@ -44,4 +50,17 @@ int ss_cli_config(int argc, char **argv, ss_config *cfg, int *rest, int *nrest) 
   }
   if (ss_config_validate(cfg, &err)) return ss_cli_fail(&err);
   return 0;
+}
+
+static void on_stop_signal(int sig) { ss_request_stop(sig); }
+
+void ss_cli_catch_signals(void) {
+  struct sigaction sa;
+  memset(&sa, 0, sizeof sa);
+  sa.sa_handler = on_stop_signal;
+  sigemptyset(&sa.sa_mask);
+  /* one-shot: a second Ctrl-C kills at once, for a user who will not wait for the step */
+  sa.sa_flags = SA_RESETHAND;
+  sigaction(SIGINT, &sa, NULL);
+  sigaction(SIGTERM, &sa, NULL);
 }

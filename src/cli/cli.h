@@ -1,9 +1,11 @@
 /* The thin command-line front end: each subcommand parses its arguments into an
  * ss_config and calls the library. Only this layer prints and chooses exit codes
- * (0 ok, 1 run failed, 2 bad usage or input, 3 diverged). */
+ * (0 ok, 1 run failed, 2 bad usage or input, 3 diverged, 130/143 stopped by SIGINT/SIGTERM). */
 #ifndef SS_CLI_H
 #define SS_CLI_H
 #include <scansnap.h>
+#include <scansnap/plot.h>
+#include <scansnap/sweep.h>
 
 /* Defaults, then FILE.yaml arguments, then key=value arguments, in the order given.
  * Arguments starting with "--" are left for the subcommand (their indices in *rest).
@@ -12,6 +14,20 @@ int ss_cli_config(int argc, char **argv, ss_config *cfg, int *rest, int *nrest);
 /* Prints "scansnap: <msg>" to stderr and returns the exit code for err->code. */
 int ss_cli_fail(const ss_err *err);
 int ss_cli_exit_code(int rc);
+/* SIGINT/SIGTERM ask the library to stop at the next step boundary (ss_request_stop);
+ * the run then writes a checkpoint and the command exits 128 + signal (130 / 143). */
+void ss_cli_catch_signals(void);
 
 int cmd_train(int argc, char **argv);
+int cmd_theory(int argc, char **argv);
+int cmd_compare(int argc, char **argv);
+int cmd_verify(int argc, char **argv);
+int cmd_sweep(int argc, char **argv);
+int cmd_plot(int argc, char **argv);
+int cmd_report(int argc, char **argv);
+
+/* Runs gnuplot for every figure of set (in set->figdir); checks the PNG and SVG appeared. */
+int ss_cli_gnuplot(const ss_plot_set *set, int verbose, ss_err *err);
+/* DIR [theory=DIR] [class=K] of `plot` and `report`; prints and returns 2 on bad usage. */
+int ss_cli_plot_args(int argc, char **argv, const char **dir, ss_plot_opts *o);
 #endif

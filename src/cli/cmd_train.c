@@ -1,44 +1,64 @@
-/* scansnap train [FILE.yaml] [key=value ...] */
+/* scansnap train [FILE.yaml] [key=value ...]
+ * scansnap train --resume DIR [niter=N] [threads=K] */
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "cli/cli.h"
 
 static void train_help(void) {
-  printf("usage: scansnap train [FILE.yaml] [key=value ...] [out=DIR]\n\n"
+  printf("usage: scansnap train [FILE.yaml] [key=value ...] [out=DIR]\n"
+         "       scansnap train --resume DIR [niter=N] [threads=K]   (or resume=DIR)\n\n"
          "Trains the configured model (default: the paper's Figure-4 run, configs/fig4.yaml)\n"
          "and writes config.yaml, classes.json, metrics.csv, metrics.jsonl,\n"
          "dynamics.safetensors, checkpoint.safetensors and run.json into DIR\n"
-         "(default runs/train-<UTC time>). The paper's command lines work as written.\n\n");
+         "(default runs/train-<UTC time>). The paper's command lines work as written.\n\n"
+         "--resume DIR continues an interrupted run from its last checkpoint with the run's\n"
+         "own config.yaml; the finished run is byte-identical to one never interrupted.\n"
+         "Only niter= (to extend a run) and threads= may be given with it.\n"
+         "save_every=K writes a checkpoint every K updates. SIGINT/SIGTERM stop at the next\n"
+         "step with a checkpoint (exit 130/143). Exit 3: the run diverged (NaN/Inf).\n\n");
   ss_config_print_help(stdout);
 }
 
-int cmd_train(int argc, char **argv) {
-  for (int i = 1; i < argc; i++)
-    if (!strcmp(argv[i], "--help") || !strcmp(argv[i], "-h")) {
-      train_help();
-      return 0;
-    }
-  ss_config cfg;
-  int rest[64], nrest;
-  if (argc > 64) {
-    fprintf(stderr, "scansnap: too many arguments\n");
-    return 2;
-  }
-  int rc = ss_cli_config(argc, argv, &cfg, rest, &nrest);
-  if (rc) return rc;
-  if (nrest) {
-    fprintf(stderr, "scansnap: unknown option '%s' for train (see 'scansnap train --help')\n", argv[rest[0]]);
-    return 2;
-  }
-  char unused[512];
-  ss_config_unused(&cfg, unused, sizeof unused);
-  if (unused[0]) fprintf(stderr, "scansnap: note: keys not used by model.type=%s: %s\n", cfg.model.type == SS_MODEL_YZ ? "yz" : "transformer", unused);
-  char dir[SS_PATH_MAX];
+/* model.task=lm: the real-text run, its summary, and Figure 7 through gnuplot if present. */
+static int train_lm(const ss_config *cfg, const char *dir) {
   ss_err err = {0};
-  if (ss_run_dir(&cfg, "train", dir, sizeof dir, &err)) return ss_cli_fail(&err);
+  ss_lm_summary s;
+  int rc = ss_lm_train(cfg, dir, &s, &err);
+  if (rc) { /* one line: the error (a cache-rebuild note would only distract from it) */
+    fprintf(stderr, "scansnap: run failed: %s\n", err.msg);
+    return ss_cli_exit_code(rc);
+  }
+  if (s.note[0]) fprintf(stderr, "scansnap: note: %s\n", s.note);
+  printf("run:            %s\n", dir);
+  printf("text:           %s: V = %d words, %lld training tokens (%s in %.2f s)\n", cfg->data.path, s.V, (long long)s.train_tokens,
+         s.cache_built ? "tokenized" : "cache mapped", s.seconds_tokenize);
+  printf("steps:          %lld in %d epoch(s), %.0f tokens/s (%.2f s training, %.2f s validation)\n", s.steps, s.epochs,
+         s.tokens_per_second, s.seconds_train, s.seconds_valid);
+  printf("train loss:     %.4f -> %.4f\n", s.first_train_loss, s.final_train_loss);
+  printf("valid loss:     %.4f -> %.4f (perplexity %.2f)\n", s.first_valid_loss, s.final_valid_loss, s.final_valid_ppl);
+  printf("attn entropy:   %.4f -> %.4f\n", s.attn_entropy_first, s.attn_entropy_last);
+  printf("freq. mass:     %.4f -> %.4f on the top-%d tokens (uniform attention: %.4f)\n", s.freq_mass_first, s.freq_mass_last,
+         cfg->text.top_k, s.freq_mass_uniform);
+  if (!access("/usr/bin/gnuplot", X_OK) && !getenv("SS_NO_GNUPLOT")) {
+    char cmd[SS_PATH_MAX + 64];
+    snprintf(cmd, sizeof cmd, "cd '%s' && gnuplot attention.gp 2>/dev/null", dir);
+    if (strchr(dir, '\'') == NULL && system(cmd) == 0) printf("figure 7:       %s/attention.png\n", dir);
+  }
+  return 0;
+}
+
+static int run_and_report(const ss_config *cfg, const char *dir) {
+  ss_err err = {0};
   ss_run_summary s;
-  rc = ss_train(&cfg, dir, &s, &err);
+  ss_cli_catch_signals();
+  int rc = ss_train(cfg, dir, &s, &err);
+  if (rc == SS_ESTOP || rc == SS_EINPUT) { /* not a failure of the run itself */
+    fprintf(stderr, "scansnap: %s\n", err.msg);
+    return ss_cli_exit_code(rc);
+  }
   if (rc) {
     /* bad input is found before the run starts: say what is wrong, not that a run failed */
     if (rc == SS_EINPUT)
@@ -55,4 +75,95 @@ int cmd_train(int argc, char **argv) {
   printf("kendall tau:    %.4f at the end\n", s.end.kendall_tau);
   printf("throughput:     %.0f sequences/s (%.4f s of compute)\n", s.seqs_per_second, s.train_seconds);
   return 0;
+}
+
+/* The DIR of '--resume DIR', '--resume=DIR' or 'resume=DIR' (NULL if none; "" if the
+ * option lacks its value). *skip marks the argv entries it used. */
+static const char *find_resume(int argc, char **argv, unsigned char *skip) {
+  const char *dir = NULL;
+  for (int i = 1; i < argc; i++) {
+    const char *a = argv[i];
+    if (!strcmp(a, "--resume")) {
+      skip[i] = 1;
+      dir = i + 1 < argc ? argv[i + 1] : "";
+      if (i + 1 < argc) skip[++i] = 1;
+    } else if (!strncmp(a, "--resume=", 9) || !strncmp(a, "resume=", 7) || !strncmp(a, "+resume=", 8)) {
+      skip[i] = 1;
+      dir = strchr(a, '=') + 1;
+    }
+  }
+  return dir;
+}
+
+static int train_resume(int argc, char **argv, const char *dir, const unsigned char *skip) {
+  if (!dir[0]) {
+    fprintf(stderr, "scansnap: key 'resume': expected the run directory to continue (--resume DIR)\n");
+    return 2;
+  }
+  ss_config cfg;
+  ss_err err = {0};
+  if (ss_run_load_config(dir, &cfg, &err)) return ss_cli_fail(&err);
+  char status[64];
+  if (ss_run_status(dir, status, sizeof status, &err)) return ss_cli_fail(&err);
+  int saved_niter = cfg.niter, niter_given = 0;
+  /* A resumed run keeps its configuration, or it would not be the same run; only how far
+   * it goes and how many threads compute it (results do not depend on threads) may change. */
+  for (int i = 1; i < argc; i++) {
+    if (skip[i]) continue;
+    const char *a = argv[i];
+    int ok = !strncmp(a, "niter=", 6) || !strncmp(a, "threads=", 8);
+    if (!ok) {
+      fprintf(stderr, "scansnap: '%s' cannot be given with --resume: the run continues with its saved %s/config.yaml; only niter= and threads= may change\n", a, dir);
+      return 2;
+    }
+    niter_given |= a[0] == 'n';
+    if (ss_config_override(&cfg, a, &err)) return ss_cli_fail(&err);
+  }
+  if (ss_config_validate(&cfg, &err)) return ss_cli_fail(&err);
+  if (!strcmp(status, "complete")) {
+    if (!niter_given || cfg.niter == saved_niter) {
+      printf("run %s is already complete (niter = %d); nothing to do\n", dir, saved_niter);
+      return 0;
+    }
+    if (cfg.niter < saved_niter) {
+      fprintf(stderr, "scansnap: key 'niter': run '%s' is complete at niter = %d; a resumed run can only be extended\n", dir, saved_niter);
+      return 2;
+    }
+  }
+  return run_and_report(&cfg, dir);
+}
+
+int cmd_train(int argc, char **argv) {
+  for (int i = 1; i < argc; i++)
+    if (!strcmp(argv[i], "--help") || !strcmp(argv[i], "-h")) {
+      train_help();
+      return 0;
+    }
+  if (argc > 64) {
+    fprintf(stderr, "scansnap: too many arguments\n");
+    return 2;
+  }
+  unsigned char skip[64] = {0};
+  const char *resume = find_resume(argc, argv, skip);
+  if (resume) return train_resume(argc, argv, resume, skip);
+  ss_config cfg;
+  int rest[64], nrest;
+  int rc = ss_cli_config(argc, argv, &cfg, rest, &nrest);
+  if (rc) return rc;
+  if (nrest) {
+    fprintf(stderr, "scansnap: unknown option '%s' for train (see 'scansnap train --help')\n", argv[rest[0]]);
+    return 2;
+  }
+  if (cfg.resume[0]) {
+    fprintf(stderr, "scansnap: key 'resume': give it on the command line alone (scansnap train --resume DIR), not in a YAML file\n");
+    return 2;
+  }
+  char unused[512];
+  ss_config_unused(&cfg, unused, sizeof unused);
+  if (unused[0]) fprintf(stderr, "scansnap: note: keys not used by model.type=%s: %s\n", cfg.model.type == SS_MODEL_YZ ? "yz" : "transformer", unused);
+  char dir[SS_PATH_MAX];
+  ss_err err = {0};
+  if (ss_run_dir(&cfg, "train", dir, sizeof dir, &err)) return ss_cli_fail(&err);
+  if (cfg.model.type == SS_MODEL_TRANSFORMER && cfg.model.task == SS_TASK_LM) return train_lm(&cfg, dir);
+  return run_and_report(&cfg, dir);
 }

@@ -1,6 +1,10 @@
 /* scansnap: subcommand dispatch. */
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
+
+#include "scansnap/transformer.h"
 
 #include "cli/cli.h"
 
@@ -12,6 +16,12 @@ typedef struct {
 
 static const ss_cmd cmds[] = {
     {"train", cmd_train, "train a model on sequence classes and record its dynamics"},
+    {"theory", cmd_theory, "integrate the population (T -> inf) dynamics of the same configuration"},
+    {"compare", cmd_compare, "how far apart two runs' c_n and metrics are (e.g. SGD vs theory)"},
+    {"verify", cmd_verify, "check the paper's four claims, print PASS/FAIL, write claims.json"},
+    {"plot", cmd_plot, "figures of a run or a sweep (gnuplot: PNG and SVG)"},
+    {"report", cmd_report, "one self-contained report.html of a run or a sweep"},
+    {"sweep", cmd_sweep, "run a grid of runs (lists/ranges of keys) on every core or under mpirun"},
 };
 
 static void usage(FILE *f) {
@@ -21,7 +31,20 @@ static void usage(FILE *f) {
   ss_config_print_help(f);
 }
 
+/* OpenBLAS chooses its kernels when it is loaded, from OPENBLAS_CORETYPE or the CPU model;
+ * on CPUs it does not know it falls back to SSE3 kernels. Then set the variable and run
+ * ourselves again, once (SS_BLAS_REEXEC guards the loop; SS_NO_BLAS_FIX=1 turns it off). */
+static void fix_blas_kernels(char **argv) {
+  if (getenv("SS_BLAS_REEXEC") || getenv("SS_NO_BLAS_FIX")) return;
+  const char *hint = ss_blas_coretype_hint();
+  if (!hint) return;
+  setenv("OPENBLAS_CORETYPE", hint, 1);
+  setenv("SS_BLAS_REEXEC", "1", 1);
+  execv("/proc/self/exe", argv); /* returns only on failure: carry on with the slow kernels */
+}
+
 int main(int argc, char **argv) {
+  fix_blas_kernels(argv);
   if (argc < 2) {
     usage(stderr);
     return 2;

@@ -37,6 +37,14 @@ static const ss_keydef keys[] = {
   {"data.path", SS_KEY_STRING, S(data.path), "", 0, NOLIM, SS_SCOPE_TF, "real text: WikiText folder (wiki.{train,valid,test}.tokens) or a plain UTF-8 file"},
   {"data.min_freq", SS_KEY_INT, F(data.min_freq), 0, "1", 0, 1, 1e9, SS_SCOPE_TF, "real text: words seen fewer times become <unk>"},
   {"data.max_vocab", SS_KEY_INT, F(data.max_vocab), 0, "0", 0, 0, 1e8, SS_SCOPE_TF, "real text: keep at most this many words (0 = all)"},
+  {"data.cache", SS_KEY_STRING, S(data.cache), "", 0, NOLIM, SS_SCOPE_TF, "real text: folder for the token-id cache (default: next to the data)"},
+  /* language-model run on real text (SPEC 5) */
+  {"text.epochs", SS_KEY_INT, F(text.epochs), 0, "1", 0, 1, 1e6, SS_SCOPE_TF, "real text: epochs over the training split (model.task=lm)"},
+  {"text.epoch_steps", SS_KEY_INT, F(text.epoch_steps), 0, "0", 0, 0, 1e9, SS_SCOPE_TF, "real text: at most this many updates per epoch (0 = the whole split)"},
+  {"text.eval_batches", SS_KEY_INT, F(text.eval_batches), 0, "0", 0, 0, 1e9, SS_SCOPE_TF, "real text: validate on at most this many batches (0 = the whole validation split)"},
+  {"text.probes", SS_KEY_INT, F(text.probes), 0, "8", 0, 1, 4096, SS_SCOPE_TF, "real text: fixed probe sequences (from the validation split) for attention entropy and mass"},
+  {"text.top_k", SS_KEY_INT, F(text.top_k), 0, "50", 0, 1, 1e8, SS_SCOPE_TF, "real text: attention mass is measured on the top_k most frequent tokens vs the rest"},
+  {"text.probe_steps", SS_KEY_STRING, S(text.probe_steps), "0,500,1000,1500", 0, NOLIM, SS_SCOPE_TF, "real text: steps at which the attention maps of probe 0 are saved (Figure 7)"},
   /* model */
   {"model.type", SS_KEY_ENUM, F(model.type), 0, "yz", "yz|transformer", NOLIM, 0, "yz = the paper's reparameterised model (SPEC 2.1); transformer = standard 1-layer transformer (SPEC 2.2)"},
   {"model.normalize", SS_KEY_BOOL, F(model.normalize), 0, "true", 0, NOLIM, SS_SCOPE_YZ, "f = c/||c||"},
@@ -57,6 +65,8 @@ static const ss_keydef keys[] = {
   {"model.gate", SS_KEY_ENUM, F(model.gate), 0, "relu", "relu|silu", NOLIM, SS_SCOPE_TF, "FFN activation"},
   {"model.pos", SS_KEY_ENUM, F(model.pos), 0, "none", "none|sinusoidal|learned", NOLIM, SS_SCOPE_TF, "positional encoding"},
   {"model.tied", SS_KEY_BOOL, F(model.tied), 0, "true", 0, NOLIM, SS_SCOPE_TF, "decoder tied to the embedding (synthetic task)"},
+  {"model.attn_bias", SS_KEY_BOOL, F(model.attn_bias), 0, "false", 0, NOLIM, SS_SCOPE_TF, "biases in W_Q/W_K/W_V/W_O (true = nn.MultiheadAttention; the paper's synthetic code has none)"},
+  {"model.embed_group", SS_KEY_ENUM, F(model.embed_group), 0, "decoder", "decoder|attention", NOLIM, SS_SCOPE_TF, "learning-rate group of the embedding and positional table: decoder (opt.lr_y) or attention (opt.lr_z)"},
   {"model.dropout", SS_KEY_DOUBLE, F(model.dropout), 0, "0", 0, 0, 0.999, SS_SCOPE_TF, "dropout probability"},
   /* optimizer */
   {"opt.method", SS_KEY_ENUM, F(opt.method), 0, "sgd", "sgd|adam|adamw", NOLIM, 0, "optimizer (torch.optim definitions)"},
@@ -76,6 +86,10 @@ static const ss_keydef keys[] = {
   /* theory (SPEC §4) */
   {"theory.mode", SS_KEY_ENUM, F(theory.mode), 0, "steps", "steps|flow", NOLIM, SS_SCOPE_YZ, "steps = the run's optimizer on the exact population gradient; flow = RK4 gradient flow"},
   {"theory.dt", SS_KEY_DOUBLE, F(theory.dt), 0, "0.1", 0, 1e-9, 1e3, SS_SCOPE_YZ, "flow: RK4 step in units of SGD iterations"},
+  {"theory.tol", SS_KEY_DOUBLE, F(theory.tol), 0, "0", 0, 0, 1, SS_SCOPE_YZ, "flow: 0 = fixed RK4 step theory.dt; > 0 = adaptive RK4 (step doubling) with this local error per unit time, starting at theory.dt"},
+  {"verify.seeds", SS_KEY_INT, F(verify.seeds), 0, "5", 0, 1, 100, 0, "verify: seeds of the claim-3 SGD grid (mean over seeds at eta_Y/eta_Z = 1 and 10)"},
+  {"verify.grid", SS_KEY_BOOL, F(verify.grid), 0, "true", 0, NOLIM, 0, "verify: run the claim-3 learning-rate grids (false: claim 3 can at best SKIP)"},
+  {"verify.more_last", SS_KEY_BOOL, F(verify.more_last), 0, "true", 0, NOLIM, 0, "verify: also report the theory grid at num_last = 3, 5, 10"},
 };
 
 static const int nkeys = (int)(sizeof keys / sizeof keys[0]);

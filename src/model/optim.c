@@ -86,24 +86,41 @@ void ss_optim_step(ss_optim *o, ss_model *m, double lr_scale) {
     step_f32(o, m, lr_scale);
 }
 
+/* Sum of squares in fixed chunks (partial sums in chunk order), so the norm does not depend
+ * on the number of threads; chunks run in parallel (the transformer has 10^7 parameters). */
+#define CLIP_CHUNK 65536
 double ss_clip_grad_norm(ss_model *m, double max_norm) {
-  double s = 0;
-  if (m->dtype == SS_F64) {
-    const double *g = m->grads;
-    for (size_t i = 0; i < m->nparams; i++) s += g[i] * g[i];
-  } else {
-    const float *g = m->grads;
-    for (size_t i = 0; i < m->nparams; i++) s += (double)g[i] * g[i];
+  const size_t n = m->nparams, nch = (n + CLIP_CHUNK - 1) / CLIP_CHUNK;
+  double *part = calloc(nch ? nch : 1, sizeof(double));
+  if (!part) return NAN;
+  const int f64 = m->dtype == SS_F64;
+#pragma omp parallel for schedule(static) if (nch > 1)
+  for (size_t c = 0; c < nch; c++) {
+    const size_t a = c * CLIP_CHUNK, e = a + CLIP_CHUNK < n ? a + CLIP_CHUNK : n;
+    double s = 0;
+    if (f64) {
+      const double *g = m->grads;
+      for (size_t i = a; i < e; i++) s += g[i] * g[i];
+    } else {
+      const float *g = m->grads;
+      for (size_t i = a; i < e; i++) s += (double)g[i] * g[i];
+    }
+    part[c] = s;
   }
+  double s = 0;
+  for (size_t c = 0; c < nch; c++) s += part[c];
+  free(part);
   double norm = sqrt(s);
   if (max_norm > 0 && norm > max_norm) {
     double c = max_norm / (norm + 1e-6);
-    if (m->dtype == SS_F64) {
+    if (f64) {
       double *g = m->grads;
-      for (size_t i = 0; i < m->nparams; i++) g[i] *= c;
+#pragma omp parallel for schedule(static) if (n > CLIP_CHUNK)
+      for (size_t i = 0; i < n; i++) g[i] *= c;
     } else {
       float *g = m->grads;
-      for (size_t i = 0; i < m->nparams; i++) g[i] = (float)(g[i] * c);
+#pragma omp parallel for schedule(static) if (n > CLIP_CHUNK)
+      for (size_t i = 0; i < n; i++) g[i] = (float)(g[i] * c);
     }
   }
   return norm;

@@ -37,9 +37,10 @@ int ss_recorder_add(ss_recorder *r, long long step, double loss, double acc, con
     int nc = r->cap ? r->cap * 2 : 64;
     ss_row *nr = realloc(r->rows, sizeof(ss_row) * (size_t)nc);
     if (nr) r->rows = nr;
-    double *ncc = realloc(r->c, sizeof(double) * NM * (size_t)nc);
+    /* (x ? x : 1): a run without classes (N = 0, real text) still gets non-empty blocks */
+    double *ncc = realloc(r->c, sizeof(double) * (NM ? NM : 1) * (size_t)nc);
     if (ncc) r->c = ncc;
-    ss_class_metrics *np = realloc(r->per, sizeof(ss_class_metrics) * (size_t)r->cl->N * (size_t)nc);
+    ss_class_metrics *np = realloc(r->per, sizeof(ss_class_metrics) * (size_t)(r->cl->N ? r->cl->N : 1) * (size_t)nc);
     if (np) r->per = np;
     if (!nr || !ncc || !np) return ss_seterr(err, SS_ERUN, "out of memory recording metrics");
     r->cap = nc;

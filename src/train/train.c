@@ -2,15 +2,20 @@
  * niter; a row's loss is that of the batch the next update uses (the last row: one more
  * batch, no update). */
 #include <errno.h>
+#include <stddef.h>
 #include <inttypes.h>
 #include <jansson.h>
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "scansnap/io.h"
+#include "scansnap/theory.h"
+#include "scansnap/text.h"
 #include "scansnap/train.h"
+#include "scansnap/transformer.h"
 #include "scansnap/yz.h"
 
 int ss_run_dir(const ss_config *cfg, const char *prefix, char *dir, size_t n, ss_err *err) {
@@ -89,6 +94,13 @@ int ss_run_finish(const char *dir, const char *command, const char *status, cons
   char unused[512];
   ss_config_unused(cfg, unused, sizeof unused);
   json_object_set_new(o, "unused_keys", json_string(unused));
+  /* which keys the user gave: config.yaml lists them all, resuming needs to know these */
+  json_t *ek = json_array();
+  int nk;
+  const ss_keydef *keys = ss_config_keys(&nk);
+  for (int i = 0; i < nk; i++)
+    if (cfg->set[i] && keys[i].offset != offsetof(ss_config, resume)) json_array_append_new(ek, json_string(keys[i].name));
+  json_object_set_new(o, "explicit_keys", ek);
   if (s) {
     json_object_set_new(o, "M", json_integer(s->M));
     json_object_set_new(o, "N", json_integer(s->N));
@@ -121,37 +133,8 @@ int ss_model_from_config(const ss_config *cfg, const ss_classes *cl, ss_model **
     (*out)->groups[1].lr = ss_config_lr_z(cfg);
     return SS_OK;
   }
-  return ss_seterr(err, SS_EINPUT, "key 'model.type': transformer is not available in this build yet");
-}
-
-int ss_checkpoint_write(const char *path, const ss_model *m, const ss_optim *o, long long step, const ss_rng *rng,
-                        long long data_pos, ss_err *err) {
-  ss_tensor t[3 * SS_MAX_TENSORS + 3];
-  char names[2 * SS_MAX_TENSORS][64];
-  int n = 0;
-  size_t es = ss_dtype_size(m->dtype);
-  for (int i = 0; i < m->ntensors; i++) t[n++] = m->tensors[i];
-  void *moments[2] = {o ? o->m1 : NULL, o ? o->m2 : NULL};
-  const char *mname[2] = {"opt.m1.", "opt.m2."};
-  for (int k = 0; k < 2; k++) {
-    if (!moments[k]) continue;
-    for (int i = 0; i < m->ntensors; i++) {
-      size_t off = (size_t)((const char *)m->tensors[i].data - (const char *)m->params);
-      snprintf(names[k * SS_MAX_TENSORS + i], 64, "%s%s", mname[k], m->tensors[i].name);
-      t[n] = m->tensors[i];
-      t[n].name = names[k * SS_MAX_TENSORS + i];
-      t[n].data = (char *)moments[k] + off;
-      n++;
-    }
-  }
-  (void)es;
-  int64_t st[3] = {step, o ? o->t : 0, data_pos};
-  uint64_t rs[4] = {0, 0, 0, 0};
-  if (rng) memcpy(rs, rng->s, sizeof rs);
-  t[n++] = (ss_tensor){"step", SS_I64, 1, {3}, st};
-  t[n++] = (ss_tensor){"rng", SS_U64, 1, {4}, rs};
-  const char *meta[] = {"format", "scansnap-checkpoint-1", "step_layout", "[step, optimizer_updates, data_position]", NULL};
-  return ss_safetensors_write(path, t, n, meta, err);
+  /* transformer: vocabulary from the class table, positions up to data.T */
+  return ss_tf_new(cfg, cl->M, cfg->data.T, out, err);
 }
 
 static void fill_summary_metrics(const ss_recorder *rec, ss_run_summary *s) {
@@ -164,6 +147,17 @@ static void fill_summary_metrics(const ss_recorder *rec, ss_run_summary *s) {
   s->rows = rec->nrows;
 }
 
+/* FNV-1a of the run's inputs, kept in the checkpoint so that a resume notices a class
+ * table or sequence file that changed under it. */
+static void input_checksums(const ss_classes *cl, const ss_seqfile *sf, char cls[32], char seq[32]) {
+  uint64_t h = ss_fnv1a64(cl->query, sizeof(int) * (size_t)cl->N, SS_FNV_INIT);
+  h = ss_fnv1a64(cl->next, sizeof(int) * (size_t)cl->N, h);
+  h = ss_fnv1a64(cl->prob, sizeof(double) * (size_t)cl->N * cl->M, h);
+  snprintf(cls, 32, "%016" PRIx64, h);
+  h = sf->data ? ss_fnv1a64(sf->data, sizeof(int32_t) * (size_t)sf->rows * (sf->T + 1), SS_FNV_INIT) : 0;
+  snprintf(seq, 32, "%016" PRIx64, h);
+}
+
 int ss_train(const ss_config *cfg, const char *dir, ss_run_summary *sum, ss_err *err) {
   ss_classes cl;
   ss_model *m = NULL;
@@ -172,6 +166,7 @@ int ss_train(const ss_config *cfg, const char *dir, ss_run_summary *sum, ss_err 
   ss_seqfile sf;
   ss_recorder rec;
   double *c = NULL;
+  char *ckpt = NULL;
   int rc;
   memset(sum, 0, sizeof *sum);
   memset(&opt, 0, sizeof opt);
@@ -180,6 +175,18 @@ int ss_train(const ss_config *cfg, const char *dir, ss_run_summary *sum, ss_err 
   memset(&rec, 0, sizeof rec);
   snprintf(sum->dir, sizeof sum->dir, "%s", dir);
   ss_set_threads(cfg->threads);
+  const int resuming = cfg->resume[0] != 0;
+  if (cfg->model.type == SS_MODEL_TRANSFORMER && cfg->model.task == SS_TASK_LM) {
+    /* the language model on real text (SPEC §5) has its own loop: epochs over a token stream */
+    ss_lm_summary ls;
+    rc = ss_lm_train(cfg, dir, &ls, err);
+    sum->M = ls.V;
+    sum->first_loss = ls.first_train_loss;
+    sum->final_loss = ls.final_valid_loss;
+    sum->train_seconds = ls.seconds_train;
+    sum->seqs_per_second = ls.seconds_train > 0 ? (double)cfg->batchsize * (double)ls.steps / ls.seconds_train : 0;
+    return rc;
+  }
 
   /* Everything that can be bad input is checked before the run directory exists. */
   if ((rc = ss_classes_from_config(cfg, &cl, err))) return rc;
@@ -195,20 +202,63 @@ int ss_train(const ss_config *cfg, const char *dir, ss_run_summary *sum, ss_err 
   if ((rc = ss_optim_init(&opt, cfg, m, err))) goto out_m;
   if ((rc = ss_batch_alloc(&b, cfg->batchsize, T, err))) goto out_m;
   c = malloc(sizeof(double) * (size_t)cl.N * cl.M);
-  if (!c || (rc = ss_recorder_init(&rec, &cl, err))) {
-    rc = c ? rc : ss_seterr(err, SS_ERUN, "out of memory");
+  ckpt = ss_path_join(dir, "checkpoint.safetensors");
+  if (!c || !ckpt || (rc = ss_recorder_init(&rec, &cl, err))) {
+    rc = c && ckpt ? rc : ss_seterr(err, SS_ERUN, "out of memory");
     goto out_m;
   }
   sum->M = cl.M;
   sum->N = cl.N;
   ss_config_unused(cfg, sum->unused, sizeof sum->unused);
-  if ((rc = ss_run_begin(cfg, &cl, dir, "train", err))) goto out_m;
+  char cls_sum[32], seq_sum[32];
+  input_checksums(&cl, &sf, cls_sum, seq_sum);
+  const char *meta[] = {"classes_fnv1a", cls_sum, "sequences_fnv1a", seq_sum, NULL};
 
-  ss_rng rng;
-  ss_rng_seed(&rng, (uint64_t)cfg->seed * 0x9E3779B97F4A7C15ULL + 1);
-  double t0 = ss_now(), t_train = 0;
-  char ckpt_err[256] = "";
-  for (long long step = 0;; step++) {
+  /* pos: the state at the current step boundary (see ss_train_pos). */
+  ss_train_pos pos = {0, {{0, 0, 0, 0}}, 0};
+  ss_rng_seed(&pos.rng, (uint64_t)cfg->seed * 0x9E3779B97F4A7C15ULL + 1);
+  long long last_good = -1; /* step of the newest checkpoint on disk, -1 if none */
+  if (resuming && ss_file_exists(ckpt)) {
+    if ((rc = ss_checkpoint_load(ckpt, m, &opt, &pos, &rec, meta, err))) goto out_m;
+    if (pos.step > cfg->niter) {
+      rc = ss_seterr(err, SS_EINPUT, "key 'niter': the checkpoint in '%s' is at step %lld, beyond niter = %d", dir, pos.step, cfg->niter);
+      goto out_m;
+    }
+    if (sf.data && pos.data_pos >= sf.rows) {
+      rc = ss_seterr(err, SS_EINPUT, "checkpoint '%s': data position %lld is beyond the %d rows of '%s'", ckpt, pos.data_pos, sf.rows, cfg->data.sequences);
+      goto out_m;
+    }
+    last_good = pos.step;
+  }
+  sf.pos = (long)pos.data_pos;
+  ss_rng rng = pos.rng; /* the data stream; pos.rng keeps its state at the last boundary */
+  if (resuming) ss_run_clean_tmp(dir);
+  if (resuming)
+    rc = ss_run_finish(dir, "train", "running", cfg, NULL, NULL, err);
+  else
+    rc = ss_run_begin(cfg, &cl, dir, "train", err);
+  if (rc) goto out_m;
+
+  /* Test hook (tests/test_resume.sh): slow every step down so that a kill lands mid-run. */
+  const char *delay_env = getenv("SS_TEST_STEP_DELAY_US");
+  long delay_us = delay_env ? atol(delay_env) : 0;
+  const long long first_step = pos.step;
+  double t_train = 0;
+  for (long long step = pos.step;; step++) {
+    /* step boundary: pos describes it, a checkpoint written now resumes exactly here */
+    pos.step = step;
+    pos.rng = rng;
+    pos.data_pos = sf.pos;
+    int sig = ss_stop_requested();
+    if (sig) {
+      rc = ss_checkpoint_save(ckpt, m, &opt, &pos, &rec, meta, err);
+      if (rc == SS_OK) rc = ss_recorder_write(&rec, dir, err);
+      if (rc) rc = err->code = SS_ERUN;
+      if (rc == SS_OK)
+        rc = ss_seterr(err, SS_ESTOP, "stopped by signal %d at step %lld of %d; checkpoint written, continue with --resume %s", sig, step, cfg->niter, dir);
+      break;
+    }
+    if (delay_us > 0) usleep((useconds_t)delay_us);
     int last = step == cfg->niter;
     if (sf.data)
       ss_seqfile_next(&sf, &cl, &b);
@@ -222,12 +272,12 @@ int ss_train(const ss_config *cfg, const char *dir, ss_run_summary *sum, ss_err 
       if ((rc = m->ops->composition(m, &cl, c, err))) break;
       if ((rc = ss_recorder_add(&rec, step, loss, acc, c, ss_model_group_norm(m, 0), ss_model_group_norm(m, 1), NULL, err))) break;
     }
+    char where[128];
     if (!isfinite(loss)) {
       rc = ss_seterr(err, SS_EDIVERGE, "diverged at step %lld: loss is %g", step, loss);
       break;
     }
     if (last) break;
-    char where[128];
     if (ss_model_find_nonfinite(m, 1, where, sizeof where)) {
       rc = ss_seterr(err, SS_EDIVERGE, "diverged at step %lld: %s is not finite", step, where);
       break;
@@ -235,41 +285,56 @@ int ss_train(const ss_config *cfg, const char *dir, ss_run_summary *sum, ss_err 
     ts = ss_now();
     ss_optim_step(&opt, m, 1.0);
     t_train += ss_now() - ts;
+    if (ss_model_find_nonfinite(m, 0, where, sizeof where)) {
+      rc = ss_seterr(err, SS_EDIVERGE, "diverged at step %lld: parameter %s is not finite after the update", step, where);
+      break;
+    }
     if (cfg->save_every > 0 && (step + 1) % cfg->save_every == 0) {
-      char *p = ss_path_join(dir, "checkpoint.safetensors");
-      rc = ss_checkpoint_write(p, m, &opt, step + 1, &rng, sf.pos, err);
-      free(p);
-      if (rc) break;
+      ss_train_pos next = {step + 1, rng, sf.pos};
+      /* a file that cannot be written mid-run (disk full, output gone read-only) is a
+       * failure of the run (exit 1), not of its input; the previous checkpoint stays */
+      if ((rc = ss_checkpoint_save(ckpt, m, &opt, &next, &rec, meta, err))) {
+        rc = err->code = SS_ERUN;
+        break;
+      }
+      last_good = step + 1;
     }
   }
-  (void)t0;
-  (void)ckpt_err;
+  if (rc == SS_EDIVERGE) {
+    size_t n = strlen(err->msg);
+    if (last_good >= 0)
+      snprintf(err->msg + n, sizeof err->msg - n, " (the checkpoint of step %lld is kept)", last_good);
+    else
+      snprintf(err->msg + n, sizeof err->msg - n, " (no checkpoint was written before)");
+  }
   sum->train_seconds = t_train;
-  sum->seqs_per_second = t_train > 0 ? (double)cfg->batchsize * (double)(cfg->niter + 1) / t_train : 0;
+  sum->seqs_per_second = t_train > 0 ? (double)cfg->batchsize * (double)(cfg->niter + 1 - first_step) / t_train : 0;
   fill_summary_metrics(&rec, sum);
   if (rc == SS_OK) {
+    /* results first, then the checkpoint of step niter, then run.json says complete */
     rc = ss_recorder_write(&rec, dir, err);
-    if (rc == SS_OK) {
-      char *p = ss_path_join(dir, "checkpoint.safetensors");
-      rc = ss_checkpoint_write(p, m, &opt, cfg->niter, &rng, sf.pos, err);
-      free(p);
-    }
+    if (rc == SS_OK) rc = ss_snap_write(&rec, dir, err); /* snap.json (src/theory/snap.c) */
+    if (rc == SS_OK) rc = ss_checkpoint_save(ckpt, m, &opt, &pos, &rec, meta, err);
+    if (rc) rc = err->code = SS_ERUN;
   }
   if (rc == SS_OK) {
     rc = ss_run_finish(dir, "train", "complete", cfg, sum, NULL, err);
+    if (rc) rc = err->code = SS_ERUN;
   } else {
     ss_err e2;
     if (rc == SS_EDIVERGE) ss_recorder_write(&rec, dir, &e2); /* keep what was measured */
-    ss_run_finish(dir, "train", rc == SS_EDIVERGE ? "diverged" : "failed", cfg, sum, err->msg, &e2);
+    const char *status = rc == SS_EDIVERGE ? "diverged" : rc == SS_ESTOP ? "interrupted" : "failed";
+    ss_run_finish(dir, "train", status, cfg, sum, err->msg, &e2);
   }
 out_m:
+  free(ckpt);
   ss_recorder_free(&rec);
   free(c);
   ss_batch_free(&b);
   ss_optim_free(&opt);
   ss_model_free(m);
-  ss_seqfile_free(&sf);
 out_cl:
+  ss_seqfile_free(&sf); /* also after a sequence file that loaded but does not fit data.T */
   ss_classes_free(&cl);
   return rc;
 }

@@ -5,14 +5,20 @@
 #include <omp.h>
 #include <stdarg.h>
 #include <stdio.h>
+#include <string.h>
 #include <time.h>
 
 int ss_seterr(ss_err *err, int code, const char *fmt, ...) {
   if (err) {
+    /* format into a copy first: callers prefix context to the message they already hold
+     * (ss_seterr(err, c, "key 'out': %s", err->msg)), and vsnprintf onto its own argument
+     * is undefined (it garbled the message) */
+    char buf[sizeof err->msg];
     va_list ap;
     va_start(ap, fmt);
-    vsnprintf(err->msg, sizeof err->msg, fmt, ap);
+    vsnprintf(buf, sizeof buf, fmt, ap);
     va_end(ap);
+    memcpy(err->msg, buf, sizeof buf);
     err->code = code;
   }
   return code;

@@ -167,6 +167,11 @@ int ss_safetensors_read(const char *path, ss_stfile *out, ss_err *err) {
   }
   const char *cs = ss_st_meta(out, "ss_checksum");
   if (cs) {
+    /* scansnap's own files are dense: tensors tile the data section exactly, so bytes
+     * after the last tensor mean the file was damaged (appended to, or a wrong header). */
+    uint64_t total = 0;
+    for (int i = 0; i < out->n; i++) total += (uint64_t)ss_tensor_numel(&out->t[i]) * ss_dtype_size(out->t[i].dtype);
+    if (total != dlen) BAD("'%s' is corrupt: its tensors cover %" PRIu64 " of %" PRIu64 " data bytes", path, total, dlen);
     /* Recompute over the tensors in offset order. */
     int *idx = malloc(sizeof(int) * (size_t)(out->n > 0 ? out->n : 1));
     for (int i = 0; i < out->n; i++) idx[i] = i;

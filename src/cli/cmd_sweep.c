@@ -1,0 +1,237 @@
+/* scansnap sweep [FILE.yaml] [--preset NAME] [key=value ...] key=v1,v2 key=a:b[:step]
+ *                [out=DIR] [jobs=N] [theory=true] */
+#include <limits.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <scansnap/sweep.h>
+
+#include "cli/cli.h"
+
+static void sweep_help(void) {
+  printf("usage: scansnap sweep [FILE.yaml] [--preset NAME] [key=value ...] key=v1,v2,... key=a:b[:step]\n"
+         "                      [out=DIR] [jobs=N] [theory=true] [reference=FILE.csv] [metric=NAME]\n\n"
+         "Runs every point of the grid (the Cartesian product of the swept keys, first key slowest)\n"
+         "as a normal run directory DIR/<key>=<value>,..., on a pool of worker processes\n"
+         "(jobs, default = cores), then writes DIR/sweep.csv (one row per run: swept keys,\n"
+         "status, final metrics), DIR/aggregate.csv and aggregate.md (mean ± std [count] over\n"
+         "every swept key except seed) and prints the aggregate.\n\n"
+         "  key=v1,v2,v3    a list of values (any key)\n"
+         "  key=a:b[:step]  numbers a, a+step, ... up to and including b (step 1)\n"
+         "  out=DIR         sweep directory (default runs/sweep-<name>-<hash of the grid>)\n"
+         "  jobs=N          worker processes (0 = all cores); results do not depend on it\n"
+         "  theory=true     population runs (SPEC §4) instead of SGD runs\n"
+         "  reference=CSV   compare the aggregate with a reference table (the paper's Figure 6)\n"
+         "  metric=NAME     metric compared and plotted (default entropy_distinct)\n"
+         "  --preset NAME   configs/NAME.yaml (fig6 = the paper's Figure-6 sweep)\n\n"
+         "Rerunning the same command resumes: complete runs are skipped, unfinished ones redone.\n"
+         "Under `mpirun -np N scansnap sweep ...` the runs are spread over the ranks and rank 0\n"
+         "writes the tables. Exit status: 0 all runs complete, 1 some run failed (the tables\n"
+         "are still written), 2 bad arguments.\n");
+}
+
+static int is_yaml(const char *a) {
+  size_t n = strlen(a);
+  return (n > 5 && !strcmp(a + n - 5, ".yaml")) || (n > 4 && !strcmp(a + n - 4, ".yml"));
+}
+
+/* configs/NAME.yaml: $SS_CONFIGS, ./configs, then next to the executable (build/../configs). */
+static int find_preset(const char *name, char *path, size_t n) {
+  const char *env = getenv("SS_CONFIGS");
+  if (env) {
+    snprintf(path, n, "%s/%s.yaml", env, name);
+    if (access(path, R_OK) == 0) return 1;
+  }
+  snprintf(path, n, "configs/%s.yaml", name);
+  if (access(path, R_OK) == 0) return 1;
+  char exe[PATH_MAX];
+  ssize_t k = readlink("/proc/self/exe", exe, sizeof exe - 1);
+  if (k > 0) {
+    exe[k] = 0;
+    char *slash = strrchr(exe, '/');
+    if (slash) *slash = 0;
+    const char *rel[] = {"../configs", "../../configs", "../share/scansnap/configs"};
+    for (int i = 0; i < 3; i++) {
+      if (snprintf(path, n, "%.900s/%s/%.60s.yaml", exe, rel[i], name) >= (int)n) continue;
+      if (access(path, R_OK) == 0) return 1;
+    }
+  }
+  return 0;
+}
+
+typedef struct {
+  int tty, rank;
+  double last;
+} progress_state;
+
+static void fmt_time(double s, char *buf, size_t n) {
+  if (!(s >= 0) || !isfinite(s)) {
+    snprintf(buf, n, "?");
+    return;
+  }
+  long t = (long)(s + 0.5);
+  if (t >= 3600)
+    snprintf(buf, n, "%ld:%02ld:%02ld", t / 3600, t / 60 % 60, t % 60);
+  else
+    snprintf(buf, n, "%ld:%02ld", t / 60, t % 60);
+}
+
+static void on_progress(void *ud, const ss_sweep_progress *p) {
+  progress_state *st = ud;
+  if (st->rank != 0) return;
+  double now = p->elapsed;
+  char eta[32], el[32], who[48] = "";
+  fmt_time(p->eta, eta, sizeof eta);
+  fmt_time(p->elapsed, el, sizeof el);
+  if (p->nranks > 1) snprintf(who, sizeof who, " (rank 0 of %d)", p->nranks);
+  if (st->tty) {
+    int width = 30, fill = p->total ? (int)(width * p->done / p->total) : width;
+    char bar[64];
+    for (int i = 0; i < width; i++) bar[i] = i < fill ? '#' : '.';
+    bar[width] = 0;
+    fprintf(stderr, "\r[%s] %ld/%ld runs%s, %ld failed, %ld skipped, %s elapsed, ETA %s   ", bar, p->done, p->total, who,
+            p->failed, p->skipped, el, eta);
+    if (p->finished) fputc('\n', stderr);
+    fflush(stderr);
+    return;
+  }
+  if (p->finished || p->done == 0 || now - st->last >= 5.0) {
+    fprintf(stderr, "sweep: %ld/%ld runs done%s, %ld failed, %ld skipped, %s elapsed, ETA %s\n", p->done, p->total, who,
+            p->failed, p->skipped, el, eta);
+    st->last = now;
+  }
+}
+
+static int print_file(const char *dir, const char *name) {
+  char *p = ss_path_join(dir, name);
+  FILE *f = fopen(p, "r");
+  free(p);
+  if (!f) return 0;
+  char buf[4096];
+  size_t n;
+  while ((n = fread(buf, 1, sizeof buf, f)) > 0) fwrite(buf, 1, n, stdout);
+  fclose(f);
+  return 1;
+}
+
+/* A name for the default out=: the preset or YAML stem and a hash of every argument that
+ * shapes the grid, so the same command resumes the same directory. */
+static void default_out(ss_sweep *s, const char *stem, char *out, size_t n) {
+  uint64_t h = SS_FNV_INIT;
+  int nk;
+  const ss_keydef *k = ss_config_keys(&nk);
+  char v[SS_PATH_MAX + 64];
+  for (int i = 0; i < nk; i++) {
+    ss_config_format(&s->base, &k[i], v, sizeof v);
+    h = ss_fnv1a64(k[i].name, strlen(k[i].name), h);
+    h = ss_fnv1a64(v, strlen(v), h);
+  }
+  for (int a = 0; a < s->naxes; a++) {
+    h = ss_fnv1a64(s->axes[a].key, strlen(s->axes[a].key), h);
+    for (int j = 0; j < s->axes[a].n; j++) h = ss_fnv1a64(s->axes[a].values[j], strlen(s->axes[a].values[j]) + 1, h);
+  }
+  h = ss_fnv1a64(&s->theory, sizeof s->theory, h);
+  snprintf(out, n, "runs/sweep-%s-%08x", stem, (unsigned)(h & 0xffffffffu));
+}
+
+static int sweep_main(int argc, char **argv, int rank, int size) {
+  ss_sweep s;
+  ss_sweep_init(&s);
+  ss_err err = {0};
+  char stem[128] = "grid";
+  int rc = 0;
+  size_t len = 0;
+  len += (size_t)snprintf(s.command, sizeof s.command, "scansnap sweep");
+  for (int i = 1; i < argc && len < sizeof s.command; i++) len += (size_t)snprintf(s.command + len, sizeof s.command - len, " %s", argv[i]);
+  for (int i = 1; i < argc && rc == 0; i++) {
+    const char *a = argv[i];
+    if (!strcmp(a, "--preset") || !strncmp(a, "--preset=", 9)) {
+      const char *name = a[8] == '=' ? a + 9 : (i + 1 < argc ? argv[++i] : NULL);
+      char path[SS_PATH_MAX];
+      if (!name || !*name) {
+        rc = ss_seterr(&err, SS_EINPUT, "--preset needs a name (e.g. --preset fig6)");
+      } else if (!find_preset(name, path, sizeof path)) {
+        rc = ss_seterr(&err, SS_EINPUT, "--preset '%s': no configs/%s.yaml found (set SS_CONFIGS to the configs folder)", name, name);
+      } else {
+        rc = ss_sweep_load_yaml(&s, path, &err);
+        snprintf(stem, sizeof stem, "%s", name);
+      }
+    } else if (!strncmp(a, "--", 2)) {
+      rc = ss_seterr(&err, SS_EINPUT, "unknown option '%s' for sweep (see 'scansnap sweep --help')", a);
+    } else if (strchr(a, '=')) {
+      rc = ss_sweep_arg(&s, a, &err);
+    } else if (is_yaml(a)) {
+      rc = ss_sweep_load_yaml(&s, a, &err);
+      const char *b = strrchr(a, '/');
+      snprintf(stem, sizeof stem, "%.*s", (int)(strlen(b ? b + 1 : a) - (strstr(a, ".yml") ? 4 : 5)), b ? b + 1 : a);
+    } else {
+      rc = ss_seterr(&err, SS_EINPUT, "argument '%s' is neither key=value nor a .yaml file", a);
+    }
+  }
+  if (rc == 0) rc = ss_sweep_check(&s, &err);
+  if (rc) {
+    if (rank == 0) ss_cli_fail(&err);
+    ss_sweep_free(&s);
+    return ss_cli_exit_code(rc);
+  }
+  if (!s.out[0]) default_out(&s, stem, s.out, sizeof s.out);
+  long np = ss_sweep_npoints(&s);
+  ss_sweep_result *res = calloc((size_t)np, sizeof *res);
+  if (!res) {
+    ss_sweep_free(&s);
+    fprintf(stderr, "scansnap: out of memory\n");
+    return 1;
+  }
+  if (rank == 0)
+    fprintf(stderr, "sweep: %ld runs (%d swept key%s) into %s%s\n", np, s.naxes, s.naxes == 1 ? "" : "s", s.out,
+            s.theory ? " [theory runs]" : "");
+  progress_state ps = {isatty(2), rank, 0};
+  double t0 = ss_now();
+  rc = ss_sweep_run(&s, res, on_progress, &ps, &err);
+  if (rc) {
+    fprintf(stderr, "scansnap: rank %d: %s\n", rank, err.msg);
+  } else if (rank == 0) {
+    rc = ss_sweep_write_tables(&s, res, size, ss_now() - t0, &err);
+    if (rc) {
+      ss_cli_fail(&err);
+    } else {
+      long failed = 0;
+      for (long i = 0; i < np; i++) failed += res[i].status != SS_PT_COMPLETE;
+      printf("## Aggregate over seeds (%s)\n\n", s.out);
+      print_file(s.out, "aggregate.md");
+      if (s.reference[0]) {
+        printf("\n## Compared with the reference table (%s)\n\n", s.reference);
+        print_file(s.out, "comparison.md");
+      }
+      printf("\nsweep:          %s (%ld runs, %ld failed, %.1f s, %.2f runs/s)\n", s.out, np, failed, ss_now() - t0,
+             (double)np / (ss_now() - t0));
+      printf("tables:         sweep.csv aggregate.csv aggregate.md%s\n", s.reference[0] ? " comparison.csv comparison.md" : "");
+      if (failed) {
+        fprintf(stderr, "scansnap: %ld of %ld runs failed (status in sweep.csv, reason in their run.json)\n", failed, np);
+        rc = SS_ERUN;
+      }
+    }
+  }
+  free(res);
+  ss_sweep_free(&s);
+  return ss_cli_exit_code(rc);
+}
+
+int cmd_sweep(int argc, char **argv) {
+  for (int i = 1; i < argc; i++)
+    if (!strcmp(argv[i], "--help") || !strcmp(argv[i], "-h")) {
+      sweep_help();
+      return 0;
+    }
+  int rank, size;
+  if (ss_sweep_mpi_init(&argc, &argv, &rank, &size)) {
+    fprintf(stderr, "scansnap: MPI_Init failed\n");
+    return 1;
+  }
+  int rc = sweep_main(argc, argv, rank, size);
+  ss_sweep_mpi_finalize();
+  return rc;
+}

@@ -1,0 +1,89 @@
+/* scansnap verify [FILE.yaml] [key=value ...]: the four claims of SPEC §4, measured. */
+#include <math.h>
+#include <stdio.h>
+#include <string.h>
+#include <time.h>
+
+#include "cli/cli.h"
+
+static double num(const ss_claim *c, const char *name) {
+  for (int k = 0; k < c->nnumbers; k++)
+    if (!strcmp(c->number_names[k], name)) return c->numbers[k];
+  return NAN;
+}
+
+int cmd_verify(int argc, char **argv) {
+  for (int i = 1; i < argc; i++)
+    if (!strcmp(argv[i], "--help") || !strcmp(argv[i], "-h")) {
+      printf("usage: scansnap verify [FILE.yaml] [key=value ...] [out=DIR]\n\n"
+             "Checks the paper's four claims (SPEC §4) on the configuration (default: the Figure-4 run)\n"
+             "in theory and in SGD, prints claim / measured / numbers / PASS|FAIL|SKIP and writes\n"
+             "claims.json and the runs it made into DIR (default runs/verify-<UTC time>).\n"
+             "Exit 0 iff every claim that could run passed. See docs/theory.md.\n");
+      return 0;
+    }
+  if (argc > 64) {
+    fprintf(stderr, "scansnap: too many arguments\n");
+    return 2;
+  }
+  ss_config cfg;
+  int rest[64], nrest;
+  int rc = ss_cli_config(argc, argv, &cfg, rest, &nrest);
+  if (rc) return rc;
+  if (nrest) {
+    fprintf(stderr, "scansnap: unknown option '%s' for verify (see 'scansnap verify --help')\n", argv[rest[0]]);
+    return 2;
+  }
+  char dir[SS_PATH_MAX];
+  ss_err err = {0};
+  if (ss_run_dir(&cfg, "verify", dir, sizeof dir, &err)) return ss_cli_fail(&err);
+  ss_claim cl[4];
+  double t0 = ss_now();
+  rc = ss_verify(&cfg, dir, cl, &err);
+  if (rc) {
+    fprintf(stderr, "scansnap: verify could not run: %s\n", err.msg);
+    return ss_cli_exit_code(rc);
+  }
+  static const char *st[] = {"PASS", "FAIL", "SKIP"};
+  int fail = 0;
+  printf("%-2s %-16s %-6s %s\n", "#", "claim", "result", "measured / numbers");
+  for (int i = 0; i < 4; i++) {
+    printf("%-2d %-16s %-6s %s\n", cl[i].id, cl[i].name, st[cl[i].status], cl[i].measured);
+    printf("%-26s", "");
+    int shown = 0;
+    for (int k = 0; k < cl[i].nkey; k++)
+      if (isfinite(cl[i].numbers[k])) {
+        printf("%s%s=%.4g", shown ? ", " : "", cl[i].number_names[k], cl[i].numbers[k]);
+        shown++;
+      }
+    printf("%s\n%-26s%s\n", shown ? "" : "(no numbers)", "", cl[i].why);
+    fail |= cl[i].status == SS_CLAIM_FAIL;
+  }
+  /* the claim-3 theory grid, the paper's Figure-6 layout */
+  static const double eta[4] = {0.5, 1, 2, 3}, ratio[4] = {1, 2, 5, 10};
+  static const int nls[4] = {1, 3, 5, 10};
+  int have_grid = isfinite(num(&cl[2], "theory_nl1_H_z0.5_r1")), have_more = isfinite(num(&cl[2], "theory_nl3_H_z0.5_r1"));
+  if (have_grid) printf("\nclaim 3 grid, theory (T -> inf, zero init): final distinct-token entropy [t0 at num_last=1]\n");
+  for (int q = 0; q < 4 && have_grid; q++) {
+    if (q > 0 && !have_more) break;
+    printf("num_last=%-2d eta_Y/eta_Z:%s", nls[q], "");
+    for (int r = 0; r < 4; r++) printf(" %15g", ratio[r]);
+    printf("\n");
+    for (int e = 0; e < 4; e++) {
+      printf("  eta_Z=%-4g           ", eta[e]);
+      for (int r = 0; r < 4; r++) {
+        char nm[64], nt[64];
+        snprintf(nm, sizeof nm, "theory_nl%d_H_z%g_r%g", nls[q], eta[e], ratio[r]);
+        snprintf(nt, sizeof nt, "theory_nl1_t0_z%g_r%g", eta[e], ratio[r]);
+        if (q == 0)
+          printf(" %7.3f [%5.0f]", num(&cl[2], nm), num(&cl[2], nt));
+        else
+          printf(" %15.3f", num(&cl[2], nm));
+      }
+      printf("\n");
+    }
+  }
+  printf("\nclaims.json and runs in %s (%.1f s)\n", dir, ss_now() - t0);
+  printf("%s\n", fail ? "verify: FAIL" : "verify: every claim that could run passed");
+  return fail ? 1 : 0;
+}

@@ -1,0 +1,345 @@
+/* The sweep grid: axes from key=v1,v2 / key=a:b[:step] arguments and YAML lists, the
+ * configuration and run-directory name of every point. */
+#include <ctype.h>
+#include <errno.h>
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "scansnap/sweep.h"
+
+const char *const ss_sweep_metric_names[SS_SWEEP_NMETRICS] = {
+    "loss", "acc", "entropy", "entropy_distinct", "common_mass", "distinct_mass", "kendall_tau", "y_norm", "z_norm"};
+
+int ss_sweep_metric_index(const char *name) {
+  for (int i = 0; i < SS_SWEEP_NMETRICS; i++)
+    if (!strcmp(name, ss_sweep_metric_names[i])) return i;
+  return -1;
+}
+
+void ss_sweep_init(ss_sweep *s) {
+  memset(s, 0, sizeof *s);
+  ss_config_defaults(&s->base);
+  snprintf(s->metric, sizeof s->metric, "entropy_distinct");
+}
+
+static void axis_free(ss_sweep_axis *a) {
+  for (int i = 0; i < a->n; i++) free(a->values[i]);
+  free(a->values);
+  memset(a, 0, sizeof *a);
+}
+
+void ss_sweep_free(ss_sweep *s) {
+  for (int i = 0; i < s->naxes; i++) axis_free(&s->axes[i]);
+  s->naxes = 0;
+}
+
+int ss_sweep_axis_of(const ss_sweep *s, const char *key) {
+  const char *c = ss_config_canonical(key);
+  for (int i = 0; i < s->naxes; i++)
+    if (!strcmp(s->axes[i].key, c)) return i;
+  return -1;
+}
+
+static void drop_axis(ss_sweep *s, int i) {
+  axis_free(&s->axes[i]);
+  memmove(&s->axes[i], &s->axes[i + 1], sizeof s->axes[0] * (size_t)(s->naxes - i - 1));
+  s->naxes--;
+  memset(&s->axes[s->naxes], 0, sizeof s->axes[0]);
+}
+
+static int push_value(ss_sweep_axis *a, const char *v, size_t len) {
+  char **nv = realloc(a->values, sizeof(char *) * (size_t)(a->n + 1));
+  if (!nv) return 0;
+  a->values = nv;
+  a->values[a->n] = strndup(v, len);
+  if (!a->values[a->n]) return 0;
+  a->n++;
+  return 1;
+}
+
+static int parse_num(const char *s, double *v) {
+  char *end;
+  errno = 0;
+  *v = strtod(s, &end);
+  return end != s && *end == 0 && !errno && isfinite(*v);
+}
+
+/* a:b[:step], inclusive of b: a, a+step, ..., the last value <= b (within 1e-9 step). */
+static int expand_range(ss_sweep_axis *a, const ss_keydef *k, const char *arg, const char *spec, ss_err *err) {
+  char buf[256];
+  if (strlen(spec) >= sizeof buf) return ss_seterr(err, SS_EINPUT, "sweep argument '%s': range too long", arg);
+  strcpy(buf, spec);
+  char *part[4];
+  int np = 0;
+  char *p = buf;
+  for (;;) {
+    char *c = strchr(p, ':');
+    if (np == 3) return ss_seterr(err, SS_EINPUT, "sweep argument '%s': range '%s' has more than 3 parts (expected a:b or a:b:step)", arg, spec);
+    part[np++] = p;
+    if (!c) break;
+    *c = 0;
+    p = c + 1;
+  }
+  if (np < 2) return ss_seterr(err, SS_EINPUT, "sweep argument '%s': '%s' is not a range a:b[:step]", arg, spec);
+  double v[3] = {0, 0, 1};
+  for (int i = 0; i < np; i++) {
+    if (!parse_num(part[i], &v[i]))
+      return ss_seterr(err, SS_EINPUT, "sweep argument '%s': '%s' in range '%s' is not a number", arg, part[i], spec);
+    if (k->type == SS_KEY_INT && v[i] != floor(v[i]))
+      return ss_seterr(err, SS_EINPUT, "sweep argument '%s': '%s' in range '%s' is not an integer (key '%s' is an integer)", arg, part[i], spec, k->name);
+  }
+  if (!(v[2] > 0)) return ss_seterr(err, SS_EINPUT, "sweep argument '%s': step '%s' of range '%s' must be positive", arg, part[2], spec);
+  if (v[1] < v[0]) return ss_seterr(err, SS_EINPUT, "sweep argument '%s': range '%s' is empty (end %s below start %s)", arg, spec, part[1], part[0]);
+  double cnt = floor((v[1] - v[0]) / v[2] + 1e-9) + 1;
+  if (cnt > SS_SWEEP_MAX_POINTS) return ss_seterr(err, SS_EINPUT, "sweep argument '%s': range '%s' has %.0f values (at most %d)", arg, spec, cnt, SS_SWEEP_MAX_POINTS);
+  for (long i = 0; i < (long)cnt; i++) {
+    char t[64];
+    double x = v[0] + (double)i * v[2];
+    if (k->type == SS_KEY_INT)
+      snprintf(t, sizeof t, "%.0f", x);
+    else
+      snprintf(t, sizeof t, "%.12g", x); /* 0.1:0.3:0.1 gives 0.3, not 0.30000000000000004 */
+    if (!push_value(a, t, strlen(t))) return ss_seterr(err, SS_ERUN, "out of memory");
+  }
+  return SS_OK;
+}
+
+/* A value with ',' is a list, one with ':' on a numeric key a range. */
+static int is_grid_value(const ss_keydef *k, const char *v) {
+  if (strchr(v, ',')) return 1;
+  return (k->type == SS_KEY_INT || k->type == SS_KEY_DOUBLE) && strchr(v, ':');
+}
+
+static int set_axis(ss_sweep *s, const char *arg, const ss_keydef *k, const char *v, ss_err *err) {
+  ss_sweep_axis a;
+  memset(&a, 0, sizeof a);
+  snprintf(a.key, sizeof a.key, "%s", k->name);
+  int rc = SS_OK;
+  const char *p = v;
+  for (;;) {
+    const char *c = strchr(p, ',');
+    size_t len = c ? (size_t)(c - p) : strlen(p);
+    char tok[256];
+    if (len == 0) {
+      rc = ss_seterr(err, SS_EINPUT, "sweep argument '%s': empty value in list '%s'", arg, v);
+      break;
+    }
+    if (len >= sizeof tok) {
+      rc = ss_seterr(err, SS_EINPUT, "sweep argument '%s': value too long", arg);
+      break;
+    }
+    memcpy(tok, p, len);
+    tok[len] = 0;
+    if ((k->type == SS_KEY_INT || k->type == SS_KEY_DOUBLE) && strchr(tok, ':')) {
+      if ((rc = expand_range(&a, k, arg, tok, err))) break;
+    } else if (!push_value(&a, tok, len)) {
+      rc = ss_seterr(err, SS_ERUN, "out of memory");
+      break;
+    }
+    if (!c) break;
+    p = c + 1;
+  }
+  /* Each value must be a valid value of the key (type and range). */
+  for (int i = 0; rc == SS_OK && i < a.n; i++) {
+    ss_config tmp = s->base;
+    ss_err e;
+    if (ss_config_set(&tmp, k->name, a.values[i], &e))
+      rc = ss_seterr(err, SS_EINPUT, "sweep argument '%s': value '%s': %s", arg, a.values[i], e.msg);
+  }
+  for (int i = 0; rc == SS_OK && i < a.n; i++)
+    for (int j = 0; j < i; j++)
+      if (!strcmp(a.values[i], a.values[j])) {
+        rc = ss_seterr(err, SS_EINPUT, "sweep argument '%s': value '%s' is listed twice", arg, a.values[i]);
+        break;
+      }
+  if (rc) {
+    axis_free(&a);
+    return rc;
+  }
+  int at = ss_sweep_axis_of(s, k->name);
+  if (at >= 0) {
+    axis_free(&s->axes[at]);
+    s->axes[at] = a;
+  } else {
+    if (s->naxes == SS_SWEEP_MAX_AXES) {
+      axis_free(&a);
+      return ss_seterr(err, SS_EINPUT, "sweep argument '%s': at most %d swept keys", arg, SS_SWEEP_MAX_AXES);
+    }
+    s->axes[s->naxes++] = a;
+  }
+  return SS_OK;
+}
+
+/* Sweep options, not run keys. Returns 1 if handled (rc in *rc). */
+static int sweep_option(ss_sweep *s, const char *key, const char *v, const char *arg, const char *base_dir, int *rc, ss_err *err) {
+  *rc = SS_OK;
+  if (!strcmp(key, "out")) {
+    if (!*v || strlen(v) >= sizeof s->out) *rc = ss_seterr(err, SS_EINPUT, "sweep argument '%s': expected a directory", arg);
+    else snprintf(s->out, sizeof s->out, "%s", v);
+    return 1;
+  }
+  if (!strcmp(key, "jobs") || !strcmp(key, "sweep.jobs")) {
+    char *end;
+    long j = strtol(v, &end, 10);
+    if (end == v || *end || j < 0 || j > 4096)
+      *rc = ss_seterr(err, SS_EINPUT, "sweep argument '%s': jobs must be an integer in [0, 4096] (0 = all cores)", arg);
+    else
+      s->jobs = (int)j;
+    return 1;
+  }
+  if (!strcmp(key, "theory") || !strcmp(key, "sweep.theory")) {
+    if (!strcmp(v, "true") || !strcmp(v, "1")) s->theory = 1;
+    else if (!strcmp(v, "false") || !strcmp(v, "0")) s->theory = 0;
+    else *rc = ss_seterr(err, SS_EINPUT, "sweep argument '%s': theory must be true or false", arg);
+    return 1;
+  }
+  if (!strcmp(key, "reference") || !strcmp(key, "sweep.reference")) {
+    if (v[0] == '/' || !base_dir || !v[0])
+      snprintf(s->reference, sizeof s->reference, "%s", v);
+    else
+      snprintf(s->reference, sizeof s->reference, "%s/%s", base_dir, v);
+    return 1;
+  }
+  if (!strcmp(key, "metric") || !strcmp(key, "sweep.metric")) {
+    if (ss_sweep_metric_index(v) < 0)
+      *rc = ss_seterr(err, SS_EINPUT, "sweep argument '%s': unknown metric '%s' (expected one of the metrics.csv columns, e.g. entropy_distinct)", arg, v);
+    else
+      snprintf(s->metric, sizeof s->metric, "%s", v);
+    return 1;
+  }
+  if (!strncmp(key, "sweep.", 6)) {
+    *rc = ss_seterr(err, SS_EINPUT, "sweep argument '%s': unknown sweep option '%s' (expected sweep.reference, sweep.metric, sweep.jobs or sweep.theory)", arg, key);
+    return 1;
+  }
+  return 0;
+}
+
+static int sweep_set(ss_sweep *s, const char *key, const char *v, const char *arg, const char *base_dir, ss_err *err) {
+  int rc;
+  while (*key == '+') key++;
+  if (sweep_option(s, key, v, arg, base_dir, &rc, err)) return rc;
+  const ss_keydef *k = ss_config_find(key);
+  if (!k) {
+    ss_err e;
+    ss_config_set(&s->base, key, v, &e); /* for its 'did you mean' */
+    return ss_seterr(err, SS_EINPUT, "sweep argument '%s': %s", arg, e.msg);
+  }
+  if (is_grid_value(k, v)) return set_axis(s, arg, k, v, err);
+  ss_err e;
+  if ((rc = ss_config_set(&s->base, key, v, &e))) return ss_seterr(err, rc, "sweep argument '%s': %s", arg, e.msg);
+  int at = ss_sweep_axis_of(s, key);
+  if (at >= 0) drop_axis(s, at); /* a later plain value overrides an earlier list */
+  return SS_OK;
+}
+
+int ss_sweep_arg(ss_sweep *s, const char *arg, ss_err *err) {
+  const char *eq = strchr(arg, '=');
+  if (!eq || eq == arg) return ss_seterr(err, SS_EINPUT, "sweep argument '%s' is not of the form key=value", arg);
+  char key[256];
+  size_t n = (size_t)(eq - arg);
+  if (n >= sizeof key) return ss_seterr(err, SS_EINPUT, "sweep argument '%.60s...': key too long", arg);
+  memcpy(key, arg, n);
+  key[n] = 0;
+  return sweep_set(s, key, eq + 1, arg, NULL, err);
+}
+
+int ss_sweep_load_yaml(ss_sweep *s, const char *path, ss_err *err) {
+  ss_yaml_pair *p;
+  int n, rc = ss_yaml_load_pairs(path, &p, &n, err);
+  if (rc) return rc;
+  char dir[SS_PATH_MAX];
+  snprintf(dir, sizeof dir, "%s", path);
+  char *slash = strrchr(dir, '/');
+  if (slash)
+    *slash = 0;
+  else
+    strcpy(dir, ".");
+  for (int i = 0; i < n && rc == SS_OK; i++) {
+    char arg[SS_PATH_MAX + 300];
+    snprintf(arg, sizeof arg, "%s=%s", p[i].key, p[i].value);
+    ss_err e;
+    /* YAML lists and scalars with ',' or a range are axes, as on the command line. */
+    rc = sweep_set(s, p[i].key, p[i].value, arg, dir, &e);
+    if (rc) ss_seterr(err, rc, "config file '%s' line %d: %s", path, p[i].line, e.msg);
+  }
+  ss_yaml_free_pairs(p, n);
+  return rc;
+}
+
+long ss_sweep_npoints(const ss_sweep *s) {
+  long n = 1;
+  for (int i = 0; i < s->naxes; i++) n *= s->axes[i].n;
+  return n;
+}
+
+void ss_sweep_indices(const ss_sweep *s, long i, int *idx) {
+  for (int a = s->naxes - 1; a >= 0; a--) {
+    idx[a] = (int)(i % s->axes[a].n);
+    i /= s->axes[a].n;
+  }
+}
+
+/* Characters kept in directory names; others become '_'. */
+static void put_safe(char *dst, size_t n, const char *src) {
+  size_t k = strlen(dst);
+  for (const char *p = src; *p && k + 1 < n; p++)
+    dst[k++] = (isalnum((unsigned char)*p) || strchr("._-+=,", *p)) ? *p : '_';
+  dst[k] = 0;
+}
+
+int ss_sweep_point(const ss_sweep *s, long i, ss_config *cfg, char *name, size_t n, ss_err *err) {
+  int idx[SS_SWEEP_MAX_AXES];
+  ss_sweep_indices(s, i, idx);
+  *cfg = s->base;
+  if (name) name[0] = 0;
+  for (int a = 0; a < s->naxes; a++) {
+    const char *v = s->axes[a].values[idx[a]];
+    int rc = ss_config_set(cfg, s->axes[a].key, v, err);
+    if (rc) return rc;
+    if (name) {
+      if (a) put_safe(name, n, ",");
+      put_safe(name, n, s->axes[a].label);
+      put_safe(name, n, "=");
+      put_safe(name, n, v);
+    }
+  }
+  if (name && !name[0]) snprintf(name, n, "run");
+  cfg->out[0] = 0;
+  return ss_config_validate(cfg, err);
+}
+
+int ss_sweep_check(ss_sweep *s, ss_err *err) {
+  /* labels: the last dotted part unless two swept keys share it */
+  for (int a = 0; a < s->naxes; a++) {
+    const char *dot = strrchr(s->axes[a].key, '.');
+    const char *shortn = dot ? dot + 1 : s->axes[a].key;
+    int clash = 0;
+    for (int b = 0; b < s->naxes; b++) {
+      if (b == a) continue;
+      const char *d2 = strrchr(s->axes[b].key, '.');
+      if (!strcmp(shortn, d2 ? d2 + 1 : s->axes[b].key)) clash = 1;
+    }
+    snprintf(s->axes[a].label, sizeof s->axes[a].label, "%s", clash ? s->axes[a].key : shortn);
+  }
+  long np = ss_sweep_npoints(s);
+  if (np > SS_SWEEP_MAX_POINTS) return ss_seterr(err, SS_EINPUT, "the grid has %ld points (at most %d)", np, SS_SWEEP_MAX_POINTS);
+  for (long i = 0; i < np; i++) {
+    ss_config c;
+    ss_err e;
+    char name[SS_PATH_MAX];
+    if (ss_sweep_point(s, i, &c, name, sizeof name, &e)) return ss_seterr(err, SS_EINPUT, "grid point %s: %s", name, e.msg);
+  }
+  /* Values that differ as text but sanitise to the same name would share a directory. */
+  for (int a = 0; a < s->naxes; a++)
+    for (int i = 0; i < s->axes[a].n; i++)
+      for (int j = 0; j < i; j++) {
+        char x[256] = "", y[256] = "";
+        put_safe(x, sizeof x, s->axes[a].values[i]);
+        put_safe(y, sizeof y, s->axes[a].values[j]);
+        if (!strcmp(x, y))
+          return ss_seterr(err, SS_EINPUT, "sweep key '%s': values '%s' and '%s' would share a run directory name", s->axes[a].key, s->axes[a].values[j], s->axes[a].values[i]);
+      }
+  if (s->metric[0] && ss_sweep_metric_index(s->metric) < 0) return ss_seterr(err, SS_EINPUT, "unknown sweep metric '%s'", s->metric);
+  return SS_OK;
+}

@@ -1,0 +1,193 @@
+/* Sweep grids and aggregates: lists, ranges and several keys expand to the right points in
+ * grid order; bad syntax is exit 2 naming the offending token; the aggregate over seeds
+ * matches numbers computed by hand. */
+#include "ss_test.h"
+
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <scansnap/sweep.h>
+
+static void args(ss_sweep *s, const char **a) {
+  ss_err e;
+  for (; *a; a++) {
+    int rc = ss_sweep_arg(s, *a, &e);
+    if (rc) fail_msg("%s: %s", *a, e.msg);
+  }
+  assert_int_equal(ss_sweep_check(s, &e), SS_OK);
+}
+
+static void test_list_expands_to_its_values_in_order(void **st) {
+  (void)st;
+  ss_sweep s;
+  ss_sweep_init(&s);
+  args(&s, (const char *[]){"opt.lr_z=0.5,1,3", NULL});
+  assert_int_equal(s.naxes, 1);
+  assert_int_equal(ss_sweep_npoints(&s), 3);
+  ss_config c;
+  ss_err e;
+  char name[256];
+  double want[] = {0.5, 1, 3};
+  for (int i = 0; i < 3; i++) {
+    assert_int_equal(ss_sweep_point(&s, i, &c, name, sizeof name, &e), SS_OK);
+    assert_true(c.opt.lr_z == want[i]);
+    assert_true(ss_config_is_set(&c, "opt.lr_z"));
+  }
+  assert_string_equal(name, "lr_z=3");
+  ss_sweep_free(&s);
+}
+
+static void test_ranges_are_inclusive_with_steps_and_exact_decimals(void **st) {
+  (void)st;
+  ss_sweep s;
+  ss_sweep_init(&s);
+  args(&s, (const char *[]){"seed=1:10", "opt.lr_z=0.1:0.3:0.1", "niter=2:9:3", NULL});
+  assert_int_equal(s.axes[0].n, 10);
+  assert_string_equal(s.axes[0].values[9], "10");
+  assert_int_equal(s.axes[1].n, 3);
+  assert_string_equal(s.axes[1].values[2], "0.3"); /* not 0.30000000000000004 */
+  assert_int_equal(s.axes[2].n, 3);                 /* 2, 5, 8 */
+  assert_string_equal(s.axes[2].values[2], "8");
+  /* mixed: a list of ranges and values */
+  args(&s, (const char *[]){"seed=1:3,7,9:10", NULL});
+  assert_int_equal(s.axes[0].n, 6);
+  assert_string_equal(s.axes[0].values[3], "7");
+  assert_string_equal(s.axes[0].values[5], "10");
+  ss_sweep_free(&s);
+}
+
+static void test_several_keys_make_a_product_first_key_slowest(void **st) {
+  (void)st;
+  ss_sweep s;
+  ss_sweep_init(&s);
+  args(&s, (const char *[]){"data.num_last=1,3", "opt.lr_y_multi_on_z=1,2,5", "seed=1:2", "niter=7", NULL});
+  assert_int_equal(ss_sweep_npoints(&s), 12);
+  ss_config c;
+  ss_err e;
+  char name[256];
+  /* point 7 = (num_last index 1, ratio index 0, seed index 1) */
+  assert_int_equal(ss_sweep_point(&s, 7, &c, name, sizeof name, &e), SS_OK);
+  assert_int_equal(c.data.num_last, 3);
+  assert_true(c.opt.lr_y_multi_on_z == 1);
+  assert_int_equal(c.seed, 2);
+  assert_int_equal(c.niter, 7); /* fixed keys reach every point */
+  assert_string_equal(name, "num_last=3,lr_y_multi_on_z=1,seed=2");
+  /* a later plain value removes the axis; the paper's alias names work */
+  args(&s, (const char *[]){"seed=4", "dataset2.num_last=2,4,6", NULL});
+  assert_int_equal(s.naxes, 2);
+  assert_int_equal(ss_sweep_npoints(&s), 9);
+  assert_int_equal(ss_sweep_point(&s, 0, &c, name, sizeof name, &e), SS_OK);
+  assert_int_equal(c.seed, 4);
+  assert_int_equal(c.data.num_last, 2);
+  ss_sweep_free(&s);
+}
+
+static void test_yaml_lists_become_axes(void **st) {
+  (void)st;
+  char *d = ss_test_tmpdir("sweep-yaml");
+  char path[4200];
+  snprintf(path, sizeof path, "%s/g.yaml", d);
+  FILE *f = fopen(path, "w");
+  fputs("niter: 3\nseed: 1:4\nopt:\n  lr_z: [0.5, 2]\nsweep:\n  reference: ref.csv\n", f);
+  fclose(f);
+  ss_sweep s;
+  ss_sweep_init(&s);
+  ss_err e;
+  assert_int_equal(ss_sweep_load_yaml(&s, path, &e), SS_OK);
+  assert_int_equal(ss_sweep_check(&s, &e), SS_OK);
+  assert_int_equal(ss_sweep_npoints(&s), 8);
+  assert_int_equal(s.base.niter, 3);
+  char want[4300];
+  snprintf(want, sizeof want, "%s/ref.csv", d); /* relative to the YAML file */
+  assert_string_equal(s.reference, want);
+  ss_sweep_free(&s);
+  free(d);
+}
+
+static void expect_exit2(const char *argv_tail, const char *token) {
+  char *out;
+  int rc = ss_test_sh(&out, "'%s' sweep %s out=/nonexistent/never", ss_test_cli(), argv_tail);
+  if (rc != 2 || !strstr(out, token)) fail_msg("sweep %s: exit %d, output '%s' (wanted 2 and '%s')", argv_tail, rc, out, token);
+  free(out);
+}
+
+static void test_bad_syntax_exits_2_naming_the_token(void **st) {
+  (void)st;
+  expect_exit2("seed=1:x", "'x'");
+  expect_exit2("seed=1,,2", "'1,,2'");
+  expect_exit2("opt.lr_z=3:1", "'3:1'");
+  expect_exit2("seed=1:5:0", "step '0'");
+  expect_exit2("seed=1:2:3:4", "'1:2:3:4'");
+  expect_exit2("seed=1.5:3", "'1.5'");
+  expect_exit2("opt.lr_z=0.5,abc", "'abc'");
+  expect_exit2("opt.lr_zz=1,2", "did you mean 'opt.lr_z'");
+  expect_exit2("data.num_last=0,1", "'0'"); /* out of the key's range */
+  expect_exit2("seed=1,1", "listed twice");
+  expect_exit2("jobs=-1", "jobs");
+  expect_exit2("model.type=yz,banana", "'banana'");
+}
+
+/* Hand-computed: values 1,2,4 -> mean 7/3, sample std sqrt(((4/3)^2+(1/3)^2+(5/3)^2)/2) = sqrt(7/3). */
+static void test_aggregate_matches_hand_computed_means_and_stds(void **st) {
+  (void)st;
+  ss_sweep s;
+  ss_sweep_init(&s);
+  args(&s, (const char *[]){"opt.lr_z=1,2", "seed=1:3", NULL});
+  ss_sweep_result r[6];
+  memset(r, 0, sizeof r);
+  double ed[6] = {1, 2, 4, 10, 10, 99};
+  for (int i = 0; i < 6; i++) {
+    r[i].status = SS_PT_COMPLETE;
+    for (int k = 0; k < SS_SWEEP_NMETRICS; k++) r[i].m[k] = k;
+    r[i].m[3] = ed[i]; /* entropy_distinct */
+    r[i].t0 = NAN;
+  }
+  r[5].status = SS_PT_FAILED; /* not averaged, counted as failed */
+  ss_sweep_group *g;
+  int ng;
+  ss_err e;
+  assert_int_equal(ss_sweep_aggregate(&s, r, &g, &ng, &e), SS_OK);
+  assert_int_equal(ng, 2);
+  assert_int_equal(g[0].count, 3);
+  assert_int_equal(g[0].failed, 0);
+  assert_true(fabs(g[0].mean[3] - 7.0 / 3.0) < 1e-15);
+  assert_true(fabs(g[0].std[3] - sqrt(7.0 / 3.0)) < 1e-15);
+  assert_true(g[0].std[0] == 0 && g[0].mean[2] == 2);
+  assert_int_equal(g[1].count, 2);
+  assert_int_equal(g[1].failed, 1);
+  assert_true(g[1].mean[3] == 10 && g[1].std[3] == 0);
+  assert_int_equal(ss_sweep_metric_index("entropy_distinct"), 3);
+
+  /* comparison with a reference table: diff and diff in units of std/sqrt(n) */
+  char *d = ss_test_tmpdir("sweep-ref");
+  char path[4200];
+  snprintf(path, sizeof path, "%s/ref.csv", d);
+  FILE *f = fopen(path, "w");
+  fputs("lr_z,entropy_mean,entropy_std,seeds\n2.0,9.5,2,4\n1,2.5,0.6,9\n5,1,1,1\n", f);
+  fclose(f);
+  ss_sweep_cmp *c;
+  int nc;
+  assert_int_equal(ss_sweep_compare(&s, g, ng, path, &c, &nc, &e), SS_OK);
+  assert_int_equal(nc, 3);
+  assert_int_equal(c[0].group_first, 3); /* "2.0" matches our "2" */
+  assert_true(fabs(c[0].diff - 0.5) < 1e-15 && fabs(c[0].z - 0.5) < 1e-15);           /* SE = 2/2 */
+  assert_true(fabs(c[1].diff - (7.0 / 3 - 2.5)) < 1e-14 && fabs(c[1].z - (7.0 / 3 - 2.5) / 0.2) < 1e-12);
+  assert_int_equal(c[2].group_first, -1);
+  free(c);
+  free(g);
+  free(d);
+  ss_sweep_free(&s);
+}
+
+int main(void) {
+  const struct CMUnitTest tests[] = {
+      cmocka_unit_test(test_list_expands_to_its_values_in_order),
+      cmocka_unit_test(test_ranges_are_inclusive_with_steps_and_exact_decimals),
+      cmocka_unit_test(test_several_keys_make_a_product_first_key_slowest),
+      cmocka_unit_test(test_yaml_lists_become_axes),
+      cmocka_unit_test(test_bad_syntax_exits_2_naming_the_token),
+      cmocka_unit_test(test_aggregate_matches_hand_computed_means_and_stds),
+  };
+  return cmocka_run_group_tests(tests, NULL, NULL);
+}

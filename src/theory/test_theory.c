@@ -1,0 +1,146 @@
+/* Theory runs (SPEC §4): a theory run writes every file a training run writes plus snap.json
+ * and starts from the very parameters of the training run; the Figure-4 theory run takes
+ * milliseconds; the RK4 flow is step-size independent and is the small-learning-rate limit
+ * of plain SGD steps; and SGD converges to the steps theory as T and the batch grow
+ * (32 -> 512 -> 4096): the c_n gap shrinks, and is below 0.02 over the first 20 steps at 4096. */
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "ss_test.h"
+#include <scansnap.h>
+
+static void cfg_of(ss_config *c, const char *const *kv, int n) {
+  ss_err err;
+  ss_config_defaults(c);
+  for (int i = 0; i < n; i++)
+    if (ss_config_override(c, kv[i], &err)) fail_msg("%s: %s", kv[i], err.msg);
+  assert_int_equal(ss_config_validate(c, &err), SS_OK);
+}
+
+static void writes_the_files_of_a_training_run_fast(void **state) {
+  (void)state;
+  char *tmp = ss_test_tmpdir("theory-files");
+  ss_config c;
+  cfg_of(&c, NULL, 0);
+  char *d = ss_path_join(tmp, "th");
+  ss_run_summary s;
+  ss_err err;
+  assert_int_equal(ss_theory_run(&c, d, &s, &err), SS_OK);
+  const char *files[] = {"config.yaml", "classes.json", "metrics.csv", "metrics.jsonl", "dynamics.safetensors",
+                         "checkpoint.safetensors", "run.json", "snap.json"};
+  for (int i = 0; i < 8; i++) {
+    char *p = ss_path_join(d, files[i]);
+    if (!ss_file_exists(p)) fail_msg("theory run lacks %s", files[i]);
+    free(p);
+  }
+  assert_int_equal(s.rows, 51); /* steps 0, 2, ..., 100 as in training */
+  assert_true(s.end.common_mass < s.start.common_mass - 0.1);
+  /* the Figure-4 theory run takes milliseconds (generous bound for sanitizer builds) */
+  if (!(s.train_seconds < 0.5)) fail_msg("Figure-4 theory run took %g s", s.train_seconds);
+  char *rj = ss_path_join(d, "run.json"), *txt;
+  size_t n;
+  assert_int_equal(ss_read_file(rj, &txt, &n, &err), SS_OK);
+  assert_non_null(strstr(txt, "\"complete\""));
+  assert_non_null(strstr(txt, "\"theory\""));
+  free(txt);
+  free(rj);
+  free(d);
+  free(tmp);
+}
+
+/* Same init as training, also for the random draw: step-0 c_n, ||Y|| and ||Z|| agree exactly. */
+static void starts_where_training_starts(void **state) {
+  (void)state;
+  const char *kv[] = {"model.zero_init=false", "seed=5", "niter=4", "save_per_minibatch=1"};
+  ss_config c;
+  cfg_of(&c, kv, 4);
+  char *tmp = ss_test_tmpdir("theory-init");
+  char *a = ss_path_join(tmp, "th"), *b = ss_path_join(tmp, "sgd");
+  ss_run_summary sa, sb;
+  ss_err err;
+  assert_int_equal(ss_theory_run(&c, a, &sa, &err), SS_OK);
+  assert_int_equal(ss_train(&c, b, &sb, &err), SS_OK);
+  ss_compare cmp;
+  assert_int_equal(ss_compare_runs(a, b, 0, &cmp, &err), SS_OK);
+  assert_int_equal(cmp.nshared, 1);
+  assert_true(cmp.max == 0);
+  for (int k = 0; k < cmp.nscalar; k++)
+    if (!strcmp(cmp.scalar[k].name, "y_norm") || !strcmp(cmp.scalar[k].name, "z_norm")) assert_true(cmp.scalar[k].max == 0);
+  assert_true(sa.start.entropy > 0 && sa.start.kendall_tau != 0); /* random Z: not the uniform start */
+  ss_compare_free(&cmp);
+  /* and the snap file of the training run is there too */
+  char *sj = ss_path_join(b, "snap.json");
+  assert_true(ss_file_exists(sj));
+  free(sj);
+  free(a);
+  free(b);
+  free(tmp);
+}
+
+static void final_c(const ss_config *c, double *out) {
+  ss_classes cl;
+  ss_recorder rec;
+  ss_err err;
+  assert_int_equal(ss_classes_from_config(c, &cl, &err), SS_OK);
+  ss_recorder_init(&rec, &cl, &err);
+  assert_int_equal(ss_theory_trajectory(c, &cl, &rec, NULL, &err), SS_OK);
+  size_t NM = (size_t)cl.N * cl.M;
+  memcpy(out, rec.c + NM * (rec.nrows - 1), sizeof(double) * NM);
+  ss_recorder_free(&rec);
+  ss_classes_free(&cl);
+}
+
+static double maxdiff(const double *a, const double *b, int n) {
+  double d = 0;
+  for (int i = 0; i < n; i++) d = fmax(d, fabs(a[i] - b[i]));
+  return d;
+}
+
+/* RK4 with dt = 0.5, dt = 0.05 and adaptive agree; plain SGD steps (no momentum) approach the
+ * flow as the learning rate shrinks (error O(lr) at fixed time lr * steps). */
+static void flow_is_the_small_step_limit(void **state) {
+  (void)state;
+  enum { NMAX = 4096 };
+  static double f1[NMAX], f2[NMAX], f3[NMAX], s1[NMAX], s2[NMAX];
+  const char *base[] = {"theory.mode=flow", "niter=40", "opt.lr_z=1", "opt.lr_y=1", "theory.dt=0.5"};
+  ss_config c;
+  cfg_of(&c, base, 5);
+  final_c(&c, f1);
+  const char *fine[] = {"theory.mode=flow", "niter=40", "opt.lr_z=1", "opt.lr_y=1", "theory.dt=0.05"};
+  cfg_of(&c, fine, 5);
+  final_c(&c, f2);
+  const char *ad[] = {"theory.mode=flow", "niter=40", "opt.lr_z=1", "opt.lr_y=1", "theory.dt=1", "theory.tol=1e-8"};
+  cfg_of(&c, ad, 6);
+  final_c(&c, f3);
+  int n = 2 * 34; /* N*M of the Figure-4 table */
+  assert_true(maxdiff(f1, f2, n) < 1e-5);
+  assert_true(maxdiff(f3, f2, n) < 1e-5);
+  /* flow time 40 = 40 steps at lr 1 = 160 steps at lr 0.25 = 640 steps at lr 1/16 */
+  const char *st1[] = {"niter=160", "opt.lr_z=0.25", "opt.lr_y=0.25", "opt.momentum=0"};
+  cfg_of(&c, st1, 4);
+  final_c(&c, s1);
+  const char *st2[] = {"niter=640", "opt.lr_z=0.0625", "opt.lr_y=0.0625", "opt.momentum=0"};
+  cfg_of(&c, st2, 4);
+  final_c(&c, s2);
+  double e1 = maxdiff(s1, f2, n), e2 = maxdiff(s2, f2, n);
+  if (!(e2 < e1 / 2.5 && e1 > 0)) fail_msg("SGD steps do not approach the flow: %g (lr 1/4) vs %g (lr 1/16)", e1, e2);
+  /* the flow moved away from the uniform start c_n = P(.|n): the comparison is not vacuous */
+  ss_classes cl;
+  ss_err err;
+  assert_int_equal(ss_classes_from_config(&c, &cl, &err), SS_OK);
+  double l1 = 0;
+  for (int i = 0; i < n; i++) l1 += fabs(f2[i] - cl.prob[i]);
+  assert_true(l1 > 0.2);
+  ss_classes_free(&cl);
+}
+
+int main(void) {
+  const struct CMUnitTest tests[] = {
+      cmocka_unit_test(writes_the_files_of_a_training_run_fast),
+      cmocka_unit_test(starts_where_training_starts),
+      cmocka_unit_test(flow_is_the_small_step_limit),
+  };
+  return cmocka_run_group_tests(tests, NULL, NULL);
+}

@@ -1,0 +1,10 @@
+/* Views of the transformer's activations after the last forward, for tests that compare
+ * them with PyTorch (not a public interface). */
+#ifndef SS_TF_INTERNAL_H
+#define SS_TF_INTERNAL_H
+#include "scansnap/model.h"
+
+/* what: "logits" ([rows, V]; after eval, before the softmax) or "att" ([B, H, T, T]). */
+const float *ss_tfi_buffer(const ss_model *m, const char *what);
+
+#endif

@@ -1,0 +1,92 @@
+#!/usr/bin/env bash
+# Proves: a training run killed with SIGKILL at random moments (five times, the resumed
+# process included) and stopped once by SIGTERM and once by SIGINT, each time continued
+# with `scansnap train --resume DIR`, finishes byte-identical (metrics.csv, metrics.jsonl,
+# dynamics.safetensors, checkpoint.safetensors) to the same run never interrupted; SIGTERM
+# and SIGINT exit 143 and 130 and mark run.json "interrupted"; no temporary files remain;
+# a finished transformer run with dropout extended by --resume niter=N equals a run of N.
+# SS_TEST_STEP_DELAY_US (a test hook of ss_train) slows each step so the kills land mid-run,
+# during training or during a checkpoint write. SS_TEST_SEED=N replays a failing schedule.
+set -euo pipefail
+cli=${SS_CLI:?}
+tmp=${SS_TMP:-/tmp}/resume-$$
+rm -rf "$tmp"
+mkdir -p "$tmp"
+trap 'rm -rf "$tmp"' EXIT
+
+niter=3000
+[ "${SS_SANITIZE:-0}" = 1 ] && niter=1000
+args=(niter=$niter save_every=50 batchsize=32 threads=1)
+delay=200
+
+seed=${SS_TEST_SEED:-$$}
+RANDOM=$seed
+echo "kill schedule seed: $seed (SS_TEST_SEED=$seed replays it)"
+
+fail() { echo "FAIL: $*" >&2; exit 1; }
+
+"$cli" train out="$tmp/ref" "${args[@]}" >/dev/null
+
+wait_for_run() { # waits until the run's run.json exists
+  for _ in $(seq 1 1000); do [ -f "$1/run.json" ] && return 0; sleep 0.01; done
+  fail "run.json never appeared in $1"
+}
+status_of() { sed -n 's/.*"status": "\([a-z]*\)".*/\1/p' "$1/run.json"; }
+
+run=$tmp/run
+# 1) the first process and four resumed ones are killed at random moments
+for k in 1 2 3 4 5; do
+  if [ "$k" = 1 ]; then
+    SS_TEST_STEP_DELAY_US=$delay "$cli" train out="$run" "${args[@]}" >/dev/null 2>&1 &
+  else
+    SS_TEST_STEP_DELAY_US=$delay "$cli" train --resume "$run" >/dev/null 2>&1 &
+  fi
+  pid=$!
+  wait_for_run "$run"
+  sleep "0.$(printf '%02d' $((5 + RANDOM % 30)))"
+  kill -KILL "$pid" 2>/dev/null || true
+  st=0
+  wait "$pid" || st=$?
+  echo "kill $k: exit $st, run.json $(status_of "$run")"
+  [ "$(status_of "$run")" != complete ] || fail "run completed before kill $k; raise niter or the delay"
+done
+
+# 2) SIGTERM and SIGINT stop at the next step with a checkpoint
+for sig in TERM INT; do
+  SS_TEST_STEP_DELAY_US=$delay "$cli" train --resume "$run" >"$tmp/out" 2>&1 &
+  pid=$!
+  sleep 0.2
+  kill -$sig "$pid"
+  st=0
+  wait "$pid" || st=$?
+  want=143
+  [ $sig = INT ] && want=130
+  [ "$st" = $want ] || { cat "$tmp/out"; fail "SIG$sig: exit $st, expected $want"; }
+  [ "$(status_of "$run")" = interrupted ] || fail "SIG$sig: run.json status $(status_of "$run"), expected interrupted"
+  grep -q "stopped by signal" "$tmp/out" || fail "SIG$sig: no message"
+  echo "SIG$sig: exit $st, run.json interrupted: $(cat "$tmp/out")"
+done
+
+# 3) the last resume runs to the end
+"$cli" train --resume "$run" >/dev/null
+[ "$(status_of "$run")" = complete ] || fail "resumed run is not complete"
+for f in metrics.csv metrics.jsonl dynamics.safetensors checkpoint.safetensors; do
+  cmp "$tmp/ref/$f" "$run/$f" || fail "$f differs from the uninterrupted run"
+done
+if ls "$run" | grep -q '\.tmp-'; then fail "temporary files left: $(ls "$run")"; fi
+
+# 4) resuming a complete run does nothing; extending it matches a longer run from scratch
+out=$("$cli" train --resume "$run")
+echo "$out" | grep -q "already complete" || fail "resume of a complete run: $out"
+
+# 5) the transformer with dropout: its masks are keyed by the step count, which a resumed
+#    run restores (ss_model_ops.resume_at); extending a finished run equals a longer run
+tf=(model.type=transformer model.d=16 model.dropout=0.2 model.use_ffn=true data.T=16 batchsize=8
+    threads=1 save_every=10 opt.method=adam opt.lr=0.01)
+"$cli" train out="$tmp/tf-ref" "${tf[@]}" niter=60 >/dev/null
+"$cli" train out="$tmp/tf" "${tf[@]}" niter=30 >/dev/null
+"$cli" train --resume "$tmp/tf" niter=60 >/dev/null
+for f in metrics.csv metrics.jsonl dynamics.safetensors checkpoint.safetensors; do
+  cmp "$tmp/tf-ref/$f" "$tmp/tf/$f" || fail "transformer with dropout: $f differs after resume"
+done
+echo "OK: resumed runs are byte-identical to uninterrupted ones"
