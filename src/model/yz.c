@@ -118,10 +118,10 @@ static inline void axpy(double *restrict yv, double w, const double *restrict x,
 /* e^x for x <= 0 (arguments here are always x - max), written so that loops over it
  * vectorise: k = round(x / ln 2) by the 1.5*2^52 trick, r = x - k ln 2 in two parts
  * (|r| <= ln2/2), e^r by its Taylor polynomial to degree 13 (truncation < 2e-16 relative),
- * times 2^k built in the exponent bits. Below -708 the result is flushed to e^-708 ~ 3e-308
- * instead of a subnormal, which no sum here can tell from 0. */
-static inline double exp_nonpos(double x) {
-  x = x < -708.0 ? -708.0 : x;
+ * times 2^k built in the exponent bits. Below -708 the result is 0 (glibc gives a subnormal
+ * down to -745: no sum here can tell the difference), so e^-inf = 0 as with exp(). */
+static inline double exp_nonpos(double x_in) {
+  const double x = x_in < -708.0 ? -708.0 : x_in;
   const double shift = 0x1.8p52, inv_ln2 = 0x1.71547652b82fep0;
   const double ln2_hi = 0x1.62e42fefa3800p-1, ln2_lo = 0x1.ef35793c76730p-45;
   double kd = x * inv_ln2 + shift;
@@ -146,7 +146,8 @@ static inline double exp_nonpos(double x) {
   const uint64_t bits = (ki + 1023) << 52;
   double scale;
   memcpy(&scale, &bits, sizeof scale);
-  return p * scale;
+  /* NaN propagates (the comparison is false); -inf and other huge negatives give 0 */
+  return x_in < -708.0 ? 0.0 : p * scale;
 }
 
 /* out[i] = sum_j w[j] Yt[u[j]*M + i] for i < M, j ascending. Eight outputs at a time stay in
