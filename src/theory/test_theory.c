@@ -136,11 +136,32 @@ static void flow_is_the_small_step_limit(void **state) {
   ss_classes_free(&cl);
 }
 
+/* The CLI: a flow run from the command line, and bad input (the transformer has no
+ * population theory here; an unknown option) exits 2 naming the key. */
+static void cli_runs_and_rejects_bad_input(void **state) {
+  (void)state;
+  char *tmp = ss_test_tmpdir("theory-cli"), *out = NULL;
+  int rc = ss_test_sh(&out, "'%s' theory theory.mode=flow theory.tol=1e-6 theory.dt=1 niter=10 out='%s/flow'", ss_test_cli(), tmp);
+  if (rc != 0) fail_msg("theory flow exited %d:\n%s", rc, out);
+  assert_non_null(strstr(out, "mode flow"));
+  free(out);
+  char p[4300];
+  snprintf(p, sizeof p, "%s/flow/snap.json", tmp);
+  assert_true(ss_file_exists(p));
+  rc = ss_test_sh(&out, "'%s' theory model.type=transformer out='%s/tf'", ss_test_cli(), tmp);
+  assert_int_equal(rc, 2);
+  assert_non_null(strstr(out, "model.type"));
+  free(out);
+  assert_int_equal(ss_test_sh(NULL, "'%s' theory --bogus out='%s/x'", ss_test_cli(), tmp), 2);
+  free(tmp);
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(writes_the_files_of_a_training_run_fast),
       cmocka_unit_test(starts_where_training_starts),
       cmocka_unit_test(flow_is_the_small_step_limit),
+      cmocka_unit_test(cli_runs_and_rejects_bad_input),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }
