@@ -30,6 +30,10 @@ void ss_pop_free(ss_pop *p);
 int ss_theory_trajectory(const ss_config *cfg, const ss_classes *cl, ss_recorder *rec, ss_model **final,
                          ss_err *err);
 
+/* The SGD run ss_train would make (synthetic batches), in memory without its files: same
+ * rows, bit for bit (verify's grids; checked in test_verify). */
+int ss_sgd_trajectory(const ss_config *cfg, const ss_classes *cl, ss_recorder *rec, ss_err *err);
+
 /* ---- snap detection (docs/theory.md "The snap") ----------------------------------------
  * Concentration of class n: kappa_n(t) = H(c_n(0)) - H(c_n(t)) (nats). It is smoothed by a
  * centred moving average over `window` rows (shrinking at the ends); rate_max is the largest
