@@ -107,8 +107,8 @@ typedef struct {
  * Returns SS_OK when the checks ran (whatever they found); claims[4] receives the results. */
 int ss_verify(const ss_config *cfg, const char *dir, ss_claim claims[4], ss_err *err);
 
-/* Claim 4 (real text) hook. The default implementation (src/theory/claim4_stub.c) reports
- * SKIP; the real-text concern replaces that file with its own. Contract:
+/* Claim 4 (real text) hook, implemented by the real-text concern (src/text/claim4.c); verify
+ * calls it with dir = <verify dir>/text. Contract:
  *   measured: one line saying what was measured (n bytes);
  *   numbers:  SS_CLAIM4_NUMBERS values, named by ss_claim4_number_names (NAN when unknown):
  *             attention entropy at the start and at the end, attention mass on the most
