@@ -83,6 +83,23 @@ int cmd_verify(int argc, char **argv) {
       printf("\n");
     }
   }
+  if (have_grid) {
+    printf("\nclaim 3 grid, SGD (T = batch = run's, default init, seeds 1..%d): mean +- std of final distinct-token entropy [mean t0]\n", cfg.verify.seeds);
+    printf("num_last=1  eta_Y/eta_Z:");
+    for (int r = 0; r < 4; r++) printf(" %21g", ratio[r]);
+    printf("\n");
+    for (int e = 0; e < 4; e++) {
+      printf("  eta_Z=%-4g           ", eta[e]);
+      for (int r = 0; r < 4; r++) {
+        char a[64], b[64], t[64];
+        snprintf(a, sizeof a, "sgd_nl1_H_mean_z%g_r%g", eta[e], ratio[r]);
+        snprintf(b, sizeof b, "sgd_nl1_H_std_z%g_r%g", eta[e], ratio[r]);
+        snprintf(t, sizeof t, "sgd_nl1_t0_z%g_r%g", eta[e], ratio[r]);
+        printf(" %6.3f+-%5.3f [%5.0f]", num(&cl[2], a), num(&cl[2], b), num(&cl[2], t));
+      }
+      printf("\n");
+    }
+  }
   printf("\nclaims.json and runs in %s (%.1f s)\n", dir, ss_now() - t0);
   printf("%s\n", fail ? "verify: FAIL" : "verify: every claim that could run passed");
   return fail ? 1 : 0;

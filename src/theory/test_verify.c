@@ -1,5 +1,5 @@
-/* `scansnap verify` passes claims 1-3 on the built-in configuration (claim 4 SKIPs until real
- * text exists) and fails claims 1-3 when the attention cannot learn (opt.lr_z = 1e-9): the
+/* `scansnap verify` passes claims 1-3 on the built-in configuration (claim 4 is pointed at a
+ * missing corpus, so it SKIPs quickly; src/text/test_claim4.c tests it) and fails claims 1-3 when the attention cannot learn (opt.lr_z = 1e-9): the
  * checks can fail. claims.json has the documented format. `scansnap compare` reads the runs
  * verify left behind, reports zero difference for a run against itself, and rejects bad usage. */
 #include <jansson.h>
@@ -43,7 +43,7 @@ static void verify_passes_builtin_and_fails_broken(void **state) {
   int rc;
 #if !defined(__SANITIZE_ADDRESS__)
   /* the built-in configuration, every grid: claims 1-3 PASS */
-  rc = ss_test_sh(&out, "'%s' verify out='%s/ok'", ss_test_cli(), tmp);
+  rc = ss_test_sh(&out, "SS_BROWN_DIR=/nonexistent '%s' verify out='%s/ok'", ss_test_cli(), tmp);
   if (rc != 0) fail_msg("verify on built-ins exited %d:\n%s", rc, out);
   assert_non_null(strstr(out, "PASS"));
   assert_non_null(strstr(out, "SKIP"));
@@ -56,13 +56,13 @@ static void verify_passes_builtin_and_fails_broken(void **state) {
   /* Under the sanitizers an SGD run takes seconds: the grid code runs once at one seed (its
    * verdict is then a coin toss, so only that it ran is checked), and the built-in claims 1-2
    * without the grid (claim 3 then SKIPs). */
-  rc = ss_test_sh(&out, "'%s' verify verify.seeds=1 verify.more_last=false out='%s/grid1'", ss_test_cli(), tmp);
+  rc = ss_test_sh(&out, "SS_BROWN_DIR=/nonexistent '%s' verify verify.seeds=1 verify.more_last=false out='%s/grid1'", ss_test_cli(), tmp);
   if (rc != 0 && rc != 1) fail_msg("verify exited %d:\n%s", rc, out);
   free(out);
   snprintf(d, sizeof d, "%s/grid1", tmp);
   const char *ran[4] = {"PASS", "PASS", NULL, "SKIP"};
   check_claims(d, ran, -1);
-  rc = ss_test_sh(&out, "'%s' verify verify.grid=false out='%s/ok'", ss_test_cli(), tmp);
+  rc = ss_test_sh(&out, "SS_BROWN_DIR=/nonexistent '%s' verify verify.grid=false out='%s/ok'", ss_test_cli(), tmp);
   if (rc != 0) fail_msg("verify verify.grid=false exited %d:\n%s", rc, out);
   free(out);
   snprintf(d, sizeof d, "%s/ok", tmp);
@@ -72,7 +72,7 @@ static void verify_passes_builtin_and_fails_broken(void **state) {
 
   /* the attention cannot learn: claims 1-3 FAIL (the grid sets its own learning rates and is
    * not what fails here, so it is left out) */
-  rc = ss_test_sh(&out, "'%s' verify opt.lr_z=1e-9 verify.grid=false out='%s/broken'", ss_test_cli(), tmp);
+  rc = ss_test_sh(&out, "SS_BROWN_DIR=/nonexistent '%s' verify opt.lr_z=1e-9 verify.grid=false out='%s/broken'", ss_test_cli(), tmp);
   if (rc != 1) fail_msg("verify with opt.lr_z=1e-9 exited %d, expected 1:\n%s", rc, out);
   free(out);
   snprintf(d, sizeof d, "%s/broken", tmp);
