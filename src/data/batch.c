@@ -1,6 +1,7 @@
 /* Batches: drawn from a class table (SPEC §1), or read in order from a sequence file. */
 #include <ctype.h>
 #include <errno.h>
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -101,17 +102,23 @@ static int load_npy(const char *path, const char *buf, size_t n, int M, ss_seqfi
   free(h);
   if (!esize || fortran || r < 1 || c < 3)
     return ss_seterr(err, SS_EINPUT, "sequence file '%s': expected a C-order int32 or int64 .npy array of shape (rows, T+1) with T >= 2", path);
+  /* bound the shape before multiplying: r*c*esize must not wrap around */
+  size_t avail = n - off - hl;
+  if (r > INT_MAX || c > INT_MAX || (size_t)r > SIZE_MAX / (size_t)c / (size_t)esize)
+    return ss_seterr(err, SS_EINPUT, "sequence file '%s': shape (%ld, %ld) is too large", path, r, c);
   size_t need = (size_t)r * (size_t)c * (size_t)esize;
-  if (need > n - off - hl) return ss_seterr(err, SS_EINPUT, "sequence file '%s': truncated: shape (%ld, %ld) needs %zu data bytes, file has %zu", path, r, c, need, n - off - hl);
+  if (need > avail) return ss_seterr(err, SS_EINPUT, "sequence file '%s': truncated: shape (%ld, %ld) needs %zu data bytes, file has %zu", path, r, c, need, n - off - hl);
   s->rows = (int)r;
   s->T = (int)c - 1;
   s->data = malloc(sizeof(int32_t) * (size_t)r * (size_t)c);
   if (!s->data) return ss_seterr(err, SS_EINPUT, "sequence file '%s' does not fit in memory", path);
   const unsigned char *d = (const unsigned char *)buf + off + hl;
   for (size_t i = 0; i < (size_t)r * (size_t)c; i++) {
-    long long v = 0;
-    for (int k = 0; k < esize; k++) v |= (long long)d[i * esize + k] << (8 * k);
-    if (esize == 4) v = (int32_t)(uint32_t)v;
+    /* assemble unsigned (a shift into the sign bit of a signed type is undefined), then
+     * reinterpret as two's complement */
+    uint64_t u = 0;
+    for (int k = 0; k < esize; k++) u |= (uint64_t)d[i * esize + k] << (8 * k);
+    long long v = esize == 4 ? (long long)(int32_t)(uint32_t)u : (long long)(int64_t)u;
     if (v < 0 || v >= M) {
       int row = (int)(i / (size_t)c), col = (int)(i % (size_t)c);
       ss_seqfile_free(s);

@@ -33,6 +33,7 @@ void ss_optim_free(ss_optim *o) {
   o->m1 = o->m2 = NULL;
 }
 
+/* Small groups are updated on the calling thread: waking a team costs more than the work. */
 #define DEFINE_STEP(SUFFIX, TYPE)                                                                \
   static void step_##SUFFIX(ss_optim *o, ss_model *m, double lr_scale) {                         \
     TYPE *p = m->params, *g = m->grads, *m1 = o->m1, *m2 = o->m2;                                \
@@ -44,7 +45,7 @@ void ss_optim_free(ss_optim *o) {
       if (o->method == SS_OPT_SGD) {                                                             \
         const TYPE mu = (TYPE)o->momentum, wd = (TYPE)o->wd, damp = (TYPE)(1.0 - o->dampening);  \
         const TYPE tlr = (TYPE)lr;                                                               \
-        _Pragma("omp parallel for schedule(static)") for (size_t i = a; i < e; i++) {            \
+        _Pragma("omp parallel for schedule(static) if (e - a > 65536)") for (size_t i = a; i < e; i++) { \
           TYPE gr = g[i];                                                                        \
           if (wd != 0) gr += wd * p[i];                                                          \
           if (mu != 0) {                                                                         \
@@ -59,7 +60,7 @@ void ss_optim_free(ss_optim *o) {
         const TYPE b1 = (TYPE)o->beta1, b2 = (TYPE)o->beta2, eps = (TYPE)o->eps;                 \
         const TYPE wd = (TYPE)o->wd, decay = (TYPE)(1.0 - lr * o->wd);                           \
         const int adamw = o->method == SS_OPT_ADAMW;                                             \
-        _Pragma("omp parallel for schedule(static)") for (size_t i = a; i < e; i++) {            \
+        _Pragma("omp parallel for schedule(static) if (e - a > 65536)") for (size_t i = a; i < e; i++) { \
           TYPE gr = g[i];                                                                        \
           if (adamw)                                                                             \
             p[i] *= decay;                                                                       \
