@@ -27,14 +27,14 @@ static int train_lm(const ss_config *cfg, const char *dir) {
   ss_err err = {0};
   ss_lm_summary s;
   int rc = ss_lm_train(cfg, dir, &s, &err);
-  if (s.note[0]) fprintf(stderr, "scansnap: note: %s\n", s.note);
-  if (rc) {
+  if (rc) { /* one line: the error (a cache-rebuild note would only distract from it) */
     fprintf(stderr, "scansnap: run failed: %s\n", err.msg);
     return ss_cli_exit_code(rc);
   }
+  if (s.note[0]) fprintf(stderr, "scansnap: note: %s\n", s.note);
   printf("run:            %s\n", dir);
   printf("text:           %s: V = %d words, %lld training tokens (%s in %.2f s)\n", cfg->data.path, s.V, (long long)s.train_tokens,
-         s.note[0] || s.seconds_tokenize > 0.5 ? "tokenized" : "cache mapped", s.seconds_tokenize);
+         s.cache_built ? "tokenized" : "cache mapped", s.seconds_tokenize);
   printf("steps:          %lld in %d epoch(s), %.0f tokens/s (%.2f s training, %.2f s validation)\n", s.steps, s.epochs,
          s.tokens_per_second, s.seconds_train, s.seconds_valid);
   printf("train loss:     %.4f -> %.4f\n", s.first_train_loss, s.final_train_loss);
@@ -55,7 +55,7 @@ static int run_and_report(const ss_config *cfg, const char *dir) {
   ss_run_summary s;
   ss_cli_catch_signals();
   int rc = ss_train(cfg, dir, &s, &err);
-  if (rc == SS_ESTOP) {
+  if (rc == SS_ESTOP || rc == SS_EINPUT) { /* not a failure of the run itself */
     fprintf(stderr, "scansnap: %s\n", err.msg);
     return ss_cli_exit_code(rc);
   }
@@ -126,7 +126,7 @@ static int train_resume(int argc, char **argv, const char *dir, const unsigned c
       return 0;
     }
     if (cfg.niter < saved_niter) {
-      fprintf(stderr, "scansnap: key 'niter': run %s is complete at niter = %d; a resumed run can only be extended\n", dir, saved_niter);
+      fprintf(stderr, "scansnap: key 'niter': run '%s' is complete at niter = %d; a resumed run can only be extended\n", dir, saved_niter);
       return 2;
     }
   }
