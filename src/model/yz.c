@@ -196,16 +196,17 @@ static inline void logits(double *restrict out, const double *restrict Yt, const
 #define SS_HOT
 #endif
 
-SS_HOT static void seq_forward_backward(const yz_impl *y, const double *Yt, const double *Z, const int *x, int T,
-                                 int label, double inv_B, int *slot, double *G, int *sn, int *su, double *sf,
-                                 double *sg, double *loss, int *hit, int backward) {
+/* Phase 1a of one sequence: its support (su, sn; sk = number of key slots, the residual-only
+ * query slot, if any, is slot sk), the attention per key slot (att, SPEC §2.1 softmax over
+ * keys grouped by token), f on the support (sf, normalised when normalize) and ||c|| (cnorm). */
+static void seq_compose(const yz_impl *y, const double *Z, const int *x, int T, int *slot, int *su, double *sf,
+                        double *att, int *sn, int *sk, double *cnorm_out) {
   const int M = y->o.M;
   const int m = x[T - 1];
   const int nkeys = y->o.include_base_token ? T : T - 1;
   const double *Zm = Z + (size_t)m * M;
   /* c[l] = (count of l among keys) e^{Z[m,l]} / sum: group the keys by token. */
   int k = 0;
-  double *att = sg; /* reuse sg as attention mass per support slot until the backward */
   for (int t = 0; t < nkeys; t++) {
     int u = x[t];
     if (slot[u] < 0) {
@@ -247,8 +248,16 @@ SS_HOT static void seq_forward_backward(const yz_impl *y, const double *Yt, cons
     const double inv = 1.0 / cnorm;
     for (int j = 0; j < kk; j++) sf[j] *= inv;
   }
-  /* logit = Y f = sum_j f_j Yt[u_j, :]; G row holds logits, then softmax - e_n */
-  logits(G, Yt, su, sf, kk, M);
+  for (int j = 0; j < kk; j++) slot[su[j]] = -1;
+  *sn = kk;
+  *sk = k;
+  *cnorm_out = cnorm;
+}
+
+/* Phase 1b: G [M] holds the logits Y f on entry; computes loss and hit, and (backward) turns G
+ * into (softmax - e_label) / B. */
+static inline void seq_output(double *restrict G, int M, int label, double inv_B, double *loss, int *hit,
+                              int backward) {
   int arg = 0;
   double lmax = G[0];
   for (int i = 1; i < M; i++)
@@ -268,23 +277,47 @@ SS_HOT static void seq_forward_backward(const yz_impl *y, const double *Yt, cons
     const double scale = inv_B / se;
     for (int i = 0; i < M; i++) G[i] *= scale;
     G[label] -= inv_B;
+  }
+}
+
+/* Phase 1c: gf [kk] = g_f on the support slots (Y^T g) on entry (overwritten); att in sg on
+ * entry, dL/dZ[m, su_j] in sg on exit. */
+static inline void seq_backward(const yz_impl *y, double *gf, const double *sf, double *sg, int k, int kk,
+                                double cnorm) {
+  double *att = sg;
+  if (y->o.normalize) { /* g_c = (g_f - f (f.g_f)) / ||c|| */
+    double fg = 0;
+    for (int j = 0; j < kk; j++) fg += sf[j] * gf[j];
+    const double inv = 1.0 / cnorm;
+    for (int j = 0; j < kk; j++) gf[j] = (gf[j] - sf[j] * fg) * inv;
+  }
+  /* g_s aggregated by token: dZ[m,u_j] = att_j (g_c[u_j] - sum_j' att_j' g_c[u_j']) */
+  double ag = 0;
+  for (int j = 0; j < k; j++) ag += att[j] * gf[j];
+  for (int j = 0; j < kk; j++) sg[j] = j < k ? att[j] * (gf[j] - ag) : 0.0;
+}
+
+/* One sequence (the general path): forward, loss, and the per-sequence pieces of the backward.
+ * x: [T] tokens (x[T-1] = query m), label n; Yt: [M, M] = Y^T. Writes the G row, the
+ * support (su, sf, sg, sn), loss and hit. */
+SS_HOT static void seq_forward_backward(const yz_impl *y, const double *Yt, const double *Z, const int *x, int T,
+                                 int label, double inv_B, int *slot, double *G, int *sn, int *su, double *sf,
+                                 double *sg, double *loss, int *hit, int backward) {
+  const int M = y->o.M;
+  int k, kk;
+  double cnorm;
+  seq_compose(y, Z, x, T, slot, su, sf, sg, &kk, &k, &cnorm);
+  /* logit = Y f = sum_j f_j Yt[u_j, :]; G row holds logits, then softmax - e_n */
+  logits(G, Yt, su, sf, kk, M);
+  seq_output(G, M, label, inv_B, loss, hit, backward);
+  if (backward) {
     /* g_f[u_j] = sum_i Y[i,u_j] g_i = Yt[u_j,:].g */
     double gf_stack[256];
     double *gf = kk <= 256 ? gf_stack : malloc(sizeof(double) * (size_t)kk);
     for (int j = 0; j < kk; j++) gf[j] = dot(Yt + (size_t)su[j] * M, G, M);
-    if (y->o.normalize) { /* g_c = (g_f - f (f.g_f)) / ||c|| */
-      double fg = 0;
-      for (int j = 0; j < kk; j++) fg += sf[j] * gf[j];
-      const double inv = 1.0 / cnorm;
-      for (int j = 0; j < kk; j++) gf[j] = (gf[j] - sf[j] * fg) * inv;
-    }
-    /* g_s aggregated by token: dZ[m,u_j] = att_j (g_c[u_j] - sum_j' att_j' g_c[u_j']) */
-    double ag = 0;
-    for (int j = 0; j < k; j++) ag += att[j] * gf[j];
-    for (int j = 0; j < kk; j++) sg[j] = j < k ? att[j] * (gf[j] - ag) : 0.0;
+    seq_backward(y, gf, sf, sg, k, kk, cnorm);
     if (gf != gf_stack) free(gf);
   }
-  for (int j = 0; j < kk; j++) slot[su[j]] = -1;
   *sn = kk;
 }
 
