@@ -20,13 +20,17 @@ enum { M = 9, T = 12, B = 5 };
     if (!(fabs(a_ - b_) <= (tol))) fail_msg("%s = %.17g, expected %.17g", #a, a_, b_);        \
   } while (0)
 
+/* 0: every row is a file row (cls = -1, the general per-sequence path); 1: rows carry classes
+ * 0 and 7 alternately (the grouped path of yz.c: two groups of non-adjacent rows). */
+static int grouped;
+
 static void random_batch(ss_batch *b, ss_rng *r) {
-  for (int i = 0; i < B; i++) {
+  for (int i = 0; i < b->B; i++) {
     for (int t = 0; t < T; t++) b->x[i * T + t] = (int)ss_rng_below(r, M);
     /* a key equal to the query in some rows: hits the residual slot shared with a key */
     if (i % 2 == 0) b->x[i * T + 3] = b->x[i * T + T - 1];
     b->label[i] = (int)ss_rng_below(r, M);
-    b->cls[i] = -1;
+    b->cls[i] = grouped ? 7 * (i % 2) : -1;
   }
 }
 
@@ -82,21 +86,64 @@ static double gradcheck(int normalize, int residual, int base, int zero_init, do
 
 static void backward_matches_finite_differences_every_option(void **state) {
   (void)state;
-  for (int mask = 0; mask < 8; mask++) {
+  for (int mask = 0; mask < 16; mask++) {
+    grouped = mask >> 3;
     int nz = mask & 4 ? 1 : 0, res = mask & 2 ? 1 : 0, base = mask & 1;
     double zmax;
     double rel = gradcheck(nz, res, base, 0, &zmax);
-    print_message("normalize=%d residual=%d include_base_token=%d: rel err %.3g, max|dZ| %.3g\n", nz, res, base,
-                  rel, zmax);
+    print_message("grouped=%d normalize=%d residual=%d include_base_token=%d: rel err %.3g, max|dZ| %.3g\n",
+                  grouped, nz, res, base, rel, zmax);
     /* central differences at h=1e-5 in double: truncation ~h^2, rounding ~1e-16/h -> ~1e-10 */
     assert_true(rel < 1e-7);
     assert_true(zmax > 1e-4);
   }
 }
 
-static void zero_init_has_zero_dZ_and_nonzero_dY(void **state) {
+/* The grouped path (rows with classes) and the general path (file rows) are two summation
+ * orders of the same sums: loss and gradients agree to rounding, for every option, on a batch
+ * of 13 rows whose groups (7 and 6 rows, interleaved) exceed the 4-row register blocks. */
+static void grouped_path_equals_general_path(void **state) {
   (void)state;
   for (int mask = 0; mask < 8; mask++) {
+    ss_yz_opts o = {M, mask >> 2, (mask >> 1) & 1, mask & 1, 0};
+    ss_rng r;
+    ss_rng_seed(&r, 99 + mask);
+    ss_model *m;
+    ss_err e;
+    assert_int_equal(ss_yz_new(&o, &r, &m, &e), SS_OK);
+    double *p = m->params;
+    for (size_t i = 0; i < m->nparams; i++) p[i] = 2.0 * ss_rng_uniform(&r) - 1.0;
+    ss_batch b;
+    assert_int_equal(ss_batch_alloc(&b, 13, T, &e), SS_OK);
+    double loss[2], acc[2], *g[2];
+    for (int pass = 0; pass < 2; pass++) {
+      ss_rng_seed(&r, 7);
+      grouped = pass;
+      random_batch(&b, &r);
+      assert_int_equal(m->ops->step(m, &b, &loss[pass], &acc[pass], &e), SS_OK);
+      g[pass] = malloc(sizeof(double) * m->nparams);
+      memcpy(g[pass], m->grads, sizeof(double) * m->nparams);
+    }
+    grouped = 0;
+    assert_close(loss[1], loss[0], 1e-14);
+    assert_true(acc[1] == acc[0]);
+    double gmax = 0;
+    for (size_t i = 0; i < m->nparams; i++) {
+      assert_close(g[1][i], g[0][i], 1e-15);
+      if (fabs(g[0][i]) > gmax) gmax = fabs(g[0][i]);
+    }
+    assert_true(gmax > 1e-3);
+    free(g[0]);
+    free(g[1]);
+    ss_batch_free(&b);
+    ss_model_free(m);
+  }
+}
+
+static void zero_init_has_zero_dZ_and_nonzero_dY(void **state) {
+  (void)state;
+  for (int mask = 0; mask < 16; mask++) {
+    grouped = mask >> 3;
     double zmax;
     double rel = gradcheck(mask & 4 ? 1 : 0, mask & 2 ? 1 : 0, mask & 1, 1, &zmax);
     assert_true(rel < 1e-7);
@@ -269,6 +316,7 @@ int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(backward_matches_finite_differences_every_option),
       cmocka_unit_test(zero_init_has_zero_dZ_and_nonzero_dY),
+      cmocka_unit_test(grouped_path_equals_general_path),
       cmocka_unit_test(sgd_first_step_is_plain_gradient_step),
       cmocka_unit_test(sgd_variants_match_torch_formulas),
       cmocka_unit_test(nesterov_without_momentum_is_rejected),

@@ -46,13 +46,25 @@ typedef struct {
   int *slot;      /* [threads, M] token -> support slot, -1 when absent */
   int nslot;
   double *dYt;    /* [nch, M, M] per-chunk partial dY, transposed (NULL when nch = 0) */
+  /* grouped path (sequences with a class, see yz_run_grouped) */
+  int *sk;        /* [B]      key slots of the support (sn minus a residual-only slot) */
+  double *cn;     /* [B]      ||c|| (1 without normalize) */
+  int *ord;       /* [2B]     (class, sequence) pairs, sorted: groups are runs of one class */
+  int *gstart;    /* [B+1]    group g = ord[gstart[g] .. gstart[g+1]) */
+  int *gU;        /* [B*S]    union support of group g at gU[guo[g]], ascending tokens */
+  int *gk, *guo;  /* [B]      its size k_g and offset */
+  int *gfo;       /* [B]      offset of group g's F and GF blocks: sum of B_g k_g before g */
+  double *F;      /* [B*M]    group g: F_g [B_g, k_g], row b = f of the group's b-th sequence on U_g */
+  double *GF;     /* [B*M]    group g: [B_g, k_g], row b = (Y^T g_b) on U_g */
 } yz_impl;
 
 static void free_scratch(yz_impl *y) {
   free(y->Yt); free(y->G); free(y->sn); free(y->su); free(y->sf); free(y->sg); free(y->loss_b); free(y->hit_b);
   free(y->slot); free(y->dYt);
-  y->Yt = y->G = y->sf = y->sg = y->loss_b = y->dYt = NULL;
-  y->sn = y->su = y->hit_b = y->slot = NULL;
+  free(y->sk); free(y->cn); free(y->ord); free(y->gstart); free(y->gU); free(y->gk); free(y->guo); free(y->gfo);
+  free(y->F); free(y->GF);
+  y->Yt = y->G = y->sf = y->sg = y->loss_b = y->dYt = y->cn = y->F = y->GF = NULL;
+  y->sn = y->su = y->hit_b = y->slot = y->sk = y->ord = y->gstart = y->gU = y->gk = y->guo = y->gfo = NULL;
 }
 
 /* Number of dY chunks, a function of (B, T, M) only (determinism): one when phase 1 runs on
@@ -86,8 +98,19 @@ static int grow(yz_impl *y, int B, int T, ss_err *err) {
   y->hit_b = malloc(sizeof(int) * (size_t)B);
   y->slot = malloc(sizeof(int) * (size_t)thr * M);
   if (y->nch > 0) y->dYt = malloc(sizeof(double) * (size_t)y->nch * M * M);
+  y->sk = malloc(sizeof(int) * (size_t)B);
+  y->cn = malloc(sizeof(double) * (size_t)B);
+  y->ord = malloc(sizeof(int) * 2 * (size_t)B);
+  y->gstart = malloc(sizeof(int) * ((size_t)B + 1));
+  y->gU = malloc(sizeof(int) * (size_t)B * S);
+  y->gk = malloc(sizeof(int) * (size_t)B);
+  y->guo = malloc(sizeof(int) * (size_t)B);
+  y->gfo = malloc(sizeof(int) * (size_t)B);
+  y->F = malloc(sizeof(double) * (size_t)B * M);
+  y->GF = malloc(sizeof(double) * (size_t)B * M);
   if (!y->Yt || !y->G || !y->sn || !y->su || !y->sf || !y->sg || !y->loss_b || !y->hit_b || !y->slot ||
-      (y->nch > 0 && !y->dYt)) {
+      (y->nch > 0 && !y->dYt) || !y->sk || !y->cn || !y->ord || !y->gstart || !y->gU || !y->gk || !y->guo ||
+      !y->gfo || !y->F || !y->GF) {
     free_scratch(y);
     y->cap_B = 0;
     return ss_seterr(err, SS_EINPUT, "batch of %d sequences with M = %d does not fit in memory", B, M);
@@ -333,6 +356,269 @@ SS_HOT static void chunk_dY(const yz_impl *y, double *D, int b0, int b1, int M) 
   }
 }
 
+/* ---- The grouped path (generated batches: every sequence has its class, SPEC §2.1) ----
+ *
+ * All sequences of class n draw their keys from the class's support (the tokens with
+ * P(l|n) > 0, ~20 while M reaches 240 in the Figure-6 grid), so the batch is cut into groups
+ * g = one class each (class ascending, sequences ascending inside), and each group's work
+ * becomes small dense products over U_g = the union of its sequences' supports (k_g tokens,
+ * ascending; computed from the data, so any grouping is correct and the class index is only
+ * a hint of which sequences share tokens):
+ *   F_g  [B_g, k_g]  row b = f_b on U_g (0 where b lacks the token)
+ *   logits_b = sum_j F_g[b, j] Yt[U_j, :]           (Y_sub F_g^T, [M] per sequence)
+ *   GF_g [B_g, k_g]  GF_g[b, j] = Yt[U_j, :] . g_b  (Y_sub^T G_g)
+ *   dY[:, U_j] += sum_b g_b F_g[b, j]               (G_g F_g, M x k_g)
+ * Each Yt row or g row loaded from memory then serves several sequences or several support
+ * tokens (register blocking with 4-wide vectors), and dY is accumulated once, directly,
+ * instead of into per-chunk [M, M] partial sums that must be zeroed and added (which cost
+ * more than the products at M = 240). Zeros in F add exact zeros: same value as skipping.
+ *
+ * Determinism: every sum's order is fixed by the batch alone: logits j ascending over U_g;
+ * dots with four lanes (i mod 4), lanes combined (0+1)+(2+3), then the tail i ascending;
+ * dY[i, u] = sum over groups ascending of (sum over b ascending). Threads split groups (phase
+ * 1, outputs disjoint) or rows i of dY (phase 2), which does not change any sum. */
+typedef double v4d __attribute__((vector_size(32)));
+#define V4_LOAD(v, p) memcpy(&(v), (p), sizeof(v4d))
+#define V4_STORE(p, v) memcpy((p), &(v), sizeof(v4d))
+
+/* Logits of up to 4 sequences of a group: out_r [M] (row r at out[r*ldo]) = sum_j w_r[j] Yt[U_j,:],
+ * j ascending; w_r = F + r*k. 4 sequences x 8 outputs = 8 vector accumulators per Yt load. */
+SS_HOT static void group_logits(double *out, size_t ldo, int nr, const double *Yt, const int *U, const double *F,
+                                int k, int M) {
+  int i0 = 0;
+  for (; i0 + 8 <= M; i0 += 8) {
+    v4d a[4][2];
+    for (int r = 0; r < 4; r++) a[r][0] = a[r][1] = (v4d){0, 0, 0, 0};
+    for (int j = 0; j < k; j++) {
+      v4d y0, y1;
+      const double *yr = Yt + (size_t)U[j] * M + i0;
+      V4_LOAD(y0, yr);
+      V4_LOAD(y1, yr + 4);
+      for (int r = 0; r < 4; r++) {
+        if (r >= nr) break;
+        const double w = F[(size_t)r * k + j];
+        a[r][0] += w * y0;
+        a[r][1] += w * y1;
+      }
+    }
+    for (int r = 0; r < nr; r++) {
+      V4_STORE(out + (size_t)r * ldo + i0, a[r][0]);
+      V4_STORE(out + (size_t)r * ldo + i0 + 4, a[r][1]);
+    }
+  }
+  for (; i0 < M; i0++)
+    for (int r = 0; r < nr; r++) {
+      double s = 0;
+      for (int j = 0; j < k; j++) s += F[(size_t)r * k + j] * Yt[(size_t)U[j] * M + i0];
+      out[(size_t)r * ldo + i0] = s;
+    }
+}
+
+/* out[r*k + j] = Yt[U_j,:] . g_r for r < nr (<= 2), j < k: 4 support tokens x 2 sequences =
+ * 8 vector accumulators; lanes summed (0+1)+(2+3), then the tail i ascending. */
+SS_HOT static void group_gf(double *out, int nr, const double *Yt, const int *U, int k, const double *G, size_t ldg,
+                            int M) {
+  const int M4 = M & ~3;
+  for (int j0 = 0; j0 < k; j0 += 4) {
+    const int nj = k - j0 < 4 ? k - j0 : 4;
+    const double *yr[4];
+    for (int q = 0; q < 4; q++) yr[q] = Yt + (size_t)U[j0 + (q < nj ? q : 0)] * M;
+    v4d a[2][4];
+    for (int r = 0; r < 2; r++)
+      for (int q = 0; q < 4; q++) a[r][q] = (v4d){0, 0, 0, 0};
+    const double *g0 = G, *g1 = G + (nr > 1 ? ldg : 0);
+    for (int i = 0; i < M4; i += 4) {
+      v4d x0, x1, w;
+      V4_LOAD(x0, g0 + i);
+      V4_LOAD(x1, g1 + i);
+      for (int q = 0; q < 4; q++) {
+        V4_LOAD(w, yr[q] + i);
+        a[0][q] += w * x0;
+        a[1][q] += w * x1;
+      }
+    }
+    for (int r = 0; r < nr; r++) {
+      const double *g = r ? g1 : g0;
+      for (int q = 0; q < nj; q++) {
+        double s = (a[r][q][0] + a[r][q][1]) + (a[r][q][2] + a[r][q][3]);
+        for (int i = M4; i < M; i++) s += yr[q][i] * g[i];
+        out[(size_t)r * k + j0 + q] = s;
+      }
+    }
+  }
+}
+
+/* dY rows [i0, i1) (i0, i1 multiples of 4, or i1 = M): dY[i, U_j] += sum_b G[b, i] F_g[b, j]
+ * for every group in order. Four rows at a time in one vector: G rows are contiguous in i. */
+SS_HOT static void group_dY(const yz_impl *y, double *dY, int ngroups, int i0, int i1, int M) {
+  for (int i = i0; i < i1; i++) memset(dY + (size_t)i * M, 0, sizeof(double) * (size_t)M);
+  for (int g = 0; g < ngroups; g++) {
+    const int *mem = y->ord + 2 * (size_t)y->gstart[g];
+    const int nb = y->gstart[g + 1] - y->gstart[g], k = y->gk[g];
+    const int *U = y->gU + y->guo[g];
+    const double *F = y->F + y->gfo[g];
+    int i = i0;
+    for (; i + 4 <= i1; i += 4) {
+      for (int j = 0; j < k; j++) {
+        v4d a = {0, 0, 0, 0}, x;
+        for (int r = 0; r < nb; r++) {
+          V4_LOAD(x, y->G + (size_t)mem[2 * r + 1] * M + i);
+          a += F[(size_t)r * k + j] * x;
+        }
+        double *d = dY + (size_t)i * M + U[j];
+        d[0] += a[0];
+        d[M] += a[1];
+        d[2 * (size_t)M] += a[2];
+        d[3 * (size_t)M] += a[3];
+      }
+    }
+    for (; i < i1; i++)
+      for (int j = 0; j < k; j++) {
+        double a = 0;
+        for (int r = 0; r < nb; r++) a += F[(size_t)r * k + j] * y->G[(size_t)mem[2 * r + 1] * M + i];
+        dY[(size_t)i * M + U[j]] += a;
+      }
+  }
+}
+
+static int cmp_pair(const void *a, const void *b) {
+  const int *p = a, *q = b;
+  if (p[0] != q[0]) return p[0] < q[0] ? -1 : 1;
+  return (p[1] > q[1]) - (p[1] < q[1]);
+}
+
+/* Phase 1 of the grouped path for group g: compose, logits, output and (backward) g_f and the
+ * per-sequence backward, for every sequence of the group. slot: [M] all -1, left so. */
+static void group_phase1(yz_impl *y, const ss_batch *b, const double *Yt, const double *Z, int g, int *slot,
+                         double inv_B, int backward) {
+  const int M = y->o.M, T = b->T, S = y->S;
+  const int *mem = y->ord + 2 * (size_t)y->gstart[g];
+  const int nb = y->gstart[g + 1] - y->gstart[g];
+  for (int r = 0; r < nb; r++) {
+    const int i = mem[2 * r + 1];
+    seq_compose(y, Z, b->x + (size_t)i * T, T, slot, y->su + (size_t)i * S, y->sf + (size_t)i * S,
+                y->sg + (size_t)i * S, &y->sn[i], &y->sk[i], &y->cn[i]);
+  }
+  /* U_g ascending: mark, then scan the tokens (O(M), small next to the O(M k) products) */
+  int *U = y->gU + y->guo[g];
+  for (int r = 0; r < nb; r++) {
+    const int i = mem[2 * r + 1];
+    for (int j = 0; j < y->sn[i]; j++) slot[y->su[(size_t)i * S + j]] = 0;
+  }
+  int k = 0;
+  for (int u = 0; u < M; u++)
+    if (slot[u] == 0) {
+      slot[u] = k;
+      U[k++] = u;
+    }
+  y->gk[g] = k;
+  double *F = y->F + y->gfo[g], *GF = y->GF + y->gfo[g];
+  memset(F, 0, sizeof(double) * (size_t)nb * k);
+  for (int r = 0; r < nb; r++) {
+    const int i = mem[2 * r + 1];
+    for (int j = 0; j < y->sn[i]; j++) F[(size_t)r * k + slot[y->su[(size_t)i * S + j]]] = y->sf[(size_t)i * S + j];
+  }
+  /* logits, 4 sequences at a time (group rows are not adjacent in G: one call per row set) */
+  for (int r0 = 0; r0 < nb; r0 += 4) {
+    const int nr = nb - r0 < 4 ? nb - r0 : 4;
+    double tmp_rows = 0;
+    (void)tmp_rows;
+    /* rows of G of the nr sequences: consecutive batch indices share one call */
+    int same = 1;
+    for (int r = 1; r < nr; r++)
+      if (mem[2 * (r0 + r) + 1] != mem[2 * r0 + 1] + r) same = 0;
+    if (same) {
+      group_logits(y->G + (size_t)mem[2 * r0 + 1] * M, (size_t)M, nr, Yt, U, F + (size_t)r0 * k, k, M);
+    } else {
+      for (int r = 0; r < nr; r++)
+        group_logits(y->G + (size_t)mem[2 * (r0 + r) + 1] * M, (size_t)M, 1, Yt, U, F + (size_t)(r0 + r) * k, k, M);
+    }
+  }
+  for (int r = 0; r < nb; r++) {
+    const int i = mem[2 * r + 1];
+    seq_output(y->G + (size_t)i * M, M, b->label[i], inv_B, &y->loss_b[i], &y->hit_b[i], backward);
+  }
+  if (backward) {
+    for (int r0 = 0; r0 < nb; r0 += 2) {
+      const int nr = nb - r0 < 2 ? nb - r0 : 2;
+      const int i0 = mem[2 * r0 + 1], i1 = nr > 1 ? mem[2 * r0 + 3] : i0;
+      group_gf(GF + (size_t)r0 * k, nr, Yt, U, k, y->G + (size_t)i0 * M, (size_t)(i1 - i0) * M, M);
+    }
+    double gf_stack[256];
+    for (int r = 0; r < nb; r++) {
+      const int i = mem[2 * r + 1], kk = y->sn[i];
+      double *gf = kk <= 256 ? gf_stack : malloc(sizeof(double) * (size_t)kk);
+      const int *su = y->su + (size_t)i * S;
+      for (int j = 0; j < kk; j++) gf[j] = GF[(size_t)r * k + slot[su[j]]];
+      seq_backward(y, gf, y->sf + (size_t)i * S, y->sg + (size_t)i * S, y->sk[i], kk, y->cn[i]);
+      if (gf != gf_stack) free(gf);
+    }
+  }
+  for (int j = 0; j < k; j++) slot[U[j]] = -1;
+}
+
+/* Whether the grouped path applies: every sequence has a class (generated data, or file rows
+ * that match one). */
+static int batch_has_classes(const ss_batch *b) {
+  if (!b->cls) return 0;
+  for (int i = 0; i < b->B; i++)
+    if (b->cls[i] < 0) return 0;
+  return 1;
+}
+
+static int yz_run_grouped(yz_impl *y, ss_model *mdl, const ss_batch *b, double *loss, double *acc, int backward) {
+  const int M = y->o.M, B = b->B, T = b->T, S = y->S;
+  const double *Z = (const double *)mdl->params + (size_t)M * M;
+  const double inv_B = 1.0 / B;
+  const int par_seq = (double)B * (T + 3.0 * M * (T < 64 ? T : 64)) > SS_YZ_PAR_WORK;
+  /* groups: (class, sequence) pairs sorted, cut at class changes */
+  int *ord = y->ord;
+  for (int i = 0; i < B; i++) {
+    ord[2 * i] = b->cls[i];
+    ord[2 * i + 1] = i;
+  }
+  qsort(ord, (size_t)B, 2 * sizeof(int), cmp_pair);
+  int ng = 0;
+  for (int r = 0; r < B; r++)
+    if (r == 0 || ord[2 * r] != ord[2 * r - 2]) y->gstart[ng++] = r;
+  y->gstart[ng] = B;
+  /* offsets: U_g gets room for B_g S tokens (a union of B_g supports); F_g, GF_g B_g * min(M, B_g S) */
+  int uo = 0, fo = 0;
+  for (int g = 0; g < ng; g++) {
+    const int nb = y->gstart[g + 1] - y->gstart[g];
+    const long kmax = (long)nb * S < M ? (long)nb * S : M;
+    y->guo[g] = uo;
+    y->gfo[g] = fo;
+    uo += nb * S;
+    fo += (int)(nb * kmax);
+  }
+#pragma omp parallel for schedule(dynamic, 1) if (par_seq)
+  for (int g = 0; g < ng; g++)
+    group_phase1(y, b, y->Yt, Z, g, y->slot + (size_t)omp_get_thread_num() * M, inv_B, backward);
+  double L = 0;
+  int hits = 0;
+  for (int i = 0; i < B; i++) {
+    L += y->loss_b[i];
+    hits += y->hit_b[i];
+  }
+  *loss = L / B;
+  *acc = (double)hits / B;
+  if (!backward) return SS_OK;
+  double *dY = mdl->grads, *dZ = (double *)mdl->grads + (size_t)M * M;
+  /* phase 2: dY by blocks of 64 rows (a multiple of 4) */
+  const int nblk = (M + 63) / 64;
+#pragma omp parallel for schedule(static) if (par_seq)
+  for (int c = 0; c < nblk; c++) group_dY(y, dY, ng, 64 * c, 64 * c + 64 < M ? 64 * c + 64 : M, M);
+  memset(dZ, 0, sizeof(double) * (size_t)M * M);
+  for (int bb = 0; bb < B; bb++) {
+    double *dZm = dZ + (size_t)b->x[(size_t)bb * T + T - 1] * M;
+    const int *su = y->su + (size_t)bb * S;
+    const double *sg = y->sg + (size_t)bb * S;
+    for (int j = 0; j < y->sn[bb]; j++) dZm[su[j]] += sg[j];
+  }
+  return SS_OK;
+}
+
 static int yz_run(ss_model *mdl, const ss_batch *b, double *loss, double *acc, int backward, ss_err *err) {
   yz_impl *y = mdl->impl;
   const int M = y->o.M, B = b->B, T = b->T;
@@ -350,6 +636,7 @@ static int yz_run(ss_model *mdl, const ss_batch *b, double *loss, double *acc, i
     for (int ub = 0; ub < M; ub += 32)
       for (int i = ib; i < ib + 32 && i < M; i++)
         for (int u = ub; u < ub + 32 && u < M; u++) Yt[(size_t)u * M + i] = Y[(size_t)i * M + u];
+  if (batch_has_classes(b)) return yz_run_grouped(y, mdl, b, loss, acc, backward);
   /* phase 1: every sequence on its own */
 #pragma omp parallel for schedule(static) if (par_seq)
   for (int i = 0; i < B; i++) {
