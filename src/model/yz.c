@@ -173,6 +173,55 @@ static inline double exp_nonpos(double x_in) {
   return x_in < -708.0 ? 0.0 : p * scale;
 }
 
+/* 4-wide vectors (GCC/Clang vector extensions): the AVX2 clone uses ymm registers, the default
+ * clone pairs of SSE2 registers; the same IEEE operations per lane either way. */
+typedef double v4d __attribute__((vector_size(32)));
+typedef long long v4i __attribute__((vector_size(32)));
+#define V4_LOAD(v, p) memcpy(&(v), (p), sizeof(v4d))
+#define V4_STORE(p, v) memcpy((p), &(v), sizeof(v4d))
+
+/* exp_nonpos on four lanes, the same operations in the same order as the scalar one (so the
+ * same bits): the compiler does not vectorise the scalar one's bit casts by itself. */
+static inline void exp_nonpos4(double *p_io) {
+  v4d x_in, x, kd, r, p, scale;
+  V4_LOAD(x_in, p_io);
+  const v4d lo = {-708.0, -708.0, -708.0, -708.0};
+  const v4i under = x_in < lo; /* all ones where x_in < -708 (false for NaN) */
+  v4i xb, lob;
+  memcpy(&xb, &x_in, sizeof xb);
+  memcpy(&lob, &lo, sizeof lob);
+  xb = (xb & ~under) | (lob & under);
+  memcpy(&x, &xb, sizeof x);
+  const double shift = 0x1.8p52, inv_ln2 = 0x1.71547652b82fep0;
+  const double ln2_hi = 0x1.62e42fefa3800p-1, ln2_lo = 0x1.ef35793c76730p-45;
+  kd = x * inv_ln2 + shift;
+  v4i ki;
+  memcpy(&ki, &kd, sizeof ki);
+  kd -= shift;
+  r = (x - kd * ln2_hi) - kd * ln2_lo;
+  p = (v4d){0, 0, 0, 0} + 1.0 / 6227020800.0;
+  p = p * r + 1.0 / 479001600.0;
+  p = p * r + 1.0 / 39916800.0;
+  p = p * r + 1.0 / 3628800.0;
+  p = p * r + 1.0 / 362880.0;
+  p = p * r + 1.0 / 40320.0;
+  p = p * r + 1.0 / 5040.0;
+  p = p * r + 1.0 / 720.0;
+  p = p * r + 1.0 / 120.0;
+  p = p * r + 1.0 / 24.0;
+  p = p * r + 1.0 / 6.0;
+  p = p * r + 0.5;
+  p = p * r + 1.0;
+  p = p * r + 1.0;
+  const v4i bits = (ki + 1023) << 52;
+  memcpy(&scale, &bits, sizeof scale);
+  p = p * scale;
+  v4i pb;
+  memcpy(&pb, &p, sizeof pb);
+  pb &= ~under;
+  memcpy(p_io, &pb, sizeof pb);
+}
+
 /* out[i] = sum_j w[j] Yt[u[j]*M + i] for i < M, j ascending. Eight outputs at a time stay in
  * registers while j runs, instead of loading and storing out[] for every j. */
 static inline void logits(double *restrict out, const double *restrict Yt, const int *restrict u,
@@ -291,7 +340,12 @@ static inline void seq_output(double *restrict G, int M, int label, double inv_B
   const double lab = G[label];
   /* kept: the backward's softmax is G / se. Two loops: the first vectorises, the sum
    * keeps its serial order. */
-  for (int i = 0; i < M; i++) G[i] = exp_nonpos(G[i] - lmax);
+  int i4 = 0;
+  for (; i4 + 4 <= M; i4 += 4) {
+    for (int l = 0; l < 4; l++) G[i4 + l] -= lmax;
+    exp_nonpos4(G + i4);
+  }
+  for (; i4 < M; i4++) G[i4] = exp_nonpos(G[i4] - lmax);
   double se = 0;
   for (int i = 0; i < M; i++) se += G[i];
   *loss = lmax + log(se) - lab;
@@ -377,41 +431,48 @@ SS_HOT static void chunk_dY(const yz_impl *y, double *D, int b0, int b1, int M) 
  * dots with four lanes (i mod 4), lanes combined (0+1)+(2+3), then the tail i ascending;
  * dY[i, u] = sum over groups ascending of (sum over b ascending). Threads split groups (phase
  * 1, outputs disjoint) or rows i of dY (phase 2), which does not change any sum. */
-typedef double v4d __attribute__((vector_size(32)));
-#define V4_LOAD(v, p) memcpy(&(v), (p), sizeof(v4d))
-#define V4_STORE(p, v) memcpy((p), &(v), sizeof(v4d))
 
-/* Logits of up to 4 sequences of a group: out_r [M] (row r at out[r*ldo]) = sum_j w_r[j] Yt[U_j,:],
- * j ascending; w_r = F + r*k. 4 sequences x 8 outputs = 8 vector accumulators per Yt load. */
-SS_HOT static void group_logits(double *out, size_t ldo, int nr, const double *Yt, const int *U, const double *F,
-                                int k, int M) {
+/* Logits of nr <= 4 sequences of a group: out[r] [M] = sum_j F[r*k + j] Yt[U_j, :], j ascending.
+ * nr sequences x 8 outputs = up to 8 vector accumulators per pair of Yt loads. Inlined with a
+ * constant nr so that the accumulators live in registers. */
+static inline __attribute__((always_inline)) void logits_rows(double *const *out, const int nr, const double *Yt,
+                                                              const int *U, const double *F, int k, int M) {
   int i0 = 0;
   for (; i0 + 8 <= M; i0 += 8) {
     v4d a[4][2];
-    for (int r = 0; r < 4; r++) a[r][0] = a[r][1] = (v4d){0, 0, 0, 0};
+    for (int r = 0; r < nr; r++) a[r][0] = a[r][1] = (v4d){0, 0, 0, 0};
     for (int j = 0; j < k; j++) {
       v4d y0, y1;
       const double *yr = Yt + (size_t)U[j] * M + i0;
       V4_LOAD(y0, yr);
       V4_LOAD(y1, yr + 4);
-      for (int r = 0; r < 4; r++) {
-        if (r >= nr) break;
+      for (int r = 0; r < nr; r++) {
         const double w = F[(size_t)r * k + j];
         a[r][0] += w * y0;
         a[r][1] += w * y1;
       }
     }
     for (int r = 0; r < nr; r++) {
-      V4_STORE(out + (size_t)r * ldo + i0, a[r][0]);
-      V4_STORE(out + (size_t)r * ldo + i0 + 4, a[r][1]);
+      V4_STORE(out[r] + i0, a[r][0]);
+      V4_STORE(out[r] + i0 + 4, a[r][1]);
     }
   }
   for (; i0 < M; i0++)
     for (int r = 0; r < nr; r++) {
       double s = 0;
       for (int j = 0; j < k; j++) s += F[(size_t)r * k + j] * Yt[(size_t)U[j] * M + i0];
-      out[(size_t)r * ldo + i0] = s;
+      out[r][i0] = s;
     }
+}
+
+SS_HOT static void group_logits(double *const *out, int nr, const double *Yt, const int *U, const double *F, int k,
+                                int M) {
+  switch (nr) {
+  case 4: logits_rows(out, 4, Yt, U, F, k, M); break;
+  case 3: logits_rows(out, 3, Yt, U, F, k, M); break;
+  case 2: logits_rows(out, 2, Yt, U, F, k, M); break;
+  default: logits_rows(out, 1, Yt, U, F, k, M); break;
+  }
 }
 
 /* out[r*k + j] = Yt[U_j,:] . g_r for r < nr (<= 2), j < k: 4 support tokens x 2 sequences =
@@ -448,8 +509,9 @@ SS_HOT static void group_gf(double *out, int nr, const double *Yt, const int *U,
   }
 }
 
-/* dY rows [i0, i1) (i0, i1 multiples of 4, or i1 = M): dY[i, U_j] += sum_b G[b, i] F_g[b, j]
- * for every group in order. Four rows at a time in one vector: G rows are contiguous in i. */
+/* dY rows [i0, i1) (i0 a multiple of 8): dY[i, U_j] += sum_b G[b, i] F_g[b, j], b ascending, for
+ * every group in order. Blocks of 8 rows (two vectors: G rows are contiguous in i) x 2 support
+ * tokens, so each G load serves two products; the 16 sums are then added into dY. */
 SS_HOT static void group_dY(const yz_impl *y, double *dY, int ngroups, int i0, int i1, int M) {
   for (int i = i0; i < i1; i++) memset(dY + (size_t)i * M, 0, sizeof(double) * (size_t)M);
   for (int g = 0; g < ngroups; g++) {
@@ -458,18 +520,43 @@ SS_HOT static void group_dY(const yz_impl *y, double *dY, int ngroups, int i0, i
     const int *U = y->gU + y->guo[g];
     const double *F = y->F + y->gfo[g];
     int i = i0;
-    for (; i + 4 <= i1; i += 4) {
-      for (int j = 0; j < k; j++) {
-        v4d a = {0, 0, 0, 0}, x;
+    for (; i + 8 <= i1; i += 8) {
+      int j = 0;
+      for (; j + 2 <= k; j += 2) {
+        v4d a00 = {0, 0, 0, 0}, a01 = a00, a10 = a00, a11 = a00, x0, x1;
         for (int r = 0; r < nb; r++) {
-          V4_LOAD(x, y->G + (size_t)mem[2 * r + 1] * M + i);
-          a += F[(size_t)r * k + j] * x;
+          const double *gr = y->G + (size_t)mem[2 * r + 1] * M + i;
+          V4_LOAD(x0, gr);
+          V4_LOAD(x1, gr + 4);
+          const double f0 = F[(size_t)r * k + j], f1 = F[(size_t)r * k + j + 1];
+          a00 += f0 * x0;
+          a01 += f0 * x1;
+          a10 += f1 * x0;
+          a11 += f1 * x1;
         }
-        double *d = dY + (size_t)i * M + U[j];
-        d[0] += a[0];
-        d[M] += a[1];
-        d[2 * (size_t)M] += a[2];
-        d[3 * (size_t)M] += a[3];
+        double *d0 = dY + (size_t)i * M + U[j], *d1 = dY + (size_t)i * M + U[j + 1];
+        for (int l = 0; l < 4; l++) {
+          d0[(size_t)l * M] += a00[l];
+          d0[(size_t)(l + 4) * M] += a01[l];
+          d1[(size_t)l * M] += a10[l];
+          d1[(size_t)(l + 4) * M] += a11[l];
+        }
+      }
+      for (; j < k; j++) {
+        v4d a0 = {0, 0, 0, 0}, a1 = a0, x0, x1;
+        for (int r = 0; r < nb; r++) {
+          const double *gr = y->G + (size_t)mem[2 * r + 1] * M + i;
+          V4_LOAD(x0, gr);
+          V4_LOAD(x1, gr + 4);
+          const double f0 = F[(size_t)r * k + j];
+          a0 += f0 * x0;
+          a1 += f0 * x1;
+        }
+        double *d0 = dY + (size_t)i * M + U[j];
+        for (int l = 0; l < 4; l++) {
+          d0[(size_t)l * M] += a0[l];
+          d0[(size_t)(l + 4) * M] += a1[l];
+        }
       }
     }
     for (; i < i1; i++)
@@ -489,7 +576,7 @@ static int cmp_pair(const void *a, const void *b) {
 
 /* Phase 1 of the grouped path for group g: compose, logits, output and (backward) g_f and the
  * per-sequence backward, for every sequence of the group. slot: [M] all -1, left so. */
-static void group_phase1(yz_impl *y, const ss_batch *b, const double *Yt, const double *Z, int g, int *slot,
+SS_HOT static void group_phase1(yz_impl *y, const ss_batch *b, const double *Yt, const double *Z, int g, int *slot,
                          double inv_B, int backward) {
   const int M = y->o.M, T = b->T, S = y->S;
   const int *mem = y->ord + 2 * (size_t)y->gstart[g];
@@ -518,21 +605,12 @@ static void group_phase1(yz_impl *y, const ss_batch *b, const double *Yt, const 
     const int i = mem[2 * r + 1];
     for (int j = 0; j < y->sn[i]; j++) F[(size_t)r * k + slot[y->su[(size_t)i * S + j]]] = y->sf[(size_t)i * S + j];
   }
-  /* logits, 4 sequences at a time (group rows are not adjacent in G: one call per row set) */
+  /* logits, 4 sequences at a time (their G rows need not be adjacent in the batch) */
   for (int r0 = 0; r0 < nb; r0 += 4) {
     const int nr = nb - r0 < 4 ? nb - r0 : 4;
-    double tmp_rows = 0;
-    (void)tmp_rows;
-    /* rows of G of the nr sequences: consecutive batch indices share one call */
-    int same = 1;
-    for (int r = 1; r < nr; r++)
-      if (mem[2 * (r0 + r) + 1] != mem[2 * r0 + 1] + r) same = 0;
-    if (same) {
-      group_logits(y->G + (size_t)mem[2 * r0 + 1] * M, (size_t)M, nr, Yt, U, F + (size_t)r0 * k, k, M);
-    } else {
-      for (int r = 0; r < nr; r++)
-        group_logits(y->G + (size_t)mem[2 * (r0 + r) + 1] * M, (size_t)M, 1, Yt, U, F + (size_t)(r0 + r) * k, k, M);
-    }
+    double *rows[4];
+    for (int r = 0; r < nr; r++) rows[r] = y->G + (size_t)mem[2 * (r0 + r) + 1] * M;
+    group_logits(rows, nr, Yt, U, F + (size_t)r0 * k, k, M);
   }
   for (int r = 0; r < nb; r++) {
     const int i = mem[2 * r + 1];
