@@ -88,8 +88,10 @@ static int grow(yz_impl *y, int B, int T, ss_err *err) {
   y->S = S;
   y->nslot = thr;
   y->nch = n_chunks(B, T, M);
-  y->Yt = malloc(sizeof(double) * (size_t)M * M);
-  y->G = malloc(sizeof(double) * (size_t)B * M);
+  /* rows padded to Mp (a multiple of 8) for the grouped path's vector kernels */
+  const size_t Mp = ((size_t)M + 7) & ~(size_t)7;
+  y->Yt = malloc(sizeof(double) * (size_t)M * Mp);
+  y->G = malloc(sizeof(double) * (size_t)B * Mp);
   y->sn = malloc(sizeof(int) * (size_t)B);
   y->su = malloc(sizeof(int) * (size_t)B * S);
   y->sf = malloc(sizeof(double) * (size_t)B * S);
@@ -271,29 +273,51 @@ static inline void logits(double *restrict out, const double *restrict Yt, const
 /* Phase 1a of one sequence: its support (su, sn; sk = number of key slots, the residual-only
  * query slot, if any, is slot sk), the attention per key slot (att, SPEC §2.1 softmax over
  * keys grouped by token), f on the support (sf, normalised when normalize) and ||c|| (cnorm). */
-static void seq_compose(const yz_impl *y, const double *Z, const int *x, int T, int *slot, int *su, double *sf,
+SS_HOT static void seq_compose(const yz_impl *y, const double *Z, const int *x, int T, int *slot, int *su, double *sf,
                         double *att, int *sn, int *sk, double *cnorm_out) {
   const int M = y->o.M;
   const int m = x[T - 1];
   const int nkeys = y->o.include_base_token ? T : T - 1;
   const double *Zm = Z + (size_t)m * M;
-  /* c[l] = (count of l among keys) e^{Z[m,l]} / sum: group the keys by token. */
-  int k = 0;
-  for (int t = 0; t < nkeys; t++) {
-    int u = x[t];
-    if (slot[u] < 0) {
-      slot[u] = k;
-      su[k] = u;
-      att[k] = 0;
-      k++;
+  /* c[l] = (count of l among keys) e^{Z[m,l]} / sum: group the keys by token. When M is small
+   * next to the number of keys, count without branches (slot[u] = count - 1) and collect the
+   * support by a scan over the M tokens (ascending order); otherwise number the tokens in
+   * order of first appearance. Either order is a fixed function of the sequence. */
+  int k = 0, mslot = -1;
+  if (M <= 2 * nkeys) {
+    for (int t = 0; t < nkeys; t++) slot[x[t]]++;
+    for (int u = 0; u < M; u++)
+      if (slot[u] >= 0) {
+        if (u == m) mslot = k;
+        su[k] = u;
+        att[k] = slot[u] + 1.0;
+        slot[u] = -1;
+        k++;
+      }
+  } else {
+    for (int t = 0; t < nkeys; t++) {
+      int u = x[t];
+      if (slot[u] < 0) {
+        slot[u] = k;
+        su[k] = u;
+        att[k] = 0;
+        k++;
+      }
+      att[slot[u]] += 1.0;
     }
-    att[slot[u]] += 1.0;
+    mslot = slot[m];
+    for (int j = 0; j < k; j++) slot[su[j]] = -1;
   }
   /* softmax over keys, grouped: weight of slot j = count_j e^{Z[m,u_j]} */
   double zmax = -INFINITY;
   for (int j = 0; j < k; j++)
     if (Zm[su[j]] > zmax) zmax = Zm[su[j]];
-  for (int j = 0; j < k; j++) att[j] *= exp_nonpos(Zm[su[j]] - zmax);
+  /* e^{Z[m,u_j] - zmax} into sf (free until f is written), four at a time */
+  for (int j = 0; j < k; j++) sf[j] = Zm[su[j]] - zmax;
+  int j4 = 0;
+  for (; j4 + 4 <= k; j4 += 4) exp_nonpos4(sf + j4);
+  for (; j4 < k; j4++) sf[j4] = exp_nonpos(sf[j4]);
+  for (int j = 0; j < k; j++) att[j] *= sf[j];
   double den = 0;
   for (int j = 0; j < k; j++) den += att[j];
   const double inv_den = 1.0 / den;
@@ -303,14 +327,14 @@ static void seq_compose(const yz_impl *y, const double *Z, const int *x, int T, 
   }
   int kk = k; /* slots including a residual-only query slot */
   if (y->o.residual) {
-    if (slot[m] < 0) {
-      slot[m] = kk;
+    if (mslot < 0) {
+      mslot = kk;
       su[kk] = m;
       sf[kk] = 0;
       att[kk] = 0;
       kk++;
     }
-    sf[slot[m]] += 1.0;
+    sf[mslot] += 1.0;
   }
   double cnorm = 1.0;
   if (y->o.normalize) {
@@ -320,7 +344,6 @@ static void seq_compose(const yz_impl *y, const double *Z, const int *x, int T, 
     const double inv = 1.0 / cnorm;
     for (int j = 0; j < kk; j++) sf[j] *= inv;
   }
-  for (int j = 0; j < kk; j++) slot[su[j]] = -1;
   *sn = kk;
   *sk = k;
   *cnorm_out = cnorm;
@@ -510,61 +533,57 @@ SS_HOT static void group_gf(double *out, int nr, const double *Yt, const int *U,
 }
 
 /* dY rows [i0, i1) (i0 a multiple of 8): dY[i, U_j] += sum_b G[b, i] F_g[b, j], b ascending, for
- * every group in order. Blocks of 8 rows (two vectors: G rows are contiguous in i) x 2 support
- * tokens, so each G load serves two products; the 16 sums are then added into dY. */
-SS_HOT static void group_dY(const yz_impl *y, double *dY, int ngroups, int i0, int i1, int M) {
+ * every group in order. G rows have stride Mp (a multiple of 8, padded with zeros), so blocks
+ * of 8 rows (two vectors: G rows are contiguous in i) need no scalar tail; x 2 support tokens,
+ * so each G load serves two products; the sums of rows i < i1 are then added into dY. */
+SS_HOT static void group_dY(const yz_impl *y, double *dY, int ngroups, int i0, int i1, int M, int Mp) {
   for (int i = i0; i < i1; i++) memset(dY + (size_t)i * M, 0, sizeof(double) * (size_t)M);
   for (int g = 0; g < ngroups; g++) {
     const int *mem = y->ord + 2 * (size_t)y->gstart[g];
     const int nb = y->gstart[g + 1] - y->gstart[g], k = y->gk[g];
     const int *U = y->gU + y->guo[g];
     const double *F = y->F + y->gfo[g];
-    int i = i0;
-    for (; i + 8 <= i1; i += 8) {
+    for (int i = i0; i < i1; i += 8) {
+      const int nl = i1 - i < 8 ? i1 - i : 8; /* rows of this block inside dY */
       int j = 0;
       for (; j + 2 <= k; j += 2) {
-        v4d a00 = {0, 0, 0, 0}, a01 = a00, a10 = a00, a11 = a00, x0, x1;
+        v4d a[2][2] = {{{0, 0, 0, 0}, {0, 0, 0, 0}}, {{0, 0, 0, 0}, {0, 0, 0, 0}}}, x0, x1;
         for (int r = 0; r < nb; r++) {
-          const double *gr = y->G + (size_t)mem[2 * r + 1] * M + i;
+          const double *gr = y->G + (size_t)mem[2 * r + 1] * Mp + i;
           V4_LOAD(x0, gr);
           V4_LOAD(x1, gr + 4);
           const double f0 = F[(size_t)r * k + j], f1 = F[(size_t)r * k + j + 1];
-          a00 += f0 * x0;
-          a01 += f0 * x1;
-          a10 += f1 * x0;
-          a11 += f1 * x1;
+          a[0][0] += f0 * x0;
+          a[0][1] += f0 * x1;
+          a[1][0] += f1 * x0;
+          a[1][1] += f1 * x1;
         }
-        double *d0 = dY + (size_t)i * M + U[j], *d1 = dY + (size_t)i * M + U[j + 1];
-        for (int l = 0; l < 4; l++) {
-          d0[(size_t)l * M] += a00[l];
-          d0[(size_t)(l + 4) * M] += a01[l];
-          d1[(size_t)l * M] += a10[l];
-          d1[(size_t)(l + 4) * M] += a11[l];
+        for (int q = 0; q < 2; q++) {
+          double *d = dY + (size_t)i * M + U[j + q];
+          if (nl == 8) {
+            for (int l = 0; l < 4; l++) {
+              d[(size_t)l * M] += a[q][0][l];
+              d[(size_t)(l + 4) * M] += a[q][1][l];
+            }
+          } else {
+            for (int l = 0; l < nl; l++) d[(size_t)l * M] += l < 4 ? a[q][0][l] : a[q][1][l - 4];
+          }
         }
       }
       for (; j < k; j++) {
         v4d a0 = {0, 0, 0, 0}, a1 = a0, x0, x1;
         for (int r = 0; r < nb; r++) {
-          const double *gr = y->G + (size_t)mem[2 * r + 1] * M + i;
+          const double *gr = y->G + (size_t)mem[2 * r + 1] * Mp + i;
           V4_LOAD(x0, gr);
           V4_LOAD(x1, gr + 4);
           const double f0 = F[(size_t)r * k + j];
           a0 += f0 * x0;
           a1 += f0 * x1;
         }
-        double *d0 = dY + (size_t)i * M + U[j];
-        for (int l = 0; l < 4; l++) {
-          d0[(size_t)l * M] += a0[l];
-          d0[(size_t)(l + 4) * M] += a1[l];
-        }
+        double *d = dY + (size_t)i * M + U[j];
+        for (int l = 0; l < nl; l++) d[(size_t)l * M] += l < 4 ? a0[l] : a1[l - 4];
       }
     }
-    for (; i < i1; i++)
-      for (int j = 0; j < k; j++) {
-        double a = 0;
-        for (int r = 0; r < nb; r++) a += F[(size_t)r * k + j] * y->G[(size_t)mem[2 * r + 1] * M + i];
-        dY[(size_t)i * M + U[j]] += a;
-      }
   }
 }
 
@@ -578,7 +597,7 @@ static int cmp_pair(const void *a, const void *b) {
  * per-sequence backward, for every sequence of the group. slot: [M] all -1, left so. */
 SS_HOT static void group_phase1(yz_impl *y, const ss_batch *b, const double *Yt, const double *Z, int g, int *slot,
                          double inv_B, int backward) {
-  const int M = y->o.M, T = b->T, S = y->S;
+  const int M = y->o.M, T = b->T, S = y->S, Mp = (M + 7) & ~7;
   const int *mem = y->ord + 2 * (size_t)y->gstart[g];
   const int nb = y->gstart[g + 1] - y->gstart[g];
   for (int r = 0; r < nb; r++) {
@@ -609,18 +628,18 @@ SS_HOT static void group_phase1(yz_impl *y, const ss_batch *b, const double *Yt,
   for (int r0 = 0; r0 < nb; r0 += 4) {
     const int nr = nb - r0 < 4 ? nb - r0 : 4;
     double *rows[4];
-    for (int r = 0; r < nr; r++) rows[r] = y->G + (size_t)mem[2 * (r0 + r) + 1] * M;
-    group_logits(rows, nr, Yt, U, F + (size_t)r0 * k, k, M);
+    for (int r = 0; r < nr; r++) rows[r] = y->G + (size_t)mem[2 * (r0 + r) + 1] * Mp;
+    group_logits(rows, nr, Yt, U, F + (size_t)r0 * k, k, Mp);
   }
   for (int r = 0; r < nb; r++) {
     const int i = mem[2 * r + 1];
-    seq_output(y->G + (size_t)i * M, M, b->label[i], inv_B, &y->loss_b[i], &y->hit_b[i], backward);
+    seq_output(y->G + (size_t)i * Mp, M, b->label[i], inv_B, &y->loss_b[i], &y->hit_b[i], backward);
   }
   if (backward) {
     for (int r0 = 0; r0 < nb; r0 += 2) {
       const int nr = nb - r0 < 2 ? nb - r0 : 2;
       const int i0 = mem[2 * r0 + 1], i1 = nr > 1 ? mem[2 * r0 + 3] : i0;
-      group_gf(GF + (size_t)r0 * k, nr, Yt, U, k, y->G + (size_t)i0 * M, (size_t)(i1 - i0) * M, M);
+      group_gf(GF + (size_t)r0 * k, nr, Yt, U, k, y->G + (size_t)i0 * Mp, (size_t)(i1 - i0) * Mp, Mp);
     }
     double gf_stack[256];
     for (int r = 0; r < nb; r++) {
@@ -686,7 +705,7 @@ static int yz_run_grouped(yz_impl *y, ss_model *mdl, const ss_batch *b, double *
   /* phase 2: dY by blocks of 64 rows (a multiple of 4) */
   const int nblk = (M + 63) / 64;
 #pragma omp parallel for schedule(static) if (par_seq)
-  for (int c = 0; c < nblk; c++) group_dY(y, dY, ng, 64 * c, 64 * c + 64 < M ? 64 * c + 64 : M, M);
+  for (int c = 0; c < nblk; c++) group_dY(y, dY, ng, 64 * c, 64 * c + 64 < M ? 64 * c + 64 : M, M, (M + 7) & ~7);
   memset(dZ, 0, sizeof(double) * (size_t)M * M);
   for (int bb = 0; bb < B; bb++) {
     double *dZm = dZ + (size_t)b->x[(size_t)bb * T + T - 1] * M;
@@ -708,13 +727,20 @@ static int yz_run(ss_model *mdl, const ss_batch *b, double *loss, double *acc, i
   /* ~ multiply-adds of phase 1 (the same estimate as n_chunks) */
   const int par_seq = (double)B * (T + 3.0 * M * (T < 64 ? T : 64)) > SS_YZ_PAR_WORK;
   double *Yt = y->Yt;
-  /* Yt = Y^T, by blocks of 32 x 32 so both sides stay in cache */
+  /* Yt = Y^T, by blocks of 32 x 32 so both sides stay in cache; rows of stride ld: M for the
+   * general path, Mp (padded with zeros) for the grouped path's kernels */
+  const int grouped = batch_has_classes(b);
+  const int ld = grouped ? (M + 7) & ~7 : M;
 #pragma omp parallel for schedule(static) if ((double)M * M > 4 * SS_YZ_PAR_WORK)
   for (int ib = 0; ib < M; ib += 32)
     for (int ub = 0; ub < M; ub += 32)
       for (int i = ib; i < ib + 32 && i < M; i++)
-        for (int u = ub; u < ub + 32 && u < M; u++) Yt[(size_t)u * M + i] = Y[(size_t)i * M + u];
-  if (batch_has_classes(b)) return yz_run_grouped(y, mdl, b, loss, acc, backward);
+        for (int u = ub; u < ub + 32 && u < M; u++) Yt[(size_t)u * ld + i] = Y[(size_t)i * M + u];
+  if (grouped) {
+    for (int u = 0; u < M; u++)
+      for (int i = M; i < ld; i++) Yt[(size_t)u * ld + i] = 0;
+    return yz_run_grouped(y, mdl, b, loss, acc, backward);
+  }
   /* phase 1: every sequence on its own */
 #pragma omp parallel for schedule(static) if (par_seq)
   for (int i = 0; i < B; i++) {
