@@ -547,26 +547,29 @@ SS_HOT static void group_dY(const yz_impl *y, double *dY, int ngroups, int i0, i
       const int nl = i1 - i < 8 ? i1 - i : 8; /* rows of this block inside dY */
       int j = 0;
       for (; j + 2 <= k; j += 2) {
-        v4d a[2][2] = {{{0, 0, 0, 0}, {0, 0, 0, 0}}, {{0, 0, 0, 0}, {0, 0, 0, 0}}}, x0, x1;
+        v4d a00 = {0, 0, 0, 0}, a01 = a00, a10 = a00, a11 = a00, x0, x1;
         for (int r = 0; r < nb; r++) {
           const double *gr = y->G + (size_t)mem[2 * r + 1] * Mp + i;
           V4_LOAD(x0, gr);
           V4_LOAD(x1, gr + 4);
           const double f0 = F[(size_t)r * k + j], f1 = F[(size_t)r * k + j + 1];
-          a[0][0] += f0 * x0;
-          a[0][1] += f0 * x1;
-          a[1][0] += f1 * x0;
-          a[1][1] += f1 * x1;
+          a00 += f0 * x0;
+          a01 += f0 * x1;
+          a10 += f1 * x0;
+          a11 += f1 * x1;
         }
-        for (int q = 0; q < 2; q++) {
-          double *d = dY + (size_t)i * M + U[j + q];
-          if (nl == 8) {
-            for (int l = 0; l < 4; l++) {
-              d[(size_t)l * M] += a[q][0][l];
-              d[(size_t)(l + 4) * M] += a[q][1][l];
-            }
-          } else {
-            for (int l = 0; l < nl; l++) d[(size_t)l * M] += l < 4 ? a[q][0][l] : a[q][1][l - 4];
+        double *d0 = dY + (size_t)i * M + U[j], *d1 = dY + (size_t)i * M + U[j + 1];
+        if (nl == 8) {
+          for (int l = 0; l < 4; l++) {
+            d0[(size_t)l * M] += a00[l];
+            d0[(size_t)(l + 4) * M] += a01[l];
+            d1[(size_t)l * M] += a10[l];
+            d1[(size_t)(l + 4) * M] += a11[l];
+          }
+        } else {
+          for (int l = 0; l < nl; l++) {
+            d0[(size_t)l * M] += l < 4 ? a00[l] : a01[l - 4];
+            d1[(size_t)l * M] += l < 4 ? a10[l] : a11[l - 4];
           }
         }
       }
