@@ -6,17 +6,27 @@
  * include_base_token), M = vocabulary, S = support slots per sequence = min(T, M) + 1,
  * k = support size of one sequence (distinct key tokens, plus the query if residual).
  *
+ * Two paths, the same maths:
+ * - grouped (every row of the batch has a class: generated data, or file rows matching a
+ *   class): the rows of one class share their support, so the products are done per class
+ *   on the union support U_g (k_g tokens) as small dense blocked products; see the comment
+ *   above yz_run_grouped's kernels. 2-2.6x fewer instructions per step than the general path
+ *   at M = 240 (docs/bench.md).
+ * - general (rows read from a file with no class): one sequence at a time, as below.
+ *
  * Speed: the sums over the support run over rows of Yt = Y^T (column u of Y, contiguous),
  * so logit = sum_j f_j Yt[u_j,:], g_f[j] = Yt[u_j,:].g and dYt[u_j,:] += f_j g are unit-stride
  * loops over M that the compiler vectorises; exp() of the logits is computed once and
  * reused for the backward; dot products keep four partial sums (fixed order).
  *
- * Determinism: every sum has an order fixed by (B, T, M) alone, never by the number of
- * threads. Sequences are independent (phase 1, any thread). dY is accumulated per chunk of
- * sequences (the number of chunks depends on B and M only), sequences ascending inside a
- * chunk, then the chunks are added in chunk order (phase 3); dZ and the loss are summed
- * serially in sequence order. Threads are used only where a loop has enough work to pay
- * for waking them (SS_YZ_PAR_WORK), which does not change any result. */
+ * Determinism: every sum has an order fixed by (B, T, M) and the batch alone, never by the
+ * number of threads. Sequences are independent (phase 1, any thread). General path: dY is
+ * accumulated per chunk of sequences (the number of chunks depends on B and M only),
+ * sequences ascending inside a chunk, then the chunks are added in chunk order (phase 3).
+ * Grouped path: dY is summed group by group (class ascending), threads split the rows of
+ * dY. dZ and the loss are summed serially in sequence order. Threads are used only where a
+ * loop has enough work to pay for waking them (SS_YZ_PAR_WORK), which does not change any
+ * result. */
 #include <math.h>
 #include <omp.h>
 #include <stdint.h>
