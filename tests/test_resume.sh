@@ -14,8 +14,8 @@ rm -rf "$tmp"
 mkdir -p "$tmp"
 trap 'rm -rf "$tmp"' EXIT
 
-niter=6000
-[ "${SS_SANITIZE:-0}" = 1 ] && niter=3000
+niter=3000
+[ "${SS_SANITIZE:-0}" = 1 ] && niter=1000
 args=(niter=$niter save_every=50 batchsize=32 threads=1)
 delay=200
 
