@@ -89,4 +89,28 @@ tf=(model.type=transformer model.d=16 model.dropout=0.2 model.use_ffn=true data.
 for f in metrics.csv metrics.jsonl dynamics.safetensors checkpoint.safetensors; do
   cmp "$tmp/tf-ref/$f" "$tmp/tf/$f" || fail "transformer with dropout: $f differs after resume"
 done
+
+# 6) a language-model run (its own loop) stops on SIGINT too, keeps its metrics, and
+#    refuses --resume with a clear message
+words=(the cat sat on a mat dog ran far away said man big small red)
+for i in $(seq 1 300); do
+  line=""
+  for j in 1 2 3 4 5 6 7 8 9 10; do line+="${words[RANDOM % 15]} "; done
+  echo "$line"
+done >"$tmp/text.txt"
+"$cli" train model.type=transformer model.task=lm data.path="$tmp/text.txt" out="$tmp/lm" model.d=8 data.T=8 \
+  batchsize=4 text.epochs=100000 text.top_k=3 opt.lr=0.01 threads=1 >"$tmp/out" 2>&1 &
+pid=$!
+wait_for_run "$tmp/lm"
+sleep 0.3
+kill -INT "$pid"
+st=0
+wait "$pid" || st=$?
+[ "$st" = 130 ] || { cat "$tmp/out"; fail "LM run on SIGINT: exit $st, expected 130"; }
+[ "$(status_of "$tmp/lm")" = interrupted ] || fail "LM run: run.json $(status_of "$tmp/lm"), expected interrupted"
+[ -s "$tmp/lm/metrics.csv" ] || fail "LM run: no metrics kept"
+st=0
+"$cli" train --resume "$tmp/lm" >"$tmp/out" 2>&1 || st=$?
+[ "$st" = 2 ] && grep -q "cannot be resumed" "$tmp/out" || fail "LM resume: exit $st: $(cat "$tmp/out")"
+echo "LM run: SIGINT -> exit 130, interrupted, metrics kept; --resume refused"
 echo "OK: resumed runs are byte-identical to uninterrupted ones"

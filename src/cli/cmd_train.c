@@ -26,10 +26,12 @@ static void train_help(void) {
 static int train_lm(const ss_config *cfg, const char *dir) {
   ss_err err = {0};
   ss_lm_summary s;
+  ss_cli_catch_signals();
   int rc = ss_lm_train(cfg, dir, &s, &err);
   if (s.note[0]) fprintf(stderr, "scansnap: note: %s\n", s.note);
   if (rc) {
-    fprintf(stderr, "scansnap: run failed: %s\n", err.msg);
+    /* bad input and a requested stop are not failures of the run itself */
+    fprintf(stderr, "scansnap: %s%s\n", rc == SS_EINPUT || rc == SS_ESTOP ? "" : "run failed: ", err.msg);
     return ss_cli_exit_code(rc);
   }
   printf("run:            %s\n", dir);
@@ -55,16 +57,10 @@ static int run_and_report(const ss_config *cfg, const char *dir) {
   ss_run_summary s;
   ss_cli_catch_signals();
   int rc = ss_train(cfg, dir, &s, &err);
-  if (rc == SS_ESTOP || rc == SS_EINPUT) { /* not a failure of the run itself */
-    fprintf(stderr, "scansnap: %s\n", err.msg);
-    return ss_cli_exit_code(rc);
-  }
   if (rc) {
-    /* bad input is found before the run starts: say what is wrong, not that a run failed */
-    if (rc == SS_EINPUT)
-      fprintf(stderr, "scansnap: %s\n", err.msg);
-    else
-      fprintf(stderr, "scansnap: run failed: %s\n", err.msg);
+    /* bad input is found before the run starts, and a requested stop is not a failure:
+     * say what happened, not that a run failed */
+    fprintf(stderr, "scansnap: %s%s\n", rc == SS_EINPUT || rc == SS_ESTOP ? "" : "run failed: ", err.msg);
     return ss_cli_exit_code(rc);
   }
   printf("run:            %s\n", dir);

@@ -324,6 +324,12 @@ int ss_lm_train(const ss_config *cfg, const char *dir, ss_lm_summary *s, ss_err 
     const int last_epoch = epoch == cfg->text.epochs;
     const double lr_scale = pow(cfg->opt.lr_decay, epoch);
     for (int64_t k = 0; k < per_epoch; k++) {
+      /* SIGINT/SIGTERM (ss_request_stop): stop at this step boundary, keep what was measured */
+      if (ss_stop_requested()) {
+        rc = ss_seterr(err, SS_ESTOP, "stopped by signal %d at step %lld; language-model runs cannot be resumed, the metrics so far are kept",
+                       ss_stop_requested(), step);
+        break;
+      }
       /* the final row (after the last update): one more batch, evaluated, no update */
       const int final = last_epoch;
       if ((rc = fill_batch(&c, c.ids[SS_SPLIT_TRAIN], L, final ? 0 : k, &b, err))) break;
@@ -368,6 +374,10 @@ int ss_lm_train(const ss_config *cfg, const char *dir, ss_lm_summary *s, ss_err 
       }
       ss_optim_step(&opt, m, lr_scale);
       t_train += ss_now() - ts;
+      if (ss_model_find_nonfinite(m, 0, where, sizeof where)) {
+        rc = ss_seterr(err, SS_EDIVERGE, "diverged at step %lld: parameter %s is not finite after the update", step, where);
+        break;
+      }
       step++;
     }
     if (rc || last_epoch) break;
@@ -405,8 +415,8 @@ fail:
     rc = ss_run_finish(dir, "train", "complete", cfg, &sum, NULL, err);
   else {
     ss_err e2;
-    if (rc == SS_EDIVERGE) ss_recorder_write(&rec, dir, &e2);
-    ss_run_finish(dir, "train", rc == SS_EDIVERGE ? "diverged" : "failed", cfg, &sum, err->msg, &e2);
+    if (rc == SS_EDIVERGE || rc == SS_ESTOP) ss_recorder_write(&rec, dir, &e2);
+    ss_run_finish(dir, "train", rc == SS_EDIVERGE ? "diverged" : rc == SS_ESTOP ? "interrupted" : "failed", cfg, &sum, err->msg, &e2);
   }
 out_m:
   free(maps);
