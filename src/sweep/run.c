@@ -39,7 +39,10 @@
 
 /* ---- MPI -------------------------------------------------------------------------------- */
 
-static int g_mpi_on = 0, g_rank = 0, g_size = 1;
+static int g_rank = 0, g_size = 1;
+#ifdef SS_HAVE_MPI
+static int g_mpi_on = 0; /* only builds with MPI use it (-Wunused-variable otherwise) */
+#endif
 
 int ss_sweep_mpi_init(int *argc, char ***argv, int *rank, int *size) {
   *rank = 0;
