@@ -453,9 +453,34 @@ static int map_cache(const char *cpath, const ss_corpus_opts *o, uint64_t sig, s
   int V = why ? 0 : h->V;
   const char **words = NULL;
   if (!why) {
-    uint64_t need = h->vocab_off + (uint64_t)V * 16;
-    if (V < 2 || h->vocab_off < HDR_SIZE + 4 * (uint64_t)(h->n[0] + h->n[1] + h->n[2]) || need > h->file_size)
+    /* The header checksum does not cover the layout's consistency with the file, nor the
+     * ids: check both (a crafted or damaged cache must be rebuilt, never read out of
+     * bounds or give an id outside the vocabulary; found by fuzz/fuzz_textcache.c). */
+    uint64_t nids = 0;
+    int bad = V < 2 || h->ids_off != HDR_SIZE || h->vocab_off % 8 != 0;
+    for (int s = 0; s < 3 && !bad; s++) {
+      bad = h->n[s] < 0 || (uint64_t)h->n[s] > h->file_size / 4;
+      nids += bad ? 0 : (uint64_t)h->n[s];
+    }
+    if (bad || h->vocab_off < HDR_SIZE + 4 * nids || h->vocab_off > h->file_size || (uint64_t)V > (h->file_size - h->vocab_off) / 16)
       why = "is damaged (layout)";
+    /* The scan goes through the mapping 1 MiB at a time and lets each window's pages go
+     * again (MADV_DONTNEED on a shared file mapping only drops them from this process), so
+     * checking does not make the ids resident: memory stays bounded (docs/text.md). */
+    const char *base = (const char *)map;
+    const int32_t *ids = (const int32_t *)(base + HDR_SIZE);
+    const uintptr_t pg = (uintptr_t)sysconf(_SC_PAGESIZE);
+    for (uint64_t i = 0; !why && i < nids;) {
+      uint64_t end = i + ((uint64_t)1 << 18) < nids ? i + ((uint64_t)1 << 18) : nids;
+      for (; i < end; i++)
+        if (ids[i] < 0 || ids[i] >= V) {
+          why = "is damaged (a token id outside the vocabulary)";
+          break;
+        }
+      uintptr_t a = (uintptr_t)(ids + (end > ((uint64_t)1 << 18) ? end - ((uint64_t)1 << 18) : 0)) & ~(pg - 1);
+      uintptr_t b = (uintptr_t)(ids + end) & ~(pg - 1);
+      if (b > a && a >= (uintptr_t)base) madvise((void *)a, b - a, MADV_DONTNEED);
+    }
   }
   if (!why) {
     const char *base = (const char *)map;
