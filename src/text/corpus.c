@@ -429,8 +429,8 @@ static int map_cache(const char *cpath, const ss_corpus_opts *o, uint64_t sig, s
     return 0;
   }
   void *map = mmap(NULL, (size_t)st.st_size, PROT_READ, MAP_SHARED, fd, 0);
-  close(fd);
   if (map == MAP_FAILED) {
+    close(fd);
     snprintf(c->note, sizeof c->note, "token cache '%s' could not be mapped (%s); rebuilt it", cpath, strerror(errno));
     return 0;
   }
@@ -464,23 +464,25 @@ static int map_cache(const char *cpath, const ss_corpus_opts *o, uint64_t sig, s
     }
     if (bad || h->vocab_off < HDR_SIZE + 4 * nids || h->vocab_off > h->file_size || (uint64_t)V > (h->file_size - h->vocab_off) / 16)
       why = "is damaged (layout)";
-    /* The scan goes through the mapping 1 MiB at a time and lets each window's pages go
-     * again (MADV_DONTNEED on a shared file mapping only drops them from this process), so
-     * checking does not make the ids resident: memory stays bounded (docs/text.md). */
-    const char *base = (const char *)map;
-    const int32_t *ids = (const int32_t *)(base + HDR_SIZE);
-    const uintptr_t pg = (uintptr_t)sysconf(_SC_PAGESIZE);
+    /* The scan reads the file 64 KiB at a time (pread) rather than through the mapping,
+     * so checking does not make the ids resident: memory stays bounded (docs/text.md). */
+    enum { WIN = 1 << 14 }; /* 64 KiB */
+    int32_t *win = why ? NULL : malloc(sizeof(int32_t) * WIN);
+    if (!why && !win) why = "could not be checked (out of memory)";
     for (uint64_t i = 0; !why && i < nids;) {
-      uint64_t end = i + ((uint64_t)1 << 18) < nids ? i + ((uint64_t)1 << 18) : nids;
-      for (; i < end; i++)
-        if (ids[i] < 0 || ids[i] >= V) {
+      size_t k = nids - i < WIN ? (size_t)(nids - i) : WIN;
+      if (pread(fd, win, k * 4, (off_t)(HDR_SIZE + 4 * i)) != (ssize_t)(k * 4)) {
+        why = "could not be read";
+        break;
+      }
+      for (size_t j = 0; j < k; j++)
+        if (win[j] < 0 || win[j] >= V) {
           why = "is damaged (a token id outside the vocabulary)";
           break;
         }
-      uintptr_t a = (uintptr_t)(ids + (end > ((uint64_t)1 << 18) ? end - ((uint64_t)1 << 18) : 0)) & ~(pg - 1);
-      uintptr_t b = (uintptr_t)(ids + end) & ~(pg - 1);
-      if (b > a && a >= (uintptr_t)base) madvise((void *)a, b - a, MADV_DONTNEED);
+      i += k;
     }
+    free(win);
   }
   if (!why) {
     const char *base = (const char *)map;
@@ -502,6 +504,7 @@ static int map_cache(const char *cpath, const ss_corpus_opts *o, uint64_t sig, s
     else if (!why && vh != h->vocab_hash)
       why = "is damaged (vocabulary hash mismatch)";
   }
+  close(fd);
   if (why) {
     free(words);
     snprintf(c->note, sizeof c->note, "token cache '%.300s' %.160s; rebuilt it", cpath, why);
