@@ -290,9 +290,9 @@ void ss_run_clean_tmp(const char *dir) {
   if (!d) return;
   struct dirent *e;
   while ((e = readdir(d))) {
-    /* ss_afile_open names its temporary files NAME.tmp-XXXXXX (mkstemp) */
-    const char *t = strstr(e->d_name, ".tmp-");
-    if (!t || strlen(t) != 11) continue;
+    /* ss_afile_open names its temporary files NAME.tmp-XXXXXX (mkstemp); no result file
+     * of a run has ".tmp-" in its name */
+    if (!strstr(e->d_name, ".tmp-")) continue;
     char *p = ss_path_join(dir, e->d_name);
     if (p) unlink(p);
     free(p);
