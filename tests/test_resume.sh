@@ -87,7 +87,7 @@ out=$("$cli" train --resume "$run")
 echo "$out" | grep -q "already complete" || fail "resume of a complete run: $out"
 
 # 5) the transformer with dropout: its masks are keyed by the step count, which a resumed
-#    run restores (ss_model_ops.resume_at); extending a finished run equals a longer run
+#    run restores (checkpoint tensor state.dropout_step); extending a finished run equals a longer run
 tf=(model.type=transformer model.d=16 model.dropout=0.2 model.use_ffn=true data.T=16 batchsize=8
     threads=1 save_every=10 opt.method=adam opt.lr=0.01)
 "$cli" train out="$tmp/tf-ref" "${tf[@]}" niter=60 >/dev/null

@@ -106,7 +106,7 @@ typedef struct {
   double freq_mass_first, freq_mass_last, freq_mass_uniform;
   double seconds_tokenize, seconds_train, seconds_valid;
   double tokens_per_second;
-  int V;
+  int V, cache_built; /* cache_built: the token cache was (re)built by this run */
   int64_t train_tokens;
   char note[512];
 } ss_lm_summary;

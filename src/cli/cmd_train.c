@@ -28,15 +28,15 @@ static int train_lm(const ss_config *cfg, const char *dir) {
   ss_lm_summary s;
   ss_cli_catch_signals();
   int rc = ss_lm_train(cfg, dir, &s, &err);
-  if (s.note[0]) fprintf(stderr, "scansnap: note: %s\n", s.note);
-  if (rc) {
-    /* bad input and a requested stop are not failures of the run itself */
+  if (rc) { /* one line: the error (a cache-rebuild note would only distract from it); bad
+             * input and a requested stop are not failures of the run itself */
     fprintf(stderr, "scansnap: %s%s\n", rc == SS_EINPUT || rc == SS_ESTOP ? "" : "run failed: ", err.msg);
     return ss_cli_exit_code(rc);
   }
+  if (s.note[0]) fprintf(stderr, "scansnap: note: %s\n", s.note);
   printf("run:            %s\n", dir);
   printf("text:           %s: V = %d words, %lld training tokens (%s in %.2f s)\n", cfg->data.path, s.V, (long long)s.train_tokens,
-         s.note[0] || s.seconds_tokenize > 0.5 ? "tokenized" : "cache mapped", s.seconds_tokenize);
+         s.cache_built ? "tokenized" : "cache mapped", s.seconds_tokenize);
   printf("steps:          %lld in %d epoch(s), %.0f tokens/s (%.2f s training, %.2f s validation)\n", s.steps, s.epochs,
          s.tokens_per_second, s.seconds_train, s.seconds_valid);
   printf("train loss:     %.4f -> %.4f\n", s.first_train_loss, s.final_train_loss);

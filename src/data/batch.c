@@ -31,18 +31,16 @@ void ss_batch_free(ss_batch *b) {
   memset(b, 0, sizeof *b);
 }
 
-static int sample_token(const ss_classes *cl, int n, ss_rng *rng) {
-  int lo = cl->supp_off[n], hi = cl->supp_off[n + 1] - 1;
-  double u = ss_rng_uniform(rng);
-  /* first index with cdf > u */
-  while (lo < hi) {
-    int mid = (lo + hi) >> 1;
-    if (cl->supp_cdf[mid] > u)
-      hi = mid;
-    else
-      lo = mid + 1;
-  }
-  return cl->supp_tok[lo];
+/* One token of class n: one 64-bit draw, the high half picks a support slot (Lemire's
+ * multiply-shift; k is tiny, so the bias is below 2^-32 * k), the low half the coin of the
+ * alias table. */
+static inline int sample_token(const ss_classes *cl, int n, ss_rng *rng) {
+  const int off = cl->supp_off[n];
+  const uint32_t k = (uint32_t)(cl->supp_off[n + 1] - off);
+  const uint64_t r = ss_rng_u64(rng);
+  const int j = (int)(((r >> 32) * k) >> 32);
+  const double coin = (double)(uint32_t)r * 0x1.0p-32;
+  return cl->supp_tok[off + (coin < cl->alias_p[off + j] ? j : cl->alias_i[off + j])];
 }
 
 void ss_batch_sample(const ss_classes *cl, ss_rng *rng, ss_batch *b) {

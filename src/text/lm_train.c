@@ -225,6 +225,7 @@ int ss_lm_train(const ss_config *cfg, const char *dir, ss_lm_summary *s, ss_err 
   s->seconds_tokenize = ss_now() - t0;
   snprintf(s->note, sizeof s->note, "%s", c.note);
   s->V = c.V;
+  s->cache_built = c.built;
   s->train_tokens = c.n[SS_SPLIT_TRAIN];
 
   /* checks that need the corpus, before the run directory exists */

@@ -85,7 +85,9 @@ size_t ss_tfl_decoder_partial_size(int N, int V);
 /* exp for x <= 0 (softmax after max subtraction), vectorisable, relative error ~2e-7. */
 static inline float ss_tfl_expf(float x) {
   if (x < -87.0f) x = -87.0f;
-  float n = __builtin_roundf(x * 1.44269504088896341f);
+  /* round to nearest by the 1.5*2^23 trick (|x log2 e| < 2^22), so the loop vectorises
+   * without -ffast-math (roundf is a libm call) */
+  float n = (x * 1.44269504088896341f + 12582912.0f) - 12582912.0f;
   float r = x - n * 0.693145751953125f;
   r = r - n * 1.428606765330187e-06f;
   float p = 1.9875691500e-4f;
