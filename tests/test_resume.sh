@@ -97,8 +97,8 @@ for f in metrics.csv metrics.jsonl dynamics.safetensors checkpoint.safetensors; 
   cmp "$tmp/tf-ref/$f" "$tmp/tf/$f" || fail "transformer with dropout: $f differs after resume"
 done
 
-# 6) a language-model run (its own loop) stops on SIGINT too, keeps its metrics, and
-#    refuses --resume with a clear message
+# 6) a language-model run (its own loop) and a theory run stop on SIGINT too and keep what
+#    they measured; the LM run refuses --resume with a clear message
 words=(the cat sat on a mat dog ran far away said man big small red)
 for i in $(seq 1 300); do
   line=""
@@ -115,9 +115,21 @@ st=0
 wait "$pid" || st=$?
 [ "$st" = 130 ] || { cat "$tmp/out"; fail "LM run on SIGINT: exit $st, expected 130"; }
 [ "$(status_of "$tmp/lm")" = interrupted ] || fail "LM run: run.json $(status_of "$tmp/lm"), expected interrupted"
-[ -s "$tmp/lm/metrics.csv" ] || fail "LM run: no metrics kept"
+[ -s "$tmp/lm/metrics.csv" ] && [ -s "$tmp/lm/checkpoint.safetensors" ] || fail "LM run: no metrics or checkpoint kept"
 st=0
 "$cli" train --resume "$tmp/lm" >"$tmp/out" 2>&1 || st=$?
 [ "$st" = 2 ] && grep -q "cannot be resumed" "$tmp/out" || fail "LM resume: exit $st: $(cat "$tmp/out")"
-echo "LM run: SIGINT -> exit 130, interrupted, metrics kept; --resume refused"
+echo "LM run: SIGINT -> exit 130, interrupted, metrics and checkpoint kept; --resume refused"
+
+"$cli" theory out="$tmp/theory" niter=100000000 save_per_minibatch=1000000 >"$tmp/out" 2>&1 &
+pid=$!
+wait_for_run "$tmp/theory"
+sleep 0.3
+kill -INT "$pid"
+st=0
+wait "$pid" || st=$?
+[ "$st" = 130 ] || { cat "$tmp/out"; fail "theory run on SIGINT: exit $st, expected 130"; }
+[ "$(status_of "$tmp/theory")" = interrupted ] || fail "theory run: run.json $(status_of "$tmp/theory"), expected interrupted"
+[ -s "$tmp/theory/metrics.csv" ] || fail "theory run: no metrics kept"
+echo "theory run: SIGINT -> exit 130, interrupted, metrics kept"
 echo "OK: resumed runs are byte-identical to uninterrupted ones"

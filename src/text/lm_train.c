@@ -417,6 +417,11 @@ fail:
   else {
     ss_err e2;
     if (rc == SS_EDIVERGE || rc == SS_ESTOP) ss_recorder_write(&rec, dir, &e2);
+    if (rc == SS_ESTOP) { /* the parameters reached, for inspection (an LM run is not resumed) */
+      char *path = ss_path_join(dir, "checkpoint.safetensors");
+      ss_checkpoint_write(path, m, &opt, step, NULL, 0, &e2);
+      free(path);
+    }
     ss_run_finish(dir, "train", rc == SS_EDIVERGE ? "diverged" : rc == SS_ESTOP ? "interrupted" : "failed", cfg, &sum, err->msg, &e2);
   }
 out_m:
