@@ -4,7 +4,7 @@ BUILD_SAN  ?= build-asan
 JOBS       ?= $(shell nproc 2>/dev/null || echo 2)
 CTEST_ARGS ?= --output-on-failure -j $(JOBS)
 
-.PHONY: run test test-fast test-sanitize deps build build-sanitize bench clean
+.PHONY: run test test-fast test-sanitize test-fuzz deps build build-sanitize bench clean
 
 deps:
 	@bash scripts/install-deps
@@ -31,11 +31,16 @@ test-fast: build
 test-sanitize: build-sanitize
 	cd $(BUILD_SAN) && ASAN_OPTIONS=detect_leaks=1 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 ctest $(CTEST_ARGS)
 
-# Whole suite: Release build, then the same suite under ASan+UBSan.
-test: test-fast test-sanitize
+# libFuzzer targets (clang): replay fuzz/corpus/, then fuzz each target for a bounded time
+# (SS_FUZZ_SECONDS per target, default 20; SS_FUZZ_TOTAL_SECONDS caps the sum, default 150).
+test-fuzz: deps
+	@JOBS=$(JOBS) bash scripts/fuzz
+
+# Whole suite: Release build, the same suite under ASan+UBSan, then the fuzz targets.
+test: test-fast test-sanitize test-fuzz
 
 bench: build
 	@bash bench/run-all $(BUILD)
 
 clean:
-	rm -rf $(BUILD) $(BUILD_SAN)
+	rm -rf $(BUILD) $(BUILD_SAN) build-fuzz

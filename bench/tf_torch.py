@@ -43,19 +43,20 @@ class Model(nn.Module):
 m = Model()
 m.train()
 opt = torch.optim.SGD(m.parameters(), lr=5.0)
-tm = tf = 0.0
+tm = tf = cm = 0.0
 for s in range(STEPS + 2):
     x = torch.randint(0, V, (B, T + 1))
-    t0 = time.perf_counter()
+    t0, c0 = time.perf_counter(), time.process_time()
     opt.zero_grad()
     loss = F.cross_entropy(m(x[:, :-1]).reshape(-1, V), x[:, 1:].reshape(-1))
     loss.backward()
-    t1 = time.perf_counter()
+    t1, c1 = time.perf_counter(), time.process_time()
     torch.nn.utils.clip_grad_norm_(m.parameters(), 0.5)
     opt.step()
     t2 = time.perf_counter()
     if s >= 2:
         tm += t1 - t0
+        cm += c1 - c0
         tf += t2 - t0
 blas = sorted({l.split()[-1] for l in open("/proc/self/maps") if "blas" in l or "mkl" in l.lower()})
 core = "?"
@@ -68,6 +69,7 @@ try:
             core = lib.openblas_get_corename().decode()
 except OSError:
     pass
+print(f"model_step_cpu_s={cm / STEPS:.5f}")
 print(f"model_step_s={tm / STEPS:.5f}\nfull_step_s={tf / STEPS:.5f}\ntokens_per_s={B * T * STEPS / tf:.1f}")
 print(f"loss={loss.item():.4f}\nmaxrss_kb={resource.getrusage(resource.RUSAGE_SELF).ru_maxrss}")
 print(f"params={sum(p.numel() for p in m.parameters())}\nthreads={torch.get_num_threads()}")

@@ -3,7 +3,8 @@
 # process included) and stopped once by SIGTERM and once by SIGINT, each time continued
 # with `scansnap train --resume DIR`, finishes byte-identical (metrics.csv, metrics.jsonl,
 # dynamics.safetensors, checkpoint.safetensors) to the same run never interrupted; SIGTERM
-# and SIGINT exit 143 and 130 and mark run.json "interrupted"; no temporary files remain.
+# and SIGINT exit 143 and 130 and mark run.json "interrupted"; no temporary files remain;
+# a finished transformer run with dropout extended by --resume niter=N equals a run of N.
 # SS_TEST_STEP_DELAY_US (a test hook of ss_train) slows each step so the kills land mid-run,
 # during training or during a checkpoint write. SS_TEST_SEED=N replays a failing schedule.
 set -euo pipefail
@@ -15,7 +16,7 @@ trap 'rm -rf "$tmp"' EXIT
 
 niter=3000
 [ "${SS_SANITIZE:-0}" = 1 ] && niter=1000
-args=(niter=$niter save_every=50 batchsize=32 threads=2)
+args=(niter=$niter save_every=50 batchsize=32 threads=1)
 delay=200
 
 seed=${SS_TEST_SEED:-$$}
@@ -77,4 +78,15 @@ if ls "$run" | grep -q '\.tmp-'; then fail "temporary files left: $(ls "$run")";
 # 4) resuming a complete run does nothing; extending it matches a longer run from scratch
 out=$("$cli" train --resume "$run")
 echo "$out" | grep -q "already complete" || fail "resume of a complete run: $out"
-echo "OK: resumed run is byte-identical to the uninterrupted one"
+
+# 5) the transformer with dropout: its masks are keyed by the step count, which a resumed
+#    run restores (ss_model_ops.resume_at); extending a finished run equals a longer run
+tf=(model.type=transformer model.d=16 model.dropout=0.2 model.use_ffn=true data.T=16 batchsize=8
+    threads=1 save_every=10 opt.method=adam opt.lr=0.01)
+"$cli" train out="$tmp/tf-ref" "${tf[@]}" niter=60 >/dev/null
+"$cli" train out="$tmp/tf" "${tf[@]}" niter=30 >/dev/null
+"$cli" train --resume "$tmp/tf" niter=60 >/dev/null
+for f in metrics.csv metrics.jsonl dynamics.safetensors checkpoint.safetensors; do
+  cmp "$tmp/tf-ref/$f" "$tmp/tf/$f" || fail "transformer with dropout: $f differs after resume"
+done
+echo "OK: resumed runs are byte-identical to uninterrupted ones"

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # `scansnap train model.type=transformer` trains on the synthetic classes and writes the
 # same files as a Y/Z run; the loss falls; threads=1 and threads=2 give byte-identical
-# metrics and checkpoints; heads that do not divide d are a one-line input error (exit 2).
+# metrics and checkpoints; a dropout run stopped and resumed matches the uninterrupted one; heads that do not divide d are a one-line input error (exit 2).
 set -euo pipefail
 CLI=${SS_CLI:?}
 TMP=${SS_TMP:-/tmp}/tf_train_cli-$$
@@ -22,6 +22,20 @@ awk -F, 'NR==2{l0=$2; e0=$4} END{ if (!($2 < 0.5*l0)) {print "loss did not fall:
          if (!(e0 > 0)) {print "entropy of c_n not positive: " e0; exit 1} }' "$TMP/a/metrics.csv"
 cmp "$TMP/a/metrics.csv" "$TMP/b/metrics.csv" || { echo "metrics differ between threads=1 and threads=2"; exit 1; }
 cmp "$TMP/a/checkpoint.safetensors" "$TMP/b/checkpoint.safetensors" || { echo "checkpoints differ between thread counts"; exit 1; }
+# A run with dropout stopped by SIGTERM and resumed ends byte-identical to one never stopped
+# (the dropout step counter is in the checkpoint).
+DARGS="$ARGS model.dropout=0.2 model.use_ffn=true opt.lr=0.01 niter=60 save_every=10 threads=2"
+"$CLI" train $DARGS out="$TMP/ref" > /dev/null 2>&1
+SS_TEST_STEP_DELAY_US=20000 "$CLI" train $DARGS out="$TMP/res" > /dev/null 2>&1 &
+pid=$!
+sleep 0.6
+kill -TERM "$pid" 2>/dev/null || true
+wait "$pid" || true
+grep -q '"status": "complete"' "$TMP/res/run.json" && { echo "run finished before SIGTERM; raise the delay"; exit 1; }
+"$CLI" train --resume "$TMP/res" > /dev/null 2>&1
+for f in metrics.csv checkpoint.safetensors; do
+  cmp "$TMP/ref/$f" "$TMP/res/$f" || { echo "resumed dropout run: $f differs from the uninterrupted run"; exit 1; }
+done
 set +e
 "$CLI" train model.type=transformer model.d=10 model.H=3 niter=1 out="$TMP/c" > "$TMP/c.log" 2>&1
 rc=$?

@@ -73,6 +73,9 @@ typedef struct {
     int mode;
     double dt, tol;
   } theory;
+  struct {
+    int seeds, grid, more_last; /* scansnap verify: claim-3 grids (docs/theory.md) */
+  } verify;
   struct { /* the language-model run on real text (SPEC §5) */
     int epochs, epoch_steps, probes, top_k, eval_batches;
     char probe_steps[256];

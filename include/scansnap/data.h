@@ -25,6 +25,11 @@ typedef struct {
   int *supp_off;      /* [N+1] */
   int *supp_tok;      /* [supp_off[N]] */
   double *supp_cdf;   /* [supp_off[N]] */
+  /* Walker/Vose alias tables over each support (O(1) sampling): slot j of class n keeps
+   * its own token with probability alias_p[j], else takes token alias_i[j] (both indices
+   * into the class's support). */
+  double *alias_p;    /* [supp_off[N]] */
+  int *alias_i;       /* [supp_off[N]] */
 } ss_classes;
 
 /* The paper's generator from the data.* knobs (token layout of SPEC §1). */

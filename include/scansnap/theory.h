@@ -30,6 +30,10 @@ void ss_pop_free(ss_pop *p);
 int ss_theory_trajectory(const ss_config *cfg, const ss_classes *cl, ss_recorder *rec, ss_model **final,
                          ss_err *err);
 
+/* The SGD run ss_train would make (synthetic batches), in memory without its files: same
+ * rows, bit for bit (verify's grids; checked in test_verify). */
+int ss_sgd_trajectory(const ss_config *cfg, const ss_classes *cl, ss_recorder *rec, ss_err *err);
+
 /* ---- snap detection (docs/theory.md "The snap") ----------------------------------------
  * Concentration of class n: kappa_n(t) = H(c_n(0)) - H(c_n(t)) (nats). It is smoothed by a
  * centred moving average over `window` rows (shrinking at the ends); rate_max is the largest
@@ -103,8 +107,8 @@ typedef struct {
  * Returns SS_OK when the checks ran (whatever they found); claims[4] receives the results. */
 int ss_verify(const ss_config *cfg, const char *dir, ss_claim claims[4], ss_err *err);
 
-/* Claim 4 (real text) hook. The default implementation (src/theory/claim4_stub.c) reports
- * SKIP; the real-text concern replaces that file with its own. Contract:
+/* Claim 4 (real text) hook, implemented by the real-text concern (src/text/claim4.c); verify
+ * calls it with dir = <verify dir>/text. Contract:
  *   measured: one line saying what was measured (n bytes);
  *   numbers:  SS_CLAIM4_NUMBERS values, named by ss_claim4_number_names (NAN when unknown):
  *             attention entropy at the start and at the end, attention mass on the most

@@ -4,6 +4,8 @@
 #ifndef SS_CLI_H
 #define SS_CLI_H
 #include <scansnap.h>
+#include <scansnap/plot.h>
+#include <scansnap/sweep.h>
 
 /* Defaults, then FILE.yaml arguments, then key=value arguments, in the order given.
  * Arguments starting with "--" are left for the subcommand (their indices in *rest).
@@ -21,4 +23,11 @@ int cmd_theory(int argc, char **argv);
 int cmd_compare(int argc, char **argv);
 int cmd_verify(int argc, char **argv);
 int cmd_sweep(int argc, char **argv);
+int cmd_plot(int argc, char **argv);
+int cmd_report(int argc, char **argv);
+
+/* Runs gnuplot for every figure of set (in set->figdir); checks the PNG and SVG appeared. */
+int ss_cli_gnuplot(const ss_plot_set *set, int verbose, ss_err *err);
+/* DIR [theory=DIR] [class=K] of `plot` and `report`; prints and returns 2 on bad usage. */
+int ss_cli_plot_args(int argc, char **argv, const char **dir, ss_plot_opts *o);
 #endif

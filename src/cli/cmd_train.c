@@ -57,7 +57,7 @@ static int run_and_report(const ss_config *cfg, const char *dir) {
   ss_run_summary s;
   ss_cli_catch_signals();
   int rc = ss_train(cfg, dir, &s, &err);
-  if (rc == SS_ESTOP) {
+  if (rc == SS_ESTOP || rc == SS_EINPUT) { /* not a failure of the run itself */
     fprintf(stderr, "scansnap: %s\n", err.msg);
     return ss_cli_exit_code(rc);
   }
@@ -128,7 +128,7 @@ static int train_resume(int argc, char **argv, const char *dir, const unsigned c
       return 0;
     }
     if (cfg.niter < saved_niter) {
-      fprintf(stderr, "scansnap: key 'niter': run %s is complete at niter = %d; a resumed run can only be extended\n", dir, saved_niter);
+      fprintf(stderr, "scansnap: key 'niter': run '%s' is complete at niter = %d; a resumed run can only be extended\n", dir, saved_niter);
       return 2;
     }
   }

@@ -62,8 +62,10 @@ int cmd_verify(int argc, char **argv) {
   /* the claim-3 theory grid, the paper's Figure-6 layout */
   static const double eta[4] = {0.5, 1, 2, 3}, ratio[4] = {1, 2, 5, 10};
   static const int nls[4] = {1, 3, 5, 10};
-  printf("\nclaim 3 grid, theory (T -> inf, zero init): final distinct-token entropy [t0 at num_last=1]\n");
-  for (int q = 0; q < 4; q++) {
+  int have_grid = isfinite(num(&cl[2], "theory_nl1_H_z0.5_r1")), have_more = isfinite(num(&cl[2], "theory_nl3_H_z0.5_r1"));
+  if (have_grid) printf("\nclaim 3 grid, theory (T -> inf, zero init): final distinct-token entropy [t0 at num_last=1]\n");
+  for (int q = 0; q < 4 && have_grid; q++) {
+    if (q > 0 && !have_more) break;
     printf("num_last=%-2d eta_Y/eta_Z:%s", nls[q], "");
     for (int r = 0; r < 4; r++) printf(" %15g", ratio[r]);
     printf("\n");
@@ -77,6 +79,23 @@ int cmd_verify(int argc, char **argv) {
           printf(" %7.3f [%5.0f]", num(&cl[2], nm), num(&cl[2], nt));
         else
           printf(" %15.3f", num(&cl[2], nm));
+      }
+      printf("\n");
+    }
+  }
+  if (have_grid) {
+    printf("\nclaim 3 grid, SGD (T = batch = run's, default init, seeds 1..%d): mean +- std of final distinct-token entropy [mean t0]\n", cfg.verify.seeds);
+    printf("num_last=1  eta_Y/eta_Z:");
+    for (int r = 0; r < 4; r++) printf(" %21g", ratio[r]);
+    printf("\n");
+    for (int e = 0; e < 4; e++) {
+      printf("  eta_Z=%-4g           ", eta[e]);
+      for (int r = 0; r < 4; r++) {
+        char a[64], b[64], t[64];
+        snprintf(a, sizeof a, "sgd_nl1_H_mean_z%g_r%g", eta[e], ratio[r]);
+        snprintf(b, sizeof b, "sgd_nl1_H_std_z%g_r%g", eta[e], ratio[r]);
+        snprintf(t, sizeof t, "sgd_nl1_t0_z%g_r%g", eta[e], ratio[r]);
+        printf(" %6.3f+-%5.3f [%5.0f]", num(&cl[2], a), num(&cl[2], b), num(&cl[2], t));
       }
       printf("\n");
     }

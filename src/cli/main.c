@@ -19,6 +19,8 @@ static const ss_cmd cmds[] = {
     {"theory", cmd_theory, "integrate the population (T -> inf) dynamics of the same configuration"},
     {"compare", cmd_compare, "how far apart two runs' c_n and metrics are (e.g. SGD vs theory)"},
     {"verify", cmd_verify, "check the paper's four claims, print PASS/FAIL, write claims.json"},
+    {"plot", cmd_plot, "figures of a run or a sweep (gnuplot: PNG and SVG)"},
+    {"report", cmd_report, "one self-contained report.html of a run or a sweep"},
     {"sweep", cmd_sweep, "run a grid of runs (lists/ranges of keys) on every core or under mpirun"},
 };
 

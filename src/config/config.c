@@ -4,6 +4,7 @@
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <yaml.h>
 
 #include "scansnap/config.h"
@@ -173,6 +174,36 @@ static const char *enum_name(const char *choices, int v, char *buf, size_t n) {
   return buf;
 }
 
+/* Length of the UTF-8 sequence at s (1..4), or 0 if it is not well-formed (overlong
+ * forms, surrogates and code points above U+10FFFF are not). *cp gets the code point. */
+static int utf8_seq(const unsigned char *s, unsigned *cp) {
+  if (s[0] < 0x80) return *cp = s[0], 1;
+  int n = s[0] >= 0xC2 && s[0] <= 0xDF ? 2 : s[0] >= 0xE0 && s[0] <= 0xEF ? 3 : s[0] >= 0xF0 && s[0] <= 0xF4 ? 4 : 0;
+  if (!n) return 0;
+  unsigned v = s[0] & (0x7F >> n);
+  for (int i = 1; i < n; i++) {
+    if ((s[i] & 0xC0) != 0x80) return 0;
+    v = (v << 6) | (s[i] & 0x3F);
+  }
+  if ((n == 3 && v < 0x800) || (n == 4 && (v < 0x10000 || v > 0x10FFFF)) || (v >= 0xD800 && v <= 0xDFFF)) return 0;
+  *cp = v;
+  return n;
+}
+
+/* Text values (paths) must survive config.yaml, which resuming reads back: YAML holds
+ * only well-formed UTF-8, and a control character in a path is a mistake anyway. */
+static int check_text(const char *key, const char *value, ss_err *err) {
+  const unsigned char *p = (const unsigned char *)value;
+  for (size_t i = 0; p[i];) {
+    unsigned cp;
+    int n = utf8_seq(p + i, &cp);
+    if (!n) return ss_seterr(err, SS_EINPUT, "key '%s': value is not valid UTF-8 (byte %zu)", key, i + 1);
+    if (cp < 0x20 || cp == 0x7F) return ss_seterr(err, SS_EINPUT, "key '%s': value contains the control character 0x%02x (byte %zu)", key, cp, i + 1);
+    i += (size_t)n;
+  }
+  return SS_OK;
+}
+
 static int set_value(ss_config *c, const ss_keydef *k, const char *key, const char *value,
                      ss_err *err) {
   char *base = (char *)c + k->offset;
@@ -219,6 +250,7 @@ static int set_value(ss_config *c, const ss_keydef *k, const char *key, const ch
     break;
   }
   case SS_KEY_STRING:
+    if (check_text(key, value, err)) return SS_EINPUT;
     if (strlen(value) >= k->size)
       return ss_seterr(err, SS_EINPUT, "key '%s': value is longer than %zu characters", key, k->size - 1);
     strcpy(base, value);
@@ -317,10 +349,30 @@ static void yaml_scalar(FILE *f, const ss_keydef *k, const char *v) {
     fputs(v, f);
     return;
   }
+  /* double-quoted, ASCII only: non-ASCII code points as backslash-u / backslash-U escapes,
+   * so the file reads back the same whatever YAML does with line-break-like characters
+   * (U+0085, U+2028) or characters it does not allow raw (U+0080..U+009F) */
   fputc('"', f);
-  for (const char *p = v; *p; p++) {
-    if (*p == '"' || *p == '\\') fputc('\\', f);
-    fputc(*p, f);
+  const unsigned char *p = (const unsigned char *)v;
+  while (*p) {
+    unsigned cp;
+    int n = utf8_seq(p, &cp);
+    if (!n) { /* not reachable through ss_config_set; keep the file well-formed anyway */
+      fputs("\\uFFFD", f);
+      p++;
+      continue;
+    }
+    if (cp == '"' || cp == '\\')
+      fprintf(f, "\\%c", (int)cp);
+    else if (cp < 0x20 || cp == 0x7F)
+      fprintf(f, "\\x%02X", cp);
+    else if (cp < 0x80)
+      fputc((int)cp, f);
+    else if (cp <= 0xFFFF)
+      fprintf(f, "\\u%04X", cp);
+    else
+      fprintf(f, "\\U%08X", cp);
+    p += n;
   }
   fputc('"', f);
 }
@@ -425,6 +477,11 @@ int ss_yaml_load_pairs(const char *path, ss_yaml_pair **pairs, int *npairs, ss_e
   *npairs = 0;
   FILE *f = fopen(path, "rb");
   if (!f) return ss_seterr(err, SS_EINPUT, "cannot read config file '%s': %s", path, strerror(errno));
+  struct stat st;
+  if (fstat(fileno(f), &st) != 0 || !S_ISREG(st.st_mode)) {
+    fclose(f);
+    return ss_seterr(err, SS_EINPUT, "cannot read config file '%s': not a regular file", path);
+  }
   yaml_parser_t parser;
   yaml_parser_initialize(&parser);
   yaml_parser_set_input_file(&parser, f);
@@ -440,8 +497,12 @@ int ss_yaml_load_pairs(const char *path, ss_yaml_pair **pairs, int *npairs, ss_e
   while (!done) {
     yaml_event_t ev;
     if (!yaml_parser_parse(&parser, &ev)) {
-      rc = ss_seterr(err, SS_EINPUT, "config file '%s': YAML syntax error at line %zu: %s", path,
-                     parser.problem_mark.line + 1, parser.problem ? parser.problem : "unknown");
+      if (parser.error == YAML_READER_ERROR) /* the reader knows a byte offset, not a line */
+        rc = ss_seterr(err, SS_EINPUT, "config file '%s': %s at byte %zu (YAML files must be UTF-8 text)", path,
+                       parser.problem ? parser.problem : "unreadable", parser.problem_offset + 1);
+      else
+        rc = ss_seterr(err, SS_EINPUT, "config file '%s': YAML syntax error at line %zu: %s", path,
+                       parser.problem_mark.line + 1, parser.problem ? parser.problem : "unknown");
       break;
     }
     int line = (int)ev.start_mark.line + 1;

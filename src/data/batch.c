@@ -1,6 +1,7 @@
 /* Batches: drawn from a class table (SPEC §1), or read in order from a sequence file. */
 #include <ctype.h>
 #include <errno.h>
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -30,18 +31,16 @@ void ss_batch_free(ss_batch *b) {
   memset(b, 0, sizeof *b);
 }
 
-static int sample_token(const ss_classes *cl, int n, ss_rng *rng) {
-  int lo = cl->supp_off[n], hi = cl->supp_off[n + 1] - 1;
-  double u = ss_rng_uniform(rng);
-  /* first index with cdf > u */
-  while (lo < hi) {
-    int mid = (lo + hi) >> 1;
-    if (cl->supp_cdf[mid] > u)
-      hi = mid;
-    else
-      lo = mid + 1;
-  }
-  return cl->supp_tok[lo];
+/* One token of class n: one 64-bit draw, the high half picks a support slot (Lemire's
+ * multiply-shift; k is tiny, so the bias is below 2^-32 * k), the low half the coin of the
+ * alias table. */
+static inline int sample_token(const ss_classes *cl, int n, ss_rng *rng) {
+  const int off = cl->supp_off[n];
+  const uint32_t k = (uint32_t)(cl->supp_off[n + 1] - off);
+  const uint64_t r = ss_rng_u64(rng);
+  const int j = (int)(((r >> 32) * k) >> 32);
+  const double coin = (double)(uint32_t)r * 0x1.0p-32;
+  return cl->supp_tok[off + (coin < cl->alias_p[off + j] ? j : cl->alias_i[off + j])];
 }
 
 void ss_batch_sample(const ss_classes *cl, ss_rng *rng, ss_batch *b) {
@@ -101,17 +100,23 @@ static int load_npy(const char *path, const char *buf, size_t n, int M, ss_seqfi
   free(h);
   if (!esize || fortran || r < 1 || c < 3)
     return ss_seterr(err, SS_EINPUT, "sequence file '%s': expected a C-order int32 or int64 .npy array of shape (rows, T+1) with T >= 2", path);
+  /* bound the shape before multiplying: r*c*esize must not wrap around */
+  size_t avail = n - off - hl;
+  if (r > INT_MAX || c > INT_MAX || (size_t)r > SIZE_MAX / (size_t)c / (size_t)esize)
+    return ss_seterr(err, SS_EINPUT, "sequence file '%s': shape (%ld, %ld) is too large", path, r, c);
   size_t need = (size_t)r * (size_t)c * (size_t)esize;
-  if (need > n - off - hl) return ss_seterr(err, SS_EINPUT, "sequence file '%s': truncated: shape (%ld, %ld) needs %zu data bytes, file has %zu", path, r, c, need, n - off - hl);
+  if (need > avail) return ss_seterr(err, SS_EINPUT, "sequence file '%s': truncated: shape (%ld, %ld) needs %zu data bytes, file has %zu", path, r, c, need, n - off - hl);
   s->rows = (int)r;
   s->T = (int)c - 1;
   s->data = malloc(sizeof(int32_t) * (size_t)r * (size_t)c);
   if (!s->data) return ss_seterr(err, SS_EINPUT, "sequence file '%s' does not fit in memory", path);
   const unsigned char *d = (const unsigned char *)buf + off + hl;
   for (size_t i = 0; i < (size_t)r * (size_t)c; i++) {
-    long long v = 0;
-    for (int k = 0; k < esize; k++) v |= (long long)d[i * esize + k] << (8 * k);
-    if (esize == 4) v = (int32_t)(uint32_t)v;
+    /* assemble unsigned (a shift into the sign bit of a signed type is undefined), then
+     * reinterpret as two's complement */
+    uint64_t u = 0;
+    for (int k = 0; k < esize; k++) u |= (uint64_t)d[i * esize + k] << (8 * k);
+    long long v = esize == 4 ? (long long)(int32_t)(uint32_t)u : (long long)(int64_t)u;
     if (v < 0 || v >= M) {
       int row = (int)(i / (size_t)c), col = (int)(i % (size_t)c);
       ss_seqfile_free(s);

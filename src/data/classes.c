@@ -15,6 +15,8 @@ void ss_classes_free(ss_classes *cl) {
   free(cl->supp_off);
   free(cl->supp_tok);
   free(cl->supp_cdf);
+  free(cl->alias_p);
+  free(cl->alias_i);
   memset(cl, 0, sizeof *cl);
 }
 
@@ -32,6 +34,60 @@ static int alloc_table(ss_classes *cl, int M, int N, ss_err *err) {
     ss_classes_free(cl);
     return ss_seterr(err, SS_EINPUT, "class table of %d classes x %d tokens does not fit in memory", N, M);
   }
+  return SS_OK;
+}
+
+/* Vose's alias method, per class: scaled probabilities k*p_j split into a "small" (< 1)
+ * and a "large" worklist; each small slot is topped up from a large one. Built in a fixed
+ * order, so the tables (and the batches drawn from them) depend only on the class table. */
+static int build_alias(ss_classes *cl, ss_err *err) {
+  int maxk = 0;
+  for (int n = 0; n < cl->N; n++)
+    if (cl->supp_off[n + 1] - cl->supp_off[n] > maxk) maxk = cl->supp_off[n + 1] - cl->supp_off[n];
+  double *q = malloc(sizeof(double) * (size_t)(maxk ? maxk : 1));
+  int *small = malloc(sizeof(int) * (size_t)(maxk ? maxk : 1)), *large = malloc(sizeof(int) * (size_t)(maxk ? maxk : 1));
+  if (!q || !small || !large) {
+    free(q); free(small); free(large);
+    return ss_seterr(err, SS_ERUN, "out of memory");
+  }
+  for (int n = 0; n < cl->N; n++) {
+    const int off = cl->supp_off[n], k = cl->supp_off[n + 1] - off;
+    const double *P = cl->prob + (size_t)n * cl->M;
+    double tot = 0;
+    for (int j = 0; j < k; j++) tot += P[cl->supp_tok[off + j]];
+    int ns = 0, nl = 0;
+    for (int j = 0; j < k; j++) {
+      q[j] = P[cl->supp_tok[off + j]] * k / tot;
+      if (q[j] < 1.0)
+        small[ns++] = j;
+      else
+        large[nl++] = j;
+    }
+    while (ns > 0 && nl > 0) {
+      int s = small[--ns], l = large[nl - 1];
+      cl->alias_p[off + s] = q[s];
+      cl->alias_i[off + s] = l;
+      q[l] -= 1.0 - q[s];
+      if (q[l] < 1.0) {
+        nl--;
+        small[ns++] = l;
+      }
+    }
+    /* what is left has q = 1 up to rounding */
+    while (nl > 0) {
+      int l = large[--nl];
+      cl->alias_p[off + l] = 1.0;
+      cl->alias_i[off + l] = l;
+    }
+    while (ns > 0) {
+      int s = small[--ns];
+      cl->alias_p[off + s] = 1.0;
+      cl->alias_i[off + s] = s;
+    }
+  }
+  free(q);
+  free(small);
+  free(large);
   return SS_OK;
 }
 
@@ -77,10 +133,15 @@ int ss_classes_finish(ss_classes *cl, const char *what, ss_err *err) {
   free(cl->supp_off);
   free(cl->supp_tok);
   free(cl->supp_cdf);
+  free(cl->alias_p);
+  free(cl->alias_i);
+  cl->alias_p = malloc(sizeof(double) * (nsupp ? nsupp : 1));
+  cl->alias_i = malloc(sizeof(int) * (nsupp ? nsupp : 1));
   cl->supp_off = malloc(sizeof(int) * (size_t)(N + 1));
   cl->supp_tok = malloc(sizeof(int) * (nsupp ? nsupp : 1));
   cl->supp_cdf = malloc(sizeof(double) * (nsupp ? nsupp : 1));
-  if (!cl->supp_off || !cl->supp_tok || !cl->supp_cdf) return ss_seterr(err, SS_ERUN, "out of memory");
+  if (!cl->supp_off || !cl->supp_tok || !cl->supp_cdf || !cl->alias_p || !cl->alias_i)
+    return ss_seterr(err, SS_ERUN, "out of memory");
   int k = 0;
   for (int n = 0; n < N; n++) {
     cl->supp_off[n] = k;
@@ -97,7 +158,7 @@ int ss_classes_finish(ss_classes *cl, const char *what, ss_err *err) {
     if (k > cl->supp_off[n]) cl->supp_cdf[k - 1] = INFINITY; /* every u < 1 lands inside */
   }
   cl->supp_off[N] = k;
-  return SS_OK;
+  return build_alias(cl, err);
 }
 
 int ss_classes_generate(const ss_config *cfg, ss_classes *cl, ss_err *err) {

@@ -33,6 +33,7 @@ void ss_optim_free(ss_optim *o) {
   o->m1 = o->m2 = NULL;
 }
 
+/* Small groups are updated on the calling thread: waking a team costs more than the work. */
 #define DEFINE_STEP(SUFFIX, TYPE)                                                                \
   static void step_##SUFFIX(ss_optim *o, ss_model *m, double lr_scale) {                         \
     TYPE *p = m->params, *g = m->grads, *m1 = o->m1, *m2 = o->m2;                                \
@@ -44,7 +45,7 @@ void ss_optim_free(ss_optim *o) {
       if (o->method == SS_OPT_SGD) {                                                             \
         const TYPE mu = (TYPE)o->momentum, wd = (TYPE)o->wd, damp = (TYPE)(1.0 - o->dampening);  \
         const TYPE tlr = (TYPE)lr;                                                               \
-        _Pragma("omp parallel for schedule(static)") for (size_t i = a; i < e; i++) {            \
+        _Pragma("omp parallel for schedule(static) if (e - a > 65536)") for (size_t i = a; i < e; i++) { \
           TYPE gr = g[i];                                                                        \
           if (wd != 0) gr += wd * p[i];                                                          \
           if (mu != 0) {                                                                         \
@@ -59,7 +60,7 @@ void ss_optim_free(ss_optim *o) {
         const TYPE b1 = (TYPE)o->beta1, b2 = (TYPE)o->beta2, eps = (TYPE)o->eps;                 \
         const TYPE wd = (TYPE)o->wd, decay = (TYPE)(1.0 - lr * o->wd);                           \
         const int adamw = o->method == SS_OPT_ADAMW;                                             \
-        _Pragma("omp parallel for schedule(static)") for (size_t i = a; i < e; i++) {            \
+        _Pragma("omp parallel for schedule(static) if (e - a > 65536)") for (size_t i = a; i < e; i++) { \
           TYPE gr = g[i];                                                                        \
           if (adamw)                                                                             \
             p[i] *= decay;                                                                       \
@@ -85,24 +86,41 @@ void ss_optim_step(ss_optim *o, ss_model *m, double lr_scale) {
     step_f32(o, m, lr_scale);
 }
 
+/* Sum of squares in fixed chunks (partial sums in chunk order), so the norm does not depend
+ * on the number of threads; chunks run in parallel (the transformer has 10^7 parameters). */
+#define CLIP_CHUNK 65536
 double ss_clip_grad_norm(ss_model *m, double max_norm) {
-  double s = 0;
-  if (m->dtype == SS_F64) {
-    const double *g = m->grads;
-    for (size_t i = 0; i < m->nparams; i++) s += g[i] * g[i];
-  } else {
-    const float *g = m->grads;
-    for (size_t i = 0; i < m->nparams; i++) s += (double)g[i] * g[i];
+  const size_t n = m->nparams, nch = (n + CLIP_CHUNK - 1) / CLIP_CHUNK;
+  double *part = calloc(nch ? nch : 1, sizeof(double));
+  if (!part) return NAN;
+  const int f64 = m->dtype == SS_F64;
+#pragma omp parallel for schedule(static) if (nch > 1)
+  for (size_t c = 0; c < nch; c++) {
+    const size_t a = c * CLIP_CHUNK, e = a + CLIP_CHUNK < n ? a + CLIP_CHUNK : n;
+    double s = 0;
+    if (f64) {
+      const double *g = m->grads;
+      for (size_t i = a; i < e; i++) s += g[i] * g[i];
+    } else {
+      const float *g = m->grads;
+      for (size_t i = a; i < e; i++) s += (double)g[i] * g[i];
+    }
+    part[c] = s;
   }
+  double s = 0;
+  for (size_t c = 0; c < nch; c++) s += part[c];
+  free(part);
   double norm = sqrt(s);
   if (max_norm > 0 && norm > max_norm) {
     double c = max_norm / (norm + 1e-6);
-    if (m->dtype == SS_F64) {
+    if (f64) {
       double *g = m->grads;
-      for (size_t i = 0; i < m->nparams; i++) g[i] *= c;
+#pragma omp parallel for schedule(static) if (n > CLIP_CHUNK)
+      for (size_t i = 0; i < n; i++) g[i] *= c;
     } else {
       float *g = m->grads;
-      for (size_t i = 0; i < m->nparams; i++) g[i] = (float)(g[i] * c);
+#pragma omp parallel for schedule(static) if (n > CLIP_CHUNK)
+      for (size_t i = 0; i < n; i++) g[i] = (float)(g[i] * c);
     }
   }
   return norm;

@@ -301,6 +301,8 @@ static int write_aggregate(const ss_sweep *s, const ss_sweep_group *g, int ng, i
     if (any_snap) {
       if (g[j].t0_count == 0)
         fputs(" – |", a.f);
+      else if (g[j].t0_count == 1)
+        fprintf(a.f, " %.4g [1] |", g[j].t0_mean);
       else
         fprintf(a.f, " %.4g ± %.2g [%d] |", g[j].t0_mean, isfinite(g[j].t0_std) ? g[j].t0_std : 0.0, g[j].t0_count);
     }

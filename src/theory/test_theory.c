@@ -136,11 +136,66 @@ static void flow_is_the_small_step_limit(void **state) {
   ss_classes_free(&cl);
 }
 
+/* verify's in-memory SGD runs are ss_train's runs, row for row, bit for bit. */
+static void sgd_in_memory_equals_train(void **state) {
+  (void)state;
+  const char *kv[] = {"model.zero_init=false", "seed=3", "niter=12", "save_per_minibatch=3", "data.num_last=1",
+                      "data.num_next_per_last=2", "opt.lr_y=5"};
+  ss_config c;
+  cfg_of(&c, kv, 7);
+  char *tmp = ss_test_tmpdir("theory-sgdmem");
+  char *a = ss_path_join(tmp, "train"), *b = ss_path_join(tmp, "memory");
+  ss_run_summary s;
+  ss_err err;
+  assert_int_equal(ss_train(&c, a, &s, &err), SS_OK);
+  ss_classes cl;
+  ss_recorder rec;
+  assert_int_equal(ss_classes_from_config(&c, &cl, &err), SS_OK);
+  ss_recorder_init(&rec, &cl, &err);
+  assert_int_equal(ss_sgd_trajectory(&c, &cl, &rec, &err), SS_OK);
+  assert_int_equal(ss_mkdir_p(b, &err), SS_OK);
+  assert_int_equal(ss_recorder_write(&rec, b, &err), SS_OK);
+  ss_compare cmp;
+  assert_int_equal(ss_compare_runs(a, b, -1, &cmp, &err), SS_OK);
+  assert_int_equal(cmp.nshared, 5); /* 0, 3, 6, 9, 12 */
+  assert_true(cmp.max == 0);
+  for (int k = 0; k < cmp.nscalar; k++)
+    if (cmp.scalar[k].max != 0) fail_msg("%s differs by %g", cmp.scalar[k].name, cmp.scalar[k].max);
+  ss_compare_free(&cmp);
+  ss_recorder_free(&rec);
+  ss_classes_free(&cl);
+  free(a);
+  free(b);
+  free(tmp);
+}
+
+/* The CLI: a flow run from the command line, and bad input (the transformer has no
+ * population theory here; an unknown option) exits 2 naming the key. */
+static void cli_runs_and_rejects_bad_input(void **state) {
+  (void)state;
+  char *tmp = ss_test_tmpdir("theory-cli"), *out = NULL;
+  int rc = ss_test_sh(&out, "'%s' theory theory.mode=flow theory.tol=1e-6 theory.dt=1 niter=10 out='%s/flow'", ss_test_cli(), tmp);
+  if (rc != 0) fail_msg("theory flow exited %d:\n%s", rc, out);
+  assert_non_null(strstr(out, "mode flow"));
+  free(out);
+  char p[4300];
+  snprintf(p, sizeof p, "%s/flow/snap.json", tmp);
+  assert_true(ss_file_exists(p));
+  rc = ss_test_sh(&out, "'%s' theory model.type=transformer out='%s/tf'", ss_test_cli(), tmp);
+  assert_int_equal(rc, 2);
+  assert_non_null(strstr(out, "model.type"));
+  free(out);
+  assert_int_equal(ss_test_sh(NULL, "'%s' theory --bogus out='%s/x'", ss_test_cli(), tmp), 2);
+  free(tmp);
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(writes_the_files_of_a_training_run_fast),
       cmocka_unit_test(starts_where_training_starts),
       cmocka_unit_test(flow_is_the_small_step_limit),
+      cmocka_unit_test(cli_runs_and_rejects_bad_input),
+      cmocka_unit_test(sgd_in_memory_equals_train),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -144,7 +144,6 @@ static int trajectory_impl(const ss_config *cfg, const ss_classes *cl, ss_record
         break;
       }
       if (step == niter) break;
-      if (cfg->opt.clip > 0) ss_clip_grad_norm(m, cfg->opt.clip);
       ss_optim_step(oout, m, 1.0);
     }
   } else {

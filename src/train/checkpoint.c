@@ -26,8 +26,6 @@
 
 #define CKPT_FORMAT "scansnap-checkpoint-1"
 
-static const char *value_names[4] = {"loss", "acc", "y_norm", "z_norm"};
-
 int ss_checkpoint_save(const char *path, const ss_model *m, const ss_optim *o, const ss_train_pos *pos,
                        const ss_recorder *rec, const char *const *meta, ss_err *err) {
   ss_tensor t[3 * SS_MAX_TENSORS + 5];
@@ -175,6 +173,7 @@ int ss_checkpoint_load(const char *path, ss_model *m, ss_optim *o, ss_train_pos 
   pos->data_pos = st[2];
   memcpy(pos->rng.s, rs, sizeof rs);
   if (o) o->t = st[1];
+  if (m->ops->resume_at) m->ops->resume_at(m, st[1]);
   if (rec) {
     const ss_tensor *ts = ss_st_get(&f, "metrics.steps"), *tv = ss_st_get(&f, "metrics.values"), *tc = ss_st_get(&f, "metrics.c");
     const char *cols = ss_st_meta(&f, "metrics_columns");
@@ -200,6 +199,11 @@ int ss_checkpoint_load(const char *path, ss_model *m, ss_optim *o, ss_train_pos 
     }
     const int64_t *sv = ts->data;
     const double *vv = tv->data, *cv = tc->data;
+    for (int64_t r = 0; r < R; r++)
+      if (sv[r] < 0 || (r > 0 && sv[r] <= sv[r - 1])) {
+        rc = ss_seterr(err, SS_EINPUT, "checkpoint '%s': metrics rows are not in increasing step order (row %lld)", path, (long long)r);
+        goto out;
+      }
     for (int64_t r = 0; r < R; r++) {
       /* Rows at or after the checkpoint's step are redone by the resumed loop (the final
        * checkpoint holds the row at niter, which a run extended to a larger niter redoes). */
@@ -208,7 +212,6 @@ int ss_checkpoint_load(const char *path, ss_model *m, ss_optim *o, ss_train_pos 
       if ((rc = ss_recorder_add(rec, sv[r], v[0], v[1], cv + (size_t)r * N * M, v[2], v[3], v + 4, err))) goto out;
     }
   }
-  (void)value_names;
 out:
   ss_st_free(&f);
   return rc;

@@ -1,7 +1,8 @@
 /* Same configuration and seed -> byte-identical metrics.csv, metrics.jsonl,
  * dynamics.safetensors and checkpoint.safetensors with 1, 2 and 3 threads. The configuration
- * has num_last=5 (M = 70, so the per-row dY reduction and the per-sequence loop really split
- * across threads), default random init (so dZ is non-zero from the first step), and is run
+ * has num_last=5 (M = 70) and batch 128 x T 64, enough work (> SS_YZ_PAR_WORK in
+ * src/model/yz.c) that the per-sequence loop and the chunked dY really split across threads;
+ * default random init (so dZ is non-zero from the first step), and is run
  * with SGD and with Adam. A different seed must change the bytes (the comparison can fail). */
 #include <stdio.h>
 #include <stdlib.h>
@@ -15,7 +16,7 @@ static void run(const char *dir, const char *name, int threads, const char *seed
   ss_err e;
   char kv[2048];
   ss_config_defaults(&c);
-  const char *kvs[] = {"dataset2.num_last=5", "niter=30", "batchsize=64", "L=64", "model.zero_init=false",
+  const char *kvs[] = {"dataset2.num_last=5", "niter=30", "batchsize=128", "L=64", "model.zero_init=false",
                        "save_per_minibatch=3", NULL};
   for (int i = 0; kvs[i]; i++)
     if (ss_config_override(&c, kvs[i], &e)) fail_msg("%s", e.msg);

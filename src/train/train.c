@@ -333,8 +333,8 @@ out_m:
   ss_batch_free(&b);
   ss_optim_free(&opt);
   ss_model_free(m);
-  ss_seqfile_free(&sf);
 out_cl:
+  ss_seqfile_free(&sf); /* also after a sequence file that loaded but does not fit data.T */
   ss_classes_free(&cl);
   return rc;
 }

@@ -327,6 +327,7 @@ static void model_case(const char *const *kv, int lm) {
   memcpy(g, m->grads, sizeof(float) * m->nparams);
   mdl_ctx ctx = {m, &b};
   for (int t = 0; t < m->ntensors; t++) {
+    if (!strncmp(m->tensors[t].name, "state.", 6)) continue; /* the dropout step counter */
     size_t off = (size_t)((float *)m->tensors[t].data - (float *)m->params);
     char nm[96];
     snprintf(nm, sizeof nm, "model(%s).%s", lm ? "lm" : "syn", m->tensors[t].name);
@@ -404,6 +405,38 @@ static void test_step_is_bit_identical_across_thread_counts(void **state) {
   free(g[1]);
 }
 
+/* The dropout step counter travels with the parameters (tensor state.dropout_step), so a
+ * model restored from a checkpoint draws the masks the uninterrupted run would have. */
+static void test_restored_parameters_continue_the_dropout_stream(void **state) {
+  (void)state;
+  const char *kv[] = {"model.task", "lm", "model.d", "8", "model.H", "2", "model.dropout", "0.3", "model.use_ffn", "true", NULL};
+  const int M = 13, T = 6, B = 2;
+  ss_model *a = build(kv, M, T), *b = build(kv, M, T);
+  ss_batch bt;
+  ss_err e;
+  assert_int_equal(ss_batch_alloc(&bt, B, T, &e), 0);
+  int y[12];
+  for (int i = 0; i < B * T; i++) bt.x[i] = i % M, y[i] = (3 * i + 1) % M;
+  bt.y = y;
+  double L, acc, La, Lb;
+  assert_int_equal(a->ops->step(a, &bt, &L, &acc, &e), 0);
+  assert_int_equal(a->ops->step(a, &bt, &L, &acc, &e), 0);
+  /* b is "resumed" from a: same parameters, counter included */
+  memcpy(b->params, a->params, sizeof(float) * a->nparams);
+  assert_int_equal(a->ops->step(a, &bt, &La, &acc, &e), 0);
+  assert_int_equal(b->ops->step(b, &bt, &Lb, &acc, &e), 0);
+  assert_true(La == Lb);
+  assert_memory_equal(a->grads, b->grads, sizeof(float) * a->nparams);
+  /* and the masks do change from step to step: the next step's loss differs */
+  double Lnext;
+  assert_int_equal(a->ops->step(a, &bt, &Lnext, &acc, &e), 0);
+  assert_true(Lnext != La);
+  bt.y = NULL;
+  ss_batch_free(&bt);
+  ss_model_free(a);
+  ss_model_free(b);
+}
+
 static void test_bad_heads_and_long_sequences_are_input_errors(void **state) {
   (void)state;
   ss_config c;
@@ -442,6 +475,7 @@ int main(void) {
       cmocka_unit_test(test_whole_model_gradients_match_finite_differences_synthetic),
       cmocka_unit_test(test_whole_model_gradients_match_finite_differences_lm),
       cmocka_unit_test(test_step_is_bit_identical_across_thread_counts),
+      cmocka_unit_test(test_restored_parameters_continue_the_dropout_stream),
       cmocka_unit_test(test_bad_heads_and_long_sequences_are_input_errors),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);

@@ -73,7 +73,8 @@ static void parity_case(const char *const *kv, const char *case_name, int lm) {
   snprintf(out, sizeof out, "%s/torch.safetensors", dir);
   ss_tensor t[SS_MAX_TENSORS + 3];
   int n = 0;
-  for (int i = 0; i < m->ntensors; i++) t[n++] = m->tensors[i];
+  for (int i = 0; i < m->ntensors; i++)
+    if (strncmp(m->tensors[i].name, "state.", 6)) t[n++] = m->tensors[i];
   t[n++] = (ss_tensor){"x", SS_I32, 2, {B, T}, b.x};
   t[n++] = (ss_tensor){"y", SS_I32, 2, {B, T}, y};
   t[n++] = (ss_tensor){"label", SS_I32, 1, {B}, b.label};
@@ -110,6 +111,7 @@ static void parity_case(const char *const *kv, const char *case_name, int lm) {
   worst = fmax(worst, compare("logits", logits, ss_st_get(&ref, "logits"), (int64_t)rows * M));
   worst = fmax(worst, compare("attention", att, ss_st_get(&ref, "att"), (int64_t)B * c.model.H * T * T));
   for (int i = 0; i < m->ntensors; i++) {
+    if (!strncmp(m->tensors[i].name, "state.", 6)) continue; /* the dropout step counter */
     char nm[96];
     snprintf(nm, sizeof nm, "grad.%s", m->tensors[i].name);
     size_t off = (size_t)((float *)m->tensors[i].data - (float *)m->params);

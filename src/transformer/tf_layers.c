@@ -20,6 +20,37 @@ void ss_tfl_gemm(int ta, int tb, int m, int n, int k, const float *A, int lda, c
       for (int j = 0; j < n; j++) C[(size_t)i * ldc + j] = beta == 0 ? 0.0f : beta * C[(size_t)i * ldc + j];
     return;
   }
+  /* A long reduction with a small output (dX = dlogits W: k = V = 30000, C is 700 x 200):
+   * tiling C would pack the big operands once per tile; instead cut k into 8 fixed chunks,
+   * each chunk's product into its own buffer, then sum the chunks in order per element. */
+  if (k >= 4096 && k >= 16 * (m > n ? m : n)) {
+    const int nk = 8, kb = round16((k + nk - 1) / nk);
+    float *part = malloc(sizeof(float) * (size_t)nk * m * n);
+    if (part) {
+#pragma omp parallel for schedule(dynamic, 1)
+      for (int c = 0; c < nk; c++) {
+        const int k0 = c * kb, kk = k - k0 < kb ? k - k0 : kb;
+        float *pc = part + (size_t)c * m * n;
+        if (kk <= 0) {
+          memset(pc, 0, sizeof(float) * (size_t)m * n);
+          continue;
+        }
+        const float *a = ta ? A + (size_t)k0 * lda : A + k0;
+        const float *b = tb ? B + k0 : B + (size_t)k0 * ldb;
+        cblas_sgemm(CblasRowMajor, ta ? CblasTrans : CblasNoTrans, tb ? CblasTrans : CblasNoTrans, m, n, kk, 1.0f, a,
+                    lda, b, ldb, 0.0f, pc, n);
+      }
+#pragma omp parallel for schedule(static)
+      for (int i = 0; i < m; i++)
+        for (int j = 0; j < n; j++) {
+          float s = beta == 0 ? 0.0f : beta * C[(size_t)i * ldc + j];
+          for (int c = 0; c < nk; c++) s += part[(size_t)c * m * n + (size_t)i * n + j];
+          C[(size_t)i * ldc + j] = s;
+        }
+      free(part);
+      return;
+    }
+  }
   /* Tiles from the shape alone: halve the longer side until there are >= 8 tiles or both
    * sides are below 128. 8 tiles keep 2..8 threads busy; each tile is big enough for the
    * BLAS kernel to run near its single-core peak. */
@@ -286,13 +317,18 @@ size_t ss_tfl_decoder_partial_size(int N, int V) { return (size_t)((N + XENT_CHU
  * Cloned for AVX-512/AVX2 so the exp loop runs at full vector width. */
 __attribute__((target_clones("avx512f", "arch=haswell", "default"))) static double
 xent_row(float *row, const float *bias, int V, int target, float scale, int backward, int *hit) {
-  if (bias) {
-#pragma omp simd
-    for (int v = 0; v < V; v++) row[v] += bias[v];
-  }
   float mx = -INFINITY;
+  if (bias) { /* bias and max in one pass over the row */
 #pragma omp simd reduction(max : mx)
-  for (int v = 0; v < V; v++) mx = row[v] > mx ? row[v] : mx;
+    for (int v = 0; v < V; v++) {
+      const float l = row[v] + bias[v];
+      row[v] = l;
+      mx = l > mx ? l : mx;
+    }
+  } else {
+#pragma omp simd reduction(max : mx)
+    for (int v = 0; v < V; v++) mx = row[v] > mx ? row[v] : mx;
+  }
   if (target < 0) { /* ignored position: no loss, no gradient */
     *hit = 0;
     if (backward) memset(row, 0, sizeof(float) * (size_t)V);

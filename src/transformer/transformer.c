@@ -44,6 +44,8 @@ typedef struct {
   uint64_t seed;
   int training;
   uint64_t counter; /* training steps done: keys the dropout masks */
+  float *state;     /* [2] the counter as two 16-bit halves, a tensor outside every group so
+                       that checkpoints carry it and a resumed run draws the same masks */
   float *P[P_COUNT], *G[P_COUNT]; /* views into params / grads; NULL when absent */
   float *sinus;                   /* [Tmax, C] fixed sinusoidal table (model.pos=sinusoidal) */
   /* activations, sized for cap rows */
@@ -259,8 +261,11 @@ static int check_batch(const tf_impl *t, const ss_batch *b, ss_err *err) {
   return SS_OK;
 }
 
+static uint64_t half(float f) { return f >= 0 && f < 65536.0f ? (uint64_t)f : 0; }
+
 static int tf_run(ss_model *m, const ss_batch *b, double *loss, double *acc, int bwd, ss_err *err) {
   tf_impl *t = m->impl;
+  t->counter = half(t->state[0]) << 16 | half(t->state[1]);
   int rc = check_batch(t, b, err);
   if (rc) return rc;
   set_blas_threads();
@@ -272,7 +277,11 @@ static int tf_run(ss_model *m, const ss_batch *b, double *loss, double *acc, int
   *acc = (double)hits / rows;
   if (bwd) {
     backward(t, b->B, b->T);
-    if (t->training) t->counter++;
+    if (t->training) {
+      t->counter = (t->counter + 1) & 0xFFFFFFFFu;
+      t->state[0] = (float)(t->counter >> 16);
+      t->state[1] = (float)(t->counter & 0xFFFF);
+    }
   }
   return SS_OK;
 }
@@ -377,7 +386,10 @@ static void tf_free(ss_model *m) {
   free(t);
 }
 
-static const ss_model_ops tf_ops = {"transformer", tf_step, tf_eval, tf_composition, tf_free};
+/* Resuming after n updates: n training steps were done, so the dropout masks go on from there. */
+static void tf_resume_at(ss_model *m, long long updates) { ((tf_impl *)m->impl)->counter = (uint64_t)updates; }
+
+static const ss_model_ops tf_ops = {"transformer", tf_step, tf_eval, tf_composition, tf_free, tf_resume_at};
 
 int ss_tf_new(const ss_config *cfg, int M, int T, ss_model **out, ss_err *err) {
   *out = NULL;
@@ -442,6 +454,8 @@ int ss_tf_new(const ss_config *cfg, int M, int T, ss_model **out, ss_err *err) {
     total += n;
     gsize[oi >= g0] += n;
   }
+  const size_t state_off = total; /* dropout step counter, in no group (never updated) */
+  total += 2;
   double bytes = (double)total * 4 * 4 + (double)M * 4 * 64;
   if (bytes > 64e9) {
     free(t);
@@ -472,6 +486,8 @@ int ss_tf_new(const ss_config *cfg, int M, int T, ss_model **out, ss_err *err) {
     ss_tensor *tv = &m->tensors[m->ntensors++];
     *tv = (ss_tensor){(char *)pnames[i], SS_F32, sh[i][1] ? 2 : 1, {sh[i][0], sh[i][1]}, t->P[i]};
   }
+  t->state = P + state_off;
+  m->tensors[m->ntensors++] = (ss_tensor){"state.dropout_step", SS_F32, 1, {2}, t->state};
   m->ngroups = 2;
   m->groups[0] = (ss_param_group){"decoder", 0, gsize[0], ss_config_lr_y(cfg)};
   m->groups[1] = (ss_param_group){"attention", gsize[0], gsize[1], ss_config_lr_z(cfg)};

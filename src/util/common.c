@@ -79,7 +79,9 @@ double ss_now(void) {
   return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
 }
 
-static int g_threads = 0;
+/* Per thread, like the OpenMP setting it mirrors: runs started from inside a parallel loop
+ * (verify, sweeps) each set their own without racing on a shared variable. */
+static _Thread_local int g_threads = 0;
 
 void ss_set_threads(int n) {
   g_threads = n > 0 ? n : omp_get_num_procs();

@@ -1,0 +1,56 @@
+/* The configuration parser: a YAML file (ss_config_load_yaml), and the same bytes read as
+ * key=value overrides, one per line (ss_config_override, the command line's path).
+ * Property: a configuration that validates survives config.yaml (ss_config_write_yaml)
+ * and ss_run_load_config's re-reading with every value unchanged, which resuming needs. */
+#include "fuzz.h"
+
+static void check_round_trip(const ss_config *c) {
+  ss_err err;
+  char path[128];
+  snprintf(path, sizeof path, "%s/config.yaml", ss_fuzz_scratch());
+  FILE *f = fopen(path, "w");
+  if (!f) abort();
+  ss_config_write_yaml(c, f);
+  fclose(f);
+  ss_config back;
+  ss_config_defaults(&back);
+  int rc = ss_config_load_yaml(&back, path, &err);
+  if (rc) fprintf(stderr, "config.yaml does not load back: %s\n", err.msg);
+  SS_FUZZ_ASSERT(rc == SS_OK);
+  int n;
+  const ss_keydef *k = ss_config_keys(&n);
+  for (int i = 0; i < n; i++) {
+    char a[SS_PATH_MAX + 64], b[SS_PATH_MAX + 64];
+    ss_config_format(c, &k[i], a, sizeof a);
+    ss_config_format(&back, &k[i], b, sizeof b);
+    if (strcmp(a, b)) fprintf(stderr, "key %s: '%s' came back as '%s'\n", k[i].name, a, b);
+    SS_FUZZ_ASSERT(strcmp(a, b) == 0);
+  }
+}
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
+  ss_config c;
+  ss_err err;
+  ss_config_defaults(&c);
+  if (ss_config_load_yaml(&c, ss_fuzz_path(0, data, size), &err) == SS_OK && ss_config_validate(&c, &err) == SS_OK)
+    check_round_trip(&c);
+
+  ss_config_defaults(&c);
+  char *text = malloc(size + 1);
+  if (!text) return 0;
+  memcpy(text, data, size);
+  text[size] = 0;
+  int ok = 1;
+  for (char *line = text, *next; line && ok; line = next) {
+    next = strchr(line, '\n');
+    if (next) *next++ = 0;
+    if (*line) ok = ss_config_override(&c, line, &err) == SS_OK;
+  }
+  free(text);
+  if (ok && ss_config_validate(&c, &err) == SS_OK) {
+    char unused[512];
+    ss_config_unused(&c, unused, sizeof unused);
+    check_round_trip(&c);
+  }
+  return 0;
+}

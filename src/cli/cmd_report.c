@@ -1,0 +1,38 @@
+/* scansnap report DIR [theory=DIR] [class=K] */
+#include <stdio.h>
+#include <string.h>
+
+#include <scansnap/report.h>
+
+#include "cli/cli.h"
+
+static void report_help(void) {
+  printf("usage: scansnap report DIR [theory=THEORY_RUN_DIR] [class=K]\n\n"
+         "Writes DIR/report.html: one self-contained page (inline SVG figures, the\n"
+         "configuration, the metrics table; for a sweep the aggregate and the comparison with\n"
+         "the paper; the claims of `scansnap verify` when DIR/claims.json exists). It draws the\n"
+         "figures first (as `scansnap plot`); without gnuplot the report has no figures.\n");
+}
+
+int cmd_report(int argc, char **argv) {
+  for (int i = 1; i < argc; i++)
+    if (!strcmp(argv[i], "--help") || !strcmp(argv[i], "-h")) {
+      report_help();
+      return 0;
+    }
+  const char *dir;
+  ss_plot_opts o;
+  int rc = ss_cli_plot_args(argc, argv, &dir, &o);
+  if (rc) return rc;
+  ss_plot_set set;
+  ss_err err = {0};
+  if ((rc = ss_plot_prepare(dir, &o, &set, &err))) return ss_cli_fail(&err);
+  if (ss_cli_gnuplot(&set, 0, &err)) {
+    fprintf(stderr, "scansnap: note: %s; the report has no figures\n", err.msg);
+    set.n = 0;
+  }
+  char path[SS_PATH_MAX + 32];
+  if ((rc = ss_report_write(dir, &set, path, sizeof path, &err))) return ss_cli_fail(&err);
+  printf("report:         %s\n", path);
+  return 0;
+}
