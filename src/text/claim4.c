@@ -18,7 +18,7 @@
 #include "scansnap/text.h"
 #include "scansnap/theory.h"
 
-#define CLAIM4_STEPS 400
+#define CLAIM4_STEPS 300
 #define ENT_DROP 0.05
 #define MASS_DROP 0.01
 
