@@ -13,22 +13,22 @@ rm -rf "$out" "$out-sample"
 mkdir -p "$(dirname "$out")"
 echo "machine: $(nproc) cores, $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ //'); load average before: $(cut -d' ' -f1-3 /proc/loadavg)"
 
-t0=$(date +%s.%N)
-"$cli" sweep --preset fig6 out="$out" jobs="${JOBS:-0}" > "$out.log" 2>&1 || { tail "$out.log"; exit 1; }
-t1=$(date +%s.%N)
-wall=$(echo "$t1 - $t0" | bc -l)
-printf 'scansnap: full Figure-6 sweep, 640 runs, jobs=%s: %.1f s wall, %.1f runs/s\n' "${JOBS:-0 (all cores)}" "$wall" "$(echo "640 / $wall" | bc -l)"
+/usr/bin/time -f '%e %U %S' -o "$out.time" "$cli" sweep --preset fig6 out="$out" jobs="${JOBS:-0}" > "$out.log" 2>&1 || { tail "$out.log"; exit 1; }
+read -r wall user sys < "$out.time"
+cpu=$(echo "$user + $sys" | bc -l)
+printf 'scansnap: full Figure-6 sweep, 640 runs, jobs=%s: %.1f s wall, %.2f runs/s; %.1f CPU-s (user+sys, all workers)\n' "${JOBS:-0 (all cores)}" "$wall" "$(echo "640 / $wall" | bc -l)" "$cpu"
+printf 'scansnap: on an idle machine with %d cores that is about %.1f s wall (CPU-s / cores)\n' "$(nproc)" "$(echo "$cpu / $(nproc)" | bc -l)"
 grep -E '^Overall|^mean \|' "$out.log" || true
 
 # The sample: one seed, eta_Y/eta_Z = 2, eta_Z in SAMPLE_LRZ, every num_last.
 lrz=${SAMPLE_LRZ:-1}
-t0=$(date +%s.%N)
-"$cli" sweep --preset fig6 seed=1 opt.lr_y_multi_on_z=2 opt.lr_z="$lrz" jobs=1 threads=1 out="$out-sample" > /dev/null 2>&1
-t1=$(date +%s.%N)
+/usr/bin/time -f '%e %U %S' -o "$out-sample.time" "$cli" sweep --preset fig6 seed=1 opt.lr_y_multi_on_z=2 opt.lr_z="$lrz" jobs=1 threads=1 out="$out-sample" > /dev/null 2>&1
+read -r cs cu csy < "$out-sample.time"
 n=$(( $(echo "$lrz" | tr ',' '\n' | wc -l) * 4 ))
-cs=$(echo "$t1 - $t0" | bc -l)
-printf 'scansnap: the sample (%d runs, one process, 1 thread): %.2f s\n' "$n" "$cs"
-py=$(/usr/bin/python3 bench/fig6_torch.py --lr-z "$lrz" --threads 2 | tee /dev/stderr | tail -1)
+printf 'scansnap: the sample (%d runs, one process, 1 thread): %.2f s wall, %.2f CPU-s\n' "$n" "$cs" "$(echo "$cu + $csy" | bc -l)"
+pyout=$(/usr/bin/python3 bench/fig6_torch.py --lr-z "$lrz" --threads 2)
+echo "$pyout"
+py=$(echo "$pyout" | tail -1)
 ps=$(echo "$py" | sed -n 's/.*sample_seconds=\([0-9.]*\).*/\1/p')
 ex=$(echo "$py" | sed -n 's/.*extrapolated_seconds=\([0-9.]*\).*/\1/p')
 printf 'pytorch:  the same sample: %.1f s (training only, 2 threads) = %.0fx scansnap on the same runs\n' "$ps" "$(echo "$ps / $cs" | bc -l)"

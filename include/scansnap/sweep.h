@@ -135,5 +135,8 @@ int ss_csv_read(const char *path, ss_csv *t, ss_err *err);
 int ss_csv_col(const ss_csv *t, const char *name); /* -1 if absent */
 const char *ss_csv_cell(const ss_csv *t, int row, int col);
 void ss_csv_free(ss_csv *t);
+/* 1 if a reference table's row matches the sweep's fixed value of every key column that is
+ * not swept (so `--preset fig6 opt.lr_z=1` compares with the lr_z = 1 rows only). */
+int ss_sweep_ref_row_fixed_ok(const ss_sweep *s, const ss_csv *ref, int row);
 
 #endif

@@ -333,6 +333,7 @@ static int sweep_figure(ss_plot_set *set, const ss_sweep *s, const ss_csv *agg, 
             title, 100.0 / width, 60.0 / width);
   for (int pi = 0; pi < npan && rc == SS_OK; pi++) {
     sbuf d = {0}, r = {0};
+    int npts = 0;
     const char *pv = ap >= 0 ? s->axes[ap].values[pi] : NULL;
     for (int li = 0; li < nlin; li++) {
       const char *lv = al >= 0 ? s->axes[al].values[li] : NULL;
@@ -345,13 +346,16 @@ static int sweep_figure(ss_plot_set *set, const ss_sweep *s, const ss_csv *agg, 
         if (!numeric_x && ax >= 0)
           for (int k = 0; k < s->axes[ax].n; k++)
             if (!strcmp(s->axes[ax].values[k], xv)) x = k;
-        const char *sd = ss_csv_cell(agg, row, cs);
-        sb_printf(&d, "%.12g %s %s\n", x, ss_csv_cell(agg, row, cm), strcmp(sd, "nan") ? sd : "0");
+        const char *sd = ss_csv_cell(agg, row, cs), *mv = ss_csv_cell(agg, row, cm);
+        if (!isfinite(strtod(mv, NULL))) continue; /* no complete run (or no t0) in this group */
+        npts++;
+        sb_printf(&d, "%.12g %s %s\n", x, mv, isfinite(strtod(sd, NULL)) ? sd : "0");
       }
       sb_printf(&d, "\n\n");
       if (ref) {
         sb_printf(&r, "# %s\n", lv ? lv : "all");
         for (int row = 0; row < ref->nrows; row++) {
+          if (!ss_sweep_ref_row_fixed_ok(s, ref, row)) continue;
           if (pv && !is_num_equal(ss_csv_cell(ref, row, rp), pv)) continue;
           if (lv && !is_num_equal(ss_csv_cell(ref, row, rl), lv)) continue;
           double x = strtod(ss_csv_cell(ref, row, rx), NULL);
@@ -370,7 +374,10 @@ static int sweep_figure(ss_plot_set *set, const ss_sweep *s, const ss_csv *agg, 
     }
     free(d.buf);
     free(r.buf);
-    sb_printf(&b, "set grid lc rgb '#dddddd'\n");
+    sb_printf(&b, "set grid lc rgb '#dddddd'\nunset label\n");
+    /* gnuplot cannot autoscale a panel without points */
+    if (npts == 0) sb_printf(&b, "set yrange [0:1]\nset label 'no data' at graph 0.5, graph 0.5 center\n");
+    else sb_printf(&b, "set autoscale y\n");
     if (pv) sb_printf(&b, "set title '%s = %s' font 'Sans,13'\n", pretty_key(s->axes[ap].key), pv);
     else sb_printf(&b, "unset title\n");
     if (ax >= 0) sb_printf(&b, "set xlabel '%s'\n", pretty_key(s->axes[ax].key));
@@ -434,7 +441,9 @@ static int plot_sweep(ss_plot_set *set, const char *dir, ss_err *err) {
   if (rc == SS_OK) /* the caption for reports, without gnuplot's markup */
     snprintf(set->title[set->n - 1], sizeof set->title[0], "Figure 6: final %s vs eta_Y/eta_Z, one panel per num_last, one line per eta_Z; error bars = std over seeds%s",
              s.metric, have_ref ? "; open circles = the paper's published means" : "");
-  if (rc == SS_OK && ss_csv_col(&agg, "t0_mean") >= 0)
+  int ct = ss_csv_col(&agg, "t0_mean"), any_t0 = 0;
+  for (int r = 0; ct >= 0 && r < agg.nrows; r++) any_t0 |= isfinite(strtod(ss_csv_cell(&agg, r, ct), NULL));
+  if (rc == SS_OK && any_t0)
     rc = sweep_figure(set, &s, &agg, "t0_mean", "t0_std", NULL, "t0", "Snap time t_0 vs η_Y/η_Z\\n{/*0.8 error bars: std over seeds}",
                       "snap time t_0 (SGD steps)", err);
   if (rc == SS_OK && set->n > 1)

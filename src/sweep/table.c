@@ -338,6 +338,31 @@ static int same_value(const char *a, const char *b) {
   return fabs(x - y) <= 1e-9 * (fabs(x) + fabs(y)) + 1e-12;
 }
 
+/* A reference key column that is not swept must equal the sweep's fixed value of that key. */
+static const ss_keydef *key_for_column(const char *col) {
+  const ss_keydef *k = ss_config_find(col);
+  if (k) return k;
+  int n;
+  const ss_keydef *all = ss_config_keys(&n);
+  for (int i = 0; i < n; i++) {
+    const char *dot = strrchr(all[i].name, '.');
+    if (dot && !strcmp(dot + 1, col)) return &all[i];
+  }
+  return NULL;
+}
+
+int ss_sweep_ref_row_fixed_ok(const ss_sweep *s, const ss_csv *ref, int row) {
+  for (int c = 0; c < ref->ncols; c++) {
+    if (!ref_is_key(ref->head[c]) || axis_for_column(s, ref->head[c]) >= 0) continue;
+    const ss_keydef *k = key_for_column(ref->head[c]);
+    if (!k) return 0;
+    char v[SS_PATH_MAX + 64];
+    ss_config_format(&s->base, k, v, sizeof v);
+    if (!same_value(v, ss_csv_cell(ref, row, c))) return 0;
+  }
+  return 1;
+}
+
 int ss_sweep_compare(const ss_sweep *s, const ss_sweep_group *g, int ng, const char *refpath, ss_sweep_cmp **out,
                      int *n, ss_err *err) {
   *out = NULL;
@@ -356,9 +381,12 @@ int ss_sweep_compare(const ss_sweep *s, const ss_sweep_group *g, int ng, const c
       kcol[nk] = c;
       kax[nk] = axis_for_column(s, h);
       if (kax[nk] < 0) {
-        rc = ss_seterr(err, SS_EINPUT, "sweep reference '%s': column '%s' is not a swept key of this sweep", refpath, h);
-        ss_csv_free(&t);
-        return rc;
+        if (!key_for_column(h)) {
+          rc = ss_seterr(err, SS_EINPUT, "sweep reference '%s': column '%s' is not a configuration key", refpath, h);
+          ss_csv_free(&t);
+          return rc;
+        }
+        continue; /* a fixed key of this sweep: rows must match its value */
       }
       nk++;
     }
@@ -373,8 +401,10 @@ int ss_sweep_compare(const ss_sweep *s, const ss_sweep_group *g, int ng, const c
     ss_csv_free(&t);
     return ss_seterr(err, SS_ERUN, "out of memory");
   }
+  int nout = 0;
   for (int r = 0; r < t.nrows; r++) {
-    ss_sweep_cmp *x = &c[r];
+    if (!ss_sweep_ref_row_fixed_ok(s, &t, r)) continue;
+    ss_sweep_cmp *x = &c[nout++];
     x->group_first = -1;
     x->ref_mean = strtod(ss_csv_cell(&t, r, cmean), NULL);
     x->ref_std = strtod(ss_csv_cell(&t, r, cstd), NULL);
@@ -401,7 +431,7 @@ int ss_sweep_compare(const ss_sweep *s, const ss_sweep_group *g, int ng, const c
     }
   }
   *out = c;
-  *n = t.nrows;
+  *n = nout;
   ss_csv_free(&t);
   return SS_OK;
 }
@@ -445,8 +475,12 @@ static int write_comparison(const ss_sweep *s, const ss_sweep_cmp *c, int n, ss_
     }
     char z[32] = "–";
     if (isfinite(x->z)) snprintf(z, sizeof z, "%+.1f", x->z);
-    fprintf(a.f, "| %s | %.3f ± %.3f [%d] | %.3f ± %.3f [%d] | %+.3f | %s |\n", x->keys, x->ours_mean,
-            isfinite(x->ours_std) ? x->ours_std : 0.0, x->ours_n, x->ref_mean, x->ref_std, x->ref_n, x->diff, z);
+    char ours[96];
+    if (isfinite(x->ours_std))
+      snprintf(ours, sizeof ours, "%.3f ± %.3f [%d]", x->ours_mean, x->ours_std, x->ours_n);
+    else
+      snprintf(ours, sizeof ours, "%.3f [%d]", x->ours_mean, x->ours_n);
+    fprintf(a.f, "| %s | %s | %.3f ± %.3f [%d] | %+.3f | %s |\n", x->keys, ours, x->ref_mean, x->ref_std, x->ref_n, x->diff, z);
     k++;
     sd += x->diff;
     sad += fabs(x->diff);
@@ -601,6 +635,13 @@ int ss_sweep_load_dir(ss_sweep *s, const char *dir, ss_err *err) {
     s->naxes++;
   }
   json_decref(o);
+  if (rc == SS_OK) {
+    /* the fixed keys (config.yaml of the sweep), for matching a reference table */
+    char *cy = ss_path_join(dir, "config.yaml");
+    ss_err e;
+    if (ss_file_exists(cy)) ss_config_load_yaml(&s->base, cy, &e);
+    free(cy);
+  }
   if (rc) ss_sweep_free(s);
   return rc;
 }

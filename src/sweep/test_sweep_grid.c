@@ -164,7 +164,8 @@ static void test_aggregate_matches_hand_computed_means_and_stds(void **st) {
   char path[4200];
   snprintf(path, sizeof path, "%s/ref.csv", d);
   FILE *f = fopen(path, "w");
-  fputs("lr_z,entropy_mean,entropy_std,seeds\n2.0,9.5,2,4\n1,2.5,0.6,9\n5,1,1,1\n", f);
+  /* lr_y_multi_on_z is fixed (default 1) in this sweep: the row with 2 is not ours */
+  fputs("lr_z,lr_y_multi_on_z,entropy_mean,entropy_std,seeds\n2.0,1,9.5,2,4\n1,2,7,1,1\n1,1,2.5,0.6,9\n5,1,1,1,1\n", f);
   fclose(f);
   ss_sweep_cmp *c;
   int nc;
