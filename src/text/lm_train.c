@@ -233,6 +233,7 @@ int ss_lm_train(const ss_config *cfg, const char *dir, ss_lm_summary *s, ss_err 
     return ss_seterr(err, SS_EINPUT, "key 'model.task': lm needs model.type=transformer");
   if (cfg->model.d % cfg->model.H)
     return ss_seterr(err, SS_EINPUT, "key 'model.H': %d heads do not divide model.d = %d", cfg->model.H, cfg->model.d);
+  if (cfg->resume[0]) return ss_seterr(err, SS_EINPUT, "key 'resume': language-model runs (model.task=lm) cannot be resumed yet");
   if (!ss_tf_new) return ss_seterr(err, SS_EINPUT, "key 'model.type': transformer is not implemented in this build");
   long long psteps[MAX_PROBE_STEPS];
   int npsteps;
