@@ -44,6 +44,8 @@ static int train_lm(const ss_config *cfg, const char *dir) {
   printf("attn entropy:   %.4f -> %.4f\n", s.attn_entropy_first, s.attn_entropy_last);
   printf("freq. mass:     %.4f -> %.4f on the top-%d tokens (uniform attention: %.4f)\n", s.freq_mass_first, s.freq_mass_last,
          cfg->text.top_k, s.freq_mass_uniform);
+  printf("  in context:   %.4f -> %.4f of the mass on earlier positions (uniform: %.4f); on itself %.4f -> %.4f\n",
+         s.ctx_mass_first, s.ctx_mass_last, s.ctx_mass_uniform, s.self_mass_first, s.self_mass_last);
   if (!access("/usr/bin/gnuplot", X_OK) && !getenv("SS_NO_GNUPLOT")) {
     char cmd[SS_PATH_MAX + 64];
     snprintf(cmd, sizeof cmd, "cd '%s' && gnuplot attention.gp 2>/dev/null", dir);

@@ -151,7 +151,8 @@ static int find_sources(const char *path, source src[3], ss_err *err) {
   memset(src, 0, sizeof(source) * 3);
   if (!path || !path[0]) return ss_seterr(err, SS_EINPUT, "key 'data.path': not set (a WikiText folder or a plain UTF-8 text file)");
   if (stat(path, &st))
-    return ss_seterr(err, SS_EINPUT, "data.path '%s': %s", path, strerror(errno));
+    return ss_seterr(err, SS_EINPUT, "data.path '%s': %s%s", path, strerror(errno),
+                     strstr(path, "brown") ? " (scripts/fetch-brown fetches the Brown corpus)" : "");
   if (S_ISDIR(st.st_mode)) {
     static const char *split[3] = {"train", "valid", "test"};
     static const char *pat[3] = {"wiki.%s.tokens", "wiki.%s.raw", "%s.txt"};
