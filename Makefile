@@ -32,7 +32,7 @@ test-sanitize: build-sanitize
 	cd $(BUILD_SAN) && ASAN_OPTIONS=detect_leaks=1 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 ctest $(CTEST_ARGS)
 
 # libFuzzer targets (clang): replay fuzz/corpus/, then fuzz each target for a bounded time
-# (SS_FUZZ_SECONDS per target, default 20; SS_FUZZ_TOTAL_SECONDS caps the sum, default 150).
+# (SS_FUZZ_SECONDS per target, default 20; SS_FUZZ_TOTAL_SECONDS caps the sum, default 120).
 test-fuzz: deps
 	@JOBS=$(JOBS) bash scripts/fuzz
 

@@ -15,7 +15,6 @@ mkdir -p "$tmp"
 trap 'rm -rf "$tmp"' EXIT
 
 niter=3000
-[ "${SS_SANITIZE:-0}" = 1 ] && niter=1000
 args=(niter=$niter save_every=50 batchsize=32 threads=1)
 delay=200
 
@@ -32,18 +31,24 @@ wait_for_run() { # waits until the run's run.json exists
   fail "run.json never appeared in $1"
 }
 status_of() { sed -n 's/.*"status": "\([a-z]*\)".*/\1/p' "$1/run.json"; }
+stamp() { stat -c %y "$1/checkpoint.safetensors" 2>/dev/null || echo none; }
+wait_for_progress() { # until the run's checkpoint changes from $2: the process is in its loop
+  for _ in $(seq 1 3000); do [ "$(stamp "$1")" != "$2" ] && return 0; sleep 0.01; done
+  fail "no new checkpoint in $1"
+}
 
 run=$tmp/run
 # 1) the first process and four resumed ones are killed at random moments
 for k in 1 2 3 4 5; do
+  before=$(stamp "$run")
   if [ "$k" = 1 ]; then
     SS_TEST_STEP_DELAY_US=$delay "$cli" train out="$run" "${args[@]}" >/dev/null 2>&1 &
   else
     SS_TEST_STEP_DELAY_US=$delay "$cli" train --resume "$run" >/dev/null 2>&1 &
   fi
   pid=$!
-  wait_for_run "$run"
-  sleep "0.$(printf '%02d' $((5 + RANDOM % 30)))"
+  wait_for_progress "$run" "$before"
+  sleep "0.$(printf '%02d' $((RANDOM % 20)))"
   kill -KILL "$pid" 2>/dev/null || true
   st=0
   wait "$pid" || st=$?
@@ -53,9 +58,11 @@ done
 
 # 2) SIGTERM and SIGINT stop at the next step with a checkpoint
 for sig in TERM INT; do
+  before=$(stamp "$run")
   SS_TEST_STEP_DELAY_US=$delay "$cli" train --resume "$run" >"$tmp/out" 2>&1 &
   pid=$!
-  sleep 0.2
+  # the handler is installed before the loop starts; a background job ignores SIGINT until then
+  wait_for_progress "$run" "$before"
   kill -$sig "$pid"
   st=0
   wait "$pid" || st=$?
@@ -80,7 +87,7 @@ out=$("$cli" train --resume "$run")
 echo "$out" | grep -q "already complete" || fail "resume of a complete run: $out"
 
 # 5) the transformer with dropout: its masks are keyed by the step count, which a resumed
-#    run restores (ss_model_ops.resume_at); extending a finished run equals a longer run
+#    run restores (checkpoint tensor state.dropout_step); extending a finished run equals a longer run
 tf=(model.type=transformer model.d=16 model.dropout=0.2 model.use_ffn=true data.T=16 batchsize=8
     threads=1 save_every=10 opt.method=adam opt.lr=0.01)
 "$cli" train out="$tmp/tf-ref" "${tf[@]}" niter=60 >/dev/null
@@ -89,4 +96,40 @@ tf=(model.type=transformer model.d=16 model.dropout=0.2 model.use_ffn=true data.
 for f in metrics.csv metrics.jsonl dynamics.safetensors checkpoint.safetensors; do
   cmp "$tmp/tf-ref/$f" "$tmp/tf/$f" || fail "transformer with dropout: $f differs after resume"
 done
+
+# 6) a language-model run (its own loop) and a theory run stop on SIGINT too and keep what
+#    they measured; the LM run refuses --resume with a clear message
+words=(the cat sat on a mat dog ran far away said man big small red)
+for i in $(seq 1 300); do
+  line=""
+  for j in 1 2 3 4 5 6 7 8 9 10; do line+="${words[RANDOM % 15]} "; done
+  echo "$line"
+done >"$tmp/text.txt"
+"$cli" train model.type=transformer model.task=lm data.path="$tmp/text.txt" out="$tmp/lm" model.d=8 data.T=8 \
+  batchsize=4 text.epochs=100000 text.top_k=3 opt.lr=0.01 threads=1 >"$tmp/out" 2>&1 &
+pid=$!
+wait_for_run "$tmp/lm"
+sleep 0.3
+kill -INT "$pid"
+st=0
+wait "$pid" || st=$?
+[ "$st" = 130 ] || { cat "$tmp/out"; fail "LM run on SIGINT: exit $st, expected 130"; }
+[ "$(status_of "$tmp/lm")" = interrupted ] || fail "LM run: run.json $(status_of "$tmp/lm"), expected interrupted"
+[ -s "$tmp/lm/metrics.csv" ] && [ -s "$tmp/lm/checkpoint.safetensors" ] || fail "LM run: no metrics or checkpoint kept"
+st=0
+"$cli" train --resume "$tmp/lm" >"$tmp/out" 2>&1 || st=$?
+[ "$st" = 2 ] && grep -q "cannot be resumed" "$tmp/out" || fail "LM resume: exit $st: $(cat "$tmp/out")"
+echo "LM run: SIGINT -> exit 130, interrupted, metrics and checkpoint kept; --resume refused"
+
+"$cli" theory out="$tmp/theory" niter=100000000 save_per_minibatch=1000000 >"$tmp/out" 2>&1 &
+pid=$!
+wait_for_run "$tmp/theory"
+sleep 0.3
+kill -INT "$pid"
+st=0
+wait "$pid" || st=$?
+[ "$st" = 130 ] || { cat "$tmp/out"; fail "theory run on SIGINT: exit $st, expected 130"; }
+[ "$(status_of "$tmp/theory")" = interrupted ] || fail "theory run: run.json $(status_of "$tmp/theory"), expected interrupted"
+[ -s "$tmp/theory/metrics.csv" ] || fail "theory run: no metrics kept"
+echo "theory run: SIGINT -> exit 130, interrupted, metrics kept"
 echo "OK: resumed runs are byte-identical to uninterrupted ones"

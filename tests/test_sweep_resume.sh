@@ -39,7 +39,7 @@ touch "$victim/junk.tmp-XXXX"
 "$cli" sweep "${args[@]}" jobs=2 out="$tmp/cut" >"$tmp/resume.log" 2>&1
 cmp "$tmp/full/sweep.csv" "$tmp/cut/sweep.csv" || { echo "FAIL: sweep.csv differs after resume"; exit 1; }
 cmp "$tmp/full/aggregate.csv" "$tmp/cut/aggregate.csv" || { echo "FAIL: aggregate.csv differs after resume"; exit 1; }
-# the half-written run was redone from scratch, the others were skipped
+# the half-written run was redone (continued from its last checkpoint, byte-identical), the others were skipped
 cmp "$victim/metrics.csv" "$tmp/full/$(basename "$victim")/metrics.csv"
 [ ! -e "$victim/junk.tmp-XXXX" ] || { echo "FAIL: the half-written run directory was not cleared"; exit 1; }
 skipped=$(sed -n 's/.*"skipped": \([0-9]*\).*/\1/p' "$tmp/cut/sweep.json")

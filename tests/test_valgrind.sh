@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Proves: an end-to-end session is clean under valgrind memcheck (no invalid reads or
 # writes, no uses of uninitialised values, no definite leaks): a training run with
-# periodic checkpoints, the same run resumed and extended from its checkpoint, a run
+# periodic checkpoints, the same run resumed and extended from its checkpoint, a theory
+# run, a sweep of two runs (one diverging, which the sweep records and goes on), a run
 # stopped by divergence, and a bad input. Skipped in the sanitizer build (ASan and
 # valgrind do not mix) and where valgrind is missing.
 set -euo pipefail
@@ -32,6 +33,10 @@ vg() { # expected exit status, then the scansnap arguments
 small=(data.T=32 batchsize=16 threads=1)
 vg 0 train out="$tmp/run" niter=20 save_every=5 "${small[@]}"
 vg 0 train --resume "$tmp/run" niter=30
+vg 0 theory out="$tmp/theory" niter=20 "${small[@]}"
+# a sweep of 2 runs, one diverging: recorded as such, the sweep goes on (and exits 1)
+vg 1 sweep out="$tmp/sweep" jobs=1 niter=10 opt.method=adam opt.lr=0.1,1e308 "${small[@]}"
+grep -q diverged "$tmp/sweep/sweep.csv" || { echo "FAIL: the diverged run is not in sweep.csv"; cat "$tmp/sweep/sweep.csv"; exit 1; }
 vg 3 train out="$tmp/diverged" opt.method=adam opt.lr=1e308 niter=5 "${small[@]}"
 vg 2 train out="$tmp/bad" opt.lrr=1
 echo "OK: valgrind memcheck clean"

@@ -30,10 +30,6 @@ typedef struct {
   /* Attention composition c_n (SPEC §3) of every class: c[n*M + l]. */
   int (*composition)(ss_model *m, const ss_classes *cl, double *c, ss_err *err);
   void (*free_impl)(ss_model *m);
-  /* Optional (NULL = nothing to do): a run resumed from a checkpoint after `updates`
-   * training steps tells the model, whose own state may depend on it (the transformer keys
-   * its dropout masks by the step count), so that the continuation is bit-identical. */
-  void (*resume_at)(ss_model *m, long long updates);
 } ss_model_ops;
 
 struct ss_model {

@@ -104,6 +104,8 @@ typedef struct {
   double first_valid_loss, final_valid_loss, final_valid_ppl;
   double attn_entropy_first, attn_entropy_last;
   double freq_mass_first, freq_mass_last, freq_mass_uniform;
+  double ctx_mass_first, ctx_mass_last, ctx_mass_uniform; /* freq_mass_ctx: context j < i only */
+  double self_mass_first, self_mass_last;
   double seconds_tokenize, seconds_train, seconds_valid;
   double tokens_per_second;
   int V, cache_built; /* cache_built: the token cache was (re)built by this run */

@@ -56,6 +56,7 @@ typedef struct {
   ss_class_metrics start, end;
   double train_seconds, seqs_per_second;
   char unused[512];
+  long long resumed_from; /* step of the checkpoint this invocation continued from (0: from the start) */
 } ss_run_summary;
 
 /* Picks the run directory: cfg->out if given, else runs/<prefix>-<UTC timestamp>[-k]. */
@@ -96,7 +97,7 @@ int ss_checkpoint_write(const char *path, const ss_model *m, const ss_optim *o, 
 /* Resuming (cfg->resume = DIR): the run's own configuration, config.yaml with the keys
  * the user gave explicitly (run.json "explicit_keys"); sets cfg->resume = dir. */
 int ss_run_load_config(const char *dir, ss_config *cfg, ss_err *err);
-/* Removes temporary files (NAME.tmp-XXXXXX) a killed process left in a run directory. */
+/* Removes temporary files (NAME.tmp-XXXXXX, any name with ".tmp-") a killed process left in a run directory. */
 void ss_run_clean_tmp(const char *dir);
 /* The status recorded in DIR/run.json (running, complete, interrupted, failed, diverged). */
 int ss_run_status(const char *dir, char *status, size_t n, ss_err *err);

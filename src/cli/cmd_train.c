@@ -26,9 +26,11 @@ static void train_help(void) {
 static int train_lm(const ss_config *cfg, const char *dir) {
   ss_err err = {0};
   ss_lm_summary s;
+  ss_cli_catch_signals();
   int rc = ss_lm_train(cfg, dir, &s, &err);
-  if (rc) { /* one line: the error (a cache-rebuild note would only distract from it) */
-    fprintf(stderr, "scansnap: run failed: %s\n", err.msg);
+  if (rc) { /* one line: the error (a cache-rebuild note would only distract from it); bad
+             * input and a requested stop are not failures of the run itself */
+    fprintf(stderr, "scansnap: %s%s\n", rc == SS_EINPUT || rc == SS_ESTOP ? "" : "run failed: ", err.msg);
     return ss_cli_exit_code(rc);
   }
   if (s.note[0]) fprintf(stderr, "scansnap: note: %s\n", s.note);
@@ -42,6 +44,8 @@ static int train_lm(const ss_config *cfg, const char *dir) {
   printf("attn entropy:   %.4f -> %.4f\n", s.attn_entropy_first, s.attn_entropy_last);
   printf("freq. mass:     %.4f -> %.4f on the top-%d tokens (uniform attention: %.4f)\n", s.freq_mass_first, s.freq_mass_last,
          cfg->text.top_k, s.freq_mass_uniform);
+  printf("  in context:   %.4f -> %.4f of the mass on earlier positions (uniform: %.4f); on itself %.4f -> %.4f\n",
+         s.ctx_mass_first, s.ctx_mass_last, s.ctx_mass_uniform, s.self_mass_first, s.self_mass_last);
   if (!access("/usr/bin/gnuplot", X_OK) && !getenv("SS_NO_GNUPLOT")) {
     char cmd[SS_PATH_MAX + 64];
     snprintf(cmd, sizeof cmd, "cd '%s' && gnuplot attention.gp 2>/dev/null", dir);
@@ -55,16 +59,10 @@ static int run_and_report(const ss_config *cfg, const char *dir) {
   ss_run_summary s;
   ss_cli_catch_signals();
   int rc = ss_train(cfg, dir, &s, &err);
-  if (rc == SS_ESTOP || rc == SS_EINPUT) { /* not a failure of the run itself */
-    fprintf(stderr, "scansnap: %s\n", err.msg);
-    return ss_cli_exit_code(rc);
-  }
   if (rc) {
-    /* bad input is found before the run starts: say what is wrong, not that a run failed */
-    if (rc == SS_EINPUT)
-      fprintf(stderr, "scansnap: %s\n", err.msg);
-    else
-      fprintf(stderr, "scansnap: run failed: %s\n", err.msg);
+    /* bad input is found before the run starts, and a requested stop is not a failure:
+     * say what happened, not that a run failed */
+    fprintf(stderr, "scansnap: %s%s\n", rc == SS_EINPUT || rc == SS_ESTOP ? "" : "run failed: ", err.msg);
     return ss_cli_exit_code(rc);
   }
   printf("run:            %s\n", dir);

@@ -844,7 +844,7 @@ static void yz_free(ss_model *m) {
   free(y);
 }
 
-static const ss_model_ops yz_ops = {"yz", yz_step, yz_eval, yz_composition, yz_free, NULL};
+static const ss_model_ops yz_ops = {"yz", yz_step, yz_eval, yz_composition, yz_free};
 
 int ss_yz_new(const ss_yz_opts *o, ss_rng *rng, ss_model **out, ss_err *err) {
   *out = NULL;

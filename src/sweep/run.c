@@ -39,7 +39,10 @@
 
 /* ---- MPI -------------------------------------------------------------------------------- */
 
-static int g_mpi_on = 0, g_rank = 0, g_size = 1;
+static int g_rank = 0, g_size = 1;
+#ifdef SS_HAVE_MPI
+static int g_mpi_on = 0; /* only builds with MPI use it (-Wunused-variable otherwise) */
+#endif
 
 int ss_sweep_mpi_init(int *argc, char ***argv, int *rank, int *size) {
   *rank = 0;
@@ -147,9 +150,54 @@ static void read_result(const char *dir, ss_sweep_result *r) {
   }
 }
 
+/* Text of config.yaml for c (NULL on failure; malloc'd). */
+static char *config_text(const ss_config *c, size_t *n) {
+  char *t = NULL;
+  FILE *f = open_memstream(&t, n);
+  if (!f) return NULL;
+  ss_config_write_yaml(c, f);
+  fclose(f);
+  return t;
+}
+
+/* An unfinished SGD run that can continue from its checkpoint (docs/reliability.md):
+ * run.json and a checkpoint exist, it did not diverge, and its saved configuration equals
+ * this point's up to the thread count, which results do not depend on (a sweep rerun
+ * with other fixed keys starts the run afresh). */
+static int resumable(const ss_sweep *s, const ss_config *cfg, const char *dir) {
+  if (s->theory) return 0;
+  char *ck = ss_path_join(dir, "checkpoint.safetensors");
+  char status[64] = "";
+  ss_err e;
+  ss_config saved;
+  int ok = ck && ss_file_exists(ck) && ss_run_status(dir, status, sizeof status, &e) == SS_OK &&
+           strcmp(status, "diverged") != 0 && strcmp(status, "complete") != 0 && ss_run_load_config(dir, &saved, &e) == SS_OK;
+  free(ck);
+  if (!ok) return 0;
+  saved.threads = cfg->threads;
+  memcpy(saved.out, cfg->out, sizeof saved.out);
+  memcpy(saved.resume, cfg->resume, sizeof saved.resume);
+  size_t na = 0, nb = 0;
+  char *a = config_text(&saved, &na), *b = config_text(cfg, &nb);
+  ok = a && b && na == nb && memcmp(a, b, na) == 0;
+  free(a);
+  free(b);
+  return ok;
+}
+
 static int run_point(const ss_sweep *s, const ss_config *cfg, const char *dir, ss_err *err) {
   ss_run_summary sum;
-  return s->theory ? ss_theory_run(cfg, dir, &sum, err) : ss_train(cfg, dir, &sum, err);
+  if (s->theory) return ss_theory_run(cfg, dir, &sum, err);
+  if (resumable(s, cfg, dir)) {
+    /* byte-identical to running it again from the start, minus the steps already done */
+    ss_config c = *cfg;
+    snprintf(c.resume, sizeof c.resume, "%s", dir);
+    int rc = ss_train(&c, dir, &sum, err);
+    if (rc != SS_EINPUT) return rc;
+    /* the checkpoint cannot be used (damaged, inputs changed): start the run again */
+    if (rm_rf(dir)) return ss_seterr(err, SS_ERUN, "sweep: cannot remove the unfinished run '%s': %s", dir, strerror(errno));
+  }
+  return ss_train(cfg, dir, &sum, err);
 }
 
 /* A point whose process died without a final run.json: record it as failed. */
@@ -245,7 +293,9 @@ int ss_sweep_run(ss_sweep *s, ss_sweep_result *res, ss_sweep_progress_fn fn, voi
       pr.skipped++;
     } else {
       memset(&res[i], 0, sizeof res[i]);
-      if (rm_rf(dir)) rc = ss_seterr(err, SS_ERUN, "sweep: cannot remove the unfinished run '%s': %s", dir, strerror(errno));
+      /* an unfinished run with a usable checkpoint is continued (run_point), others redone */
+      if (!resumable(s, &cfg, dir) && rm_rf(dir))
+        rc = ss_seterr(err, SS_ERUN, "sweep: cannot remove the unfinished run '%s': %s", dir, strerror(errno));
       todo[ntodo++] = i;
     }
     free(dir);

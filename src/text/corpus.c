@@ -151,7 +151,8 @@ static int find_sources(const char *path, source src[3], ss_err *err) {
   memset(src, 0, sizeof(source) * 3);
   if (!path || !path[0]) return ss_seterr(err, SS_EINPUT, "key 'data.path': not set (a WikiText folder or a plain UTF-8 text file)");
   if (stat(path, &st))
-    return ss_seterr(err, SS_EINPUT, "data.path '%s': %s", path, strerror(errno));
+    return ss_seterr(err, SS_EINPUT, "data.path '%s': %s%s", path, strerror(errno),
+                     strstr(path, "brown") ? " (scripts/fetch-brown fetches the Brown corpus)" : "");
   if (S_ISDIR(st.st_mode)) {
     static const char *split[3] = {"train", "valid", "test"};
     static const char *pat[3] = {"wiki.%s.tokens", "wiki.%s.raw", "%s.txt"};
@@ -429,8 +430,8 @@ static int map_cache(const char *cpath, const ss_corpus_opts *o, uint64_t sig, s
     return 0;
   }
   void *map = mmap(NULL, (size_t)st.st_size, PROT_READ, MAP_SHARED, fd, 0);
-  close(fd);
   if (map == MAP_FAILED) {
+    close(fd);
     snprintf(c->note, sizeof c->note, "token cache '%s' could not be mapped (%s); rebuilt it", cpath, strerror(errno));
     return 0;
   }
@@ -453,9 +454,36 @@ static int map_cache(const char *cpath, const ss_corpus_opts *o, uint64_t sig, s
   int V = why ? 0 : h->V;
   const char **words = NULL;
   if (!why) {
-    uint64_t need = h->vocab_off + (uint64_t)V * 16;
-    if (V < 2 || h->vocab_off < HDR_SIZE + 4 * (uint64_t)(h->n[0] + h->n[1] + h->n[2]) || need > h->file_size)
+    /* The header checksum does not cover the layout's consistency with the file, nor the
+     * ids: check both (a crafted or damaged cache must be rebuilt, never read out of
+     * bounds or give an id outside the vocabulary; found by fuzz/fuzz_textcache.c). */
+    uint64_t nids = 0;
+    int bad = V < 2 || h->ids_off != HDR_SIZE || h->vocab_off % 8 != 0;
+    for (int s = 0; s < 3 && !bad; s++) {
+      bad = h->n[s] < 0 || (uint64_t)h->n[s] > h->file_size / 4;
+      nids += bad ? 0 : (uint64_t)h->n[s];
+    }
+    if (bad || h->vocab_off < HDR_SIZE + 4 * nids || h->vocab_off > h->file_size || (uint64_t)V > (h->file_size - h->vocab_off) / 16)
       why = "is damaged (layout)";
+    /* The scan reads the file 64 KiB at a time (pread) rather than through the mapping,
+     * so checking does not make the ids resident: memory stays bounded (docs/text.md). */
+    enum { WIN = 1 << 14 }; /* 64 KiB */
+    int32_t *win = why ? NULL : malloc(sizeof(int32_t) * WIN);
+    if (!why && !win) why = "could not be checked (out of memory)";
+    for (uint64_t i = 0; !why && i < nids;) {
+      size_t k = nids - i < WIN ? (size_t)(nids - i) : WIN;
+      if (pread(fd, win, k * 4, (off_t)(HDR_SIZE + 4 * i)) != (ssize_t)(k * 4)) {
+        why = "could not be read";
+        break;
+      }
+      for (size_t j = 0; j < k; j++)
+        if (win[j] < 0 || win[j] >= V) {
+          why = "is damaged (a token id outside the vocabulary)";
+          break;
+        }
+      i += k;
+    }
+    free(win);
   }
   if (!why) {
     const char *base = (const char *)map;
@@ -477,6 +505,7 @@ static int map_cache(const char *cpath, const ss_corpus_opts *o, uint64_t sig, s
     else if (!why && vh != h->vocab_hash)
       why = "is damaged (vocabulary hash mismatch)";
   }
+  close(fd);
   if (why) {
     free(words);
     snprintf(c->note, sizeof c->note, "token cache '%.300s' %.160s; rebuilt it", cpath, why);

@@ -37,9 +37,10 @@
 
 #define MAX_PROBE_STEPS 64
 
-enum { X_EPOCH, X_LR, X_TRAIN_PPL, X_VALID_LOSS, X_VALID_PPL, X_ATTN_ENT, X_FREQ, X_REST, X_FREQ_UNI, X_GNORM, X_COUNT };
+enum { X_EPOCH, X_LR, X_TRAIN_PPL, X_VALID_LOSS, X_VALID_PPL, X_ATTN_ENT, X_FREQ, X_REST, X_FREQ_UNI, X_SELF, X_CTX, X_CTX_UNI, X_GNORM, X_COUNT };
 static const char *const xnames[X_COUNT] = {"epoch", "lr_scale", "train_ppl", "valid_loss", "valid_ppl", "attn_entropy",
-                                            "freq_mass", "rest_mass", "freq_mass_uniform", "grad_norm"};
+                                            "freq_mass", "rest_mass", "freq_mass_uniform", "self_mass", "freq_mass_ctx",
+                                            "freq_mass_ctx_uniform", "grad_norm"};
 
 static int parse_steps(const char *s, long long *out, int *n, ss_err *err) {
   *n = 0;
@@ -101,12 +102,23 @@ typedef struct {
   unsigned char *top;  /* [V] 1 for the top_k most frequent ids */
   float *att;          /* [H, T, T] */
   double uniform_mass; /* freq_mass of uniform causal attention */
+  double uniform_ctx;  /* freq_mass_ctx of uniform attention */
 } probes;
 
+/* What the probes measure besides the entropy (all means over probes, heads, positions):
+ *   mass  = sum_j a_ij [x_j frequent]                 (keys 0..i, the query's own token too)
+ *   self  = a_ii                                       (attention on the query position)
+ *   ctx   = sum_{j<i} a_ij [x_j frequent] / sum_{j<i} a_ij   (i >= 1: among the context
+ *           before the query, which share goes to frequent tokens; the residual already
+ *           carries the query's own token, so this is where "moving off" shows) */
+typedef struct {
+  double ent, mass, self, ctx;
+} probe_stats;
+
 /* Attention entropy and mass on frequent tokens over every probe; att of probe 0 in keep0. */
-static int probe_metrics(ss_model *m, probes *p, double *ent, double *mass, float *keep0, ss_err *err) {
+static int probe_metrics(ss_model *m, probes *p, probe_stats *ps, float *keep0, ss_err *err) {
   const int T = p->T, H = p->H;
-  double se = 0, sm = 0;
+  double se = 0, sm = 0, ss = 0, sc = 0;
   ss_tf_set_training(m, 0);
   for (int q = 0; q < p->P; q++) {
     const int *x = p->x + (size_t)q * T;
@@ -116,20 +128,28 @@ static int probe_metrics(ss_model *m, probes *p, double *ent, double *mass, floa
     for (int h = 0; h < H; h++)
       for (int i = 0; i < T; i++) {
         const float *a = p->att + ((size_t)h * T + i) * T;
-        double e = 0, f = 0;
+        double e = 0, f = 0, fc = 0, mc = 0;
         for (int j = 0; j <= i; j++) { /* causal: row i covers positions 0..i */
           double v = a[j];
           if (v > 0) e -= v * log(v);
           if (p->top[x[j]]) f += v;
+          if (j < i) {
+            mc += v;
+            if (p->top[x[j]]) fc += v;
+          }
         }
         se += e;
         sm += f;
+        ss += a[i];
+        if (i > 0) sc += mc > 1e-30 ? fc / mc : 0;
       }
   }
   ss_tf_set_training(m, 1);
   double n = (double)p->P * H * T;
-  *ent = se / n;
-  *mass = sm / n;
+  ps->ent = se / n;
+  ps->mass = sm / n;
+  ps->self = ss / n;
+  ps->ctx = T > 1 ? sc / ((double)p->P * H * (T - 1)) : NAN;
   return SS_OK;
 }
 
@@ -213,6 +233,7 @@ int ss_lm_train(const ss_config *cfg, const char *dir, ss_lm_summary *s, ss_err 
     return ss_seterr(err, SS_EINPUT, "key 'model.task': lm needs model.type=transformer");
   if (cfg->model.d % cfg->model.H)
     return ss_seterr(err, SS_EINPUT, "key 'model.H': %d heads do not divide model.d = %d", cfg->model.H, cfg->model.d);
+  if (cfg->resume[0]) return ss_seterr(err, SS_EINPUT, "key 'resume': language-model runs (model.task=lm) cannot be resumed yet");
   if (!ss_tf_new) return ss_seterr(err, SS_EINPUT, "key 'model.type': transformer is not implemented in this build");
   long long psteps[MAX_PROBE_STEPS];
   int npsteps;
@@ -291,7 +312,7 @@ int ss_lm_train(const ss_config *cfg, const char *dir, ss_lm_summary *s, ss_err 
   ss_corpus_top_mask(&c, cfg->text.top_k, p.top);
   {
     const int64_t nv = c.n[SS_SPLIT_VALID];
-    double um = 0;
+    double um = 0, uc = 0;
     for (int q = 0; q < p.P; q++) {
       int64_t off = p.P > 1 ? (int64_t)q * (nv - T) / (p.P - 1) : 0;
       int seen = 0;
@@ -301,11 +322,13 @@ int ss_lm_train(const ss_config *cfg, const char *dir, ss_lm_summary *s, ss_err 
           rc = ss_seterr(err, SS_ERUN, "token cache '%s' is damaged (id outside the vocabulary); delete it to rebuild", c.cache_path);
           goto out_m;
         }
+        if (t > 0) uc += (double)seen / t; /* context j < t */
         seen += p.top[p.x[q * T + t]];
         um += (double)seen / (t + 1);
       }
     }
     p.uniform_mass = um / ((double)p.P * T);
+    p.uniform_ctx = T > 1 ? uc / ((double)p.P * (T - 1)) : NAN;
   }
   ss_recorder_init(&rec, &nocl, err);
   for (int k = 0; k < X_COUNT; k++) ss_recorder_add_column(&rec, xnames[k]);
@@ -325,6 +348,12 @@ int ss_lm_train(const ss_config *cfg, const char *dir, ss_lm_summary *s, ss_err 
     const int last_epoch = epoch == cfg->text.epochs;
     const double lr_scale = pow(cfg->opt.lr_decay, epoch);
     for (int64_t k = 0; k < per_epoch; k++) {
+      /* SIGINT/SIGTERM (ss_request_stop): stop at this step boundary, keep what was measured */
+      if (ss_stop_requested()) {
+        rc = ss_seterr(err, SS_ESTOP, "stopped by signal %d at step %lld; language-model runs cannot be resumed, the metrics so far are kept",
+                       ss_stop_requested(), step);
+        break;
+      }
       /* the final row (after the last update): one more batch, evaluated, no update */
       const int final = last_epoch;
       if ((rc = fill_batch(&c, c.ids[SS_SPLIT_TRAIN], L, final ? 0 : k, &b, err))) break;
@@ -336,12 +365,13 @@ int ss_lm_train(const ss_config *cfg, const char *dir, ss_lm_summary *s, ss_err 
       for (int i = 0; i < npsteps; i++)
         if (psteps[i] == step) keep = i;
       if (final || valid_fresh || step % cfg->save_per_minibatch == 0 || keep >= 0) {
-        double ent, mass;
+        probe_stats ps;
         float *k0 = keep >= 0 ? maps + (size_t)nmaps * p.H * T * T : NULL;
-        if ((rc = probe_metrics(m, &p, &ent, &mass, k0, err))) break;
+        if ((rc = probe_metrics(m, &p, &ps, k0, err))) break;
         if (k0) map_steps[nmaps++] = step;
+        const double ent = ps.ent, mass = ps.mass;
         double x[X_COUNT] = {epoch, lr_scale, exp(loss), valid_fresh ? valid_loss : NAN, valid_fresh ? exp(valid_loss) : NAN,
-                             ent, mass, 1 - mass, p.uniform_mass, gnorm};
+                             ent, mass, 1 - mass, p.uniform_mass, ps.self, ps.ctx, p.uniform_ctx, gnorm};
         if ((rc = ss_recorder_add(&rec, step, loss, acc, &dummy_c, ss_model_group_norm(m, 0), ss_model_group_norm(m, 1), x, err))) break;
         ss_row *row = &rec.rows[rec.nrows - 1];
         row->avg.entropy = row->avg.entropy_distinct = row->avg.common_mass = row->avg.distinct_mass = row->avg.kendall_tau = NAN;
@@ -349,9 +379,13 @@ int ss_lm_train(const ss_config *cfg, const char *dir, ss_lm_summary *s, ss_err 
           s->first_train_loss = loss;
           s->attn_entropy_first = ent;
           s->freq_mass_first = mass;
+          s->ctx_mass_first = ps.ctx;
+          s->self_mass_first = ps.self;
         }
         s->attn_entropy_last = ent;
         s->freq_mass_last = mass;
+        s->ctx_mass_last = ps.ctx;
+        s->self_mass_last = ps.self;
         valid_fresh = 0;
       }
       if (!isfinite(loss)) {
@@ -369,6 +403,10 @@ int ss_lm_train(const ss_config *cfg, const char *dir, ss_lm_summary *s, ss_err 
       }
       ss_optim_step(&opt, m, lr_scale);
       t_train += ss_now() - ts;
+      if (ss_model_find_nonfinite(m, 0, where, sizeof where)) {
+        rc = ss_seterr(err, SS_EDIVERGE, "diverged at step %lld: parameter %s is not finite after the update", step, where);
+        break;
+      }
       step++;
     }
     if (rc || last_epoch) break;
@@ -382,6 +420,7 @@ int ss_lm_train(const ss_config *cfg, const char *dir, ss_lm_summary *s, ss_err 
   s->final_valid_loss = valid_loss;
   s->final_valid_ppl = exp(valid_loss);
   s->freq_mass_uniform = p.uniform_mass;
+  s->ctx_mass_uniform = p.uniform_ctx;
   s->seconds_train = t_train;
   s->seconds_valid = t_valid;
   s->tokens_per_second = t_train > 0 ? (double)B * T * (double)step / t_train : 0;
@@ -406,8 +445,13 @@ fail:
     rc = ss_run_finish(dir, "train", "complete", cfg, &sum, NULL, err);
   else {
     ss_err e2;
-    if (rc == SS_EDIVERGE) ss_recorder_write(&rec, dir, &e2);
-    ss_run_finish(dir, "train", rc == SS_EDIVERGE ? "diverged" : "failed", cfg, &sum, err->msg, &e2);
+    if (rc == SS_EDIVERGE || rc == SS_ESTOP) ss_recorder_write(&rec, dir, &e2);
+    if (rc == SS_ESTOP) { /* the parameters reached, for inspection (an LM run is not resumed) */
+      char *path = ss_path_join(dir, "checkpoint.safetensors");
+      ss_checkpoint_write(path, m, &opt, step, NULL, 0, &e2);
+      free(path);
+    }
+    ss_run_finish(dir, "train", rc == SS_EDIVERGE ? "diverged" : rc == SS_ESTOP ? "interrupted" : "failed", cfg, &sum, err->msg, &e2);
   }
 out_m:
   free(maps);

@@ -356,7 +356,7 @@ static long max_rss_kb(void) {
   return u.ru_maxrss;
 }
 
-/* A 24 MiB text (about 4M tokens, 16 MiB of ids) builds while the process grows by far less
+/* A 24 MiB text (about 4.6M tokens, 18 MiB of ids) builds while the process grows by far less
  * than either: the text is streamed and the ids go to the file. */
 static void large_text_builds_in_bounded_memory(void **state) {
   (void)state;
@@ -394,8 +394,10 @@ static void large_text_builds_in_bounded_memory(void **state) {
                 dt, grown);
   assert_true(ntok > 3000000);
   assert_true(c.V > 10000);
-  /* bound: well under the text (24 MiB) and under the ids (ntok*4 > 12 MiB) */
-  assert_true(grown < 8 * 1024);
+  /* bound: under the text (24 MiB) and under the ids (ntok*4 = 18 MiB); Release grows by
+   * about 2.5 MiB, ASan by about 8.5 MiB (its quarantine keeps the freed 1 MiB chunk buffers) */
+  assert_true(grown < 12 * 1024);
+  assert_true(grown < ntok * 4 / 1024 * 3 / 4);
   ss_corpus_close(&c);
   free(p);
   free(d);

@@ -135,6 +135,10 @@ static int trajectory_impl(const ss_config *cfg, const ss_classes *cl, ss_record
   if (cfg->theory.mode == SS_THEORY_STEPS) {
     if ((rc = ss_optim_init(oout, cfg, m, err))) goto fail_c;
     for (long long step = 0;; step++) {
+      if (ss_stop_requested()) { /* SIGINT/SIGTERM: stop at this step, keep the rows so far */
+        rc = ss_seterr(err, SS_ESTOP, "stopped by signal %d at step %lld; theory runs are run again, not resumed", ss_stop_requested(), step);
+        break;
+      }
       double loss, acc;
       ss_pop_eval(pop, th, m->grads, &loss, &acc);
       if (step == niter || step % every == 0)
@@ -157,6 +161,10 @@ static int trajectory_impl(const ss_config *cfg, const ss_classes *cl, ss_record
     w.tmp = buf + 4 * w.n; w.g = buf + 5 * w.n;
     double h = cfg->theory.dt, t = 0;
     for (long long step = 0;; step = step + every < niter ? step + every : niter) {
+      if (ss_stop_requested()) {
+        rc = ss_seterr(err, SS_ESTOP, "stopped by signal %d at t = %lld; theory runs are run again, not resumed", ss_stop_requested(), step);
+        break;
+      }
       if ((rc = flow_advance(&w, cfg, th, t, (double)step, &h, buf + 6 * w.n, buf + 7 * w.n, err))) break;
       t = (double)step;
       double loss, acc;
@@ -174,7 +182,7 @@ fail_c:
   free(c);
 fail:
   ss_pop_free(pop);
-  if (rc && rc != SS_EDIVERGE) {
+  if (rc && rc != SS_EDIVERGE && rc != SS_ESTOP) {
     ss_optim_free(oout);
     ss_model_free(m);
     return rc;
@@ -233,8 +241,8 @@ int ss_theory_run(const ss_config *cfg, const char *dir, ss_run_summary *sum, ss
     if (rc == SS_OK) rc = ss_run_finish(dir, "theory", "complete", cfg, sum, NULL, err);
   } else {
     ss_err e2;
-    if (rc == SS_EDIVERGE) ss_recorder_write(&rec, dir, &e2); /* keep what was computed */
-    ss_run_finish(dir, "theory", rc == SS_EDIVERGE ? "diverged" : "failed", cfg, sum, err->msg, &e2);
+    if (rc == SS_EDIVERGE || rc == SS_ESTOP) ss_recorder_write(&rec, dir, &e2); /* keep what was computed */
+    ss_run_finish(dir, "theory", rc == SS_EDIVERGE ? "diverged" : rc == SS_ESTOP ? "interrupted" : "failed", cfg, sum, err->msg, &e2);
   }
   ss_optim_free(&opt);
   ss_model_free(m);

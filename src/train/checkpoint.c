@@ -173,7 +173,6 @@ int ss_checkpoint_load(const char *path, ss_model *m, ss_optim *o, ss_train_pos 
   pos->data_pos = st[2];
   memcpy(pos->rng.s, rs, sizeof rs);
   if (o) o->t = st[1];
-  if (m->ops->resume_at) m->ops->resume_at(m, st[1]);
   if (rec) {
     const ss_tensor *ts = ss_st_get(&f, "metrics.steps"), *tv = ss_st_get(&f, "metrics.values"), *tc = ss_st_get(&f, "metrics.c");
     const char *cols = ss_st_meta(&f, "metrics_columns");
@@ -290,9 +289,9 @@ void ss_run_clean_tmp(const char *dir) {
   if (!d) return;
   struct dirent *e;
   while ((e = readdir(d))) {
-    /* ss_afile_open names its temporary files NAME.tmp-XXXXXX (mkstemp) */
-    const char *t = strstr(e->d_name, ".tmp-");
-    if (!t || strlen(t) != 11) continue;
+    /* ss_afile_open names its temporary files NAME.tmp-XXXXXX (mkstemp); no result file
+     * of a run has ".tmp-" in its name */
+    if (!strstr(e->d_name, ".tmp-")) continue;
     char *p = ss_path_join(dir, e->d_name);
     if (p) unlink(p);
     free(p);

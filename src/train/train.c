@@ -109,6 +109,7 @@ int ss_run_finish(const char *dir, const char *command, const char *status, cons
     json_object_set_new(o, "final", json_pack("{s:f, s:f, s:o}", "loss", isfinite(s->final_loss) ? s->final_loss : -1.0, "acc", s->final_acc, "metrics", metrics_json(&s->end)));
     json_object_set_new(o, "start", json_pack("{s:f, s:o}", "loss", isfinite(s->first_loss) ? s->first_loss : -1.0, "metrics", metrics_json(&s->start)));
   }
+  if (s && s->resumed_from > 0) json_object_set_new(o, "resumed_from", json_integer(s->resumed_from));
   if (error) json_object_set_new(o, "error", json_string(error));
   char *js = json_dumps(o, JSON_INDENT(2) | JSON_REAL_PRECISION(17));
   json_decref(o);
@@ -177,6 +178,8 @@ int ss_train(const ss_config *cfg, const char *dir, ss_run_summary *sum, ss_err 
   ss_set_threads(cfg->threads);
   const int resuming = cfg->resume[0] != 0;
   if (cfg->model.type == SS_MODEL_TRANSFORMER && cfg->model.task == SS_TASK_LM) {
+    if (resuming)
+      return ss_seterr(err, SS_EINPUT, "key 'resume': language-model runs (model.task=lm) cannot be resumed; run them again");
     /* the language model on real text (SPEC §5) has its own loop: epochs over a token stream */
     ss_lm_summary ls;
     rc = ss_lm_train(cfg, dir, &ls, err);
@@ -243,6 +246,7 @@ int ss_train(const ss_config *cfg, const char *dir, ss_run_summary *sum, ss_err 
   const char *delay_env = getenv("SS_TEST_STEP_DELAY_US");
   long delay_us = delay_env ? atol(delay_env) : 0;
   const long long first_step = pos.step;
+  sum->resumed_from = first_step;
   double t_train = 0;
   for (long long step = pos.step;; step++) {
     /* step boundary: pos describes it, a checkpoint written now resumes exactly here */

@@ -386,10 +386,7 @@ static void tf_free(ss_model *m) {
   free(t);
 }
 
-/* Resuming after n updates: n training steps were done, so the dropout masks go on from there. */
-static void tf_resume_at(ss_model *m, long long updates) { ((tf_impl *)m->impl)->counter = (uint64_t)updates; }
-
-static const ss_model_ops tf_ops = {"transformer", tf_step, tf_eval, tf_composition, tf_free, tf_resume_at};
+static const ss_model_ops tf_ops = {"transformer", tf_step, tf_eval, tf_composition, tf_free};
 
 int ss_tf_new(const ss_config *cfg, int M, int T, ss_model **out, ss_err *err) {
   *out = NULL;
