@@ -16,7 +16,7 @@ trap 'rm -rf "$tmp"' EXIT
 
 niter=3000
 args=(niter=$niter save_every=50 batchsize=32 threads=1)
-delay=200
+delay=1000  # us per step: 3000 steps take >= 3 s, far more than the seven interrupted segments (< 0.25 s each)
 
 seed=${SS_TEST_SEED:-$$}
 RANDOM=$seed
