@@ -64,3 +64,24 @@ void ss_cli_catch_signals(void) {
   sigaction(SIGINT, &sa, NULL);
   sigaction(SIGTERM, &sa, NULL);
 }
+
+int ss_cli_wants_help(int argc, char **argv) {
+  for (int i = 1; i < argc; i++)
+    if (!strcmp(argv[i], "--help") || !strcmp(argv[i], "-h")) return 1;
+  return 0;
+}
+
+int ss_cli_command_config(int argc, char **argv, const char *cmd, ss_config *cfg) {
+  int rest[64], nrest;
+  if (argc > 64) {
+    fprintf(stderr, "scansnap: too many arguments\n");
+    return 2;
+  }
+  int rc = ss_cli_config(argc, argv, cfg, rest, &nrest);
+  if (rc) return rc;
+  if (nrest) {
+    fprintf(stderr, "scansnap: unknown option '%s' for %s (see 'scansnap %s --help')\n", argv[rest[0]], cmd, cmd);
+    return 2;
+  }
+  return 0;
+}

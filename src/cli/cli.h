@@ -11,6 +11,11 @@
  * Arguments starting with "--" are left for the subcommand (their indices in *rest).
  * Prints the error and returns 2 on bad input. */
 int ss_cli_config(int argc, char **argv, ss_config *cfg, int *rest, int *nrest);
+/* For a command whose only arguments are FILE.yaml and key=value: 0, or the exit code after
+ * printing what is wrong (too many arguments, an unknown --option of command cmd). */
+int ss_cli_command_config(int argc, char **argv, const char *cmd, ss_config *cfg);
+/* Whether --help or -h is among the arguments. */
+int ss_cli_wants_help(int argc, char **argv);
 /* Prints "scansnap: <msg>" to stderr and returns the exit code for err->code. */
 int ss_cli_fail(const ss_err *err);
 int ss_cli_exit_code(int rc);

@@ -45,11 +45,10 @@ int ss_cli_plot_args(int argc, char **argv, const char **dir, ss_plot_opts *o) {
 }
 
 int cmd_plot(int argc, char **argv) {
-  for (int i = 1; i < argc; i++)
-    if (!strcmp(argv[i], "--help") || !strcmp(argv[i], "-h")) {
-      plot_help();
-      return 0;
-    }
+  if (ss_cli_wants_help(argc, argv)) {
+    plot_help();
+    return 0;
+  }
   const char *dir;
   ss_plot_opts o;
   int rc = ss_cli_plot_args(argc, argv, &dir, &o);

@@ -15,11 +15,10 @@ static void report_help(void) {
 }
 
 int cmd_report(int argc, char **argv) {
-  for (int i = 1; i < argc; i++)
-    if (!strcmp(argv[i], "--help") || !strcmp(argv[i], "-h")) {
-      report_help();
-      return 0;
-    }
+  if (ss_cli_wants_help(argc, argv)) {
+    report_help();
+    return 0;
+  }
   const char *dir;
   ss_plot_opts o;
   int rc = ss_cli_plot_args(argc, argv, &dir, &o);

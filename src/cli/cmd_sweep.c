@@ -221,11 +221,10 @@ static int sweep_main(int argc, char **argv, int rank, int size) {
 }
 
 int cmd_sweep(int argc, char **argv) {
-  for (int i = 1; i < argc; i++)
-    if (!strcmp(argv[i], "--help") || !strcmp(argv[i], "-h")) {
-      sweep_help();
-      return 0;
-    }
+  if (ss_cli_wants_help(argc, argv)) {
+    sweep_help();
+    return 0;
+  }
   int rank, size;
   if (ss_sweep_mpi_init(&argc, &argv, &rank, &size)) {
     fprintf(stderr, "scansnap: MPI_Init failed\n");

@@ -17,23 +17,13 @@ static void theory_help(void) {
 }
 
 int cmd_theory(int argc, char **argv) {
-  for (int i = 1; i < argc; i++)
-    if (!strcmp(argv[i], "--help") || !strcmp(argv[i], "-h")) {
-      theory_help();
-      return 0;
-    }
-  if (argc > 64) {
-    fprintf(stderr, "scansnap: too many arguments\n");
-    return 2;
+  if (ss_cli_wants_help(argc, argv)) {
+    theory_help();
+    return 0;
   }
   ss_config cfg;
-  int rest[64], nrest;
-  int rc = ss_cli_config(argc, argv, &cfg, rest, &nrest);
+  int rc = ss_cli_command_config(argc, argv, "theory", &cfg);
   if (rc) return rc;
-  if (nrest) {
-    fprintf(stderr, "scansnap: unknown option '%s' for theory (see 'scansnap theory --help')\n", argv[rest[0]]);
-    return 2;
-  }
   char dir[SS_PATH_MAX];
   ss_err err = {0};
   if (ss_run_dir(&cfg, "theory", dir, sizeof dir, &err)) return ss_cli_fail(&err);

@@ -13,27 +13,17 @@ static double num(const ss_claim *c, const char *name) {
 }
 
 int cmd_verify(int argc, char **argv) {
-  for (int i = 1; i < argc; i++)
-    if (!strcmp(argv[i], "--help") || !strcmp(argv[i], "-h")) {
-      printf("usage: scansnap verify [FILE.yaml] [key=value ...] [out=DIR]\n\n"
-             "Checks the paper's four claims (SPEC §4) on the configuration (default: the Figure-4 run)\n"
-             "in theory and in SGD, prints claim / measured / numbers / PASS|FAIL|SKIP and writes\n"
-             "claims.json and the runs it made into DIR (default runs/verify-<UTC time>).\n"
-             "Exit 0 iff every claim that could run passed. See docs/theory.md.\n");
-      return 0;
-    }
-  if (argc > 64) {
-    fprintf(stderr, "scansnap: too many arguments\n");
-    return 2;
+  if (ss_cli_wants_help(argc, argv)) {
+    printf("usage: scansnap verify [FILE.yaml] [key=value ...] [out=DIR]\n\n"
+           "Checks the paper's four claims (SPEC §4) on the configuration (default: the Figure-4 run)\n"
+           "in theory and in SGD, prints claim / measured / numbers / PASS|FAIL|SKIP and writes\n"
+           "claims.json and the runs it made into DIR (default runs/verify-<UTC time>).\n"
+           "Exit 0 iff every claim that could run passed. See docs/theory.md.\n");
+    return 0;
   }
   ss_config cfg;
-  int rest[64], nrest;
-  int rc = ss_cli_config(argc, argv, &cfg, rest, &nrest);
+  int rc = ss_cli_command_config(argc, argv, "verify", &cfg);
   if (rc) return rc;
-  if (nrest) {
-    fprintf(stderr, "scansnap: unknown option '%s' for verify (see 'scansnap verify --help')\n", argv[rest[0]]);
-    return 2;
-  }
   char dir[SS_PATH_MAX];
   ss_err err = {0};
   if (ss_run_dir(&cfg, "verify", dir, sizeof dir, &err)) return ss_cli_fail(&err);
