@@ -118,6 +118,14 @@ static int train_resume(int argc, char **argv, const char *dir, const unsigned c
     if (ss_config_override(&cfg, a, &err)) return ss_cli_fail(&err);
   }
   if (ss_config_validate(&cfg, &err)) return ss_cli_fail(&err);
+  if (cfg.model.type == SS_MODEL_TRANSFORMER && cfg.model.task == SS_TASK_LM) {
+    /* a language-model run is as long as text.epochs, which a resumed run cannot change */
+    if (!strcmp(status, "complete")) {
+      printf("run %s is already complete (text.epochs = %d); nothing to do\n", dir, cfg.text.epochs);
+      return 0;
+    }
+    return train_lm(&cfg, dir);
+  }
   if (!strcmp(status, "complete")) {
     if (!niter_given || cfg.niter == saved_niter) {
       printf("run %s is already complete (niter = %d); nothing to do\n", dir, saved_niter);
