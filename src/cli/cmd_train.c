@@ -16,7 +16,8 @@ static void train_help(void) {
          "(default runs/train-<UTC time>). The paper's command lines work as written.\n\n"
          "--resume DIR continues an interrupted run from its last checkpoint with the run's\n"
          "own config.yaml; the finished run is byte-identical to one never interrupted.\n"
-         "Only niter= (to extend a run) and threads= may be given with it.\n"
+         "Only niter= (to extend a run) and threads= may be given with it; a language-model\n"
+         "run (model.task=lm) resumes too but keeps its text.epochs.\n"
          "save_every=K writes a checkpoint every K updates. SIGINT/SIGTERM stop at the next\n"
          "step with a checkpoint (exit 130/143). Exit 3: the run diverged (NaN/Inf).\n\n");
   ss_config_print_help(stdout);
