@@ -255,6 +255,11 @@ int ss_lm_train(const ss_config *cfg, const char *dir, ss_lm_summary *s, ss_err 
   if (cfg->model.d % cfg->model.H)
     return ss_seterr(err, SS_EINPUT, "key 'model.H': %d heads do not divide model.d = %d", cfg->model.H, cfg->model.d);
   const int resuming = cfg->resume[0] != 0;
+  if (resuming) { /* a run to continue: dir holds its run.json (ss_run_load_config made cfg) */
+    char status[64];
+    int rc = ss_run_status(dir, status, sizeof status, err);
+    if (rc) return rc;
+  }
   if (!ss_tf_new) return ss_seterr(err, SS_EINPUT, "key 'model.type': transformer is not implemented in this build");
   long long psteps[MAX_PROBE_STEPS];
   int npsteps;
