@@ -113,6 +113,10 @@ typedef struct {
   char note[512];
 } ss_lm_summary;
 
+/* The language-model run into dir (created). With cfg->resume set (= dir) it continues the
+ * run in dir from its checkpoint (from the start if it has none) and finishes byte-identical
+ * to an uninterrupted run. Checkpoints every cfg->save_every updates and, on a stop request
+ * (ss_stop_requested, polled at every step), at that step boundary, then SS_ESTOP. */
 int ss_lm_train(const ss_config *cfg, const char *dir, ss_lm_summary *s, ss_err *err);
 
 #endif

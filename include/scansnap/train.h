@@ -90,6 +90,14 @@ int ss_checkpoint_save(const char *path, const ss_model *m, const ss_optim *o, c
  * A truncated, corrupt (checksum) or foreign file is SS_EINPUT with a message naming it. */
 int ss_checkpoint_load(const char *path, ss_model *m, ss_optim *o, ss_train_pos *pos, ss_recorder *rec,
                        const char *const *expect, ss_err *err);
+/* The same with nextra (<= SS_CKPT_MAX_EXTRA) further tensors of the caller's loop state:
+ * save writes extra[i] as is; load copies the tensor named extra[i].name into
+ * extra[i].data, which must match its dtype and element count (SS_EINPUT otherwise). */
+#define SS_CKPT_MAX_EXTRA 8
+int ss_checkpoint_save_ext(const char *path, const ss_model *m, const ss_optim *o, const ss_train_pos *pos,
+                           const ss_recorder *rec, const char *const *meta, const ss_tensor *extra, int nextra, ss_err *err);
+int ss_checkpoint_load_ext(const char *path, ss_model *m, ss_optim *o, ss_train_pos *pos, ss_recorder *rec,
+                           const char *const *expect, ss_tensor *extra, int nextra, ss_err *err);
 /* Older form of ss_checkpoint_save without metrics rows. */
 int ss_checkpoint_write(const char *path, const ss_model *m, const ss_optim *o, long long step, const ss_rng *rng,
                         long long data_pos, ss_err *err);

@@ -16,7 +16,8 @@ static void train_help(void) {
          "(default runs/train-<UTC time>). The paper's command lines work as written.\n\n"
          "--resume DIR continues an interrupted run from its last checkpoint with the run's\n"
          "own config.yaml; the finished run is byte-identical to one never interrupted.\n"
-         "Only niter= (to extend a run) and threads= may be given with it.\n"
+         "Only niter= (to extend a run) and threads= may be given with it; a language-model\n"
+         "run (model.task=lm) resumes too but keeps its text.epochs.\n"
          "save_every=K writes a checkpoint every K updates. SIGINT/SIGTERM stop at the next\n"
          "step with a checkpoint (exit 130/143). Exit 3: the run diverged (NaN/Inf).\n\n");
   ss_config_print_help(stdout);
@@ -118,6 +119,14 @@ static int train_resume(int argc, char **argv, const char *dir, const unsigned c
     if (ss_config_override(&cfg, a, &err)) return ss_cli_fail(&err);
   }
   if (ss_config_validate(&cfg, &err)) return ss_cli_fail(&err);
+  if (cfg.model.type == SS_MODEL_TRANSFORMER && cfg.model.task == SS_TASK_LM) {
+    /* a language-model run is as long as text.epochs, which a resumed run cannot change */
+    if (!strcmp(status, "complete")) {
+      printf("run %s is already complete (text.epochs = %d); nothing to do\n", dir, cfg.text.epochs);
+      return 0;
+    }
+    return train_lm(&cfg, dir);
+  }
   if (!strcmp(status, "complete")) {
     if (!niter_given || cfg.niter == saved_niter) {
       printf("run %s is already complete (niter = %d); nothing to do\n", dir, saved_niter);

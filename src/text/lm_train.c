@@ -19,10 +19,12 @@
  *                   attention ignored the tokens), constant over the run
  * and at the steps of text.probe_steps the maps of probe 0 are kept (attention.safetensors,
  * attention_maps.dat + attention.gp = Figure 7). */
+#include <inttypes.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "scansnap/io.h"
 #include "scansnap/optim.h"
@@ -153,6 +155,25 @@ static int probe_metrics(ss_model *m, probes *p, probe_stats *ps, float *keep0, 
   return SS_OK;
 }
 
+/* Where the loop stands at a step boundary: the start of iteration k of epoch `epoch`
+ * (k == per_epoch: the epoch's updates are done, its validation is not), after `step`
+ * updates. With the model (dropout counter included), the optimizer and the metrics rows it
+ * is everything the rest of the run depends on; lr_scale = opt.lr_decay^epoch is recomputed.
+ * Kept in the checkpoint as lm.state (F64 [LS_COUNT]), lm.map_steps and lm.maps (the probe-0
+ * attention maps kept so far, at full capacity so the tensors' shapes are fixed). */
+enum { LS_EPOCH, LS_K, LS_VALID_FRESH, LS_VALID_LOSS, LS_GNORM, LS_NMAPS, LS_FIRST_VALID, LS_FINAL_TRAIN, LS_COUNT };
+
+static int lm_save(const char *path, const ss_model *m, const ss_optim *o, long long step, const double *st, const ss_recorder *rec,
+                   const char *const *meta, long long *map_steps, float *maps, int cap, int H, int T, ss_err *err) {
+  ss_train_pos pos = {step, {{0, 0, 0, 0}}, (long long)st[LS_K]};
+  ss_tensor ex[] = {
+      {"lm.state", SS_F64, 1, {LS_COUNT}, (void *)st},
+      {"lm.map_steps", SS_I64, 1, {cap}, map_steps},
+      {"lm.maps", SS_F32, 4, {cap, H, T, T}, maps},
+  };
+  return ss_checkpoint_save_ext(path, m, o, &pos, rec, meta, ex, 3, err);
+}
+
 static int write_attention(const char *dir, const ss_corpus *c, const probes *p, const float *maps, const long long *steps, int S,
                            ss_err *err) {
   const int T = p->T, H = p->H;
@@ -233,7 +254,12 @@ int ss_lm_train(const ss_config *cfg, const char *dir, ss_lm_summary *s, ss_err 
     return ss_seterr(err, SS_EINPUT, "key 'model.task': lm needs model.type=transformer");
   if (cfg->model.d % cfg->model.H)
     return ss_seterr(err, SS_EINPUT, "key 'model.H': %d heads do not divide model.d = %d", cfg->model.H, cfg->model.d);
-  if (cfg->resume[0]) return ss_seterr(err, SS_EINPUT, "key 'resume': language-model runs (model.task=lm) cannot be resumed yet");
+  const int resuming = cfg->resume[0] != 0;
+  if (resuming) { /* a run to continue: dir holds its run.json (ss_run_load_config made cfg) */
+    char status[64];
+    int rc = ss_run_status(dir, status, sizeof status, err);
+    if (rc) return rc;
+  }
   if (!ss_tf_new) return ss_seterr(err, SS_EINPUT, "key 'model.type': transformer is not implemented in this build");
   long long psteps[MAX_PROBE_STEPS];
   int npsteps;
@@ -283,6 +309,7 @@ int ss_lm_train(const ss_config *cfg, const char *dir, ss_lm_summary *s, ss_err 
   memset(&rec, 0, sizeof rec);
   memset(&p, 0, sizeof p);
   float *maps = NULL;
+  char *ckpt = NULL;
   long long *map_steps = NULL;
   double valid_loss = NAN, gnorm = NAN, t_train = 0, t_valid = 0;
   int valid_fresh = 0;
@@ -303,9 +330,12 @@ int ss_lm_train(const ss_config *cfg, const char *dir, ss_lm_summary *s, ss_err 
   p.x = malloc(sizeof(int) * (size_t)p.P * T);
   p.top = malloc((size_t)c.V);
   p.att = malloc(sizeof(float) * (size_t)p.H * T * T);
-  maps = malloc(sizeof(float) * (size_t)p.H * T * T * (size_t)(npsteps ? npsteps : 1));
-  map_steps = malloc(sizeof(long long) * (size_t)(npsteps ? npsteps : 1));
-  if (!b.y || !p.x || !p.top || !p.att || !maps || !map_steps) {
+  const int mapcap = npsteps ? npsteps : 1;
+  /* zeroed: the unused slots go into checkpoints, which must not depend on heap garbage */
+  maps = calloc((size_t)p.H * T * T * (size_t)mapcap, sizeof(float));
+  map_steps = calloc((size_t)mapcap, sizeof(long long));
+  ckpt = ss_path_join(dir, "checkpoint.safetensors");
+  if (!b.y || !p.x || !p.top || !p.att || !maps || !map_steps || !ckpt) {
     rc = ss_seterr(err, SS_ERUN, "out of memory");
     goto out_m;
   }
@@ -332,28 +362,98 @@ int ss_lm_train(const ss_config *cfg, const char *dir, ss_lm_summary *s, ss_err 
   }
   ss_recorder_init(&rec, &nocl, err);
   for (int k = 0; k < X_COUNT; k++) ss_recorder_add_column(&rec, xnames[k]);
-  if ((rc = ss_run_begin(cfg, NULL, dir, "train", err))) goto out_m;
 
   const int64_t per_epoch_all = (L - 1) / T;
   const int64_t per_epoch = cfg->text.epoch_steps > 0 && cfg->text.epoch_steps < per_epoch_all ? cfg->text.epoch_steps : per_epoch_all;
-  ss_tf_set_training(m, 1);
+  /* the token streams the run reads: a resumed run refuses a corpus that changed under it */
+  char corpus_sum[32];
   {
+    uint64_t h = ss_fnv1a64(c.ids[SS_SPLIT_TRAIN], sizeof(int32_t) * (size_t)c.n[SS_SPLIT_TRAIN], SS_FNV_INIT);
+    h = ss_fnv1a64(c.ids[SS_SPLIT_VALID], sizeof(int32_t) * (size_t)c.n[SS_SPLIT_VALID], h);
+    snprintf(corpus_sum, sizeof corpus_sum, "%016" PRIx64 "-V%d", h, c.V);
+  }
+  const char *meta[] = {"corpus_fnv1a", corpus_sum, NULL};
+  int epoch0 = 0;
+  int64_t k0 = 0;
+  double bnd[LS_COUNT] = {0}; /* the loop state at the latest step boundary (lm_save) */
+  const int restored = resuming && ss_file_exists(ckpt);
+  if (restored) {
+    ss_train_pos pos;
+    double st[LS_COUNT];
+    ss_tensor ex[] = {
+        {"lm.state", SS_F64, 1, {LS_COUNT}, st},
+        {"lm.map_steps", SS_I64, 1, {mapcap}, map_steps},
+        {"lm.maps", SS_F32, 4, {mapcap, p.H, T, T}, maps},
+    };
+    if ((rc = ss_checkpoint_load_ext(ckpt, m, &opt, &pos, &rec, meta, ex, 3, err))) goto out_m;
+    if (!(st[LS_EPOCH] >= 0 && st[LS_EPOCH] <= cfg->text.epochs && st[LS_K] >= 0 && st[LS_K] <= per_epoch && st[LS_NMAPS] >= 0 &&
+          st[LS_NMAPS] <= npsteps && (st[LS_EPOCH] < cfg->text.epochs || st[LS_K] == 0))) {
+      rc = ss_seterr(err, SS_EINPUT, "checkpoint '%s': epoch %g, batch %g is outside this run's %d epoch(s) of %lld batches", ckpt, st[LS_EPOCH],
+                     st[LS_K], cfg->text.epochs, (long long)per_epoch);
+      goto out_m;
+    }
+    epoch0 = (int)st[LS_EPOCH];
+    k0 = (int64_t)st[LS_K];
+    step = pos.step;
+    valid_fresh = st[LS_VALID_FRESH] != 0;
+    valid_loss = st[LS_VALID_LOSS];
+    gnorm = st[LS_GNORM];
+    nmaps = (int)st[LS_NMAPS];
+    s->first_valid_loss = st[LS_FIRST_VALID];
+    s->final_train_loss = st[LS_FINAL_TRAIN];
+    s->epochs = epoch0;
+    for (int r = 0; r < rec.nrows; r++) { /* as recorded: text has no class metrics */
+      ss_row *row = &rec.rows[r];
+      row->avg.entropy = row->avg.entropy_distinct = row->avg.common_mass = row->avg.distinct_mass = row->avg.kendall_tau = NAN;
+    }
+    if (rec.nrows) {
+      s->first_train_loss = rec.rows[0].loss;
+      s->attn_entropy_first = rec.rows[0].extra[X_ATTN_ENT];
+      s->freq_mass_first = rec.rows[0].extra[X_FREQ];
+      s->ctx_mass_first = rec.rows[0].extra[X_CTX];
+      s->self_mass_first = rec.rows[0].extra[X_SELF];
+      const ss_row *l = &rec.rows[rec.nrows - 1];
+      s->attn_entropy_last = l->extra[X_ATTN_ENT];
+      s->freq_mass_last = l->extra[X_FREQ];
+      s->ctx_mass_last = l->extra[X_CTX];
+      s->self_mass_last = l->extra[X_SELF];
+    }
+  }
+  if (resuming) {
+    ss_run_clean_tmp(dir);
+    rc = ss_run_finish(dir, "train", "running", cfg, NULL, NULL, err);
+  } else
+    rc = ss_run_begin(cfg, NULL, dir, "train", err);
+  if (rc) goto out_m;
+
+  /* Test hook (tests/test_lm_resume.sh): slow every step down so that a kill lands mid-run. */
+  const char *delay_env = getenv("SS_TEST_STEP_DELAY_US");
+  const long delay_us = delay_env ? atol(delay_env) : 0;
+  ss_tf_set_training(m, 1);
+  if (!restored) { /* a restored run has the validation of its boundary in lm.state */
     double tv = ss_now();
     if ((rc = validate(m, &c, &b, cfg->text.eval_batches, &valid_loss, err))) goto fail;
     t_valid += ss_now() - tv;
     s->first_valid_loss = valid_loss;
     valid_fresh = 1;
   }
-  for (int epoch = 0; epoch <= cfg->text.epochs && rc == SS_OK; epoch++) {
+  for (int epoch = epoch0; epoch <= cfg->text.epochs && rc == SS_OK; epoch++) {
     const int last_epoch = epoch == cfg->text.epochs;
     const double lr_scale = pow(cfg->opt.lr_decay, epoch);
-    for (int64_t k = 0; k < per_epoch; k++) {
-      /* SIGINT/SIGTERM (ss_request_stop): stop at this step boundary, keep what was measured */
-      if (ss_stop_requested()) {
-        rc = ss_seterr(err, SS_ESTOP, "stopped by signal %d at step %lld; language-model runs cannot be resumed, the metrics so far are kept",
-                       ss_stop_requested(), step);
+    for (int64_t k = epoch == epoch0 ? k0 : 0; k < per_epoch; k++) {
+      const double here[LS_COUNT] = {epoch, (double)k, valid_fresh, valid_loss, gnorm, nmaps, s->first_valid_loss, s->final_train_loss};
+      memcpy(bnd, here, sizeof bnd);
+      /* SIGINT/SIGTERM (ss_request_stop): stop at this step boundary with a checkpoint of it */
+      int sig = ss_stop_requested();
+      if (sig) {
+        rc = lm_save(ckpt, m, &opt, step, bnd, &rec, meta, map_steps, maps, mapcap, p.H, T, err);
+        if (rc == SS_OK) rc = ss_recorder_write(&rec, dir, err);
+        if (rc) rc = err->code = SS_ERUN;
+        if (rc == SS_OK)
+          rc = ss_seterr(err, SS_ESTOP, "stopped by signal %d at step %lld; checkpoint written, continue with --resume %s", sig, step, dir);
         break;
       }
+      if (delay_us > 0) usleep((useconds_t)delay_us);
       /* the final row (after the last update): one more batch, evaluated, no update */
       const int final = last_epoch;
       if ((rc = fill_batch(&c, c.ids[SS_SPLIT_TRAIN], L, final ? 0 : k, &b, err))) break;
@@ -408,6 +508,14 @@ int ss_lm_train(const ss_config *cfg, const char *dir, ss_lm_summary *s, ss_err 
         break;
       }
       step++;
+      if (cfg->save_every > 0 && step % cfg->save_every == 0) {
+        /* the next boundary: iteration k+1 (k+1 == per_epoch: this epoch's validation is next) */
+        const double next[LS_COUNT] = {epoch, (double)(k + 1), valid_fresh, valid_loss, gnorm, nmaps, s->first_valid_loss, s->final_train_loss};
+        if ((rc = lm_save(ckpt, m, &opt, step, next, &rec, meta, map_steps, maps, mapcap, p.H, T, err))) {
+          rc = err->code = SS_ERUN; /* the previous checkpoint stays */
+          break;
+        }
+      }
     }
     if (rc || last_epoch) break;
     double tv = ss_now();
@@ -436,24 +544,17 @@ fail:
   sum.seqs_per_second = t_train > 0 ? (double)B * step / t_train : 0;
   if (rc == SS_OK) rc = ss_recorder_write(&rec, dir, err);
   if (rc == SS_OK) rc = write_attention(dir, &c, &p, maps, map_steps, nmaps, err);
-  if (rc == SS_OK) {
-    char *path = ss_path_join(dir, "checkpoint.safetensors");
-    rc = ss_checkpoint_write(path, m, &opt, step, NULL, 0, err);
-    free(path);
-  }
+  /* the boundary before the final (evaluation-only) row; its rows include that row */
+  if (rc == SS_OK) rc = lm_save(ckpt, m, &opt, step, bnd, &rec, meta, map_steps, maps, mapcap, p.H, T, err);
   if (rc == SS_OK)
     rc = ss_run_finish(dir, "train", "complete", cfg, &sum, NULL, err);
   else {
     ss_err e2;
-    if (rc == SS_EDIVERGE || rc == SS_ESTOP) ss_recorder_write(&rec, dir, &e2);
-    if (rc == SS_ESTOP) { /* the parameters reached, for inspection (an LM run is not resumed) */
-      char *path = ss_path_join(dir, "checkpoint.safetensors");
-      ss_checkpoint_write(path, m, &opt, step, NULL, 0, &e2);
-      free(path);
-    }
+    if (rc == SS_EDIVERGE) ss_recorder_write(&rec, dir, &e2); /* keep what was measured */
     ss_run_finish(dir, "train", rc == SS_EDIVERGE ? "diverged" : rc == SS_ESTOP ? "interrupted" : "failed", cfg, &sum, err->msg, &e2);
   }
 out_m:
+  free(ckpt);
   free(maps);
   free(map_steps);
   free(p.x);

@@ -152,7 +152,7 @@ static void lm_bad_configurations_are_one_line_input_errors(void **state) {
       {"batchsize=2000", "too few"},           /* split too short for the streams */
       {"model.H=3", "do not divide"},          /* heads not dividing d */
       {"text.probe_steps=0,x", "text.probe_steps"},
-      {"resume=/tmp/x", "resume"},
+      {"resume=/tmp/x", "resume"},             /* resuming a directory that holds no run */
   };
   for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
     tiny_config(&c, data, dir);

@@ -10,6 +10,8 @@
  *   metrics.steps       I64 [R]       the metrics rows recorded so far (steps < s; the final
  *   metrics.values      F64 [R, 4+E]    checkpoint also holds the row at niter): loss, acc,
  *   metrics.c           F64 [R, N, M]   y_norm, z_norm, E extra columns, and c_n per row
+ *   <extra>             any        tensors of the run's own loop (ss_checkpoint_save_ext;
+ *                                   the language-model run keeps lm.* there, src/text/lm_train.c)
  * __metadata__: format, the metrics column names, FNV-1a checksums of the class table and of
  * the sequence file, and ss_checksum (FNV-1a-64 of the data section, verified on load).
  * Per-class metrics are not stored: they are a deterministic function of c (SPEC §3) and
@@ -28,7 +30,14 @@
 
 int ss_checkpoint_save(const char *path, const ss_model *m, const ss_optim *o, const ss_train_pos *pos,
                        const ss_recorder *rec, const char *const *meta, ss_err *err) {
-  ss_tensor t[3 * SS_MAX_TENSORS + 5];
+  return ss_checkpoint_save_ext(path, m, o, pos, rec, meta, NULL, 0, err);
+}
+
+int ss_checkpoint_save_ext(const char *path, const ss_model *m, const ss_optim *o, const ss_train_pos *pos,
+                           const ss_recorder *rec, const char *const *meta, const ss_tensor *extra, int nextra, ss_err *err) {
+  if (nextra < 0 || nextra > SS_CKPT_MAX_EXTRA)
+    return ss_seterr(err, SS_ERUN, "checkpoint '%s': %d extra tensors, at most %d", path, nextra, SS_CKPT_MAX_EXTRA);
+  ss_tensor t[3 * SS_MAX_TENSORS + 5 + SS_CKPT_MAX_EXTRA];
   char names[2 * SS_MAX_TENSORS][80];
   int n = 0;
   for (int i = 0; i < m->ntensors; i++) t[n++] = m->tensors[i];
@@ -83,6 +92,7 @@ int ss_checkpoint_save(const char *path, const ss_model *m, const ss_optim *o, c
     t[n++] = (ss_tensor){"metrics.values", SS_F64, 2, {R, V}, vals};
     t[n++] = (ss_tensor){"metrics.c", SS_F64, 3, {R, rec->cl->N, rec->cl->M}, rec->c ? rec->c : &none};
   }
+  for (int i = 0; i < nextra; i++) t[n++] = extra[i];
   const char *md[2 * 16 + 1];
   int k = 0;
   md[k++] = "format";
@@ -126,6 +136,11 @@ static int take(const ss_stfile *f, const char *path, const char *name, ss_dtype
 
 int ss_checkpoint_load(const char *path, ss_model *m, ss_optim *o, ss_train_pos *pos, ss_recorder *rec,
                        const char *const *expect, ss_err *err) {
+  return ss_checkpoint_load_ext(path, m, o, pos, rec, expect, NULL, 0, err);
+}
+
+int ss_checkpoint_load_ext(const char *path, ss_model *m, ss_optim *o, ss_train_pos *pos, ss_recorder *rec,
+                           const char *const *expect, ss_tensor *extra, int nextra, ss_err *err) {
   ss_stfile f;
   int rc = ss_safetensors_read(path, &f, err);
   if (rc) return rc;
@@ -208,9 +223,13 @@ int ss_checkpoint_load(const char *path, ss_model *m, ss_optim *o, ss_train_pos 
        * checkpoint holds the row at niter, which a run extended to a larger niter redoes). */
       if (sv[r] >= pos->step) break;
       const double *v = vv + (size_t)r * V;
-      if ((rc = ss_recorder_add(rec, sv[r], v[0], v[1], cv + (size_t)r * N * M, v[2], v[3], v + 4, err))) goto out;
+      static const double zero = 0; /* runs without classes (N = 0): no c_n to copy */
+      const double *cr = N > 0 && M > 0 ? cv + (size_t)r * N * M : &zero;
+      if ((rc = ss_recorder_add(rec, sv[r], v[0], v[1], cr, v[2], v[3], v + 4, err))) goto out;
     }
   }
+  for (int i = 0; i < nextra; i++)
+    if ((rc = take(&f, path, extra[i].name, extra[i].dtype, ss_tensor_numel(&extra[i]), extra[i].data, err))) goto out;
 out:
   ss_st_free(&f);
   return rc;

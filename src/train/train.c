@@ -178,9 +178,8 @@ int ss_train(const ss_config *cfg, const char *dir, ss_run_summary *sum, ss_err 
   ss_set_threads(cfg->threads);
   const int resuming = cfg->resume[0] != 0;
   if (cfg->model.type == SS_MODEL_TRANSFORMER && cfg->model.task == SS_TASK_LM) {
-    if (resuming)
-      return ss_seterr(err, SS_EINPUT, "key 'resume': language-model runs (model.task=lm) cannot be resumed; run them again");
-    /* the language model on real text (SPEC §5) has its own loop: epochs over a token stream */
+    /* the language model on real text (SPEC §5) has its own loop: epochs over a token
+     * stream; it resumes from its own checkpoint state (src/text/lm_train.c) */
     ss_lm_summary ls;
     rc = ss_lm_train(cfg, dir, &ls, err);
     sum->M = ls.V;
