@@ -277,6 +277,24 @@ static void sampled_frequencies_match_class_distribution(void **state) {
   ss_batch_sample(&cl, &r1, &b);
   ss_batch_sample(&cl, &r2, &b2);
   assert_memory_equal(b.x, b2.x, sizeof(int) * B * T);
+  /* the stream of tokens is the reference one: per sequence ss_rng_below(N) for the class,
+   * then per token one ss_rng_u64 (high half -> slot, low half -> alias coin); the sampler's
+   * inlined generator must draw exactly these tokens and leave the rng in the same state */
+  ss_rng_seed(&r1, 77);
+  ss_rng_seed(&r2, 77);
+  ss_batch_sample(&cl, &r1, &b);
+  for (int i = 0; i < B; i++) {
+    const int n = (int)ss_rng_below(&r2, (uint32_t)cl.N), off = cl.supp_off[n];
+    const uint32_t k = (uint32_t)(cl.supp_off[n + 1] - off);
+    assert_int_equal(b.cls[i], n);
+    for (int t = 0; t < T - 1; t++) {
+      const uint64_t u = ss_rng_u64(&r2);
+      const int j = (int)(((u >> 32) * k) >> 32);
+      const double coin = (double)(uint32_t)u * 0x1.0p-32;
+      assert_int_equal(b.x[i * T + t], cl.supp_tok[off + (coin < cl.alias_p[off + j] ? j : cl.alias_i[off + j])]);
+    }
+  }
+  assert_memory_equal(r1.s, r2.s, sizeof r1.s);
   ss_batch_free(&b2);
   free(cnt);
   free(ncls);
