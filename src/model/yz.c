@@ -61,6 +61,7 @@ typedef struct {
   double *cn;     /* [B]      ||c|| (1 without normalize) */
   int *ord;       /* [2B]     (class, sequence) pairs, sorted: groups are runs of one class */
   int *gstart;    /* [B+1]    group g = ord[gstart[g] .. gstart[g+1]) */
+  int *ccnt;      /* [B+1]    counting sort of the rows by class */
   int *gU;        /* [B*S]    union support of group g at gU[guo[g]], ascending tokens */
   int *gk, *guo;  /* [B]      its size k_g and offset */
   int *gfo;       /* [B]      offset of group g's F and GF blocks: sum of B_g k_g before g */
@@ -71,10 +72,10 @@ typedef struct {
 static void free_scratch(yz_impl *y) {
   free(y->Yt); free(y->G); free(y->sn); free(y->su); free(y->sf); free(y->sg); free(y->loss_b); free(y->hit_b);
   free(y->slot); free(y->dYt);
-  free(y->sk); free(y->cn); free(y->ord); free(y->gstart); free(y->gU); free(y->gk); free(y->guo); free(y->gfo);
+  free(y->sk); free(y->cn); free(y->ord); free(y->gstart); free(y->ccnt); free(y->gU); free(y->gk); free(y->guo); free(y->gfo);
   free(y->F); free(y->GF);
   y->Yt = y->G = y->sf = y->sg = y->loss_b = y->dYt = y->cn = y->F = y->GF = NULL;
-  y->sn = y->su = y->hit_b = y->slot = y->sk = y->ord = y->gstart = y->gU = y->gk = y->guo = y->gfo = NULL;
+  y->sn = y->su = y->hit_b = y->slot = y->sk = y->ord = y->gstart = y->ccnt = y->gU = y->gk = y->guo = y->gfo = NULL;
 }
 
 /* Number of dY chunks, a function of (B, T, M) only (determinism): one when phase 1 runs on
@@ -114,6 +115,7 @@ static int grow(yz_impl *y, int B, int T, ss_err *err) {
   y->cn = malloc(sizeof(double) * (size_t)B);
   y->ord = malloc(sizeof(int) * 2 * (size_t)B);
   y->gstart = malloc(sizeof(int) * ((size_t)B + 1));
+  y->ccnt = malloc(sizeof(int) * ((size_t)B + 1));
   y->gU = malloc(sizeof(int) * (size_t)B * S);
   y->gk = malloc(sizeof(int) * (size_t)B);
   y->guo = malloc(sizeof(int) * (size_t)B);
@@ -121,7 +123,7 @@ static int grow(yz_impl *y, int B, int T, ss_err *err) {
   y->F = malloc(sizeof(double) * (size_t)B * M);
   y->GF = malloc(sizeof(double) * (size_t)B * M);
   if (!y->Yt || !y->G || !y->sn || !y->su || !y->sf || !y->sg || !y->loss_b || !y->hit_b || !y->slot ||
-      (y->nch > 0 && !y->dYt) || !y->sk || !y->cn || !y->ord || !y->gstart || !y->gU || !y->gk || !y->guo ||
+      (y->nch > 0 && !y->dYt) || !y->sk || !y->cn || !y->ord || !y->gstart || !y->ccnt || !y->gU || !y->gk || !y->guo ||
       !y->gfo || !y->F || !y->GF) {
     free_scratch(y);
     y->cap_B = 0;
@@ -295,7 +297,15 @@ SS_HOT static void seq_compose(const yz_impl *y, const double *Z, const int *x, 
    * order of first appearance. Either order is a fixed function of the sequence. */
   int k = 0, mslot = -1;
   if (M <= 2 * nkeys) {
-    for (int t = 0; t < nkeys; t++) slot[x[t]]++;
+    int t = 0; /* unrolled: integer counts, any order gives the same result */
+    for (; t + 4 <= nkeys; t += 4) {
+      const int x0 = x[t], x1 = x[t + 1], x2 = x[t + 2], x3 = x[t + 3];
+      slot[x0]++;
+      slot[x1]++;
+      slot[x2]++;
+      slot[x3]++;
+    }
+    for (; t < nkeys; t++) slot[x[t]]++;
     for (int u = 0; u < M; u++)
       if (slot[u] >= 0) {
         if (u == m) mslot = k;
@@ -549,17 +559,17 @@ SS_HOT static void group_gf(double *out, int nr, const double *Yt, const int *U,
 SS_HOT static void group_dY(const yz_impl *y, double *dY, int ngroups, int i0, int i1, int M, int Mp) {
   for (int i = i0; i < i1; i++) memset(dY + (size_t)i * M, 0, sizeof(double) * (size_t)M);
   for (int g = 0; g < ngroups; g++) {
-    const int *mem = y->ord + 2 * (size_t)y->gstart[g];
     const int nb = y->gstart[g + 1] - y->gstart[g], k = y->gk[g];
     const int *U = y->gU + y->guo[g];
     const double *F = y->F + y->gfo[g];
+    const double *Gg = y->G + (size_t)y->gstart[g] * Mp; /* the group's G rows are adjacent */
     for (int i = i0; i < i1; i += 8) {
       const int nl = i1 - i < 8 ? i1 - i : 8; /* rows of this block inside dY */
       int j = 0;
       for (; j + 2 <= k; j += 2) {
         v4d a00 = {0, 0, 0, 0}, a01 = a00, a10 = a00, a11 = a00, x0, x1;
         for (int r = 0; r < nb; r++) {
-          const double *gr = y->G + (size_t)mem[2 * r + 1] * Mp + i;
+          const double *gr = Gg + (size_t)r * Mp + i;
           V4_LOAD(x0, gr);
           V4_LOAD(x1, gr + 4);
           const double f0 = F[(size_t)r * k + j], f1 = F[(size_t)r * k + j + 1];
@@ -586,7 +596,7 @@ SS_HOT static void group_dY(const yz_impl *y, double *dY, int ngroups, int i0, i
       for (; j < k; j++) {
         v4d a0 = {0, 0, 0, 0}, a1 = a0, x0, x1;
         for (int r = 0; r < nb; r++) {
-          const double *gr = y->G + (size_t)mem[2 * r + 1] * Mp + i;
+          const double *gr = Gg + (size_t)r * Mp + i;
           V4_LOAD(x0, gr);
           V4_LOAD(x1, gr + 4);
           const double f0 = F[(size_t)r * k + j];
@@ -637,22 +647,23 @@ SS_HOT static void group_phase1(yz_impl *y, const ss_batch *b, const double *Yt,
     const int i = mem[2 * r + 1];
     for (int j = 0; j < y->sn[i]; j++) F[(size_t)r * k + slot[y->su[(size_t)i * S + j]]] = y->sf[(size_t)i * S + j];
   }
-  /* logits, 4 sequences at a time (their G rows need not be adjacent in the batch) */
+  /* G rows of the group, in sorted order (row gstart[g] + r is the group's r-th sequence) */
+  double *Gg = y->G + (size_t)y->gstart[g] * Mp;
+  /* logits, 4 sequences at a time */
   for (int r0 = 0; r0 < nb; r0 += 4) {
     const int nr = nb - r0 < 4 ? nb - r0 : 4;
     double *rows[4];
-    for (int r = 0; r < nr; r++) rows[r] = y->G + (size_t)mem[2 * (r0 + r) + 1] * Mp;
+    for (int r = 0; r < nr; r++) rows[r] = Gg + (size_t)(r0 + r) * Mp;
     group_logits(rows, nr, Yt, U, F + (size_t)r0 * k, k, Mp);
   }
   for (int r = 0; r < nb; r++) {
     const int i = mem[2 * r + 1];
-    seq_output(y->G + (size_t)i * Mp, M, b->label[i], inv_B, &y->loss_b[i], &y->hit_b[i], backward);
+    seq_output(Gg + (size_t)r * Mp, M, b->label[i], inv_B, &y->loss_b[i], &y->hit_b[i], backward);
   }
   if (backward) {
     for (int r0 = 0; r0 < nb; r0 += 2) {
       const int nr = nb - r0 < 2 ? nb - r0 : 2;
-      const int i0 = mem[2 * r0 + 1], i1 = nr > 1 ? mem[2 * r0 + 3] : i0;
-      group_gf(GF + (size_t)r0 * k, nr, Yt, U, k, y->G + (size_t)i0 * Mp, (size_t)(i1 - i0) * Mp, Mp);
+      group_gf(GF + (size_t)r0 * k, nr, Yt, U, k, Gg + (size_t)r0 * Mp, (size_t)Mp, Mp);
     }
     double gf_stack[256];
     for (int r = 0; r < nb; r++) {
@@ -681,13 +692,30 @@ static int yz_run_grouped(yz_impl *y, ss_model *mdl, const ss_batch *b, double *
   const double *Z = (const double *)mdl->params + (size_t)M * M;
   const double inv_B = 1.0 / B;
   const int par_seq = (double)B * (T + 3.0 * M * (T < 64 ? T : 64)) > SS_YZ_PAR_WORK;
-  /* groups: (class, sequence) pairs sorted, cut at class changes */
+  /* groups: (class, sequence) pairs sorted, cut at class changes. Classes below B (always,
+   * for generated batches: classes < N, and N <= B in practice) by a stable counting sort,
+   * O(B + N); otherwise qsort. Both give the same (class, sequence) ascending order. */
   int *ord = y->ord;
-  for (int i = 0; i < B; i++) {
-    ord[2 * i] = b->cls[i];
-    ord[2 * i + 1] = i;
+  int maxc = 0;
+  for (int i = 0; i < B; i++)
+    if (b->cls[i] > maxc) maxc = b->cls[i];
+  if (maxc < B) {
+    int *cnt = y->ccnt;
+    memset(cnt, 0, sizeof(int) * ((size_t)maxc + 2));
+    for (int i = 0; i < B; i++) cnt[b->cls[i] + 1]++;
+    for (int c = 0; c <= maxc; c++) cnt[c + 1] += cnt[c];
+    for (int i = 0; i < B; i++) {
+      const int p = cnt[b->cls[i]]++;
+      ord[2 * p] = b->cls[i];
+      ord[2 * p + 1] = i;
+    }
+  } else {
+    for (int i = 0; i < B; i++) {
+      ord[2 * i] = b->cls[i];
+      ord[2 * i + 1] = i;
+    }
+    qsort(ord, (size_t)B, 2 * sizeof(int), cmp_pair);
   }
-  qsort(ord, (size_t)B, 2 * sizeof(int), cmp_pair);
   int ng = 0;
   for (int r = 0; r < B; r++)
     if (r == 0 || ord[2 * r] != ord[2 * r - 2]) y->gstart[ng++] = r;
