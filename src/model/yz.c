@@ -296,6 +296,7 @@ SS_HOT static void seq_compose(const yz_impl *y, const double *Z, const int *x, 
    * support by a scan over the M tokens (ascending order); otherwise number the tokens in
    * order of first appearance. Either order is a fixed function of the sequence. */
   int k = 0, mslot = -1;
+  double zmax = -INFINITY;
   if (M <= 2 * nkeys) {
     int t = 0; /* unrolled: integer counts, any order gives the same result */
     for (; t + 4 <= nkeys; t += 4) {
@@ -306,11 +307,15 @@ SS_HOT static void seq_compose(const yz_impl *y, const double *Z, const int *x, 
       slot[x3]++;
     }
     for (; t < nkeys; t++) slot[x[t]]++;
+    /* the support ascending, with Z[m, u] in sf and its max (the same order as the loop
+     * of the other branch: j ascending) */
     for (int u = 0; u < M; u++)
       if (slot[u] >= 0) {
         if (u == m) mslot = k;
         su[k] = u;
         att[k] = slot[u] + 1.0;
+        sf[k] = Zm[u];
+        if (Zm[u] > zmax) zmax = Zm[u];
         slot[u] = -1;
         k++;
       }
@@ -326,14 +331,15 @@ SS_HOT static void seq_compose(const yz_impl *y, const double *Z, const int *x, 
       att[slot[u]] += 1.0;
     }
     mslot = slot[m];
-    for (int j = 0; j < k; j++) slot[su[j]] = -1;
+    for (int j = 0; j < k; j++) {
+      slot[su[j]] = -1;
+      sf[j] = Zm[su[j]];
+      if (sf[j] > zmax) zmax = sf[j];
+    }
   }
   /* softmax over keys, grouped: weight of slot j = count_j e^{Z[m,u_j]} */
-  double zmax = -INFINITY;
-  for (int j = 0; j < k; j++)
-    if (Zm[su[j]] > zmax) zmax = Zm[su[j]];
   /* e^{Z[m,u_j] - zmax} into sf (free until f is written), four at a time */
-  for (int j = 0; j < k; j++) sf[j] = Zm[su[j]] - zmax;
+  for (int j = 0; j < k; j++) sf[j] -= zmax;
   int j4 = 0;
   for (; j4 + 4 <= k; j4 += 4) exp_nonpos4(sf + j4);
   for (; j4 < k; j4++) sf[j4] = exp_nonpos(sf[j4]);
