@@ -549,8 +549,15 @@ SS_HOT static void group_gf(double *out, int nr, const double *Yt, const int *U,
     }
     for (int r = 0; r < nr; r++) {
       const double *g = r ? g1 : g0;
+      /* lanes of the four accumulators summed together: s[q] = (a_q[0] + a_q[1]) + (a_q[2] +
+       * a_q[3]), the same additions as one at a time, in two shuffles and two vector adds */
+      const v4d h01 = __builtin_shufflevector(a[r][0], a[r][1], 0, 4, 2, 6) +
+                      __builtin_shufflevector(a[r][0], a[r][1], 1, 5, 3, 7);
+      const v4d h23 = __builtin_shufflevector(a[r][2], a[r][3], 0, 4, 2, 6) +
+                      __builtin_shufflevector(a[r][2], a[r][3], 1, 5, 3, 7);
+      const v4d sv = __builtin_shufflevector(h01, h23, 0, 1, 4, 5) + __builtin_shufflevector(h01, h23, 2, 3, 6, 7);
       for (int q = 0; q < nj; q++) {
-        double s = (a[r][q][0] + a[r][q][1]) + (a[r][q][2] + a[r][q][3]);
+        double s = sv[q];
         for (int i = M4; i < M; i++) s += yr[q][i] * g[i];
         out[(size_t)r * k + j0 + q] = s;
       }
