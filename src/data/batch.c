@@ -2,6 +2,7 @@
 #include <ctype.h>
 #include <errno.h>
 #include <limits.h>
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -64,12 +65,57 @@ static void sample_tokens(const ss_classes *cl, int n, ss_rng *rng, int *restric
   rng->s[3] = s3;
 }
 
+/* The alias table of every class with the coin as an integer test: coin < p with coin =
+ * u * 2^-32 (u the low 32 bits) is exactly u < p * 2^32 (a power-of-two scaling, exact), i.e.
+ * u < thr = ceil(p * 2^32) (clamped to [0, 2^32]; a NaN p never passes, as before), and the
+ * two candidate tokens side by side: one load less and no int -> double conversion per token. */
+typedef struct {
+  uint64_t thr;
+  int tok_own, tok_alias;
+} alias_ent;
+#define SS_ALIAS_STACK 512
+
+static void sample_tokens_tab(const alias_ent *restrict tab, int k32, ss_rng *rng, int *restrict x, int cnt) {
+  const uint64_t k = (uint64_t)(uint32_t)k32;
+  uint64_t s0 = rng->s[0], s1 = rng->s[1], s2 = rng->s[2], s3 = rng->s[3];
+  for (int t = 0; t < cnt; t++) {
+    const uint64_t r = rotl64(s1 * 5, 7) * 9;
+    const uint64_t sh = s1 << 17;
+    s2 ^= s0;
+    s3 ^= s1;
+    s1 ^= s2;
+    s0 ^= s3;
+    s2 ^= sh;
+    s3 = rotl64(s3, 45);
+    const alias_ent *e = tab + (((r >> 32) * k) >> 32);
+    x[t] = (uint64_t)(uint32_t)r < e->thr ? e->tok_own : e->tok_alias;
+  }
+  rng->s[0] = s0;
+  rng->s[1] = s1;
+  rng->s[2] = s2;
+  rng->s[3] = s3;
+}
+
 void ss_batch_sample(const ss_classes *cl, ss_rng *rng, ss_batch *b) {
   int T = b->T;
+  const int ns = cl->supp_off[cl->N];
+  alias_ent tab[SS_ALIAS_STACK];
+  const int use_tab = ns <= SS_ALIAS_STACK;
+  if (use_tab)
+    for (int n = 0; n < cl->N; n++)
+      for (int j = cl->supp_off[n]; j < cl->supp_off[n + 1]; j++) {
+        const double P = cl->alias_p[j] * 0x1.0p32;
+        tab[j].thr = P >= 0x1.0p32 ? (uint64_t)1 << 32 : P > 0 ? (uint64_t)ceil(P) : 0;
+        tab[j].tok_own = cl->supp_tok[j];
+        tab[j].tok_alias = cl->supp_tok[cl->supp_off[n] + cl->alias_i[j]];
+      }
   for (int i = 0; i < b->B; i++) {
     int n = (int)ss_rng_below(rng, (uint32_t)cl->N);
     int *x = b->x + (size_t)i * T;
-    sample_tokens(cl, n, rng, x, T - 1);
+    if (use_tab)
+      sample_tokens_tab(tab + cl->supp_off[n], cl->supp_off[n + 1] - cl->supp_off[n], rng, x, T - 1);
+    else
+      sample_tokens(cl, n, rng, x, T - 1);
     x[T - 1] = cl->query[n];
     b->label[i] = cl->next[n];
     b->cls[i] = n;
