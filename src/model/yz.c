@@ -194,11 +194,12 @@ typedef long long v4i __attribute__((vector_size(32)));
 #define V4_LOAD(v, p) memcpy(&(v), (p), sizeof(v4d))
 #define V4_STORE(p, v) memcpy((p), &(v), sizeof(v4d))
 
-/* exp_nonpos on four lanes, the same operations in the same order as the scalar one (so the
+/* exp_nonpos(v - sub) on four lanes, the same operations in the same order as the scalar one (so the
  * same bits): the compiler does not vectorise the scalar one's bit casts by itself. */
-static inline void exp_nonpos4(double *p_io) {
+static inline void exp_nonpos4_sub(double *p_io, double sub) {
   v4d x_in, x, kd, r, p, scale;
   V4_LOAD(x_in, p_io);
+  x_in -= sub; /* e^(v - sub), the subtraction of the callers' separate loop, in registers */
   const v4d lo = {-708.0, -708.0, -708.0, -708.0};
   const v4i under = x_in < lo; /* all ones where x_in < -708 (false for NaN) */
   v4i xb, lob;
@@ -339,10 +340,9 @@ SS_HOT static void seq_compose(const yz_impl *y, const double *Z, const int *x, 
   }
   /* softmax over keys, grouped: weight of slot j = count_j e^{Z[m,u_j]} */
   /* e^{Z[m,u_j] - zmax} into sf (free until f is written), four at a time */
-  for (int j = 0; j < k; j++) sf[j] -= zmax;
   int j4 = 0;
-  for (; j4 + 4 <= k; j4 += 4) exp_nonpos4(sf + j4);
-  for (; j4 < k; j4++) sf[j4] = exp_nonpos(sf[j4]);
+  for (; j4 + 4 <= k; j4 += 4) exp_nonpos4_sub(sf + j4, zmax);
+  for (; j4 < k; j4++) sf[j4] = exp_nonpos(sf[j4] - zmax);
   for (int j = 0; j < k; j++) att[j] *= sf[j];
   double den = 0;
   for (int j = 0; j < k; j++) den += att[j];
@@ -390,13 +390,15 @@ static inline void seq_output(double *restrict G, int M, int label, double inv_B
   /* kept: the backward's softmax is G / se. Two loops: the first vectorises, the sum
    * keeps its serial order. */
   int i4 = 0;
+  double se = 0; /* summed in index order, as a separate loop would */
   for (; i4 + 4 <= M; i4 += 4) {
-    for (int l = 0; l < 4; l++) G[i4 + l] -= lmax;
-    exp_nonpos4(G + i4);
+    exp_nonpos4_sub(G + i4, lmax);
+    se += G[i4];
+    se += G[i4 + 1];
+    se += G[i4 + 2];
+    se += G[i4 + 3];
   }
-  for (; i4 < M; i4++) G[i4] = exp_nonpos(G[i4] - lmax);
-  double se = 0;
-  for (int i = 0; i < M; i++) se += G[i];
+  for (; i4 < M; i4++) se += G[i4] = exp_nonpos(G[i4] - lmax);
   *loss = lmax + log(se) - lab;
   *hit = arg == label;
   if (backward) {
