@@ -209,6 +209,47 @@ static double chi2_crit(int df) {
   return df * pow(1 - a + z * sqrt(a), 3);
 }
 
+/* The stream of tokens is the reference one: per sequence ss_rng_below(N) for the class, then
+ * per token one ss_rng_u64 (high half -> slot, low half -> alias coin); the sampler's inlined
+ * generator and integer alias table must draw exactly these tokens and leave the rng in the
+ * same state. */
+static void reference_stream(const ss_classes *clp, ss_batch *bp) {
+  const ss_classes cl = *clp;
+  ss_batch b = *bp;
+  const int B = b.B, T = b.T;
+  ss_rng r1, r2;
+  ss_rng_seed(&r1, 77);
+  ss_rng_seed(&r2, 77);
+  ss_batch_sample(&cl, &r1, &b);
+  for (int i = 0; i < B; i++) {
+    const int n = (int)ss_rng_below(&r2, (uint32_t)cl.N), off = cl.supp_off[n];
+    const uint32_t k = (uint32_t)(cl.supp_off[n + 1] - off);
+    assert_int_equal(b.cls[i], n);
+    for (int t = 0; t < T - 1; t++) {
+      const uint64_t u = ss_rng_u64(&r2);
+      const int j = (int)(((u >> 32) * k) >> 32);
+      const double coin = (double)(uint32_t)u * 0x1.0p-32;
+      assert_int_equal(b.x[i * T + t], cl.supp_tok[off + (coin < cl.alias_p[off + j] ? j : cl.alias_i[off + j])]);
+    }
+  }
+  assert_memory_equal(r1.s, r2.s, sizeof r1.s);
+}
+
+/* the same with more than 512 support entries in all (the sampler's direct path, no table) */
+static void batch_sample_draws_the_reference_stream_with_large_supports(void **state) {
+  (void)state;
+  ss_err e;
+  ss_classes cl;
+  ss_config c = knobs(4, 3, 2, 2, 100, NULL);
+  assert_int_equal(ss_classes_generate(&c, &cl, &e), SS_OK);
+  assert_true(cl.supp_off[cl.N] > 512);
+  ss_batch b;
+  assert_int_equal(ss_batch_alloc(&b, 16, 50, &e), SS_OK);
+  reference_stream(&cl, &b);
+  ss_batch_free(&b);
+  ss_classes_free(&cl);
+}
+
 static void sampled_frequencies_match_class_distribution(void **state) {
   (void)state;
   ss_err e;
@@ -277,6 +318,7 @@ static void sampled_frequencies_match_class_distribution(void **state) {
   ss_batch_sample(&cl, &r1, &b);
   ss_batch_sample(&cl, &r2, &b2);
   assert_memory_equal(b.x, b2.x, sizeof(int) * B * T);
+  reference_stream(&cl, &b);
   ss_batch_free(&b2);
   free(cnt);
   free(ncls);
@@ -399,6 +441,7 @@ int main(void) {
       cmocka_unit_test(class_table_json_roundtrip_and_user_table),
       cmocka_unit_test(bad_class_tables_are_input_errors_naming_the_file),
       cmocka_unit_test(sampled_frequencies_match_class_distribution),
+      cmocka_unit_test(batch_sample_draws_the_reference_stream_with_large_supports),
       cmocka_unit_test(sequence_files_read_back_exactly),
       cmocka_unit_test(bad_sequence_files_are_errors_with_line_numbers),
   };

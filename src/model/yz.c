@@ -61,6 +61,7 @@ typedef struct {
   double *cn;     /* [B]      ||c|| (1 without normalize) */
   int *ord;       /* [2B]     (class, sequence) pairs, sorted: groups are runs of one class */
   int *gstart;    /* [B+1]    group g = ord[gstart[g] .. gstart[g+1]) */
+  int *ccnt;      /* [B+1]    counting sort of the rows by class */
   int *gU;        /* [B*S]    union support of group g at gU[guo[g]], ascending tokens */
   int *gk, *guo;  /* [B]      its size k_g and offset */
   int *gfo;       /* [B]      offset of group g's F and GF blocks: sum of B_g k_g before g */
@@ -71,10 +72,10 @@ typedef struct {
 static void free_scratch(yz_impl *y) {
   free(y->Yt); free(y->G); free(y->sn); free(y->su); free(y->sf); free(y->sg); free(y->loss_b); free(y->hit_b);
   free(y->slot); free(y->dYt);
-  free(y->sk); free(y->cn); free(y->ord); free(y->gstart); free(y->gU); free(y->gk); free(y->guo); free(y->gfo);
+  free(y->sk); free(y->cn); free(y->ord); free(y->gstart); free(y->ccnt); free(y->gU); free(y->gk); free(y->guo); free(y->gfo);
   free(y->F); free(y->GF);
   y->Yt = y->G = y->sf = y->sg = y->loss_b = y->dYt = y->cn = y->F = y->GF = NULL;
-  y->sn = y->su = y->hit_b = y->slot = y->sk = y->ord = y->gstart = y->gU = y->gk = y->guo = y->gfo = NULL;
+  y->sn = y->su = y->hit_b = y->slot = y->sk = y->ord = y->gstart = y->ccnt = y->gU = y->gk = y->guo = y->gfo = NULL;
 }
 
 /* Number of dY chunks, a function of (B, T, M) only (determinism): one when phase 1 runs on
@@ -114,6 +115,7 @@ static int grow(yz_impl *y, int B, int T, ss_err *err) {
   y->cn = malloc(sizeof(double) * (size_t)B);
   y->ord = malloc(sizeof(int) * 2 * (size_t)B);
   y->gstart = malloc(sizeof(int) * ((size_t)B + 1));
+  y->ccnt = malloc(sizeof(int) * ((size_t)B + 1));
   y->gU = malloc(sizeof(int) * (size_t)B * S);
   y->gk = malloc(sizeof(int) * (size_t)B);
   y->guo = malloc(sizeof(int) * (size_t)B);
@@ -121,7 +123,7 @@ static int grow(yz_impl *y, int B, int T, ss_err *err) {
   y->F = malloc(sizeof(double) * (size_t)B * M);
   y->GF = malloc(sizeof(double) * (size_t)B * M);
   if (!y->Yt || !y->G || !y->sn || !y->su || !y->sf || !y->sg || !y->loss_b || !y->hit_b || !y->slot ||
-      (y->nch > 0 && !y->dYt) || !y->sk || !y->cn || !y->ord || !y->gstart || !y->gU || !y->gk || !y->guo ||
+      (y->nch > 0 && !y->dYt) || !y->sk || !y->cn || !y->ord || !y->gstart || !y->ccnt || !y->gU || !y->gk || !y->guo ||
       !y->gfo || !y->F || !y->GF) {
     free_scratch(y);
     y->cap_B = 0;
@@ -192,11 +194,12 @@ typedef long long v4i __attribute__((vector_size(32)));
 #define V4_LOAD(v, p) memcpy(&(v), (p), sizeof(v4d))
 #define V4_STORE(p, v) memcpy((p), &(v), sizeof(v4d))
 
-/* exp_nonpos on four lanes, the same operations in the same order as the scalar one (so the
+/* exp_nonpos(v - sub) on four lanes, the same operations in the same order as the scalar one (so the
  * same bits): the compiler does not vectorise the scalar one's bit casts by itself. */
-static inline void exp_nonpos4(double *p_io) {
+static inline void exp_nonpos4_sub(double *p_io, double sub) {
   v4d x_in, x, kd, r, p, scale;
   V4_LOAD(x_in, p_io);
+  x_in -= sub; /* e^(v - sub), the subtraction of the callers' separate loop, in registers */
   const v4d lo = {-708.0, -708.0, -708.0, -708.0};
   const v4i under = x_in < lo; /* all ones where x_in < -708 (false for NaN) */
   v4i xb, lob;
@@ -294,13 +297,26 @@ SS_HOT static void seq_compose(const yz_impl *y, const double *Z, const int *x, 
    * support by a scan over the M tokens (ascending order); otherwise number the tokens in
    * order of first appearance. Either order is a fixed function of the sequence. */
   int k = 0, mslot = -1;
+  double zmax = -INFINITY;
   if (M <= 2 * nkeys) {
-    for (int t = 0; t < nkeys; t++) slot[x[t]]++;
+    int t = 0; /* unrolled: integer counts, any order gives the same result */
+    for (; t + 4 <= nkeys; t += 4) {
+      const int x0 = x[t], x1 = x[t + 1], x2 = x[t + 2], x3 = x[t + 3];
+      slot[x0]++;
+      slot[x1]++;
+      slot[x2]++;
+      slot[x3]++;
+    }
+    for (; t < nkeys; t++) slot[x[t]]++;
+    /* the support ascending, with Z[m, u] in sf and its max (the same order as the loop
+     * of the other branch: j ascending) */
     for (int u = 0; u < M; u++)
       if (slot[u] >= 0) {
         if (u == m) mslot = k;
         su[k] = u;
         att[k] = slot[u] + 1.0;
+        sf[k] = Zm[u];
+        if (Zm[u] > zmax) zmax = Zm[u];
         slot[u] = -1;
         k++;
       }
@@ -316,17 +332,17 @@ SS_HOT static void seq_compose(const yz_impl *y, const double *Z, const int *x, 
       att[slot[u]] += 1.0;
     }
     mslot = slot[m];
-    for (int j = 0; j < k; j++) slot[su[j]] = -1;
+    for (int j = 0; j < k; j++) {
+      slot[su[j]] = -1;
+      sf[j] = Zm[su[j]];
+      if (sf[j] > zmax) zmax = sf[j];
+    }
   }
   /* softmax over keys, grouped: weight of slot j = count_j e^{Z[m,u_j]} */
-  double zmax = -INFINITY;
-  for (int j = 0; j < k; j++)
-    if (Zm[su[j]] > zmax) zmax = Zm[su[j]];
   /* e^{Z[m,u_j] - zmax} into sf (free until f is written), four at a time */
-  for (int j = 0; j < k; j++) sf[j] = Zm[su[j]] - zmax;
   int j4 = 0;
-  for (; j4 + 4 <= k; j4 += 4) exp_nonpos4(sf + j4);
-  for (; j4 < k; j4++) sf[j4] = exp_nonpos(sf[j4]);
+  for (; j4 + 4 <= k; j4 += 4) exp_nonpos4_sub(sf + j4, zmax);
+  for (; j4 < k; j4++) sf[j4] = exp_nonpos(sf[j4] - zmax);
   for (int j = 0; j < k; j++) att[j] *= sf[j];
   double den = 0;
   for (int j = 0; j < k; j++) den += att[j];
@@ -374,13 +390,15 @@ static inline void seq_output(double *restrict G, int M, int label, double inv_B
   /* kept: the backward's softmax is G / se. Two loops: the first vectorises, the sum
    * keeps its serial order. */
   int i4 = 0;
+  double se = 0; /* summed in index order, as a separate loop would */
   for (; i4 + 4 <= M; i4 += 4) {
-    for (int l = 0; l < 4; l++) G[i4 + l] -= lmax;
-    exp_nonpos4(G + i4);
+    exp_nonpos4_sub(G + i4, lmax);
+    se += G[i4];
+    se += G[i4 + 1];
+    se += G[i4 + 2];
+    se += G[i4 + 3];
   }
-  for (; i4 < M; i4++) G[i4] = exp_nonpos(G[i4] - lmax);
-  double se = 0;
-  for (int i = 0; i < M; i++) se += G[i];
+  for (; i4 < M; i4++) se += G[i4] = exp_nonpos(G[i4] - lmax);
   *loss = lmax + log(se) - lab;
   *hit = arg == label;
   if (backward) {
@@ -533,8 +551,15 @@ SS_HOT static void group_gf(double *out, int nr, const double *Yt, const int *U,
     }
     for (int r = 0; r < nr; r++) {
       const double *g = r ? g1 : g0;
+      /* lanes of the four accumulators summed together: s[q] = (a_q[0] + a_q[1]) + (a_q[2] +
+       * a_q[3]), the same additions as one at a time, in two shuffles and two vector adds */
+      const v4d h01 = __builtin_shufflevector(a[r][0], a[r][1], 0, 4, 2, 6) +
+                      __builtin_shufflevector(a[r][0], a[r][1], 1, 5, 3, 7);
+      const v4d h23 = __builtin_shufflevector(a[r][2], a[r][3], 0, 4, 2, 6) +
+                      __builtin_shufflevector(a[r][2], a[r][3], 1, 5, 3, 7);
+      const v4d sv = __builtin_shufflevector(h01, h23, 0, 1, 4, 5) + __builtin_shufflevector(h01, h23, 2, 3, 6, 7);
       for (int q = 0; q < nj; q++) {
-        double s = (a[r][q][0] + a[r][q][1]) + (a[r][q][2] + a[r][q][3]);
+        double s = sv[q];
         for (int i = M4; i < M; i++) s += yr[q][i] * g[i];
         out[(size_t)r * k + j0 + q] = s;
       }
@@ -549,17 +574,17 @@ SS_HOT static void group_gf(double *out, int nr, const double *Yt, const int *U,
 SS_HOT static void group_dY(const yz_impl *y, double *dY, int ngroups, int i0, int i1, int M, int Mp) {
   for (int i = i0; i < i1; i++) memset(dY + (size_t)i * M, 0, sizeof(double) * (size_t)M);
   for (int g = 0; g < ngroups; g++) {
-    const int *mem = y->ord + 2 * (size_t)y->gstart[g];
     const int nb = y->gstart[g + 1] - y->gstart[g], k = y->gk[g];
     const int *U = y->gU + y->guo[g];
     const double *F = y->F + y->gfo[g];
+    const double *Gg = y->G + (size_t)y->gstart[g] * Mp; /* the group's G rows are adjacent */
     for (int i = i0; i < i1; i += 8) {
       const int nl = i1 - i < 8 ? i1 - i : 8; /* rows of this block inside dY */
       int j = 0;
       for (; j + 2 <= k; j += 2) {
         v4d a00 = {0, 0, 0, 0}, a01 = a00, a10 = a00, a11 = a00, x0, x1;
         for (int r = 0; r < nb; r++) {
-          const double *gr = y->G + (size_t)mem[2 * r + 1] * Mp + i;
+          const double *gr = Gg + (size_t)r * Mp + i;
           V4_LOAD(x0, gr);
           V4_LOAD(x1, gr + 4);
           const double f0 = F[(size_t)r * k + j], f1 = F[(size_t)r * k + j + 1];
@@ -586,7 +611,7 @@ SS_HOT static void group_dY(const yz_impl *y, double *dY, int ngroups, int i0, i
       for (; j < k; j++) {
         v4d a0 = {0, 0, 0, 0}, a1 = a0, x0, x1;
         for (int r = 0; r < nb; r++) {
-          const double *gr = y->G + (size_t)mem[2 * r + 1] * Mp + i;
+          const double *gr = Gg + (size_t)r * Mp + i;
           V4_LOAD(x0, gr);
           V4_LOAD(x1, gr + 4);
           const double f0 = F[(size_t)r * k + j];
@@ -637,22 +662,23 @@ SS_HOT static void group_phase1(yz_impl *y, const ss_batch *b, const double *Yt,
     const int i = mem[2 * r + 1];
     for (int j = 0; j < y->sn[i]; j++) F[(size_t)r * k + slot[y->su[(size_t)i * S + j]]] = y->sf[(size_t)i * S + j];
   }
-  /* logits, 4 sequences at a time (their G rows need not be adjacent in the batch) */
+  /* G rows of the group, in sorted order (row gstart[g] + r is the group's r-th sequence) */
+  double *Gg = y->G + (size_t)y->gstart[g] * Mp;
+  /* logits, 4 sequences at a time */
   for (int r0 = 0; r0 < nb; r0 += 4) {
     const int nr = nb - r0 < 4 ? nb - r0 : 4;
     double *rows[4];
-    for (int r = 0; r < nr; r++) rows[r] = y->G + (size_t)mem[2 * (r0 + r) + 1] * Mp;
+    for (int r = 0; r < nr; r++) rows[r] = Gg + (size_t)(r0 + r) * Mp;
     group_logits(rows, nr, Yt, U, F + (size_t)r0 * k, k, Mp);
   }
   for (int r = 0; r < nb; r++) {
     const int i = mem[2 * r + 1];
-    seq_output(y->G + (size_t)i * Mp, M, b->label[i], inv_B, &y->loss_b[i], &y->hit_b[i], backward);
+    seq_output(Gg + (size_t)r * Mp, M, b->label[i], inv_B, &y->loss_b[i], &y->hit_b[i], backward);
   }
   if (backward) {
     for (int r0 = 0; r0 < nb; r0 += 2) {
       const int nr = nb - r0 < 2 ? nb - r0 : 2;
-      const int i0 = mem[2 * r0 + 1], i1 = nr > 1 ? mem[2 * r0 + 3] : i0;
-      group_gf(GF + (size_t)r0 * k, nr, Yt, U, k, y->G + (size_t)i0 * Mp, (size_t)(i1 - i0) * Mp, Mp);
+      group_gf(GF + (size_t)r0 * k, nr, Yt, U, k, Gg + (size_t)r0 * Mp, (size_t)Mp, Mp);
     }
     double gf_stack[256];
     for (int r = 0; r < nb; r++) {
@@ -681,13 +707,30 @@ static int yz_run_grouped(yz_impl *y, ss_model *mdl, const ss_batch *b, double *
   const double *Z = (const double *)mdl->params + (size_t)M * M;
   const double inv_B = 1.0 / B;
   const int par_seq = (double)B * (T + 3.0 * M * (T < 64 ? T : 64)) > SS_YZ_PAR_WORK;
-  /* groups: (class, sequence) pairs sorted, cut at class changes */
+  /* groups: (class, sequence) pairs sorted, cut at class changes. Classes below B (always,
+   * for generated batches: classes < N, and N <= B in practice) by a stable counting sort,
+   * O(B + N); otherwise qsort. Both give the same (class, sequence) ascending order. */
   int *ord = y->ord;
-  for (int i = 0; i < B; i++) {
-    ord[2 * i] = b->cls[i];
-    ord[2 * i + 1] = i;
+  int maxc = 0;
+  for (int i = 0; i < B; i++)
+    if (b->cls[i] > maxc) maxc = b->cls[i];
+  if (maxc < B) {
+    int *cnt = y->ccnt;
+    memset(cnt, 0, sizeof(int) * ((size_t)maxc + 2));
+    for (int i = 0; i < B; i++) cnt[b->cls[i] + 1]++;
+    for (int c = 0; c <= maxc; c++) cnt[c + 1] += cnt[c];
+    for (int i = 0; i < B; i++) {
+      const int p = cnt[b->cls[i]]++;
+      ord[2 * p] = b->cls[i];
+      ord[2 * p + 1] = i;
+    }
+  } else {
+    for (int i = 0; i < B; i++) {
+      ord[2 * i] = b->cls[i];
+      ord[2 * i + 1] = i;
+    }
+    qsort(ord, (size_t)B, 2 * sizeof(int), cmp_pair);
   }
-  qsort(ord, (size_t)B, 2 * sizeof(int), cmp_pair);
   int ng = 0;
   for (int r = 0; r < B; r++)
     if (r == 0 || ord[2 * r] != ord[2 * r - 2]) y->gstart[ng++] = r;
