@@ -7,21 +7,12 @@
 #include "fuzz.h"
 
 #include <scansnap/text.h>
+#include "text/cache_format.h"
 
 #include <stddef.h>
 #include <sys/stat.h>
 
-/* The header layout of src/text/corpus.c (the cache format, version 1). */
-typedef struct {
-  char magic[8];
-  uint32_t version, header_size;
-  uint64_t data_sig, vocab_hash;
-  int32_t min_freq, max_vocab, V, pad;
-  int64_t n[3];
-  uint64_t ids_off, vocab_off, file_size;
-  int64_t invalid_utf8;
-  uint64_t header_sum;
-} hdr;
+typedef ss_cache_hdr hdr;
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
   static char text[160], cache[170];

@@ -25,24 +25,14 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "text/cache_format.h"
 #include "scansnap/io.h"
 #include "scansnap/text.h"
 
 #define CHUNK (1u << 20)
 #define TOKENIZER_VERSION 1u /* bump when the tokenizer's rules change: old caches are rebuilt */
-#define HDR_SIZE 128
-
-typedef struct {
-  char magic[8];
-  uint32_t version, header_size;
-  uint64_t data_sig, vocab_hash;
-  int32_t min_freq, max_vocab, V, pad;
-  int64_t n[3];
-  uint64_t ids_off, vocab_off, file_size;
-  int64_t invalid_utf8;
-  uint64_t header_sum; /* FNV-1a-64 of the bytes before it */
-} cache_hdr;
-_Static_assert(sizeof(cache_hdr) <= HDR_SIZE, "cache header must fit in HDR_SIZE");
+#define HDR_SIZE SS_CACHE_HDR_SIZE
+typedef ss_cache_hdr cache_hdr;
 
 static const char MAGIC[8] = "SSTOKEN";
 

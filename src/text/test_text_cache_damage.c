@@ -9,18 +9,9 @@
 #include "ss_test.h"
 #include <scansnap.h>
 #include <scansnap/text.h>
+#include "text/cache_format.h"
 
-/* The cache header of src/text/corpus.c (format version 1). */
-typedef struct {
-  char magic[8];
-  uint32_t version, header_size;
-  uint64_t data_sig, vocab_hash;
-  int32_t min_freq, max_vocab, V, pad;
-  int64_t n[3];
-  uint64_t ids_off, vocab_off, file_size;
-  int64_t invalid_utf8;
-  uint64_t header_sum;
-} hdr;
+typedef ss_cache_hdr hdr;
 
 /* Rewrites the cache with edit applied and a header checksum that matches again. */
 static void damage(const char *path, void (*edit)(hdr *h, char *buf)) {
