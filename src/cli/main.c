@@ -31,20 +31,33 @@ static void usage(FILE *f) {
   ss_config_print_help(f);
 }
 
-/* OpenBLAS chooses its kernels when it is loaded, from OPENBLAS_CORETYPE or the CPU model;
- * on CPUs it does not know it falls back to SSE3 kernels. Then set the variable and run
- * ourselves again, once (SS_BLAS_REEXEC guards the loop; SS_NO_BLAS_FIX=1 turns it off). */
-static void fix_blas_kernels(char **argv) {
+/* OpenBLAS is set up when it is loaded, before main, from two variables:
+ * - OPENBLAS_CORETYPE: its kernels; on CPUs it does not know it falls back to SSE3 kernels;
+ * - OPENBLAS_NUM_THREADS: its own thread pool. scansnap calls BLAS single-threaded from its
+ *   OpenMP threads (src/transformer), so the pool never works, but its idle threads spin in
+ *   sched_yield for a while after loading and take a core from OpenMP: on 2 cores that made
+ *   a threads=2 Figure-4 run 10-20x slower (docs/bench.md). One thread means no pool.
+ * When either is unset, set it and run ourselves again, once (SS_BLAS_REEXEC guards the loop;
+ * SS_NO_BLAS_FIX=1 turns it off). */
+static void fix_blas_env(char **argv) {
   if (getenv("SS_BLAS_REEXEC") || getenv("SS_NO_BLAS_FIX")) return;
+  int again = 0;
   const char *hint = ss_blas_coretype_hint();
-  if (!hint) return;
-  setenv("OPENBLAS_CORETYPE", hint, 1);
+  if (hint) {
+    setenv("OPENBLAS_CORETYPE", hint, 1);
+    again = 1;
+  }
+  if (!getenv("OPENBLAS_NUM_THREADS")) {
+    setenv("OPENBLAS_NUM_THREADS", "1", 1);
+    again = 1;
+  }
+  if (!again) return;
   setenv("SS_BLAS_REEXEC", "1", 1);
-  execv("/proc/self/exe", argv); /* returns only on failure: carry on with the slow kernels */
+  execv("/proc/self/exe", argv); /* returns only on failure: carry on as we are */
 }
 
 int main(int argc, char **argv) {
-  fix_blas_kernels(argv);
+  fix_blas_env(argv);
   if (argc < 2) {
     usage(stderr);
     return 2;

@@ -23,10 +23,14 @@ enum { M = 9, T = 12, B = 5 };
 /* 0: every row is a file row (cls = -1, the general per-sequence path); 1: rows carry classes
  * 0 and 7 alternately (the grouped path of yz.c: two groups of non-adjacent rows). */
 static int grouped;
+/* 1: every row of class c has the same query (as generated data: one group per class, 7 and 6
+ * rows, beyond the kernels' 4-row blocks); 0: random queries (many small groups). */
+static int shared_query;
 
 static void random_batch(ss_batch *b, ss_rng *r) {
   for (int i = 0; i < b->B; i++) {
     for (int t = 0; t < T; t++) b->x[i * T + t] = (int)ss_rng_below(r, M);
+    if (shared_query) b->x[i * T + T - 1] = i % 2 ? 2 : 5;
     /* a key equal to the query in some rows: hits the residual slot shared with a key */
     if (i % 2 == 0) b->x[i * T + 3] = b->x[i * T + T - 1];
     b->label[i] = (int)ss_rng_below(r, M);
@@ -86,26 +90,30 @@ static double gradcheck(int normalize, int residual, int base, int zero_init, do
 
 static void backward_matches_finite_differences_every_option(void **state) {
   (void)state;
-  for (int mask = 0; mask < 16; mask++) {
-    grouped = mask >> 3;
+  for (int mask = 0; mask < 24; mask++) {
+    grouped = mask >> 3 ? 1 : 0;
+    shared_query = mask >> 4;
     int nz = mask & 4 ? 1 : 0, res = mask & 2 ? 1 : 0, base = mask & 1;
     double zmax;
     double rel = gradcheck(nz, res, base, 0, &zmax);
-    print_message("grouped=%d normalize=%d residual=%d include_base_token=%d: rel err %.3g, max|dZ| %.3g\n",
-                  grouped, nz, res, base, rel, zmax);
+    print_message("grouped=%d shared_query=%d normalize=%d residual=%d include_base_token=%d: rel err %.3g, max|dZ| %.3g\n",
+                  grouped, shared_query, nz, res, base, rel, zmax);
     /* central differences at h=1e-5 in double: truncation ~h^2, rounding ~1e-16/h -> ~1e-10 */
     assert_true(rel < 1e-7);
     assert_true(zmax > 1e-4);
   }
+  shared_query = 0;
 }
 
 /* The grouped path (rows with classes) and the general path (file rows) are two summation
  * orders of the same sums: loss and gradients agree to rounding, for every option, on a batch
- * of 13 rows whose groups (7 and 6 rows, interleaved) exceed the 4-row register blocks. */
+ * of 13 rows, with random queries (groups of 1-3 rows) and with one query per class (groups
+ * of 7 and 6 rows, interleaved, beyond the 4-row register blocks). */
 static void grouped_path_equals_general_path(void **state) {
   (void)state;
-  for (int mask = 0; mask < 8; mask++) {
-    ss_yz_opts o = {M, mask >> 2, (mask >> 1) & 1, mask & 1, 0};
+  for (int mask = 0; mask < 16; mask++) {
+    shared_query = mask >> 3;
+    ss_yz_opts o = {M, (mask >> 2) & 1, (mask >> 1) & 1, mask & 1, 0};
     ss_rng r;
     ss_rng_seed(&r, 99 + mask);
     ss_model *m;
@@ -138,6 +146,7 @@ static void grouped_path_equals_general_path(void **state) {
     ss_batch_free(&b);
     ss_model_free(m);
   }
+  shared_query = 0;
 }
 
 static void zero_init_has_zero_dZ_and_nonzero_dY(void **state) {

@@ -8,10 +8,9 @@
  *
  * Two paths, the same maths:
  * - grouped (every row of the batch has a class: generated data, or file rows matching a
- *   class): the rows of one class share their support, so the products are done per class
- *   on the union support U_g (k_g tokens) as small dense blocked products; see the comment
- *   above yz_run_grouped's kernels. 2-2.6x fewer instructions per step than the general path
- *   at M = 240 (docs/bench.md).
+ *   class): rows sharing (class, query) share the key weights e^{Z[m,.]} and a small support,
+ *   so each group is done densely on the union of its supports in 8-lane vectors; see the
+ *   comment above the grouped path's kernels (timings: docs/bench.md).
  * - general (rows read from a file with no class): one sequence at a time, as below.
  *
  * Speed: the sums over the support run over rows of Yt = Y^T (column u of Y, contiguous),
@@ -23,10 +22,10 @@
  * number of threads. Sequences are independent (phase 1, any thread). General path: dY is
  * accumulated per chunk of sequences (the number of chunks depends on B and M only),
  * sequences ascending inside a chunk, then the chunks are added in chunk order (phase 3).
- * Grouped path: dY is summed group by group (class ascending), threads split the rows of
- * dY. dZ and the loss are summed serially in sequence order. Threads are used only where a
- * loop has enough work to pay for waking them (SS_YZ_PAR_WORK), which does not change any
- * result. */
+ * dZ and the loss are summed serially in sequence order. Grouped path: groups in (class,
+ * query) order; dY, dZ and the loss summed group by group; threads take whole groups or
+ * blocks of dY rows. Threads are used only where a loop has enough work to pay for waking
+ * them (SS_YZ_PAR_WORK), which does not change any result. */
 #include <math.h>
 #include <omp.h>
 #include <stdint.h>
@@ -40,6 +39,8 @@
 #define SS_YZ_PAR_WORK 1000000.0
 /* At most this many doubles of per-chunk partial dY. */
 #define SS_YZ_CHUNK_DOUBLES ((size_t)1 << 22)
+/* Group keys (class * M + query) below this are sorted by counting, else by qsort. */
+#define SS_YZ_SORT_KEYS(B) (4LL * (B) + 4096)
 
 typedef struct {
   ss_yz_opts o;
@@ -51,31 +52,35 @@ typedef struct {
   int *su;        /* [B, S]   support tokens */
   double *sf;     /* [B, S]   f on the support */
   double *sg;     /* [B, S]   dL/dZ[m, u] on the support (0 for a residual-only entry) */
-  double *loss_b; /* [B] */
-  int *hit_b;     /* [B] */
+  double *loss_b; /* [B]      loss per row (general path) or per group (grouped path) */
+  int *hit_b;     /* [B]      hits, the same */
   int *slot;      /* [threads, M] token -> support slot, -1 when absent */
   int nslot;
   double *dYt;    /* [nch, M, M] per-chunk partial dY, transposed (NULL when nch = 0) */
-  /* grouped path (sequences with a class, see yz_run_grouped) */
-  int *sk;        /* [B]      key slots of the support (sn minus a residual-only slot) */
+  /* grouped path (rows with a class, see yz_run_grouped); rows in group order, stride Mp */
+  int *ord;       /* [B]      batch row of sorted position p: groups are runs of one (class, query) */
+  long long *opairs; /* [2B]  (key, row) pairs when the keys are too many to count */
+  int *gstart;    /* [B+1]    group g = positions gstart[g] .. gstart[g+1] */
+  int *ccnt;      /* [SS_YZ_SORT_KEYS(B)+1] counting sort of the rows by key */
+  int *gU;        /* [B, Mp]  union support of group g (row g), ascending tokens */
+  int *gk, *gm;   /* [B]      its size k_g and its query */
+  int *cnt;       /* [B, Mp]  key counts per token */
   double *cn;     /* [B]      ||c|| (1 without normalize) */
-  int *ord;       /* [2B]     (class, sequence) pairs, sorted: groups are runs of one class */
-  int *gstart;    /* [B+1]    group g = ord[gstart[g] .. gstart[g+1]) */
-  int *ccnt;      /* [B+1]    counting sort of the rows by class */
-  int *gU;        /* [B*S]    union support of group g at gU[guo[g]], ascending tokens */
-  int *gk, *guo;  /* [B]      its size k_g and offset */
-  int *gfo;       /* [B]      offset of group g's F and GF blocks: sum of B_g k_g before g */
-  double *F;      /* [B*M]    group g: F_g [B_g, k_g], row b = f of the group's b-th sequence on U_g */
-  double *GF;     /* [B*M]    group g: [B_g, k_g], row b = (Y^T g_b) on U_g */
+  double *F, *ATT, *GF; /* [B, Mp] f, attention and Y^T g on U_g (first kp entries of a row) */
+  double *DZ;     /* [B, Mp]  group g: sum over its rows of dL/dZ[m, U_j] */
+  int *any;       /* [threads, Mp] union of a group's key tokens (nonzero = present) */
+  double *wbuf;   /* [threads, Mp]    e^{Z[m, U_j] - zmax} */
+  double *yu;     /* [threads, M, Mp] Y[:, U_g] */
 } yz_impl;
 
 static void free_scratch(yz_impl *y) {
   free(y->Yt); free(y->G); free(y->sn); free(y->su); free(y->sf); free(y->sg); free(y->loss_b); free(y->hit_b);
   free(y->slot); free(y->dYt);
-  free(y->sk); free(y->cn); free(y->ord); free(y->gstart); free(y->ccnt); free(y->gU); free(y->gk); free(y->guo); free(y->gfo);
-  free(y->F); free(y->GF);
-  y->Yt = y->G = y->sf = y->sg = y->loss_b = y->dYt = y->cn = y->F = y->GF = NULL;
-  y->sn = y->su = y->hit_b = y->slot = y->sk = y->ord = y->gstart = y->ccnt = y->gU = y->gk = y->guo = y->gfo = NULL;
+  free(y->ord); free(y->opairs); free(y->gstart); free(y->ccnt); free(y->gU); free(y->gk); free(y->gm); free(y->cnt);
+  free(y->cn); free(y->F); free(y->ATT); free(y->GF); free(y->DZ); free(y->any); free(y->wbuf); free(y->yu);
+  y->Yt = y->G = y->sf = y->sg = y->loss_b = y->dYt = y->cn = y->F = y->ATT = y->GF = y->DZ = y->wbuf = y->yu = NULL;
+  y->sn = y->su = y->hit_b = y->slot = y->ord = y->gstart = y->ccnt = y->gU = y->gk = y->gm = y->cnt = y->any = NULL;
+  y->opairs = NULL;
 }
 
 /* Number of dY chunks, a function of (B, T, M) only (determinism): one when phase 1 runs on
@@ -111,20 +116,26 @@ static int grow(yz_impl *y, int B, int T, ss_err *err) {
   y->hit_b = malloc(sizeof(int) * (size_t)B);
   y->slot = malloc(sizeof(int) * (size_t)thr * M);
   if (y->nch > 0) y->dYt = malloc(sizeof(double) * (size_t)y->nch * M * M);
-  y->sk = malloc(sizeof(int) * (size_t)B);
-  y->cn = malloc(sizeof(double) * (size_t)B);
-  y->ord = malloc(sizeof(int) * 2 * (size_t)B);
+  const size_t BM = (size_t)B * Mp;
+  y->ord = malloc(sizeof(int) * (size_t)B);
+  y->opairs = malloc(sizeof(long long) * 2 * (size_t)B);
   y->gstart = malloc(sizeof(int) * ((size_t)B + 1));
-  y->ccnt = malloc(sizeof(int) * ((size_t)B + 1));
-  y->gU = malloc(sizeof(int) * (size_t)B * S);
+  y->ccnt = malloc(sizeof(int) * ((size_t)SS_YZ_SORT_KEYS(B) + 1));
+  y->gU = malloc(sizeof(int) * BM);
   y->gk = malloc(sizeof(int) * (size_t)B);
-  y->guo = malloc(sizeof(int) * (size_t)B);
-  y->gfo = malloc(sizeof(int) * (size_t)B);
-  y->F = malloc(sizeof(double) * (size_t)B * M);
-  y->GF = malloc(sizeof(double) * (size_t)B * M);
+  y->gm = malloc(sizeof(int) * (size_t)B);
+  y->cnt = malloc(sizeof(int) * BM);
+  y->cn = malloc(sizeof(double) * (size_t)B);
+  y->F = malloc(sizeof(double) * BM);
+  y->ATT = malloc(sizeof(double) * BM);
+  y->GF = malloc(sizeof(double) * BM);
+  y->DZ = malloc(sizeof(double) * BM);
+  y->any = malloc(sizeof(int) * (size_t)thr * Mp);
+  y->wbuf = malloc(sizeof(double) * (size_t)thr * Mp);
+  y->yu = malloc(sizeof(double) * (size_t)thr * M * Mp);
   if (!y->Yt || !y->G || !y->sn || !y->su || !y->sf || !y->sg || !y->loss_b || !y->hit_b || !y->slot ||
-      (y->nch > 0 && !y->dYt) || !y->sk || !y->cn || !y->ord || !y->gstart || !y->ccnt || !y->gU || !y->gk || !y->guo ||
-      !y->gfo || !y->F || !y->GF) {
+      (y->nch > 0 && !y->dYt) || !y->ord || !y->opairs || !y->gstart || !y->ccnt || !y->gU || !y->gk || !y->gm ||
+      !y->cnt || !y->cn || !y->F || !y->ATT || !y->GF || !y->DZ || !y->any || !y->wbuf || !y->yu) {
     free_scratch(y);
     y->cap_B = 0;
     return ss_seterr(err, SS_EINPUT, "batch of %d sequences with M = %d does not fit in memory", B, M);
@@ -187,34 +198,57 @@ static inline double exp_nonpos(double x_in) {
   return x_in < -708.0 ? 0.0 : p * scale;
 }
 
-/* 4-wide vectors (GCC/Clang vector extensions): the AVX2 clone uses ymm registers, the default
- * clone pairs of SSE2 registers; the same IEEE operations per lane either way. */
+/* 8-wide vectors (GCC/Clang vector extensions): one zmm register in the AVX-512 clone, two
+ * ymm in the AVX2 clone, four SSE2 registers in the default one; the same IEEE operations per
+ * lane either way, so every clone gives the same bits. They are passed only between
+ * always-inline functions (never across an ABI boundary), so GCC's note that their calling
+ * convention differs with AVX-512 is moot. */
+#pragma GCC diagnostic ignored "-Wpsabi"
 typedef double v4d __attribute__((vector_size(32)));
-typedef long long v4i __attribute__((vector_size(32)));
-#define V4_LOAD(v, p) memcpy(&(v), (p), sizeof(v4d))
-#define V4_STORE(p, v) memcpy((p), &(v), sizeof(v4d))
+typedef double v8d __attribute__((vector_size(64)));
+typedef long long v8i __attribute__((vector_size(64)));
+#define SS_AI static inline __attribute__((always_inline))
 
-/* exp_nonpos(v - sub) on four lanes, the same operations in the same order as the scalar one (so the
- * same bits): the compiler does not vectorise the scalar one's bit casts by itself. */
-static inline void exp_nonpos4_sub(double *p_io, double sub) {
-  v4d x_in, x, kd, r, p, scale;
-  V4_LOAD(x_in, p_io);
-  x_in -= sub; /* e^(v - sub), the subtraction of the callers' separate loop, in registers */
-  const v4d lo = {-708.0, -708.0, -708.0, -708.0};
-  const v4i under = x_in < lo; /* all ones where x_in < -708 (false for NaN) */
-  v4i xb, lob;
+SS_AI v8d v8_load(const double *p) {
+  v8d v;
+  memcpy(&v, p, sizeof v);
+  return v;
+}
+SS_AI void v8_store(double *p, v8d v) { memcpy(p, &v, sizeof v); }
+SS_AI v8d v8_set1(double x) { return (v8d){0, 0, 0, 0, 0, 0, 0, 0} + x; }
+/* (l0 + l4) + (l2 + l6) + ((l1 + l5) + (l3 + l7)): one fixed tree */
+SS_AI double v8_hsum(v8d v) {
+  const v4d h = __builtin_shufflevector(v, v, 0, 1, 2, 3) + __builtin_shufflevector(v, v, 4, 5, 6, 7);
+  return (h[0] + h[2]) + (h[1] + h[3]);
+}
+SS_AI v8d v8_max(v8d a, v8d b) {
+  const v8i gt = a > b;
+  v8i ai, bi;
+  memcpy(&ai, &a, sizeof ai);
+  memcpy(&bi, &b, sizeof bi);
+  ai = (ai & gt) | (bi & ~gt);
+  memcpy(&a, &ai, sizeof a);
+  return a;
+}
+
+/* exp_nonpos on 8 lanes: the same operations in the same order as the scalar one (same bits) */
+SS_AI v8d exp8_nonpos(v8d x_in) {
+  const v8d lo = v8_set1(-708.0);
+  const v8i under = x_in < lo; /* all ones where x_in < -708 (false for NaN) */
+  v8i xb, lob;
   memcpy(&xb, &x_in, sizeof xb);
   memcpy(&lob, &lo, sizeof lob);
   xb = (xb & ~under) | (lob & under);
+  v8d x, kd, r, p, scale;
   memcpy(&x, &xb, sizeof x);
   const double shift = 0x1.8p52, inv_ln2 = 0x1.71547652b82fep0;
   const double ln2_hi = 0x1.62e42fefa3800p-1, ln2_lo = 0x1.ef35793c76730p-45;
   kd = x * inv_ln2 + shift;
-  v4i ki;
+  v8i ki;
   memcpy(&ki, &kd, sizeof ki);
   kd -= shift;
   r = (x - kd * ln2_hi) - kd * ln2_lo;
-  p = (v4d){0, 0, 0, 0} + 1.0 / 6227020800.0;
+  p = v8_set1(1.0 / 6227020800.0);
   p = p * r + 1.0 / 479001600.0;
   p = p * r + 1.0 / 39916800.0;
   p = p * r + 1.0 / 3628800.0;
@@ -228,13 +262,14 @@ static inline void exp_nonpos4_sub(double *p_io, double sub) {
   p = p * r + 0.5;
   p = p * r + 1.0;
   p = p * r + 1.0;
-  const v4i bits = (ki + 1023) << 52;
+  const v8i bits = (ki + 1023) << 52;
   memcpy(&scale, &bits, sizeof scale);
   p = p * scale;
-  v4i pb;
+  v8i pb;
   memcpy(&pb, &p, sizeof pb);
   pb &= ~under;
-  memcpy(p_io, &pb, sizeof pb);
+  memcpy(&p, &pb, sizeof p);
+  return p;
 }
 
 /* out[i] = sum_j w[j] Yt[u[j]*M + i] for i < M, j ascending. Eight outputs at a time stay in
@@ -275,10 +310,10 @@ static inline void logits(double *restrict out, const double *restrict Yt, const
 /* One sequence: forward, loss, and the per-sequence pieces of the backward.
  * x: [T] tokens (x[T-1] = query m), label n; Yt: [M, M] = Y^T. Writes the G row, the
  * support (su, sf, sg, sn), loss and hit. */
-/* AVX2 where the CPU has it (chosen at load time); no FMA in either clone and no
- * contraction in ISO C mode, so both clones round identically. */
+/* AVX-512 or AVX2 where the CPU has it (chosen at load time); no FMA in any clone and no
+ * contraction in ISO C mode, so all clones round identically. */
 #if defined(__x86_64__) && defined(__GNUC__) && !defined(__clang__) && !defined(__SANITIZE_ADDRESS__)
-#define SS_HOT __attribute__((target_clones("avx2", "default")))
+#define SS_HOT __attribute__((target_clones("avx512f", "avx2", "default")))
 #else
 #define SS_HOT
 #endif
@@ -339,9 +374,9 @@ SS_HOT static void seq_compose(const yz_impl *y, const double *Z, const int *x, 
     }
   }
   /* softmax over keys, grouped: weight of slot j = count_j e^{Z[m,u_j]} */
-  /* e^{Z[m,u_j] - zmax} into sf (free until f is written), four at a time */
+  /* e^{Z[m,u_j] - zmax} into sf (free until f is written), eight at a time */
   int j4 = 0;
-  for (; j4 + 4 <= k; j4 += 4) exp_nonpos4_sub(sf + j4, zmax);
+  for (; j4 + 8 <= k; j4 += 8) v8_store(sf + j4, exp8_nonpos(v8_load(sf + j4) - zmax));
   for (; j4 < k; j4++) sf[j4] = exp_nonpos(sf[j4] - zmax);
   for (int j = 0; j < k; j++) att[j] *= sf[j];
   double den = 0;
@@ -391,12 +426,9 @@ static inline void seq_output(double *restrict G, int M, int label, double inv_B
    * keeps its serial order. */
   int i4 = 0;
   double se = 0; /* summed in index order, as a separate loop would */
-  for (; i4 + 4 <= M; i4 += 4) {
-    exp_nonpos4_sub(G + i4, lmax);
-    se += G[i4];
-    se += G[i4 + 1];
-    se += G[i4 + 2];
-    se += G[i4 + 3];
+  for (; i4 + 8 <= M; i4 += 8) {
+    v8_store(G + i4, exp8_nonpos(v8_load(G + i4) - lmax));
+    for (int l = 0; l < 8; l++) se += G[i4 + l];
   }
   for (; i4 < M; i4++) se += G[i4] = exp_nonpos(G[i4] - lmax);
   *loss = lmax + log(se) - lab;
@@ -463,234 +495,340 @@ SS_HOT static void chunk_dY(const yz_impl *y, double *D, int b0, int b1, int M) 
 
 /* ---- The grouped path (generated batches: every sequence has its class, SPEC §2.1) ----
  *
- * All sequences of class n draw their keys from the class's support (the tokens with
- * P(l|n) > 0, ~20 while M reaches 240 in the Figure-6 grid), so the batch is cut into groups
- * g = one class each (class ascending, sequences ascending inside), and each group's work
- * becomes small dense products over U_g = the union of its sequences' supports (k_g tokens,
- * ascending; computed from the data, so any grouping is correct and the class index is only
- * a hint of which sequences share tokens):
- *   F_g  [B_g, k_g]  row b = f_b on U_g (0 where b lacks the token)
- *   logits_b = sum_j F_g[b, j] Yt[U_j, :]           (Y_sub F_g^T, [M] per sequence)
- *   GF_g [B_g, k_g]  GF_g[b, j] = Yt[U_j, :] . g_b  (Y_sub^T G_g)
- *   dY[:, U_j] += sum_b g_b F_g[b, j]               (G_g F_g, M x k_g)
- * Each Yt row or g row loaded from memory then serves several sequences or several support
- * tokens (register blocking with 4-wide vectors), and dY is accumulated once, directly,
- * instead of into per-chunk [M, M] partial sums that must be zeroed and added (which cost
- * more than the products at M = 240). Zeros in F add exact zeros: same value as skipping.
+ * Rows are cut into groups g of one (class, query) each (class ascending, then query, rows
+ * ascending inside). All rows of a group share the query m, hence the key weights
+ * w_u = e^{Z[m,u]}, and draw their keys from one small support (10 common + 10 distinct
+ * tokens in Figure 4, while M reaches 240 in the Figure-6 grid). Each group is worked on
+ * densely over U_g = the union of its rows' key tokens (plus m with residual; k_g tokens,
+ * ascending, found from the data, so any grouping is correct), in vectors of 8 lanes padded
+ * with zeros to kp = round8(k_g):
+ *   CNT  [B_g, Mp]  key counts per token (integers, exact)
+ *   W    [kp]       e^{Z[m, U_j] - zmax_g}, once per group instead of once per row
+ *   ATT  [B_g, kp]  attention per token: CNT[U_j] W_j / sum (SPEC §2.1, keys grouped by token)
+ *   F    [B_g, kp]  f = c / ||c|| on U_g (c = ATT, + 1 at m with residual)
+ *   L    [B_g, Mp]  logits = Y f = sum_j F[b, j] Yt[U_j, :]        (4 rows x 16 lanes)
+ *   G    [B_g, Mp]  (softmax(L) - e_label) / B
+ *   GF   [B_g, kp]  Y^T g on U_g = sum_i G[b, i] Y[i, U_j]           (4 rows x 16 lanes)
+ *   dZ[m, U_j] += sum_b ATT (GC - ATT.GC)  with GC the gradient through the normalisation
+ *   dY[i, U_j] += sum_b G[b, i] F[b, j]                              (8 rows x 16 lanes)
+ * so every product is a small dense one with the loaded vector serving several rows.
  *
- * Determinism: every sum's order is fixed by the batch alone: logits j ascending over U_g;
- * dots with four lanes (i mod 4), lanes combined (0+1)+(2+3), then the tail i ascending;
- * dY[i, u] = sum over groups ascending of (sum over b ascending). Threads split groups (phase
- * 1, outputs disjoint) or rows i of dY (phase 2), which does not change any sum. */
+ * Determinism and bits: every sum has one order fixed by the batch alone: products over j or
+ * i or b ascending, element by element (a lane never mixes with another, so the vector width
+ * does not enter); reductions over a row (sum of the key weights, ||c||^2, the softmax sum,
+ * f.g_f, att.g_c) as 8 lanes (index mod 8) combined in one fixed tree (v8_hsum). The v8d type
+ * is 8 doubles whatever the instruction set (one zmm, two ymm or four xmm registers), and no
+ * multiply-add is fused (ISO C mode: no contraction), so every clone gives the same bits.
+ * Threads split groups (phase 1, outputs disjoint) or blocks of dY rows (phase 2). */
 
-/* Logits of nr <= 4 sequences of a group: out[r] [M] = sum_j F[r*k + j] Yt[U_j, :], j ascending.
- * nr sequences x 8 outputs = up to 8 vector accumulators per pair of Yt loads. Inlined with a
- * constant nr so that the accumulators live in registers. */
-static inline __attribute__((always_inline)) void logits_rows(double *const *out, const int nr, const double *Yt,
-                                                              const int *U, const double *F, int k, int M) {
-  int i0 = 0;
-  for (; i0 + 8 <= M; i0 += 8) {
-    v4d a[4][2];
-    for (int r = 0; r < nr; r++) a[r][0] = a[r][1] = (v4d){0, 0, 0, 0};
+/* out rows r < NR (stride ldo) [Mp] = sum_j F[r*ldf + j] Yt[U_j*Mp + :], j ascending; NR a
+ * constant after inlining, so the 2*NR accumulators stay in registers. */
+SS_AI void logits_block(double *out, size_t ldo, const int NR, const double *Yt, const int *U, int k,
+                        const double *F, size_t ldf, int Mp) {
+  int i = 0;
+  for (; i + 16 <= Mp; i += 16) {
+    v8d a[4][2];
+    for (int r = 0; r < NR; r++) a[r][0] = a[r][1] = v8_set1(0);
     for (int j = 0; j < k; j++) {
-      v4d y0, y1;
-      const double *yr = Yt + (size_t)U[j] * M + i0;
-      V4_LOAD(y0, yr);
-      V4_LOAD(y1, yr + 4);
-      for (int r = 0; r < nr; r++) {
-        const double w = F[(size_t)r * k + j];
+      const double *yr = Yt + (size_t)U[j] * Mp + i;
+      const v8d y0 = v8_load(yr), y1 = v8_load(yr + 8);
+      for (int r = 0; r < NR; r++) {
+        const double w = F[(size_t)r * ldf + j];
         a[r][0] += w * y0;
         a[r][1] += w * y1;
       }
     }
-    for (int r = 0; r < nr; r++) {
-      V4_STORE(out[r] + i0, a[r][0]);
-      V4_STORE(out[r] + i0 + 4, a[r][1]);
+    for (int r = 0; r < NR; r++) {
+      v8_store(out + (size_t)r * ldo + i, a[r][0]);
+      v8_store(out + (size_t)r * ldo + i + 8, a[r][1]);
     }
   }
-  for (; i0 < M; i0++)
-    for (int r = 0; r < nr; r++) {
-      double s = 0;
-      for (int j = 0; j < k; j++) s += F[(size_t)r * k + j] * Yt[(size_t)U[j] * M + i0];
-      out[r][i0] = s;
+  if (i < Mp) { /* Mp is a multiple of 8: one vector left */
+    v8d a[4];
+    for (int r = 0; r < NR; r++) a[r] = v8_set1(0);
+    for (int j = 0; j < k; j++) {
+      const v8d y0 = v8_load(Yt + (size_t)U[j] * Mp + i);
+      for (int r = 0; r < NR; r++) a[r] += F[(size_t)r * ldf + j] * y0;
     }
-}
-
-SS_HOT static void group_logits(double *const *out, int nr, const double *Yt, const int *U, const double *F, int k,
-                                int M) {
-  switch (nr) {
-  case 4: logits_rows(out, 4, Yt, U, F, k, M); break;
-  case 3: logits_rows(out, 3, Yt, U, F, k, M); break;
-  case 2: logits_rows(out, 2, Yt, U, F, k, M); break;
-  default: logits_rows(out, 1, Yt, U, F, k, M); break;
+    for (int r = 0; r < NR; r++) v8_store(out + (size_t)r * ldo + i, a[r]);
   }
 }
 
-/* out[r*k + j] = Yt[U_j,:] . g_r for r < nr (<= 2), j < k: 4 support tokens x 2 sequences =
- * 8 vector accumulators; lanes summed (0+1)+(2+3), then the tail i ascending. */
-SS_HOT static void group_gf(double *out, int nr, const double *Yt, const int *U, int k, const double *G, size_t ldg,
-                            int M) {
-  const int M4 = M & ~3;
-  for (int j0 = 0; j0 < k; j0 += 4) {
-    const int nj = k - j0 < 4 ? k - j0 : 4;
-    const double *yr[4];
-    for (int q = 0; q < 4; q++) yr[q] = Yt + (size_t)U[j0 + (q < nj ? q : 0)] * M;
-    v4d a[2][4];
-    for (int r = 0; r < 2; r++)
-      for (int q = 0; q < 4; q++) a[r][q] = (v4d){0, 0, 0, 0};
-    const double *g0 = G, *g1 = G + (nr > 1 ? ldg : 0);
-    for (int i = 0; i < M4; i += 4) {
-      v4d x0, x1, w;
-      V4_LOAD(x0, g0 + i);
-      V4_LOAD(x1, g1 + i);
-      for (int q = 0; q < 4; q++) {
-        V4_LOAD(w, yr[q] + i);
-        a[0][q] += w * x0;
-        a[1][q] += w * x1;
+/* GF rows r < NR (stride ldf) [kp] = sum_{i < M} G[r*ldg + i] YU[i*kp + :], i ascending. */
+SS_AI void gf_block(double *GF, size_t ldf, const int NR, const double *YU, int kp, const double *G, size_t ldg,
+                    int M) {
+  int j = 0;
+  for (; j + 16 <= kp; j += 16) {
+    v8d a[4][2];
+    for (int r = 0; r < NR; r++) a[r][0] = a[r][1] = v8_set1(0);
+    for (int i = 0; i < M; i++) {
+      const double *yr = YU + (size_t)i * kp + j;
+      const v8d y0 = v8_load(yr), y1 = v8_load(yr + 8);
+      for (int r = 0; r < NR; r++) {
+        const double g = G[(size_t)r * ldg + i];
+        a[r][0] += g * y0;
+        a[r][1] += g * y1;
       }
     }
-    for (int r = 0; r < nr; r++) {
-      const double *g = r ? g1 : g0;
-      /* lanes of the four accumulators summed together: s[q] = (a_q[0] + a_q[1]) + (a_q[2] +
-       * a_q[3]), the same additions as one at a time, in two shuffles and two vector adds */
-      const v4d h01 = __builtin_shufflevector(a[r][0], a[r][1], 0, 4, 2, 6) +
-                      __builtin_shufflevector(a[r][0], a[r][1], 1, 5, 3, 7);
-      const v4d h23 = __builtin_shufflevector(a[r][2], a[r][3], 0, 4, 2, 6) +
-                      __builtin_shufflevector(a[r][2], a[r][3], 1, 5, 3, 7);
-      const v4d sv = __builtin_shufflevector(h01, h23, 0, 1, 4, 5) + __builtin_shufflevector(h01, h23, 2, 3, 6, 7);
-      for (int q = 0; q < nj; q++) {
-        double s = sv[q];
-        for (int i = M4; i < M; i++) s += yr[q][i] * g[i];
-        out[(size_t)r * k + j0 + q] = s;
-      }
+    for (int r = 0; r < NR; r++) {
+      v8_store(GF + (size_t)r * ldf + j, a[r][0]);
+      v8_store(GF + (size_t)r * ldf + j + 8, a[r][1]);
     }
+  }
+  if (j < kp) {
+    v8d a[4];
+    for (int r = 0; r < NR; r++) a[r] = v8_set1(0);
+    for (int i = 0; i < M; i++) {
+      const v8d y0 = v8_load(YU + (size_t)i * kp + j);
+      for (int r = 0; r < NR; r++) a[r] += G[(size_t)r * ldg + i] * y0;
+    }
+    for (int r = 0; r < NR; r++) v8_store(GF + (size_t)r * ldf + j, a[r]);
   }
 }
 
-/* dY rows [i0, i1) (i0 a multiple of 8): dY[i, U_j] += sum_b G[b, i] F_g[b, j], b ascending, for
- * every group in order. G rows have stride Mp (a multiple of 8, padded with zeros), so blocks
- * of 8 rows (two vectors: G rows are contiguous in i) need no scalar tail; x 2 support tokens,
- * so each G load serves two products; the sums of rows i < i1 are then added into dY. */
-SS_HOT static void group_dY(const yz_impl *y, double *dY, int ngroups, int i0, int i1, int M, int Mp) {
-  for (int i = i0; i < i1; i++) memset(dY + (size_t)i * M, 0, sizeof(double) * (size_t)M);
-  for (int g = 0; g < ngroups; g++) {
-    const int nb = y->gstart[g + 1] - y->gstart[g], k = y->gk[g];
-    const int *U = y->gU + y->guo[g];
-    const double *F = y->F + y->gfo[g];
-    const double *Gg = y->G + (size_t)y->gstart[g] * Mp; /* the group's G rows are adjacent */
-    for (int i = i0; i < i1; i += 8) {
-      const int nl = i1 - i < 8 ? i1 - i : 8; /* rows of this block inside dY */
-      int j = 0;
-      for (; j + 2 <= k; j += 2) {
-        v4d a00 = {0, 0, 0, 0}, a01 = a00, a10 = a00, a11 = a00, x0, x1;
-        for (int r = 0; r < nb; r++) {
-          const double *gr = Gg + (size_t)r * Mp + i;
-          V4_LOAD(x0, gr);
-          V4_LOAD(x1, gr + 4);
-          const double f0 = F[(size_t)r * k + j], f1 = F[(size_t)r * k + j + 1];
-          a00 += f0 * x0;
-          a01 += f0 * x1;
-          a10 += f1 * x0;
-          a11 += f1 * x1;
-        }
-        double *d0 = dY + (size_t)i * M + U[j], *d1 = dY + (size_t)i * M + U[j + 1];
-        if (nl == 8) {
-          for (int l = 0; l < 4; l++) {
-            d0[(size_t)l * M] += a00[l];
-            d0[(size_t)(l + 4) * M] += a01[l];
-            d1[(size_t)l * M] += a10[l];
-            d1[(size_t)(l + 4) * M] += a11[l];
-          }
-        } else {
-          for (int l = 0; l < nl; l++) {
-            d0[(size_t)l * M] += l < 4 ? a00[l] : a01[l - 4];
-            d1[(size_t)l * M] += l < 4 ? a10[l] : a11[l - 4];
-          }
-        }
-      }
-      for (; j < k; j++) {
-        v4d a0 = {0, 0, 0, 0}, a1 = a0, x0, x1;
-        for (int r = 0; r < nb; r++) {
-          const double *gr = Gg + (size_t)r * Mp + i;
-          V4_LOAD(x0, gr);
-          V4_LOAD(x1, gr + 4);
-          const double f0 = F[(size_t)r * k + j];
-          a0 += f0 * x0;
-          a1 += f0 * x1;
-        }
-        double *d = dY + (size_t)i * M + U[j];
-        for (int l = 0; l < nl; l++) d[(size_t)l * M] += l < 4 ? a0[l] : a1[l - 4];
-      }
+/* The output of one row: L [Mp] holds the logits (lanes >= M are 0) on entry; loss, hit, and
+ * (backward) L becomes G = (softmax - e_label) / B, lanes >= M 0. */
+SS_AI void row_output(double *L, int M, int Mp, int label, double inv_B, double *part, double *se_out, int *hit,
+                      int backward) {
+  for (int i = M; i < Mp; i++) L[i] = -INFINITY;
+  /* largest logit and the first index holding it: per lane the first vector with the lane's
+   * maximum (strict >), then the smallest index among the lanes holding the overall maximum */
+  v8d mx = v8_load(L), mi = {0, 1, 2, 3, 4, 5, 6, 7};
+  const v8d step8 = v8_set1(8);
+  v8d iv = mi;
+  for (int i = 8; i < Mp; i += 8) {
+    iv += step8;
+    const v8d v = v8_load(L + i);
+    const v8i gt = v > mx;
+    v8i a, b2, c, d;
+    memcpy(&a, &v, sizeof a);
+    memcpy(&b2, &mx, sizeof b2);
+    memcpy(&c, &iv, sizeof c);
+    memcpy(&d, &mi, sizeof d);
+    a = (a & gt) | (b2 & ~gt);
+    c = (c & gt) | (d & ~gt);
+    memcpy(&mx, &a, sizeof mx);
+    memcpy(&mi, &c, sizeof mi);
+  }
+  double lmax = mx[0], amin = mi[0];
+  for (int l = 1; l < 8; l++)
+    if (mx[l] > lmax || (mx[l] == lmax && mi[l] < amin)) {
+      lmax = mx[l];
+      amin = mi[l];
     }
+  const int arg = (int)amin;
+  const double lab = L[label];
+  v8d s = v8_set1(0);
+  for (int i = 0; i < Mp; i += 8) {
+    const v8d e = exp8_nonpos(v8_load(L + i) - lmax);
+    v8_store(L + i, e);
+    s += e;
+  }
+  const double se = v8_hsum(s);
+  *part = lmax - lab; /* the loss is lmax - lab + log(se); the caller takes the logs */
+  *se_out = se;
+  *hit = arg == label;
+  if (backward) {
+    const v8d sc = v8_set1(inv_B / se);
+    for (int i = 0; i < Mp; i += 8) v8_store(L + i, v8_load(L + i) * sc);
+    L[label] -= inv_B;
   }
 }
 
-static int cmp_pair(const void *a, const void *b) {
-  const int *p = a, *q = b;
-  if (p[0] != q[0]) return p[0] < q[0] ? -1 : 1;
-  return (p[1] > q[1]) - (p[1] < q[1]);
-}
-
-/* Phase 1 of the grouped path for group g: compose, logits, output and (backward) g_f and the
- * per-sequence backward, for every sequence of the group. slot: [M] all -1, left so. */
-SS_HOT static void group_phase1(yz_impl *y, const ss_batch *b, const double *Yt, const double *Z, int g, int *slot,
-                         double inv_B, int backward) {
-  const int M = y->o.M, T = b->T, S = y->S, Mp = (M + 7) & ~7;
-  const int *mem = y->ord + 2 * (size_t)y->gstart[g];
-  const int nb = y->gstart[g + 1] - y->gstart[g];
+/* Phase 1 for group g: counts, union support, attention, f, logits, loss and (backward) the
+ * per-row gradients GF and the group's dZ row sum. */
+SS_HOT static void group_phase1(yz_impl *y, const ss_batch *b, const double *Y, const double *Yt, const double *Z,
+                                int g, int tid, double inv_B, int backward) {
+  const int M = y->o.M, T = b->T, Mp = (M + 7) & ~7;
+  const int p0 = y->gstart[g], nb = y->gstart[g + 1] - p0;
+  const int *rows = y->ord + p0; /* batch row of the group's r-th row */
+  const int m = b->x[(size_t)rows[0] * T + T - 1];
+  const int nkeys = y->o.include_base_token ? T : T - 1;
+  int *cnt = y->cnt + (size_t)p0 * Mp;
+  int *any = y->any + (size_t)tid * Mp;
+  double *W = y->wbuf + (size_t)tid * Mp, *YU = y->yu + (size_t)tid * M * Mp;
+  int *U = y->gU + (size_t)g * Mp;
+  /* key counts of every row, dense over the M tokens, and their union */
   for (int r = 0; r < nb; r++) {
-    const int i = mem[2 * r + 1];
-    seq_compose(y, Z, b->x + (size_t)i * T, T, slot, y->su + (size_t)i * S, y->sf + (size_t)i * S,
-                y->sg + (size_t)i * S, &y->sn[i], &y->sk[i], &y->cn[i]);
+    const int *x = b->x + (size_t)rows[r] * T;
+    int *c = cnt + (size_t)r * Mp;
+    memset(c, 0, sizeof(int) * (size_t)Mp);
+    int t = 0;
+    for (; t + 4 <= nkeys; t += 4) {
+      c[x[t]]++;
+      c[x[t + 1]]++;
+      c[x[t + 2]]++;
+      c[x[t + 3]]++;
+    }
+    for (; t < nkeys; t++) c[x[t]]++;
   }
-  /* U_g ascending: mark, then scan the tokens (O(M), small next to the O(M k) products) */
-  int *U = y->gU + y->guo[g];
+  memset(any, 0, sizeof(int) * (size_t)Mp);
   for (int r = 0; r < nb; r++) {
-    const int i = mem[2 * r + 1];
-    for (int j = 0; j < y->sn[i]; j++) slot[y->su[(size_t)i * S + j]] = 0;
+    const int *c = cnt + (size_t)r * Mp;
+    for (int u = 0; u < Mp; u++) any[u] |= c[u];
   }
-  int k = 0;
+  const double *Zm = Z + (size_t)m * M;
+  int k = 0, mslot = -1;
+  double zmax = -INFINITY;
   for (int u = 0; u < M; u++)
-    if (slot[u] == 0) {
-      slot[u] = k;
+    if (any[u] || (u == m && y->o.residual)) {
+      if (u == m) mslot = k;
+      if (any[u] && Zm[u] > zmax) zmax = Zm[u];
       U[k++] = u;
     }
+  const int kp = (k + 7) & ~7;
   y->gk[g] = k;
-  double *F = y->F + y->gfo[g], *GF = y->GF + y->gfo[g];
-  memset(F, 0, sizeof(double) * (size_t)nb * k);
+  y->gm[g] = m;
+  for (int j = k; j < kp; j++) U[j] = U[0]; /* padding lanes read a real row, times 0 */
+  for (int j = 0; j < kp; j++) W[j] = j < k && any[U[j]] ? Zm[U[j]] - zmax : -INFINITY;
+  for (int j = 0; j < kp; j += 8) v8_store(W + j, exp8_nonpos(v8_load(W + j)));
+  /* per row: attention on U_g, f, ||c|| */
+  double *F = y->F + (size_t)p0 * Mp, *ATT = y->ATT + (size_t)p0 * Mp;
   for (int r = 0; r < nb; r++) {
-    const int i = mem[2 * r + 1];
-    for (int j = 0; j < y->sn[i]; j++) F[(size_t)r * k + slot[y->su[(size_t)i * S + j]]] = y->sf[(size_t)i * S + j];
+    const int *c = cnt + (size_t)r * Mp;
+    double *a = ATT + (size_t)r * Mp, *f = F + (size_t)r * Mp;
+    v8d s = v8_set1(0);
+    for (int j = 0; j < kp; j += 8) {
+      v8d cv;
+      for (int l = 0; l < 8; l++) cv[l] = (double)c[U[j + l]];
+      const v8d av = cv * v8_load(W + j);
+      v8_store(a + j, av);
+      s += av;
+    }
+    double den = v8_hsum(s);
+    if (!(den >= 0x1p-900)) {
+      /* every key of this row is ~700 nats below the group's largest: its own maximum */
+      double zr = -INFINITY;
+      for (int j = 0; j < k; j++)
+        if (c[U[j]] && Zm[U[j]] > zr) zr = Zm[U[j]];
+      s = v8_set1(0);
+      for (int j = 0; j < kp; j += 8) {
+        v8d av;
+        for (int l = 0; l < 8; l++)
+          av[l] = j + l < k && c[U[j + l]] ? c[U[j + l]] * exp_nonpos(Zm[U[j + l]] - zr) : 0.0;
+        v8_store(a + j, av);
+        s += av;
+      }
+      den = v8_hsum(s);
+    }
+    const v8d inv_den = v8_set1(1.0 / den);
+    for (int j = 0; j < kp; j += 8) {
+      const v8d av = v8_load(a + j) * inv_den;
+      v8_store(a + j, av);
+      v8_store(f + j, av);
+    }
+    if (mslot >= 0 && y->o.residual) f[mslot] += 1.0;
+    double cnorm = 1.0;
+    if (y->o.normalize) {
+      v8d s2 = v8_set1(0);
+      for (int j = 0; j < kp; j += 8) {
+        const v8d fv = v8_load(f + j);
+        s2 += fv * fv;
+      }
+      cnorm = sqrt(v8_hsum(s2));
+      const v8d inv = v8_set1(1.0 / cnorm);
+      for (int j = 0; j < kp; j += 8) v8_store(f + j, v8_load(f + j) * inv);
+    }
+    y->cn[p0 + r] = cnorm;
   }
-  /* G rows of the group, in sorted order (row gstart[g] + r is the group's r-th sequence) */
-  double *Gg = y->G + (size_t)y->gstart[g] * Mp;
-  /* logits, 4 sequences at a time */
-  for (int r0 = 0; r0 < nb; r0 += 4) {
-    const int nr = nb - r0 < 4 ? nb - r0 : 4;
-    double *rows[4];
-    for (int r = 0; r < nr; r++) rows[r] = Gg + (size_t)(r0 + r) * Mp;
-    group_logits(rows, nr, Yt, U, F + (size_t)r0 * k, k, Mp);
-  }
+  /* logits into the G rows, 4 rows at a time, then the output of each row */
+  double *Gg = y->G + (size_t)p0 * Mp;
+  int r0 = 0;
+  for (; r0 + 4 <= nb; r0 += 4)
+    logits_block(Gg + (size_t)r0 * Mp, (size_t)Mp, 4, Yt, U, k, F + (size_t)r0 * Mp, (size_t)Mp, Mp);
+  for (; r0 < nb; r0++) logits_block(Gg + (size_t)r0 * Mp, (size_t)Mp, 1, Yt, U, k, F + (size_t)r0 * Mp, (size_t)Mp, Mp);
+  /* loss of the group: sum over rows of (lmax - lab) plus the logs of the softmax sums, taken
+   * as one log per 16 rows of their product (each sum is in [1, M], so the product of 16 is
+   * far from overflow for any M that fits in memory) */
+  double part_sum = 0, log_sum = 0, prod = 1;
+  int hits = 0;
   for (int r = 0; r < nb; r++) {
-    const int i = mem[2 * r + 1];
-    seq_output(Gg + (size_t)r * Mp, M, b->label[i], inv_B, &y->loss_b[i], &y->hit_b[i], backward);
-  }
-  if (backward) {
-    for (int r0 = 0; r0 < nb; r0 += 2) {
-      const int nr = nb - r0 < 2 ? nb - r0 : 2;
-      group_gf(GF + (size_t)r0 * k, nr, Yt, U, k, Gg + (size_t)r0 * Mp, (size_t)Mp, Mp);
-    }
-    double gf_stack[256];
-    for (int r = 0; r < nb; r++) {
-      const int i = mem[2 * r + 1], kk = y->sn[i];
-      double *gf = kk <= 256 ? gf_stack : malloc(sizeof(double) * (size_t)kk);
-      const int *su = y->su + (size_t)i * S;
-      for (int j = 0; j < kk; j++) gf[j] = GF[(size_t)r * k + slot[su[j]]];
-      seq_backward(y, gf, y->sf + (size_t)i * S, y->sg + (size_t)i * S, y->sk[i], kk, y->cn[i]);
-      if (gf != gf_stack) free(gf);
+    double part, se;
+    int hit;
+    row_output(Gg + (size_t)r * Mp, M, Mp, b->label[rows[r]], inv_B, &part, &se, &hit, backward);
+    part_sum += part;
+    hits += hit;
+    prod *= se;
+    if ((r & 15) == 15 || r == nb - 1) {
+      log_sum += log(prod);
+      prod = 1;
     }
   }
-  for (int j = 0; j < k; j++) slot[U[j]] = -1;
+  y->loss_b[g] = part_sum + log_sum; /* indexed by group on this path */
+  y->hit_b[g] = hits;
+  if (!backward) return;
+  /* YU [M, kp] = Y[:, U_j] (padding columns 0), then GF = G YU */
+  for (int i = 0; i < M; i++) {
+    const double *Yi = Y + (size_t)i * M;
+    double *o = YU + (size_t)i * kp;
+    for (int j = 0; j < k; j++) o[j] = Yi[U[j]];
+    for (int j = k; j < kp; j++) o[j] = 0;
+  }
+  double *GF = y->GF + (size_t)p0 * Mp;
+  for (r0 = 0; r0 + 4 <= nb; r0 += 4)
+    gf_block(GF + (size_t)r0 * Mp, (size_t)Mp, 4, YU, kp, Gg + (size_t)r0 * Mp, (size_t)Mp, M);
+  for (; r0 < nb; r0++) gf_block(GF + (size_t)r0 * Mp, (size_t)Mp, 1, YU, kp, Gg + (size_t)r0 * Mp, (size_t)Mp, M);
+  /* per row: g_c = (g_f - f (f.g_f)) / ||c||, dZ[m, U_j] = att_j (g_c[j] - att.g_c); the
+   * group's sum over its rows (ascending) into DZ */
+  double *DZ = y->DZ + (size_t)g * Mp;
+  for (int j = 0; j < kp; j += 8) v8_store(DZ + j, v8_set1(0));
+  for (int r = 0; r < nb; r++) {
+    const double *f = F + (size_t)r * Mp, *a = ATT + (size_t)r * Mp;
+    double *gc = GF + (size_t)r * Mp;
+    if (y->o.normalize) {
+      v8d s = v8_set1(0);
+      for (int j = 0; j < kp; j += 8) s += v8_load(f + j) * v8_load(gc + j);
+      const v8d fg = v8_set1(v8_hsum(s)), inv = v8_set1(1.0 / y->cn[p0 + r]);
+      for (int j = 0; j < kp; j += 8) v8_store(gc + j, (v8_load(gc + j) - v8_load(f + j) * fg) * inv);
+    }
+    v8d s = v8_set1(0);
+    for (int j = 0; j < kp; j += 8) s += v8_load(a + j) * v8_load(gc + j);
+    const v8d ag = v8_set1(v8_hsum(s));
+    for (int j = 0; j < kp; j += 8) v8_store(DZ + j, v8_load(DZ + j) + v8_load(a + j) * (v8_load(gc + j) - ag));
+  }
+}
+
+/* dY rows [i0, i0 + 8) ∩ [0, M): dY[i, U_j] += sum_b G[b, i] F[b, j] (b ascending), for every
+ * group in order; 8 rows x 16 lanes of accumulators, each F load serving 8 rows. */
+SS_HOT static void group_dY(const yz_impl *y, double *dY, int ngroups, int i0, int M) {
+  const int Mp = (M + 7) & ~7, nl = M - i0 < 8 ? M - i0 : 8;
+  for (int g = 0; g < ngroups; g++) {
+    const int p0 = y->gstart[g], nb = y->gstart[g + 1] - p0, k = y->gk[g], kp = (k + 7) & ~7;
+    const int *U = y->gU + (size_t)g * Mp;
+    const double *F = y->F + (size_t)p0 * Mp, *Gg = y->G + (size_t)p0 * Mp + i0;
+    for (int j = 0; j < kp; j += 16) {
+      const int two = j + 16 <= kp;
+      v8d a[8][2];
+      for (int l = 0; l < 8; l++) a[l][0] = a[l][1] = v8_set1(0);
+      if (two)
+        for (int r = 0; r < nb; r++) {
+          const double *fr = F + (size_t)r * Mp + j, *gr = Gg + (size_t)r * Mp;
+          const v8d f0 = v8_load(fr), f1 = v8_load(fr + 8);
+          for (int l = 0; l < 8; l++) {
+            a[l][0] += gr[l] * f0;
+            a[l][1] += gr[l] * f1;
+          }
+        }
+      else
+        for (int r = 0; r < nb; r++) {
+          const v8d f0 = v8_load(F + (size_t)r * Mp + j);
+          const double *gr = Gg + (size_t)r * Mp;
+          for (int l = 0; l < 8; l++) a[l][0] += gr[l] * f0;
+        }
+      const int nj = k - j < 16 ? k - j : 16;
+      for (int l = 0; l < nl; l++) {
+        double *d = dY + (size_t)(i0 + l) * M;
+        for (int q = 0; q < nj; q++) d[U[j + q]] += q < 8 ? a[l][0][q] : a[l][1][q - 8];
+      }
+    }
+  }
+}
+
+/* sort key of a row: (class, query) */
+static int cmp_pair(const void *a, const void *b) {
+  const long long *p = a, *q = b;
+  if (p[0] != q[0]) return p[0] < q[0] ? -1 : 1;
+  return (p[1] > q[1]) - (p[1] < q[1]);
 }
 
 /* Whether the grouped path applies: every sequence has a class (generated data, or file rows
@@ -702,72 +840,70 @@ static int batch_has_classes(const ss_batch *b) {
   return 1;
 }
 
-static int yz_run_grouped(yz_impl *y, ss_model *mdl, const ss_batch *b, double *loss, double *acc, int backward) {
-  const int M = y->o.M, B = b->B, T = b->T, S = y->S;
-  const double *Z = (const double *)mdl->params + (size_t)M * M;
-  const double inv_B = 1.0 / B;
-  const int par_seq = (double)B * (T + 3.0 * M * (T < 64 ? T : 64)) > SS_YZ_PAR_WORK;
-  /* groups: (class, sequence) pairs sorted, cut at class changes. Classes below B (always,
-   * for generated batches: classes < N, and N <= B in practice) by a stable counting sort,
-   * O(B + N); otherwise qsort. Both give the same (class, sequence) ascending order. */
-  int *ord = y->ord;
+/* Groups: rows sorted by (class, query, row) — a stable counting sort when the keys are
+ * few (generated data: N * M of them), else qsort; the same order either way. */
+static int make_groups(yz_impl *y, const ss_batch *b) {
+  const int B = b->B, T = b->T, M = y->o.M;
   int maxc = 0;
   for (int i = 0; i < B; i++)
     if (b->cls[i] > maxc) maxc = b->cls[i];
-  if (maxc < B) {
-    int *cnt = y->ccnt;
-    memset(cnt, 0, sizeof(int) * ((size_t)maxc + 2));
-    for (int i = 0; i < B; i++) cnt[b->cls[i] + 1]++;
-    for (int c = 0; c <= maxc; c++) cnt[c + 1] += cnt[c];
-    for (int i = 0; i < B; i++) {
-      const int p = cnt[b->cls[i]]++;
-      ord[2 * p] = b->cls[i];
-      ord[2 * p + 1] = i;
-    }
+  const long long nkey = ((long long)maxc + 1) * M;
+  int *ord = y->ord;
+  if (nkey <= SS_YZ_SORT_KEYS(B)) {
+    int *cntk = y->ccnt;
+    memset(cntk, 0, sizeof(int) * ((size_t)nkey + 1));
+    for (int i = 0; i < B; i++) cntk[(long long)b->cls[i] * M + b->x[(size_t)i * T + T - 1] + 1]++;
+    for (long long c = 0; c < nkey; c++) cntk[c + 1] += cntk[c];
+    for (int i = 0; i < B; i++) ord[cntk[(long long)b->cls[i] * M + b->x[(size_t)i * T + T - 1]]++] = i;
   } else {
+    long long *pairs = y->opairs;
     for (int i = 0; i < B; i++) {
-      ord[2 * i] = b->cls[i];
-      ord[2 * i + 1] = i;
+      pairs[2 * i] = (long long)b->cls[i] * M + b->x[(size_t)i * T + T - 1];
+      pairs[2 * i + 1] = i;
     }
-    qsort(ord, (size_t)B, 2 * sizeof(int), cmp_pair);
+    qsort(pairs, (size_t)B, 2 * sizeof(long long), cmp_pair);
+    for (int p = 0; p < B; p++) ord[p] = (int)pairs[2 * p + 1];
   }
   int ng = 0;
-  for (int r = 0; r < B; r++)
-    if (r == 0 || ord[2 * r] != ord[2 * r - 2]) y->gstart[ng++] = r;
-  y->gstart[ng] = B;
-  /* offsets: U_g gets room for B_g S tokens (a union of B_g supports); F_g, GF_g B_g * min(M, B_g S) */
-  int uo = 0, fo = 0;
-  for (int g = 0; g < ng; g++) {
-    const int nb = y->gstart[g + 1] - y->gstart[g];
-    const long kmax = (long)nb * S < M ? (long)nb * S : M;
-    y->guo[g] = uo;
-    y->gfo[g] = fo;
-    uo += nb * S;
-    fo += (int)(nb * kmax);
+  for (int p = 0; p < B; p++) {
+    const int i = ord[p], h = p ? ord[p - 1] : 0;
+    if (p == 0 || b->cls[i] != b->cls[h] || b->x[(size_t)i * T + T - 1] != b->x[(size_t)h * T + T - 1])
+      y->gstart[ng++] = p;
   }
+  y->gstart[ng] = B;
+  return ng;
+}
+
+static int yz_run_grouped(yz_impl *y, ss_model *mdl, const ss_batch *b, double *loss, double *acc, int backward) {
+  const int M = y->o.M, B = b->B, T = b->T;
+  const double *Y = mdl->params, *Z = (const double *)mdl->params + (size_t)M * M;
+  const double inv_B = 1.0 / B;
+  const int par_seq = (double)B * (T + 3.0 * M * (T < 64 ? T : 64)) > SS_YZ_PAR_WORK;
+  const int ng = make_groups(y, b);
 #pragma omp parallel for schedule(dynamic, 1) if (par_seq)
-  for (int g = 0; g < ng; g++)
-    group_phase1(y, b, y->Yt, Z, g, y->slot + (size_t)omp_get_thread_num() * M, inv_B, backward);
+  for (int g = 0; g < ng; g++) group_phase1(y, b, Y, y->Yt, Z, g, omp_get_thread_num(), inv_B, backward);
   double L = 0;
   int hits = 0;
-  for (int i = 0; i < B; i++) {
-    L += y->loss_b[i];
-    hits += y->hit_b[i];
+  for (int g = 0; g < ng; g++) {
+    L += y->loss_b[g];
+    hits += y->hit_b[g];
   }
   *loss = L / B;
   *acc = (double)hits / B;
   if (!backward) return SS_OK;
   double *dY = mdl->grads, *dZ = (double *)mdl->grads + (size_t)M * M;
-  /* phase 2: dY by blocks of 64 rows (a multiple of 4) */
-  const int nblk = (M + 63) / 64;
+  memset(dY, 0, sizeof(double) * (size_t)M * M);
+  /* phase 2: dY by blocks of 8 rows */
+  const int nblk = (M + 7) / 8;
 #pragma omp parallel for schedule(static) if (par_seq)
-  for (int c = 0; c < nblk; c++) group_dY(y, dY, ng, 64 * c, 64 * c + 64 < M ? 64 * c + 64 : M, M, (M + 7) & ~7);
+  for (int c = 0; c < nblk; c++) group_dY(y, dY, ng, 8 * c, M);
   memset(dZ, 0, sizeof(double) * (size_t)M * M);
-  for (int bb = 0; bb < B; bb++) {
-    double *dZm = dZ + (size_t)b->x[(size_t)bb * T + T - 1] * M;
-    const int *su = y->su + (size_t)bb * S;
-    const double *sg = y->sg + (size_t)bb * S;
-    for (int j = 0; j < y->sn[bb]; j++) dZm[su[j]] += sg[j];
+  const int Mp = (M + 7) & ~7;
+  for (int g = 0; g < ng; g++) {
+    double *dZm = dZ + (size_t)y->gm[g] * M;
+    const int *U = y->gU + (size_t)g * Mp;
+    const double *DZ = y->DZ + (size_t)g * Mp;
+    for (int j = 0; j < y->gk[g]; j++) dZm[U[j]] += DZ[j];
   }
   return SS_OK;
 }
