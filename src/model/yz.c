@@ -41,6 +41,9 @@
 #define SS_YZ_CHUNK_DOUBLES ((size_t)1 << 22)
 /* Group keys (class * M + query) below this are sorted by counting, else by qsort. */
 #define SS_YZ_SORT_KEYS(B) (4LL * (B) + 4096)
+/* Per-group shares of dY (D_g, [Mp, Mp] each at most) are kept when they fit in this many
+ * doubles (16 MiB): then each group's thread computes its own, and phase 2 only adds them. */
+#define SS_YZ_DG_DOUBLES ((size_t)1 << 21)
 
 typedef struct {
   ss_yz_opts o;
@@ -71,14 +74,18 @@ typedef struct {
   int *any;       /* [threads, Mp] union of a group's key tokens (nonzero = present) */
   double *wbuf;   /* [threads, Mp]    e^{Z[m, U_j] - zmax} */
   double *yu;     /* [threads, M, Mp] Y[:, U_g] */
+  double *Dg;     /* [dg_cap] group g's share of dY on its support, [Mp, kp] at g * Mp * Mp */
+  size_t dg_cap;
+  int dg_on;      /* this call computes the D_g in phase 1 (they fit in Dg) */
+  double *dtmp;   /* [threads, 8, Mp] one block of D (phase 2, when they do not) */
 } yz_impl;
 
 static void free_scratch(yz_impl *y) {
   free(y->Yt); free(y->G); free(y->sn); free(y->su); free(y->sf); free(y->sg); free(y->loss_b); free(y->hit_b);
   free(y->slot); free(y->dYt);
   free(y->ord); free(y->opairs); free(y->gstart); free(y->ccnt); free(y->gU); free(y->gk); free(y->gm); free(y->cnt);
-  free(y->cn); free(y->F); free(y->ATT); free(y->GF); free(y->DZ); free(y->any); free(y->wbuf); free(y->yu);
-  y->Yt = y->G = y->sf = y->sg = y->loss_b = y->dYt = y->cn = y->F = y->ATT = y->GF = y->DZ = y->wbuf = y->yu = NULL;
+  free(y->cn); free(y->F); free(y->ATT); free(y->GF); free(y->DZ); free(y->any); free(y->wbuf); free(y->yu); free(y->Dg); free(y->dtmp);
+  y->Yt = y->G = y->sf = y->sg = y->loss_b = y->dYt = y->cn = y->F = y->ATT = y->GF = y->DZ = y->wbuf = y->yu = y->Dg = y->dtmp = NULL;
   y->sn = y->su = y->hit_b = y->slot = y->ord = y->gstart = y->ccnt = y->gU = y->gk = y->gm = y->cnt = y->any = NULL;
   y->opairs = NULL;
 }
@@ -133,9 +140,12 @@ static int grow(yz_impl *y, int B, int T, ss_err *err) {
   y->any = malloc(sizeof(int) * (size_t)thr * Mp);
   y->wbuf = malloc(sizeof(double) * (size_t)thr * Mp);
   y->yu = malloc(sizeof(double) * (size_t)thr * M * Mp);
+  y->dg_cap = BM * Mp < SS_YZ_DG_DOUBLES ? BM * Mp : SS_YZ_DG_DOUBLES;
+  y->Dg = malloc(sizeof(double) * y->dg_cap);
+  y->dtmp = malloc(sizeof(double) * 8 * (size_t)thr * Mp);
   if (!y->Yt || !y->G || !y->sn || !y->su || !y->sf || !y->sg || !y->loss_b || !y->hit_b || !y->slot ||
       (y->nch > 0 && !y->dYt) || !y->ord || !y->opairs || !y->gstart || !y->ccnt || !y->gU || !y->gk || !y->gm ||
-      !y->cnt || !y->cn || !y->F || !y->ATT || !y->GF || !y->DZ || !y->any || !y->wbuf || !y->yu) {
+      !y->cnt || !y->cn || !y->F || !y->ATT || !y->GF || !y->DZ || !y->any || !y->wbuf || !y->yu || !y->Dg || !y->dtmp) {
     free_scratch(y);
     y->cap_B = 0;
     return ss_seterr(err, SS_EINPUT, "batch of %d sequences with M = %d does not fit in memory", B, M);
@@ -215,7 +225,17 @@ SS_AI v8d v8_load(const double *p) {
   return v;
 }
 SS_AI void v8_store(double *p, v8d v) { memcpy(p, &v, sizeof v); }
-SS_AI v8d v8_set1(double x) { return (v8d){0, 0, 0, 0, 0, 0, 0, 0} + x; }
+SS_AI v8d v8_set1(double x) { return (v8d){x, x, x, x, x, x, x, x}; } /* not 0 + x: an add, for -0 */
+/* a b + c rounded once, lane by lane: one vfmadd in the AVX-512 and AVX2 clones (GCC
+ * vectorises the lanes), libm's fma() (also rounded once) in the baseline clone; so every
+ * clone still gives the same bits. */
+#define SS_FMA_LANE(l) __builtin_fma(a[l], b[l], c[l])
+SS_AI v8d v8_fma(v8d a, v8d b, v8d c) {
+  return (v8d){SS_FMA_LANE(0), SS_FMA_LANE(1), SS_FMA_LANE(2), SS_FMA_LANE(3),
+               SS_FMA_LANE(4), SS_FMA_LANE(5), SS_FMA_LANE(6), SS_FMA_LANE(7)};
+}
+/* loops over register-blocked accumulators must be unrolled for them to stay in registers */
+#define SS_UNROLL _Pragma("GCC unroll 8")
 /* (l0 + l4) + (l2 + l6) + ((l1 + l5) + (l3 + l7)): one fixed tree */
 SS_AI double v8_hsum(v8d v) {
   const v4d h = __builtin_shufflevector(v, v, 0, 1, 2, 3) + __builtin_shufflevector(v, v, 4, 5, 6, 7);
@@ -231,7 +251,8 @@ SS_AI v8d v8_max(v8d a, v8d b) {
   return a;
 }
 
-/* exp_nonpos on 8 lanes: the same operations in the same order as the scalar one (same bits) */
+/* exp_nonpos on 8 lanes: the same reduction and polynomial with each multiply-add rounded
+ * once (v8_fma), so within an ulp of the scalar one (and of glibc), not bit-equal to it */
 SS_AI v8d exp8_nonpos(v8d x_in) {
   const v8d lo = v8_set1(-708.0);
   const v8i under = x_in < lo; /* all ones where x_in < -708 (false for NaN) */
@@ -247,21 +268,22 @@ SS_AI v8d exp8_nonpos(v8d x_in) {
   v8i ki;
   memcpy(&ki, &kd, sizeof ki);
   kd -= shift;
-  r = (x - kd * ln2_hi) - kd * ln2_lo;
+  r = v8_fma(-kd, v8_set1(ln2_hi), x);
+  r = v8_fma(-kd, v8_set1(ln2_lo), r);
   p = v8_set1(1.0 / 6227020800.0);
-  p = p * r + 1.0 / 479001600.0;
-  p = p * r + 1.0 / 39916800.0;
-  p = p * r + 1.0 / 3628800.0;
-  p = p * r + 1.0 / 362880.0;
-  p = p * r + 1.0 / 40320.0;
-  p = p * r + 1.0 / 5040.0;
-  p = p * r + 1.0 / 720.0;
-  p = p * r + 1.0 / 120.0;
-  p = p * r + 1.0 / 24.0;
-  p = p * r + 1.0 / 6.0;
-  p = p * r + 0.5;
-  p = p * r + 1.0;
-  p = p * r + 1.0;
+  p = v8_fma(p, r, v8_set1(1.0 / 479001600.0));
+  p = v8_fma(p, r, v8_set1(1.0 / 39916800.0));
+  p = v8_fma(p, r, v8_set1(1.0 / 3628800.0));
+  p = v8_fma(p, r, v8_set1(1.0 / 362880.0));
+  p = v8_fma(p, r, v8_set1(1.0 / 40320.0));
+  p = v8_fma(p, r, v8_set1(1.0 / 5040.0));
+  p = v8_fma(p, r, v8_set1(1.0 / 720.0));
+  p = v8_fma(p, r, v8_set1(1.0 / 120.0));
+  p = v8_fma(p, r, v8_set1(1.0 / 24.0));
+  p = v8_fma(p, r, v8_set1(1.0 / 6.0));
+  p = v8_fma(p, r, v8_set1(0.5));
+  p = v8_fma(p, r, v8_set1(1.0));
+  p = v8_fma(p, r, v8_set1(1.0));
   const v8i bits = (ki + 1023) << 52;
   memcpy(&scale, &bits, sizeof scale);
   p = p * scale;
@@ -313,7 +335,7 @@ static inline void logits(double *restrict out, const double *restrict Yt, const
 /* AVX-512 or AVX2 where the CPU has it (chosen at load time); no FMA in any clone and no
  * contraction in ISO C mode, so all clones round identically. */
 #if defined(__x86_64__) && defined(__GNUC__) && !defined(__clang__) && !defined(__SANITIZE_ADDRESS__)
-#define SS_HOT __attribute__((target_clones("avx512f", "avx2", "default")))
+#define SS_HOT __attribute__((target_clones("arch=x86-64-v4", "arch=x86-64-v3", "default")))
 #else
 #define SS_HOT
 #endif
@@ -528,29 +550,29 @@ SS_AI void logits_block(double *out, size_t ldo, const int NR, const double *Yt,
   int i = 0;
   for (; i + 16 <= Mp; i += 16) {
     v8d a[4][2];
-    for (int r = 0; r < NR; r++) a[r][0] = a[r][1] = v8_set1(0);
+    SS_UNROLL for (int r = 0; r < NR; r++) a[r][0] = a[r][1] = v8_set1(0);
     for (int j = 0; j < k; j++) {
       const double *yr = Yt + (size_t)U[j] * Mp + i;
       const v8d y0 = v8_load(yr), y1 = v8_load(yr + 8);
-      for (int r = 0; r < NR; r++) {
+      SS_UNROLL for (int r = 0; r < NR; r++) {
         const double w = F[(size_t)r * ldf + j];
-        a[r][0] += w * y0;
-        a[r][1] += w * y1;
+        a[r][0] = v8_fma(v8_set1(w), y0, a[r][0]);
+        a[r][1] = v8_fma(v8_set1(w), y1, a[r][1]);
       }
     }
-    for (int r = 0; r < NR; r++) {
+    SS_UNROLL for (int r = 0; r < NR; r++) {
       v8_store(out + (size_t)r * ldo + i, a[r][0]);
       v8_store(out + (size_t)r * ldo + i + 8, a[r][1]);
     }
   }
   if (i < Mp) { /* Mp is a multiple of 8: one vector left */
     v8d a[4];
-    for (int r = 0; r < NR; r++) a[r] = v8_set1(0);
+    SS_UNROLL for (int r = 0; r < NR; r++) a[r] = v8_set1(0);
     for (int j = 0; j < k; j++) {
       const v8d y0 = v8_load(Yt + (size_t)U[j] * Mp + i);
-      for (int r = 0; r < NR; r++) a[r] += F[(size_t)r * ldf + j] * y0;
+      SS_UNROLL for (int r = 0; r < NR; r++) a[r] = v8_fma(v8_set1(F[(size_t)r * ldf + j]), y0, a[r]);
     }
-    for (int r = 0; r < NR; r++) v8_store(out + (size_t)r * ldo + i, a[r]);
+    SS_UNROLL for (int r = 0; r < NR; r++) v8_store(out + (size_t)r * ldo + i, a[r]);
   }
 }
 
@@ -560,29 +582,29 @@ SS_AI void gf_block(double *GF, size_t ldf, const int NR, const double *YU, int 
   int j = 0;
   for (; j + 16 <= kp; j += 16) {
     v8d a[4][2];
-    for (int r = 0; r < NR; r++) a[r][0] = a[r][1] = v8_set1(0);
+    SS_UNROLL for (int r = 0; r < NR; r++) a[r][0] = a[r][1] = v8_set1(0);
     for (int i = 0; i < M; i++) {
       const double *yr = YU + (size_t)i * kp + j;
       const v8d y0 = v8_load(yr), y1 = v8_load(yr + 8);
-      for (int r = 0; r < NR; r++) {
+      SS_UNROLL for (int r = 0; r < NR; r++) {
         const double g = G[(size_t)r * ldg + i];
-        a[r][0] += g * y0;
-        a[r][1] += g * y1;
+        a[r][0] = v8_fma(v8_set1(g), y0, a[r][0]);
+        a[r][1] = v8_fma(v8_set1(g), y1, a[r][1]);
       }
     }
-    for (int r = 0; r < NR; r++) {
+    SS_UNROLL for (int r = 0; r < NR; r++) {
       v8_store(GF + (size_t)r * ldf + j, a[r][0]);
       v8_store(GF + (size_t)r * ldf + j + 8, a[r][1]);
     }
   }
   if (j < kp) {
     v8d a[4];
-    for (int r = 0; r < NR; r++) a[r] = v8_set1(0);
+    SS_UNROLL for (int r = 0; r < NR; r++) a[r] = v8_set1(0);
     for (int i = 0; i < M; i++) {
       const v8d y0 = v8_load(YU + (size_t)i * kp + j);
-      for (int r = 0; r < NR; r++) a[r] += G[(size_t)r * ldg + i] * y0;
+      SS_UNROLL for (int r = 0; r < NR; r++) a[r] = v8_fma(v8_set1(G[(size_t)r * ldg + i]), y0, a[r]);
     }
-    for (int r = 0; r < NR; r++) v8_store(GF + (size_t)r * ldf + j, a[r]);
+    SS_UNROLL for (int r = 0; r < NR; r++) v8_store(GF + (size_t)r * ldf + j, a[r]);
   }
 }
 
@@ -634,6 +656,8 @@ SS_AI void row_output(double *L, int M, int Mp, int label, double inv_B, double 
     L[label] -= inv_B;
   }
 }
+
+static void group_D(yz_impl *y, int g, int M);
 
 /* Phase 1 for group g: counts, union support, attention, f, logits, loss and (backward) the
  * per-row gradients GF and the group's dZ row sum. */
@@ -786,41 +810,68 @@ SS_HOT static void group_phase1(yz_impl *y, const ss_batch *b, const double *Y, 
     const v8d ag = v8_set1(v8_hsum(s));
     for (int j = 0; j < kp; j += 8) v8_store(DZ + j, v8_load(DZ + j) + v8_load(a + j) * (v8_load(gc + j) - ag));
   }
+  if (y->dg_on) group_D(y, g, M);
 }
 
-/* dY rows [i0, i0 + 8) ∩ [0, M): dY[i, U_j] += sum_b G[b, i] F[b, j] (b ascending), for every
- * group in order; 8 rows x 16 lanes of accumulators, each F load serving 8 rows. */
-SS_HOT static void group_dY(const yz_impl *y, double *dY, int ngroups, int i0, int M) {
-  const int Mp = (M + 7) & ~7, nl = M - i0 < 8 ? M - i0 : 8;
-  for (int g = 0; g < ngroups; g++) {
-    const int p0 = y->gstart[g], nb = y->gstart[g + 1] - p0, k = y->gk[g], kp = (k + 7) & ~7;
-    const int *U = y->gU + (size_t)g * Mp;
-    const double *F = y->F + (size_t)p0 * Mp, *Gg = y->G + (size_t)p0 * Mp + i0;
-    for (int j = 0; j < kp; j += 16) {
-      const int two = j + 16 <= kp;
-      v8d a[8][2];
-      for (int l = 0; l < 8; l++) a[l][0] = a[l][1] = v8_set1(0);
-      if (two)
-        for (int r = 0; r < nb; r++) {
-          const double *fr = F + (size_t)r * Mp + j, *gr = Gg + (size_t)r * Mp;
-          const v8d f0 = v8_load(fr), f1 = v8_load(fr + 8);
-          for (int l = 0; l < 8; l++) {
-            a[l][0] += gr[l] * f0;
-            a[l][1] += gr[l] * f1;
-          }
+/* Rows [i0, i0 + 8) of group g's share of dY on its support: out[l * ldo + j] = sum_b
+ * G[b, i0 + l] F[b, j] (b ascending) for l < 8, j < kp; 8 rows x 16 lanes of accumulators,
+ * each F load serving 8 rows (G rows are padded to Mp, so the 8 rows always exist). */
+SS_AI void group_D_block(const yz_impl *y, int g, int i0, int M, double *out, int ldo) {
+  const int Mp = (M + 7) & ~7;
+  const int p0 = y->gstart[g], nb = y->gstart[g + 1] - p0, kp = (y->gk[g] + 7) & ~7;
+  const double *F = y->F + (size_t)p0 * Mp, *Gg = y->G + (size_t)p0 * Mp + i0;
+  for (int j = 0; j < kp; j += 16) {
+    v8d a[8][2];
+    SS_UNROLL for (int l = 0; l < 8; l++) a[l][0] = a[l][1] = v8_set1(0);
+    if (j + 16 <= kp) {
+      for (int r = 0; r < nb; r++) {
+        const double *fr = F + (size_t)r * Mp + j, *gr = Gg + (size_t)r * Mp;
+        const v8d f0 = v8_load(fr), f1 = v8_load(fr + 8);
+        SS_UNROLL for (int l = 0; l < 8; l++) {
+          a[l][0] = v8_fma(v8_set1(gr[l]), f0, a[l][0]);
+          a[l][1] = v8_fma(v8_set1(gr[l]), f1, a[l][1]);
         }
-      else
-        for (int r = 0; r < nb; r++) {
-          const v8d f0 = v8_load(F + (size_t)r * Mp + j);
-          const double *gr = Gg + (size_t)r * Mp;
-          for (int l = 0; l < 8; l++) a[l][0] += gr[l] * f0;
-        }
-      const int nj = k - j < 16 ? k - j : 16;
-      for (int l = 0; l < nl; l++) {
-        double *d = dY + (size_t)(i0 + l) * M;
-        for (int q = 0; q < nj; q++) d[U[j + q]] += q < 8 ? a[l][0][q] : a[l][1][q - 8];
       }
+      SS_UNROLL for (int l = 0; l < 8; l++) {
+        v8_store(out + (size_t)l * ldo + j, a[l][0]);
+        v8_store(out + (size_t)l * ldo + j + 8, a[l][1]);
+      }
+    } else {
+      for (int r = 0; r < nb; r++) {
+        const v8d f0 = v8_load(F + (size_t)r * Mp + j);
+        const double *gr = Gg + (size_t)r * Mp;
+        SS_UNROLL for (int l = 0; l < 8; l++) a[l][0] = v8_fma(v8_set1(gr[l]), f0, a[l][0]);
+      }
+      SS_UNROLL for (int l = 0; l < 8; l++) v8_store(out + (size_t)l * ldo + j, a[l][0]);
     }
+  }
+}
+
+/* dY[i, U_j] += D[i - i0, j] for the rows i in [i0, i0 + nl) and j < k (group g) */
+static void scatter_D(const yz_impl *y, int g, double *dY, int i0, int nl, int M, const double *D, int ldd) {
+  const int *U = y->gU + (size_t)g * ((M + 7) & ~7);
+  for (int l = 0; l < nl; l++) {
+    double *d = dY + (size_t)(i0 + l) * M;
+    const double *s = D + (size_t)l * ldd;
+    for (int j = 0; j < y->gk[g]; j++) d[U[j]] += s[j];
+  }
+}
+
+/* Group g's whole share of dY, D_g [Mp, kp], into its buffer (phase 1, on the group's thread,
+ * when every group's buffer fits: see SS_YZ_DG_DOUBLES). */
+SS_HOT static void group_D(yz_impl *y, int g, int M) {
+  const int Mp = (M + 7) & ~7, kp = (y->gk[g] + 7) & ~7;
+  double *D = y->Dg + (size_t)g * Mp * Mp;
+  for (int i0 = 0; i0 < M; i0 += 8) group_D_block(y, g, i0, M, D + (size_t)i0 * kp, kp);
+}
+
+/* Otherwise (phase 2): dY rows [i0, i0 + 8) ∩ [0, M) from every group in order. */
+SS_HOT static void group_dY(const yz_impl *y, double *dY, int ngroups, int i0, int M, double *tmp) {
+  const int nl = M - i0 < 8 ? M - i0 : 8;
+  for (int g = 0; g < ngroups; g++) {
+    const int kp = (y->gk[g] + 7) & ~7;
+    group_D_block(y, g, i0, M, tmp, kp);
+    scatter_D(y, g, dY, i0, nl, M, tmp, kp);
   }
 }
 
@@ -878,8 +929,10 @@ static int yz_run_grouped(yz_impl *y, ss_model *mdl, const ss_batch *b, double *
   const int M = y->o.M, B = b->B, T = b->T;
   const double *Y = mdl->params, *Z = (const double *)mdl->params + (size_t)M * M;
   const double inv_B = 1.0 / B;
-  const int par_seq = (double)B * (T + 3.0 * M * (T < 64 ? T : 64)) > SS_YZ_PAR_WORK;
   const int ng = make_groups(y, b);
+  const int par_seq = ng > 1 && (double)B * (T + 3.0 * M * (T < 64 ? T : 64)) > SS_YZ_PAR_WORK;
+  const int Mp = (M + 7) & ~7;
+  y->dg_on = backward && (size_t)ng * Mp * Mp <= y->dg_cap;
 #pragma omp parallel for schedule(dynamic, 1) if (par_seq)
   for (int g = 0; g < ng; g++) group_phase1(y, b, Y, y->Yt, Z, g, omp_get_thread_num(), inv_B, backward);
   double L = 0;
@@ -893,12 +946,17 @@ static int yz_run_grouped(yz_impl *y, ss_model *mdl, const ss_batch *b, double *
   if (!backward) return SS_OK;
   double *dY = mdl->grads, *dZ = (double *)mdl->grads + (size_t)M * M;
   memset(dY, 0, sizeof(double) * (size_t)M * M);
-  /* phase 2: dY by blocks of 8 rows */
-  const int nblk = (M + 7) / 8;
+  if (y->dg_on) {
+    /* phase 2: the groups' shares, in group order */
+    for (int g = 0; g < ng; g++)
+      scatter_D(y, g, dY, 0, M, M, y->Dg + (size_t)g * Mp * Mp, (y->gk[g] + 7) & ~7);
+  } else {
+    /* phase 2: dY by blocks of 8 rows, every group in order */
+    const int nblk = (M + 7) / 8;
 #pragma omp parallel for schedule(static) if (par_seq)
-  for (int c = 0; c < nblk; c++) group_dY(y, dY, ng, 8 * c, M);
+    for (int c = 0; c < nblk; c++) group_dY(y, dY, ng, 8 * c, M, y->dtmp + (size_t)omp_get_thread_num() * 8 * Mp);
+  }
   memset(dZ, 0, sizeof(double) * (size_t)M * M);
-  const int Mp = (M + 7) & ~7;
   for (int g = 0; g < ng; g++) {
     double *dZm = dZ + (size_t)y->gm[g] * M;
     const int *U = y->gU + (size_t)g * Mp;
