@@ -1,0 +1,708 @@
+/* The Y/Z model's kernels (yz.c), written once and compiled once per instruction set:
+ * yz.c includes this file three times, inside "#pragma GCC target" regions for x86-64-v4
+ * (AVX-512), x86-64-v3 (AVX2 + FMA) and the baseline, with K(name) giving each copy its own
+ * names (name_v4, name_v3, name_base); ss_yz_new picks the copy the CPU runs (SS_YZ_ISA
+ * overrides). Every copy does the same IEEE operations element by element, multiply-adds
+ * rounded once everywhere (K(vfma)), reductions over 8 logical lanes in one fixed tree: the
+ * same bits on every CPU (tests/test_isa_identity.sh). Not a header to include elsewhere. */
+
+/* Register vectors: 8 doubles (zmm) with AVX-512, 4 (ymm) otherwise; GCC lowers 8-double
+ * vectors badly without AVX-512 (through memory), so AVX2 and the baseline work in 4-lane
+ * vectors, NQ of them per 8 logical lanes. Lanes never mix, and every reduction over a row is
+ * done over 8 logical lanes (index mod 8) combined in one fixed tree (K(hsum8)), so the width
+ * does not change a single bit. */
+#if defined(__AVX512F__)
+#define VW 8
+#define VD v8d
+#define VI v8i
+#else
+#define VW 4
+#define VD v4d
+#define VI v4i
+#endif
+#define NQ (8 / VW)
+
+SS_AI VD K(vload)(const double *p) {
+  VD v;
+  memcpy(&v, p, sizeof v);
+  return v;
+}
+SS_AI void K(vstore)(double *p, VD v) { memcpy(p, &v, sizeof v); }
+#if VW == 8
+SS_AI VD K(vset1)(double x) { return (VD){x, x, x, x, x, x, x, x}; } /* not 0 + x: an add, for -0 */
+#else
+SS_AI VD K(vset1)(double x) { return (VD){x, x, x, x}; }
+#endif
+/* a b + c rounded once, lane by lane: vfmadd where the CPU has FMA (GCC vectorises the
+ * lanes), libm's fma() (also rounded once) on the baseline: the same bits either way. */
+#define SS_FMA_LANE(l) __builtin_fma(a[l], b[l], c[l])
+#if VW == 8
+SS_AI VD K(vfma)(VD a, VD b, VD c) {
+  return (VD){SS_FMA_LANE(0), SS_FMA_LANE(1), SS_FMA_LANE(2), SS_FMA_LANE(3),
+              SS_FMA_LANE(4), SS_FMA_LANE(5), SS_FMA_LANE(6), SS_FMA_LANE(7)};
+}
+#else
+SS_AI VD K(vfma)(VD a, VD b, VD c) { return (VD){SS_FMA_LANE(0), SS_FMA_LANE(1), SS_FMA_LANE(2), SS_FMA_LANE(3)}; }
+#endif
+#undef SS_FMA_LANE
+/* m ? a : b, lane by lane (m all ones or all zeros) */
+SS_AI VD K(vblend)(VI m, VD a, VD b) { return (VD)(((VI)a & m) | ((VI)b & ~m)); }
+SS_AI VD K(vmax)(VD a, VD b) { return K(vblend)(a > b, a, b); }
+SS_AI VD K(vmin)(VD a, VD b) { return K(vblend)(a < b, a, b); }
+/* largest / smallest lane (exact: no rounding, any order) */
+#if VW == 8
+#define SS_SWAP4(v) __builtin_shufflevector(v, v, 4, 5, 6, 7, 0, 1, 2, 3)
+#define SS_SWAP2(v) __builtin_shufflevector(v, v, 2, 3, 0, 1, 6, 7, 4, 5)
+#else
+#define SS_SWAP4(v) (v)
+#define SS_SWAP2(v) __builtin_shufflevector(v, v, 2, 3, 0, 1)
+#endif
+SS_AI double K(hmax)(VD v) {
+  v = K(vmax)(v, SS_SWAP4(v));
+  v = K(vmax)(v, SS_SWAP2(v));
+  return v[0] > v[1] ? v[0] : v[1];
+}
+SS_AI double K(hmin)(VD v) {
+  v = K(vmin)(v, SS_SWAP4(v));
+  v = K(vmin)(v, SS_SWAP2(v));
+  return v[0] < v[1] ? v[0] : v[1];
+}
+#undef SS_SWAP4
+#undef SS_SWAP2
+/* the sum of 8 logical lanes held in s[0 .. NQ): (l0 + l4) + (l2 + l6) + ((l1 + l5) + (l3 + l7)) */
+SS_AI double K(hsum8)(const VD *s) {
+#if VW == 8
+  const v4d h = __builtin_shufflevector(s[0], s[0], 0, 1, 2, 3) + __builtin_shufflevector(s[0], s[0], 4, 5, 6, 7);
+#else
+  const v4d h = s[0] + s[1];
+#endif
+  return (h[0] + h[2]) + (h[1] + h[3]);
+}
+
+/* exp_nonpos lane by lane: the same reduction and polynomial with each multiply-add rounded
+ * once (K(vfma)), so within an ulp of the scalar one (and of glibc), not bit-equal to it */
+SS_AI VD K(vexp)(VD x_in) {
+  const VD lo = K(vset1)(-708.0);
+  const VI under = x_in < lo; /* all ones where x_in < -708 (false for NaN) */
+  const VD x = K(vblend)(under, lo, x_in);
+  const double shift = 0x1.8p52, inv_ln2 = 0x1.71547652b82fep0;
+  const double ln2_hi = 0x1.62e42fefa3800p-1, ln2_lo = 0x1.ef35793c76730p-45;
+  VD kd = x * inv_ln2 + shift;
+  const VI ki = (VI)kd;
+  kd -= shift;
+  VD r = K(vfma)(-kd, K(vset1)(ln2_hi), x);
+  r = K(vfma)(-kd, K(vset1)(ln2_lo), r);
+  VD p = K(vset1)(1.0 / 6227020800.0);
+  p = K(vfma)(p, r, K(vset1)(1.0 / 479001600.0));
+  p = K(vfma)(p, r, K(vset1)(1.0 / 39916800.0));
+  p = K(vfma)(p, r, K(vset1)(1.0 / 3628800.0));
+  p = K(vfma)(p, r, K(vset1)(1.0 / 362880.0));
+  p = K(vfma)(p, r, K(vset1)(1.0 / 40320.0));
+  p = K(vfma)(p, r, K(vset1)(1.0 / 5040.0));
+  p = K(vfma)(p, r, K(vset1)(1.0 / 720.0));
+  p = K(vfma)(p, r, K(vset1)(1.0 / 120.0));
+  p = K(vfma)(p, r, K(vset1)(1.0 / 24.0));
+  p = K(vfma)(p, r, K(vset1)(1.0 / 6.0));
+  p = K(vfma)(p, r, K(vset1)(0.5));
+  p = K(vfma)(p, r, K(vset1)(1.0));
+  p = K(vfma)(p, r, K(vset1)(1.0));
+  p = p * (VD)((ki + 1023) << 52);
+  return (VD)((VI)p & ~under);
+}
+
+/* out[i] = sum_j w[j] Yt[u[j]*M + i] for i < M, j ascending. Eight outputs at a time stay in
+ * registers while j runs, instead of loading and storing out[] for every j. */
+static inline void K(logits)(double *restrict out, const double *restrict Yt, const int *restrict u,
+                          const double *restrict w, int k, int M) {
+  int i0 = 0;
+  for (; i0 + 8 <= M; i0 += 8) {
+    double a0 = 0, a1 = 0, a2 = 0, a3 = 0, a4 = 0, a5 = 0, a6 = 0, a7 = 0;
+    for (int j = 0; j < k; j++) {
+      const double *r = Yt + (size_t)u[j] * M + i0;
+      const double wj = w[j];
+      a0 += wj * r[0];
+      a1 += wj * r[1];
+      a2 += wj * r[2];
+      a3 += wj * r[3];
+      a4 += wj * r[4];
+      a5 += wj * r[5];
+      a6 += wj * r[6];
+      a7 += wj * r[7];
+    }
+    out[i0] = a0;
+    out[i0 + 1] = a1;
+    out[i0 + 2] = a2;
+    out[i0 + 3] = a3;
+    out[i0 + 4] = a4;
+    out[i0 + 5] = a5;
+    out[i0 + 6] = a6;
+    out[i0 + 7] = a7;
+  }
+  for (; i0 < M; i0++) {
+    double a = 0;
+    for (int j = 0; j < k; j++) a += w[j] * Yt[(size_t)u[j] * M + i0];
+    out[i0] = a;
+  }
+}
+
+/* One sequence: forward, loss, and the per-sequence pieces of the backward.
+ * x: [T] tokens (x[T-1] = query m), label n; Yt: [M, M] = Y^T. Writes the G row, the
+ * support (su, sf, sg, sn), loss and hit. */
+
+/* Phase 1a of one sequence: its support (su, sn; sk = number of key slots, the residual-only
+ * query slot, if any, is slot sk), the attention per key slot (att, SPEC §2.1 softmax over
+ * keys grouped by token), f on the support (sf, normalised when normalize) and ||c|| (cnorm). */
+static void K(seq_compose)(const yz_impl *y, const double *Z, const int *x, int T, int *slot, int *su, double *sf,
+                        double *att, int *sn, int *sk, double *cnorm_out) {
+  const int M = y->o.M;
+  const int m = x[T - 1];
+  const int nkeys = y->o.include_base_token ? T : T - 1;
+  const double *Zm = Z + (size_t)m * M;
+  /* c[l] = (count of l among keys) e^{Z[m,l]} / sum: group the keys by token. When M is small
+   * next to the number of keys, count without branches (slot[u] = count - 1) and collect the
+   * support by a scan over the M tokens (ascending order); otherwise number the tokens in
+   * order of first appearance. Either order is a fixed function of the sequence. */
+  int k = 0, mslot = -1;
+  double zmax = -INFINITY;
+  if (M <= 2 * nkeys) {
+    int t = 0; /* unrolled: integer counts, any order gives the same result */
+    for (; t + 4 <= nkeys; t += 4) {
+      const int x0 = x[t], x1 = x[t + 1], x2 = x[t + 2], x3 = x[t + 3];
+      slot[x0]++;
+      slot[x1]++;
+      slot[x2]++;
+      slot[x3]++;
+    }
+    for (; t < nkeys; t++) slot[x[t]]++;
+    /* the support ascending, with Z[m, u] in sf and its max (the same order as the loop
+     * of the other branch: j ascending) */
+    for (int u = 0; u < M; u++)
+      if (slot[u] >= 0) {
+        if (u == m) mslot = k;
+        su[k] = u;
+        att[k] = slot[u] + 1.0;
+        sf[k] = Zm[u];
+        if (Zm[u] > zmax) zmax = Zm[u];
+        slot[u] = -1;
+        k++;
+      }
+  } else {
+    for (int t = 0; t < nkeys; t++) {
+      int u = x[t];
+      if (slot[u] < 0) {
+        slot[u] = k;
+        su[k] = u;
+        att[k] = 0;
+        k++;
+      }
+      att[slot[u]] += 1.0;
+    }
+    mslot = slot[m];
+    for (int j = 0; j < k; j++) {
+      slot[su[j]] = -1;
+      sf[j] = Zm[su[j]];
+      if (sf[j] > zmax) zmax = sf[j];
+    }
+  }
+  /* softmax over keys, grouped: weight of slot j = count_j e^{Z[m,u_j]} */
+  /* e^{Z[m,u_j] - zmax} into sf (free until f is written), eight at a time */
+  int j4 = 0;
+  for (; j4 + 8 <= k; j4 += 8)
+    for (int q = 0; q < 8; q += VW) K(vstore)(sf + j4 + q, K(vexp)(K(vload)(sf + j4 + q) - zmax));
+  for (; j4 < k; j4++) sf[j4] = exp_nonpos(sf[j4] - zmax);
+  for (int j = 0; j < k; j++) att[j] *= sf[j];
+  double den = 0;
+  for (int j = 0; j < k; j++) den += att[j];
+  const double inv_den = 1.0 / den;
+  for (int j = 0; j < k; j++) {
+    att[j] *= inv_den;
+    sf[j] = att[j];
+  }
+  int kk = k; /* slots including a residual-only query slot */
+  if (y->o.residual) {
+    if (mslot < 0) {
+      mslot = kk;
+      su[kk] = m;
+      sf[kk] = 0;
+      att[kk] = 0;
+      kk++;
+    }
+    sf[mslot] += 1.0;
+  }
+  double cnorm = 1.0;
+  if (y->o.normalize) {
+    double s2 = 0;
+    for (int j = 0; j < kk; j++) s2 += sf[j] * sf[j];
+    cnorm = sqrt(s2);
+    const double inv = 1.0 / cnorm;
+    for (int j = 0; j < kk; j++) sf[j] *= inv;
+  }
+  *sn = kk;
+  *sk = k;
+  *cnorm_out = cnorm;
+}
+
+/* Phase 1b: G [M] holds the logits Y f on entry; computes loss and hit, and (backward) turns G
+ * into (softmax - e_label) / B. */
+static inline void K(seq_output)(double *restrict G, int M, int label, double inv_B, double *loss, int *hit,
+                              int backward) {
+  int arg = 0;
+  double lmax = G[0];
+  for (int i = 1; i < M; i++)
+    if (G[i] > lmax) {
+      lmax = G[i];
+      arg = i;
+    }
+  const double lab = G[label];
+  /* kept: the backward's softmax is G / se. Two loops: the first vectorises, the sum
+   * keeps its serial order. */
+  int i4 = 0;
+  double se = 0; /* summed in index order, as a separate loop would */
+  for (; i4 + 8 <= M; i4 += 8) {
+    for (int q = 0; q < 8; q += VW) K(vstore)(G + i4 + q, K(vexp)(K(vload)(G + i4 + q) - lmax));
+    for (int l = 0; l < 8; l++) se += G[i4 + l];
+  }
+  for (; i4 < M; i4++) se += G[i4] = exp_nonpos(G[i4] - lmax);
+  *loss = lmax + log(se) - lab;
+  *hit = arg == label;
+  if (backward) {
+    const double scale = inv_B / se;
+    for (int i = 0; i < M; i++) G[i] *= scale;
+    G[label] -= inv_B;
+  }
+}
+
+/* Phase 1c: gf [kk] = g_f on the support slots (Y^T g) on entry (overwritten); att in sg on
+ * entry, dL/dZ[m, su_j] in sg on exit. */
+static inline void K(seq_backward)(const yz_impl *y, double *gf, const double *sf, double *sg, int k, int kk,
+                                double cnorm) {
+  double *att = sg;
+  if (y->o.normalize) { /* g_c = (g_f - f (f.g_f)) / ||c|| */
+    double fg = 0;
+    for (int j = 0; j < kk; j++) fg += sf[j] * gf[j];
+    const double inv = 1.0 / cnorm;
+    for (int j = 0; j < kk; j++) gf[j] = (gf[j] - sf[j] * fg) * inv;
+  }
+  /* g_s aggregated by token: dZ[m,u_j] = att_j (g_c[u_j] - sum_j' att_j' g_c[u_j']) */
+  double ag = 0;
+  for (int j = 0; j < k; j++) ag += att[j] * gf[j];
+  for (int j = 0; j < kk; j++) sg[j] = j < k ? att[j] * (gf[j] - ag) : 0.0;
+}
+
+/* One sequence (the general path): forward, loss, and the per-sequence pieces of the backward.
+ * x: [T] tokens (x[T-1] = query m), label n; Yt: [M, M] = Y^T. Writes the G row, the
+ * support (su, sf, sg, sn), loss and hit. */
+static void K(seq_forward_backward)(const yz_impl *y, const double *Yt, const double *Z, const int *x, int T,
+                                 int label, double inv_B, int *slot, double *G, int *sn, int *su, double *sf,
+                                 double *sg, double *loss, int *hit, int backward) {
+  const int M = y->o.M;
+  int k, kk;
+  double cnorm;
+  K(seq_compose)(y, Z, x, T, slot, su, sf, sg, &kk, &k, &cnorm);
+  /* logit = Y f = sum_j f_j Yt[u_j, :]; G row holds logits, then softmax - e_n */
+  K(logits)(G, Yt, su, sf, kk, M);
+  K(seq_output)(G, M, label, inv_B, loss, hit, backward);
+  if (backward) {
+    /* g_f[u_j] = sum_i Y[i,u_j] g_i = Yt[u_j,:].g */
+    double gf_stack[256];
+    double *gf = kk <= 256 ? gf_stack : malloc(sizeof(double) * (size_t)kk);
+    for (int j = 0; j < kk; j++) gf[j] = dot(Yt + (size_t)su[j] * M, G, M);
+    K(seq_backward)(y, gf, sf, sg, k, kk, cnorm);
+    if (gf != gf_stack) free(gf);
+  }
+  *sn = kk;
+}
+
+/* D [M, M] = sum over sequences b0 <= b < b1 (ascending) of f_b g_b^T, transposed:
+ * D[u, :] += f_b[u] g_b. */
+static void K(chunk_dY)(const yz_impl *y, double *D, int b0, int b1, int M) {
+  const int S = y->S;
+  memset(D, 0, sizeof(double) * (size_t)M * M);
+  for (int bb = b0; bb < b1; bb++) {
+    const int *su = y->su + (size_t)bb * S;
+    const double *sf = y->sf + (size_t)bb * S, *g = y->G + (size_t)bb * M;
+    for (int j = 0; j < y->sn[bb]; j++) axpy(D + (size_t)su[j] * M, sf[j], g, M);
+  }
+}
+
+/* ---- The grouped path (generated batches: every sequence has its class, SPEC §2.1) ----
+ *
+ * Rows are cut into groups g of one (class, query) each (class ascending, then query, rows
+ * ascending inside). All rows of a group share the query m, hence the key weights
+ * w_u = e^{Z[m,u]}, and draw their keys from one small support (10 common + 10 distinct
+ * tokens in Figure 4, while M reaches 240 in the Figure-6 grid). Each group is worked on
+ * densely over U_g = the union of its rows' key tokens (plus m with residual; k_g tokens,
+ * ascending, found from the data, so any grouping is correct), in vectors of 8 lanes padded
+ * with zeros to kp = round8(k_g):
+ *   CNT  [B_g, Mp]  key counts per token (integers, exact)
+ *   W    [kp]       e^{Z[m, U_j] - zmax_g}, once per group instead of once per row
+ *   ATT  [B_g, kp]  attention per token: CNT[U_j] W_j / sum (SPEC §2.1, keys grouped by token)
+ *   F    [B_g, kp]  f = c / ||c|| on U_g (c = ATT, + 1 at m with residual)
+ *   L    [B_g, Mp]  logits = Y f = sum_j F[b, j] Yt[U_j, :]        (4 rows x 16 lanes)
+ *   G    [B_g, Mp]  (softmax(L) - e_label) / B
+ *   GF   [B_g, kp]  Y^T g on U_g = sum_i G[b, i] Y[i, U_j]           (4 rows x 16 lanes)
+ *   dZ[m, U_j] += sum_b ATT (GC - ATT.GC)  with GC the gradient through the normalisation
+ *   dY[i, U_j] += sum_b G[b, i] F[b, j]                              (8 rows x 16 lanes)
+ * so every product is a small dense one with the loaded vector serving several rows.
+ *
+ * Determinism and bits: every sum has one order fixed by the batch alone: products over j or
+ * i or b ascending, element by element (a lane never mixes with another, so the vector width
+ * does not enter); reductions over a row (sum of the key weights, ||c||^2, the softmax sum,
+ * f.g_f, att.g_c) as 8 logical lanes (index mod 8) combined in one fixed tree (K(hsum8)),
+ * whatever the register width; multiply-adds rounded once (K(vfma)) on every instruction set;
+ * so every copy of these kernels gives the same bits.
+ * Threads split groups (phase 1, outputs disjoint) or blocks of dY rows (phase 2). */
+
+/* out rows r < NR (stride ldo) [Mp] = sum_j F[r*ldf + j] Yt[U_j*Mp + :], j ascending; NR a
+ * constant after inlining, so the 2*NR accumulators stay in registers. */
+SS_AI void K(logits_block)(double *out, size_t ldo, const int NR, const double *Yt, const int *U, int k,
+                           const double *F, size_t ldf, int Mp) {
+  int i = 0;
+  for (; i + 2 * VW <= Mp; i += 2 * VW) {
+    VD a[4][2];
+    SS_UNROLL for (int r = 0; r < NR; r++) a[r][0] = a[r][1] = K(vset1)(0);
+    for (int j = 0; j < k; j++) {
+      const double *yr = Yt + (size_t)U[j] * Mp + i;
+      const VD y0 = K(vload)(yr), y1 = K(vload)(yr + VW);
+      SS_UNROLL for (int r = 0; r < NR; r++) {
+        const VD w = K(vset1)(F[(size_t)r * ldf + j]);
+        a[r][0] = K(vfma)(w, y0, a[r][0]);
+        a[r][1] = K(vfma)(w, y1, a[r][1]);
+      }
+    }
+    SS_UNROLL for (int r = 0; r < NR; r++) {
+      K(vstore)(out + (size_t)r * ldo + i, a[r][0]);
+      K(vstore)(out + (size_t)r * ldo + i + VW, a[r][1]);
+    }
+  }
+  for (; i < Mp; i += VW) { /* Mp is a multiple of 8: at most one vector of 8 left */
+    VD a[4];
+    SS_UNROLL for (int r = 0; r < NR; r++) a[r] = K(vset1)(0);
+    for (int j = 0; j < k; j++) {
+      const VD y0 = K(vload)(Yt + (size_t)U[j] * Mp + i);
+      SS_UNROLL for (int r = 0; r < NR; r++) a[r] = K(vfma)(K(vset1)(F[(size_t)r * ldf + j]), y0, a[r]);
+    }
+    SS_UNROLL for (int r = 0; r < NR; r++) K(vstore)(out + (size_t)r * ldo + i, a[r]);
+  }
+}
+
+/* GF rows r < NR (stride ldf) [kp] = sum_{i < M} G[r*ldg + i] YU[i*kp + :], i ascending. */
+SS_AI void K(gf_block)(double *GF, size_t ldf, const int NR, const double *YU, int kp, const double *G, size_t ldg,
+                       int M) {
+  int j = 0;
+  for (; j + 2 * VW <= kp; j += 2 * VW) {
+    VD a[4][2];
+    SS_UNROLL for (int r = 0; r < NR; r++) a[r][0] = a[r][1] = K(vset1)(0);
+    for (int i = 0; i < M; i++) {
+      const double *yr = YU + (size_t)i * kp + j;
+      const VD y0 = K(vload)(yr), y1 = K(vload)(yr + VW);
+      SS_UNROLL for (int r = 0; r < NR; r++) {
+        const VD g = K(vset1)(G[(size_t)r * ldg + i]);
+        a[r][0] = K(vfma)(g, y0, a[r][0]);
+        a[r][1] = K(vfma)(g, y1, a[r][1]);
+      }
+    }
+    SS_UNROLL for (int r = 0; r < NR; r++) {
+      K(vstore)(GF + (size_t)r * ldf + j, a[r][0]);
+      K(vstore)(GF + (size_t)r * ldf + j + VW, a[r][1]);
+    }
+  }
+  for (; j < kp; j += VW) {
+    VD a[4];
+    SS_UNROLL for (int r = 0; r < NR; r++) a[r] = K(vset1)(0);
+    for (int i = 0; i < M; i++) {
+      const VD y0 = K(vload)(YU + (size_t)i * kp + j);
+      SS_UNROLL for (int r = 0; r < NR; r++) a[r] = K(vfma)(K(vset1)(G[(size_t)r * ldg + i]), y0, a[r]);
+    }
+    SS_UNROLL for (int r = 0; r < NR; r++) K(vstore)(GF + (size_t)r * ldf + j, a[r]);
+  }
+}
+
+/* The output of one row: L [Mp] holds the logits (lanes >= M are 0) on entry; loss, hit, and
+ * (backward) L becomes G = (softmax - e_label) / B, lanes >= M 0. */
+SS_AI void K(row_output)(double *L, int M, int Mp, int label, double inv_B, double *part, double *se_out, int *hit,
+                         int backward) {
+  static const double iota8[8] = {0, 1, 2, 3, 4, 5, 6, 7};
+  const VD iota = K(vload)(iota8);
+  /* the padding lanes (>= M, all in the last 8) become -inf (full-vector stores) */
+  if (M < Mp)
+    for (int i = Mp - 8; i < Mp; i += VW)
+      K(vstore)(L + i, K(vblend)(iota + (double)i < K(vset1)((double)M), K(vload)(L + i), K(vset1)(-INFINITY)));
+  /* largest logit and the first index holding it: per lane the first vector with the lane's
+   * maximum (strict >), then the smallest index among the lanes holding the overall maximum
+   * (the same index whatever the lane count) */
+  VD mx = K(vload)(L), mi = iota, iv = iota;
+  for (int i = VW; i < Mp; i += VW) {
+    iv += (double)VW;
+    const VD v = K(vload)(L + i);
+    const VI gt = v > mx;
+    mx = K(vblend)(gt, v, mx);
+    mi = K(vblend)(gt, iv, mi);
+  }
+  const double lmax = K(hmax)(mx);
+  const double amin = K(hmin)(K(vblend)(mx == K(vset1)(lmax), mi, K(vset1)(INFINITY)));
+  const int arg = amin < Mp ? (int)amin : 0; /* no lane equals lmax only when it is NaN */
+  const double lab = L[label];
+  VD s[NQ];
+  for (int q = 0; q < NQ; q++) s[q] = K(vset1)(0);
+  for (int i = 0; i < Mp; i += 8)
+    for (int q = 0; q < NQ; q++) {
+      const VD e = K(vexp)(K(vload)(L + i + q * VW) - lmax);
+      K(vstore)(L + i + q * VW, e);
+      s[q] += e;
+    }
+  const double se = K(hsum8)(s);
+  *part = lmax - lab; /* the loss is lmax - lab + log(se); the caller takes the logs */
+  *se_out = se;
+  *hit = arg == label;
+  if (backward) {
+    const VD sc = K(vset1)(inv_B / se);
+    for (int i = 0; i < Mp; i += VW) K(vstore)(L + i, K(vload)(L + i) * sc);
+    L[label] -= inv_B;
+  }
+}
+
+static void K(group_D)(yz_impl *y, int g, int M);
+
+/* Phase 1 for group g: counts, union support, attention, f, logits, loss and (backward) the
+ * per-row gradients GF and the group's dZ row sum. */
+static void K(group_phase1)(yz_impl *y, const ss_batch *b, const double *Y, const double *Yt, const double *Z,
+                                int g, int tid, double inv_B, int backward) {
+  const int M = y->o.M, T = b->T, Mp = (M + 7) & ~7;
+  const int p0 = y->gstart[g], nb = y->gstart[g + 1] - p0;
+  const int *rows = y->ord + p0; /* batch row of the group's r-th row */
+  const int m = b->x[(size_t)rows[0] * T + T - 1];
+  const int nkeys = y->o.include_base_token ? T : T - 1;
+  int *cnt = y->cnt + (size_t)p0 * Mp;
+  int *any = y->any + (size_t)tid * Mp;
+  double *W = y->wbuf + (size_t)tid * Mp, *YU = y->yu + (size_t)tid * M * Mp;
+  int *U = y->gU + (size_t)g * Mp;
+  /* key counts of every row, dense over the M tokens, and their union */
+  for (int r = 0; r < nb; r++) {
+    const int *x = b->x + (size_t)rows[r] * T;
+    int *c = cnt + (size_t)r * Mp;
+    memset(c, 0, sizeof(int) * (size_t)Mp);
+    int t = 0;
+    for (; t + 4 <= nkeys; t += 4) {
+      c[x[t]]++;
+      c[x[t + 1]]++;
+      c[x[t + 2]]++;
+      c[x[t + 3]]++;
+    }
+    for (; t < nkeys; t++) c[x[t]]++;
+  }
+  memset(any, 0, sizeof(int) * (size_t)Mp);
+  for (int r = 0; r < nb; r++) {
+    const int *c = cnt + (size_t)r * Mp;
+    for (int u = 0; u < Mp; u++) any[u] |= c[u];
+  }
+  const double *Zm = Z + (size_t)m * M;
+  int k = 0, mslot = -1;
+  double zmax = -INFINITY;
+  for (int u = 0; u < M; u++)
+    if (any[u] || (u == m && y->o.residual)) {
+      if (u == m) mslot = k;
+      if (any[u] && Zm[u] > zmax) zmax = Zm[u];
+      U[k++] = u;
+    }
+  const int kp = (k + 7) & ~7;
+  y->gk[g] = k;
+  y->gm[g] = m;
+  for (int j = k; j < kp; j++) U[j] = U[0]; /* padding lanes read a real row, times 0 */
+  for (int j = 0; j < kp; j++) W[j] = j < k && any[U[j]] ? Zm[U[j]] - zmax : -INFINITY;
+  for (int j = 0; j < kp; j += VW) K(vstore)(W + j, K(vexp)(K(vload)(W + j)));
+  /* per row, in one pass over the support: the unnormalised weights v_j = count_j w_j, their
+   * sum (den) and sum of squares (q); then att = v / den, ||c||^2 = q / den^2 (+ 2 att_m + 1
+   * with residual), f = c / ||c|| */
+  double *F = y->F + (size_t)p0 * Mp, *ATT = y->ATT + (size_t)p0 * Mp;
+  const int res = y->o.residual && mslot >= 0;
+  for (int r = 0; r < nb; r++) {
+    const int *c = cnt + (size_t)r * Mp;
+    double *a = ATT + (size_t)r * Mp, *f = F + (size_t)r * Mp;
+    VD s[NQ], s2[NQ];
+    for (int q = 0; q < NQ; q++) s[q] = s2[q] = K(vset1)(0);
+    for (int j = 0; j < kp; j += 8)
+      for (int q = 0; q < NQ; q++) {
+        VD cv;
+        for (int l = 0; l < VW; l++) cv[l] = (double)c[U[j + q * VW + l]];
+        const VD av = cv * K(vload)(W + j + q * VW);
+        K(vstore)(a + j + q * VW, av);
+        s[q] += av;
+        s2[q] = K(vfma)(av, av, s2[q]);
+      }
+    double den = K(hsum8)(s);
+    if (!(den >= 0x1p-400)) {
+      /* every key of this row is far below the group's largest (> 270 nats): weigh them from
+       * the row's own maximum instead, so that no weight or square underflows */
+      double zr = -INFINITY;
+      for (int j = 0; j < k; j++)
+        if (c[U[j]] && Zm[U[j]] > zr) zr = Zm[U[j]];
+      for (int q = 0; q < NQ; q++) s[q] = s2[q] = K(vset1)(0);
+      for (int j = 0; j < kp; j += 8)
+        for (int q = 0; q < NQ; q++) {
+          VD av;
+          for (int l = 0; l < VW; l++) {
+            const int jj = j + q * VW + l;
+            av[l] = jj < k && c[U[jj]] ? c[U[jj]] * exp_nonpos(Zm[U[jj]] - zr) : 0.0;
+          }
+          K(vstore)(a + j + q * VW, av);
+          s[q] += av;
+          s2[q] = K(vfma)(av, av, s2[q]);
+        }
+      den = K(hsum8)(s);
+    }
+    const double inv_den = 1.0 / den, att_m = res ? a[mslot] * inv_den : 0.0;
+    double cnorm = 1.0;
+    if (y->o.normalize) {
+      double c2 = K(hsum8)(s2) * inv_den * inv_den; /* q / den^2, left to right: no overflow */
+      if (res) c2 += 2.0 * att_m + 1.0;
+      cnorm = sqrt(c2);
+    }
+    const double inv_cn = 1.0 / cnorm;
+    const VD vi = K(vset1)(inv_den), vc = K(vset1)(inv_cn);
+    for (int j = 0; j < kp; j += VW) {
+      const VD av = K(vload)(a + j) * vi;
+      K(vstore)(a + j, av);
+      K(vstore)(f + j, av * vc);
+    }
+    if (res) f[mslot] = (att_m + 1.0) * inv_cn;
+    y->cn[p0 + r] = cnorm;
+  }
+  /* logits into the G rows, 4 rows at a time, then the output of each row */
+  double *Gg = y->G + (size_t)p0 * Mp;
+  int r0 = 0;
+  for (; r0 + 4 <= nb; r0 += 4)
+    K(logits_block)(Gg + (size_t)r0 * Mp, (size_t)Mp, 4, Yt, U, k, F + (size_t)r0 * Mp, (size_t)Mp, Mp);
+  for (; r0 < nb; r0++) K(logits_block)(Gg + (size_t)r0 * Mp, (size_t)Mp, 1, Yt, U, k, F + (size_t)r0 * Mp, (size_t)Mp, Mp);
+  /* loss of the group: sum over rows of (lmax - lab) plus the logs of the softmax sums, taken
+   * as one log per 16 rows of their product (each sum is in [1, M], so the product of 16 is
+   * far from overflow for any M that fits in memory) */
+  double part_sum = 0, log_sum = 0, prod = 1;
+  int hits = 0;
+  for (int r = 0; r < nb; r++) {
+    double part, se;
+    int hit;
+    K(row_output)(Gg + (size_t)r * Mp, M, Mp, b->label[rows[r]], inv_B, &part, &se, &hit, backward);
+    part_sum += part;
+    hits += hit;
+    prod *= se;
+    if ((r & 15) == 15 || r == nb - 1) {
+      log_sum += log(prod);
+      prod = 1;
+    }
+  }
+  y->loss_b[g] = part_sum + log_sum; /* indexed by group on this path */
+  y->hit_b[g] = hits;
+  if (!backward) return;
+  /* YU [M, kp] = Y[:, U_j] (padding columns 0), then GF = G YU */
+  for (int i = 0; i < M; i++) {
+    const double *Yi = Y + (size_t)i * M;
+    double *o = YU + (size_t)i * kp;
+    for (int j = 0; j < k; j++) o[j] = Yi[U[j]];
+    for (int j = k; j < kp; j++) o[j] = 0;
+  }
+  double *GF = y->GF + (size_t)p0 * Mp;
+  for (r0 = 0; r0 + 4 <= nb; r0 += 4)
+    K(gf_block)(GF + (size_t)r0 * Mp, (size_t)Mp, 4, YU, kp, Gg + (size_t)r0 * Mp, (size_t)Mp, M);
+  for (; r0 < nb; r0++) K(gf_block)(GF + (size_t)r0 * Mp, (size_t)Mp, 1, YU, kp, Gg + (size_t)r0 * Mp, (size_t)Mp, M);
+  /* per row: g_c = (g_f - f (f.g_f)) / ||c||, dZ[m, U_j] = att_j (g_c[j] - att.g_c); the
+   * group's sum over its rows (ascending) into DZ */
+  double *DZ = y->DZ + (size_t)g * Mp;
+  for (int j = 0; j < kp; j += VW) K(vstore)(DZ + j, K(vset1)(0));
+  for (int r = 0; r < nb; r++) {
+    const double *f = F + (size_t)r * Mp, *a = ATT + (size_t)r * Mp;
+    double *gc = GF + (size_t)r * Mp;
+    VD s[NQ];
+    if (y->o.normalize) {
+      for (int q = 0; q < NQ; q++) s[q] = K(vset1)(0);
+      for (int j = 0; j < kp; j += 8)
+        for (int q = 0; q < NQ; q++) s[q] += K(vload)(f + j + q * VW) * K(vload)(gc + j + q * VW);
+      const VD fg = K(vset1)(K(hsum8)(s)), inv = K(vset1)(1.0 / y->cn[p0 + r]);
+      for (int j = 0; j < kp; j += VW) K(vstore)(gc + j, (K(vload)(gc + j) - K(vload)(f + j) * fg) * inv);
+    }
+    for (int q = 0; q < NQ; q++) s[q] = K(vset1)(0);
+    for (int j = 0; j < kp; j += 8)
+      for (int q = 0; q < NQ; q++) s[q] += K(vload)(a + j + q * VW) * K(vload)(gc + j + q * VW);
+    const VD ag = K(vset1)(K(hsum8)(s));
+    for (int j = 0; j < kp; j += VW)
+      K(vstore)(DZ + j, K(vload)(DZ + j) + K(vload)(a + j) * (K(vload)(gc + j) - ag));
+  }
+  if (y->dg_on) K(group_D)(y, g, M);
+}
+
+/* Rows [i0, i0 + 8) of group g's share of dY on its support: out[l * ldo + j] = sum_b
+ * G[b, i0 + l] F[b, j] (b ascending) for l < 8, j < kp; blocks of RB rows x 2 vectors of
+ * accumulators, each F load serving RB rows (G rows are padded to Mp, so the 8 rows exist). */
+#define RB (VW == 8 ? 8 : 4)
+SS_AI void K(group_D_block)(const yz_impl *y, int g, int i0, int M, double *out, int ldo) {
+  const int Mp = (M + 7) & ~7;
+  const int p0 = y->gstart[g], nb = y->gstart[g + 1] - p0, kp = (y->gk[g] + 7) & ~7;
+  const double *F = y->F + (size_t)p0 * Mp;
+  for (int l0 = 0; l0 < 8 && i0 + l0 < M; l0 += RB) {
+    const double *Gg = y->G + (size_t)p0 * Mp + i0 + l0;
+    double *o = out + (size_t)l0 * ldo;
+    int j = 0;
+    for (; j + 2 * VW <= kp; j += 2 * VW) {
+      VD a[RB][2];
+      SS_UNROLL for (int l = 0; l < RB; l++) a[l][0] = a[l][1] = K(vset1)(0);
+      for (int r = 0; r < nb; r++) {
+        const double *fr = F + (size_t)r * Mp + j, *gr = Gg + (size_t)r * Mp;
+        const VD f0 = K(vload)(fr), f1 = K(vload)(fr + VW);
+        SS_UNROLL for (int l = 0; l < RB; l++) {
+          const VD gv = K(vset1)(gr[l]);
+          a[l][0] = K(vfma)(gv, f0, a[l][0]);
+          a[l][1] = K(vfma)(gv, f1, a[l][1]);
+        }
+      }
+      SS_UNROLL for (int l = 0; l < RB; l++) {
+        K(vstore)(o + (size_t)l * ldo + j, a[l][0]);
+        K(vstore)(o + (size_t)l * ldo + j + VW, a[l][1]);
+      }
+    }
+    for (; j < kp; j += VW) {
+      VD a[RB];
+      SS_UNROLL for (int l = 0; l < RB; l++) a[l] = K(vset1)(0);
+      for (int r = 0; r < nb; r++) {
+        const VD f0 = K(vload)(F + (size_t)r * Mp + j);
+        const double *gr = Gg + (size_t)r * Mp;
+        SS_UNROLL for (int l = 0; l < RB; l++) a[l] = K(vfma)(K(vset1)(gr[l]), f0, a[l]);
+      }
+      SS_UNROLL for (int l = 0; l < RB; l++) K(vstore)(o + (size_t)l * ldo + j, a[l]);
+    }
+  }
+}
+#undef RB
+
+/* dY[i, U_j] += D[i - i0, j] for the rows i in [i0, i0 + nl) and j < k (group g) */
+static void K(scatter_D)(const yz_impl *y, int g, double *dY, int i0, int nl, int M, const double *D, int ldd) {
+  const int *U = y->gU + (size_t)g * ((M + 7) & ~7);
+  for (int l = 0; l < nl; l++) {
+    double *d = dY + (size_t)(i0 + l) * M;
+    const double *s = D + (size_t)l * ldd;
+    for (int j = 0; j < y->gk[g]; j++) d[U[j]] += s[j];
+  }
+}
+
+/* Group g's whole share of dY, D_g [Mp, kp], into its buffer (phase 1, on the group's thread,
+ * when every group's buffer fits: see SS_YZ_DG_DOUBLES). */
+static void K(group_D)(yz_impl *y, int g, int M) {
+  const int Mp = (M + 7) & ~7, kp = (y->gk[g] + 7) & ~7;
+  double *D = y->Dg + (size_t)g * Mp * Mp;
+  for (int i0 = 0; i0 < M; i0 += 8) K(group_D_block)(y, g, i0, M, D + (size_t)i0 * kp, kp);
+}
+
+/* Otherwise (phase 2): dY rows [i0, i0 + 8) ∩ [0, M) from every group in order. */
+static void K(group_dY)(const yz_impl *y, double *dY, int ngroups, int i0, int M, double *tmp) {
+  const int nl = M - i0 < 8 ? M - i0 : 8;
+  for (int g = 0; g < ngroups; g++) {
+    const int kp = (y->gk[g] + 7) & ~7;
+    K(group_D_block)(y, g, i0, M, tmp, kp);
+    K(scatter_D)(y, g, dY, i0, nl, M, tmp, kp);
+  }
+}
+
+
+#undef VW
+#undef VD
+#undef VI
+#undef NQ
