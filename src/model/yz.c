@@ -9,14 +9,15 @@
  * Two paths, the same maths:
  * - grouped (every row of the batch has a class: generated data, or file rows matching a
  *   class): rows sharing (class, query) share the key weights e^{Z[m,.]} and a small support,
- *   so each group is done densely on the union of its supports in 8-lane vectors; see the
- *   comment above the grouped path's kernels (timings: docs/bench.md).
- * - general (rows read from a file with no class): one sequence at a time, as below.
+ *   so each group is done densely on the union of its supports in register-blocked vector
+ *   kernels; see the comment above the grouped path in yz_kern.h (timings: docs/bench.md).
+ * - general (rows read from a file with no class): one sequence at a time: the sums over the
+ *   support run over rows of Yt = Y^T (column u of Y, contiguous), so logit = sum_j f_j
+ *   Yt[u_j,:], g_f[j] = Yt[u_j,:].g and dYt[u_j,:] += f_j g are unit-stride loops over M;
+ *   exp() of the logits is computed once and reused for the backward.
  *
- * Speed: the sums over the support run over rows of Yt = Y^T (column u of Y, contiguous),
- * so logit = sum_j f_j Yt[u_j,:], g_f[j] = Yt[u_j,:].g and dYt[u_j,:] += f_j g are unit-stride
- * loops over M that the compiler vectorises; exp() of the logits is computed once and
- * reused for the backward; dot products keep four partial sums (fixed order).
+ * The kernels of both paths live in yz_kern.h, compiled once per instruction set (AVX-512,
+ * AVX2 + FMA, baseline) and chosen when the model is made; every set gives the same bits.
  *
  * Determinism: every sum has an order fixed by (B, T, M) and the batch alone, never by the
  * number of threads. Sequences are independent (phase 1, any thread). General path: dY is
