@@ -77,7 +77,8 @@ typedef struct {
   int *any;       /* [threads, Mp] union of a group's key tokens (nonzero = present) */
   double *wbuf;   /* [threads, Mp]    e^{Z[m, U_j] - zmax} */
   double *yu;     /* [threads, M, Mp] Y[:, U_g] */
-  double *Dg;     /* [dg_cap] group g's share of dY on its support, [Mp, kp] at g * Mp * Mp */
+  double *Dg;     /* [dg_cap] group g's share of dY on its support, [Mp, kp] at g * Mp * Mp
+                   * (grown to the number of groups, at most SS_YZ_DG_DOUBLES) */
   size_t dg_cap;
   int dg_on;      /* this call computes the D_g in phase 1 (they fit in Dg) */
   double *dtmp;   /* [threads, 8, Mp] one block of D (phase 2, when they do not) */
@@ -143,12 +144,11 @@ static int grow(yz_impl *y, int B, int T, ss_err *err) {
   y->any = malloc(sizeof(int) * (size_t)thr * Mp);
   y->wbuf = malloc(sizeof(double) * (size_t)thr * Mp);
   y->yu = malloc(sizeof(double) * (size_t)thr * M * Mp);
-  y->dg_cap = BM * Mp < SS_YZ_DG_DOUBLES ? BM * Mp : SS_YZ_DG_DOUBLES;
-  y->Dg = malloc(sizeof(double) * y->dg_cap);
+  y->dg_cap = 0; /* Dg grows with the number of groups (yz_run_grouped) */
   y->dtmp = malloc(sizeof(double) * 8 * (size_t)thr * Mp);
   if (!y->Yt || !y->G || !y->sn || !y->su || !y->sf || !y->sg || !y->loss_b || !y->hit_b || !y->slot ||
       (y->nch > 0 && !y->dYt) || !y->ord || !y->opairs || !y->gstart || !y->ccnt || !y->gU || !y->gk || !y->gm ||
-      !y->cnt || !y->cn || !y->F || !y->ATT || !y->GF || !y->DZ || !y->any || !y->wbuf || !y->yu || !y->Dg || !y->dtmp) {
+      !y->cnt || !y->cn || !y->F || !y->ATT || !y->GF || !y->DZ || !y->any || !y->wbuf || !y->yu || !y->dtmp) {
     free_scratch(y);
     y->cap_B = 0;
     return ss_seterr(err, SS_EINPUT, "batch of %d sequences with M = %d does not fit in memory", B, M);
@@ -332,7 +332,16 @@ static int yz_run_grouped(yz_impl *y, ss_model *mdl, const ss_batch *b, double *
   const int ng = make_groups(y, b);
   const int par_seq = ng > 1 && (double)B * (T + 3.0 * M * (T < 64 ? T : 64)) > SS_YZ_PAR_WORK;
   const int Mp = (M + 7) & ~7;
-  y->dg_on = backward && (size_t)ng * Mp * Mp <= y->dg_cap;
+  /* the groups' shares of dY in their own buffers when they fit (else phase 2 by rows) */
+  const size_t need = (size_t)ng * Mp * Mp;
+  if (backward && need > y->dg_cap && need <= SS_YZ_DG_DOUBLES) {
+    double *d = realloc(y->Dg, sizeof(double) * need);
+    if (d) {
+      y->Dg = d;
+      y->dg_cap = need;
+    }
+  }
+  y->dg_on = backward && need <= y->dg_cap;
 #pragma omp parallel for schedule(dynamic, 1) if (par_seq)
   for (int g = 0; g < ng; g++) y->k->phase1(y, b, Y, y->Yt, Z, g, omp_get_thread_num(), inv_B, backward);
   double L = 0;

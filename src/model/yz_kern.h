@@ -332,17 +332,17 @@ static void K(chunk_dY)(const yz_impl *y, double *D, int b0, int b1, int M) {
  * w_u = e^{Z[m,u]}, and draw their keys from one small support (10 common + 10 distinct
  * tokens in Figure 4, while M reaches 240 in the Figure-6 grid). Each group is worked on
  * densely over U_g = the union of its rows' key tokens (plus m with residual; k_g tokens,
- * ascending, found from the data, so any grouping is correct), in vectors of 8 lanes padded
+ * ascending, found from the data, so any grouping is correct), in 8-lane blocks padded
  * with zeros to kp = round8(k_g):
  *   CNT  [B_g, Mp]  key counts per token (integers, exact)
  *   W    [kp]       e^{Z[m, U_j] - zmax_g}, once per group instead of once per row
  *   ATT  [B_g, kp]  attention per token: CNT[U_j] W_j / sum (SPEC §2.1, keys grouped by token)
  *   F    [B_g, kp]  f = c / ||c|| on U_g (c = ATT, + 1 at m with residual)
- *   L    [B_g, Mp]  logits = Y f = sum_j F[b, j] Yt[U_j, :]        (4 rows x 16 lanes)
+ *   L    [B_g, Mp]  logits = Y f = sum_j F[b, j] Yt[U_j, :]        (4 rows x 2 vectors)
  *   G    [B_g, Mp]  (softmax(L) - e_label) / B
- *   GF   [B_g, kp]  Y^T g on U_g = sum_i G[b, i] Y[i, U_j]           (4 rows x 16 lanes)
+ *   GF   [B_g, kp]  Y^T g on U_g = sum_i G[b, i] Y[i, U_j]           (4 rows x 2 vectors)
  *   dZ[m, U_j] += sum_b ATT (GC - ATT.GC)  with GC the gradient through the normalisation
- *   dY[i, U_j] += sum_b G[b, i] F[b, j]                              (8 rows x 16 lanes)
+ *   dY[i, U_j] += sum_b G[b, i] F[b, j]                              (8 or 4 rows x 2 vectors)
  * so every product is a small dense one with the loaded vector serving several rows.
  *
  * Determinism and bits: every sum has one order fixed by the batch alone: products over j or
