@@ -107,6 +107,11 @@ int ss_checkpoint_write(const char *path, const ss_model *m, const ss_optim *o, 
 int ss_run_load_config(const char *dir, ss_config *cfg, ss_err *err);
 /* Removes temporary files (NAME.tmp-XXXXXX, any name with ".tmp-") a killed process left in a run directory. */
 void ss_run_clean_tmp(const char *dir);
+/* Takes DIR's run lock (DIR/.run.lock, flock; DIR is created if missing) for this process:
+ * a second process training into or resuming the same directory meanwhile gets SS_EINPUT
+ * naming it, instead of both writing the same files. Released by ss_run_unlock(fd) or at exit. */
+int ss_run_lock(const char *dir, int *fd, ss_err *err);
+void ss_run_unlock(int fd);
 /* The status recorded in DIR/run.json (running, complete, interrupted, failed, diverged). */
 int ss_run_status(const char *dir, char *status, size_t n, ss_err *err);
 

@@ -265,6 +265,7 @@ int ss_lm_train(const ss_config *cfg, const char *dir, ss_lm_summary *s, ss_err 
   int npsteps;
   int rc = parse_steps(cfg->text.probe_steps, psteps, &npsteps, err);
   if (rc) return rc;
+  int lockfd = -1;
 
   ss_corpus c;
   double t0 = ss_now();
@@ -376,6 +377,8 @@ int ss_lm_train(const ss_config *cfg, const char *dir, ss_lm_summary *s, ss_err 
   int epoch0 = 0;
   int64_t k0 = 0;
   double bnd[LS_COUNT] = {0}; /* the loop state at the latest step boundary (lm_save) */
+  /* one process per run directory, from before the checkpoint is read to the end */
+  if ((rc = ss_run_lock(dir, &lockfd, err))) goto out_m;
   const int restored = resuming && ss_file_exists(ckpt);
   if (restored) {
     ss_train_pos pos;
@@ -554,6 +557,7 @@ fail:
     ss_run_finish(dir, "train", rc == SS_EDIVERGE ? "diverged" : rc == SS_ESTOP ? "interrupted" : "failed", cfg, &sum, err->msg, &e2);
   }
 out_m:
+  ss_run_unlock(lockfd);
   free(ckpt);
   free(maps);
   free(map_steps);

@@ -9,6 +9,8 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <fcntl.h>
+#include <sys/file.h>
 #include <unistd.h>
 
 #include "scansnap/io.h"
@@ -44,6 +46,30 @@ static int prefix_err(ss_err *err, const char *what) {
   char m[sizeof err->msg];
   snprintf(m, sizeof m, "%s", err->msg);
   return ss_seterr(err, SS_EINPUT, "%s: %s", what, m);
+}
+
+int ss_run_lock(const char *dir, int *fd, ss_err *err) {
+  *fd = -1;
+  int rc = ss_mkdir_p(dir, err);
+  if (rc) return prefix_err(err, "key 'out'");
+  char *p = ss_path_join(dir, ".run.lock");
+  /* read-only: an open writable file would keep the file system from being remounted read-only */
+  const int f = open(p, O_CREAT | O_RDONLY | O_CLOEXEC, 0644);
+  free(p);
+  if (f < 0) return ss_seterr(err, SS_EINPUT, "run directory '%s': cannot create its lock file: %s", dir, strerror(errno));
+  if (flock(f, LOCK_EX | LOCK_NB) != 0) {
+    const int e = errno;
+    close(f);
+    if (e == EWOULDBLOCK)
+      return ss_seterr(err, SS_EINPUT, "run directory '%s' is in use by another scansnap process (training or resuming it); wait for it to end", dir);
+    return ss_seterr(err, SS_EINPUT, "run directory '%s': cannot lock it: %s", dir, strerror(e));
+  }
+  *fd = f;
+  return SS_OK;
+}
+
+void ss_run_unlock(int fd) {
+  if (fd >= 0) close(fd);
 }
 
 int ss_run_begin(const ss_config *cfg, const ss_classes *cl, const char *dir, const char *command, ss_err *err) {
@@ -168,7 +194,7 @@ int ss_train(const ss_config *cfg, const char *dir, ss_run_summary *sum, ss_err 
   ss_recorder rec;
   double *c = NULL;
   char *ckpt = NULL;
-  int rc;
+  int rc, lockfd = -1;
   memset(sum, 0, sizeof *sum);
   memset(&opt, 0, sizeof opt);
   memset(&b, 0, sizeof b);
@@ -220,6 +246,8 @@ int ss_train(const ss_config *cfg, const char *dir, ss_run_summary *sum, ss_err 
   ss_train_pos pos = {0, {{0, 0, 0, 0}}, 0};
   ss_rng_seed(&pos.rng, (uint64_t)cfg->seed * 0x9E3779B97F4A7C15ULL + 1);
   long long last_good = -1; /* step of the newest checkpoint on disk, -1 if none */
+  /* one process per run directory, from before the checkpoint is read to the end */
+  if ((rc = ss_run_lock(dir, &lockfd, err))) goto out_m;
   if (resuming && ss_file_exists(ckpt)) {
     if ((rc = ss_checkpoint_load(ckpt, m, &opt, &pos, &rec, meta, err))) goto out_m;
     if (pos.step > cfg->niter) {
@@ -330,6 +358,7 @@ int ss_train(const ss_config *cfg, const char *dir, ss_run_summary *sum, ss_err 
     ss_run_finish(dir, "train", status, cfg, sum, err->msg, &e2);
   }
 out_m:
+  ss_run_unlock(lockfd);
   free(ckpt);
   ss_recorder_free(&rec);
   free(c);
