@@ -16,12 +16,13 @@ tmp=${SS_TMP:-/tmp}/lm-resume-$$
 rm -rf "$tmp"
 mkdir -p "$tmp"
 trap 'rm -rf "$tmp"' EXIT
+# shellcheck source=tests/lib_resume.sh
+. "$(dirname "$0")/lib_resume.sh"
 export SS_NO_GNUPLOT=1
 
 seed=${SS_TEST_SEED:-$$}
 RANDOM=$seed
 echo "kill schedule seed: $seed (SS_TEST_SEED=$seed replays it)"
-fail() { echo "FAIL: $*" >&2; exit 1; }
 
 # a tiny corpus: 300 lines of 10 words drawn from 15 (no network)
 words=(the cat sat on a mat dog ran far away said man big small red)
@@ -40,49 +41,13 @@ files=(metrics.csv metrics.jsonl dynamics.safetensors attention.safetensors atte
 
 "$cli" train out="$tmp/ref" "${args[@]}" >/dev/null
 
-status_of() { sed -n 's/.*"status": "\([a-z]*\)".*/\1/p' "$1/run.json"; }
-stamp() { stat -c %y "$1/checkpoint.safetensors" 2>/dev/null || echo none; }
-wait_for_progress() { # until the run's checkpoint changes from $2: the process is in its loop
-  for _ in $(seq 1 3000); do [ "$(stamp "$1")" != "$2" ] && return 0; sleep 0.01; done
-  fail "no new checkpoint in $1"
-}
 
 run=$tmp/run
-# 1) the first process and three resumed ones are killed at random moments
-for k in 1 2 3 4; do
-  before=$(stamp "$run")
-  if [ "$k" = 1 ]; then
-    SS_TEST_STEP_DELAY_US=$delay "$cli" train out="$run" "${args[@]}" >/dev/null 2>&1 &
-  else
-    SS_TEST_STEP_DELAY_US=$delay "$cli" train --resume "$run" >/dev/null 2>&1 &
-  fi
-  pid=$!
-  wait_for_progress "$run" "$before"
-  sleep "0.0$((RANDOM % 10))"
-  kill -KILL "$pid" 2>/dev/null || true
-  st=0
-  wait "$pid" || st=$?
-  echo "kill $k: exit $st, run.json $(status_of "$run")"
-  [ "$(status_of "$run")" != complete ] || fail "run completed before kill $k; raise the delay"
-done
+# 1) the first process and 3 resumed ones are killed at random moments
+kill_and_resume "$run" 4 10 "$delay" "${args[@]}"
 
 # 2) SIGTERM and SIGINT stop at the next step with a checkpoint
-for sig in TERM INT; do
-  before=$(stamp "$run")
-  SS_TEST_STEP_DELAY_US=$delay "$cli" train --resume "$run" >"$tmp/out" 2>&1 &
-  pid=$!
-  wait_for_progress "$run" "$before"
-  sleep "0.0$((RANDOM % 10))"
-  kill -$sig "$pid"
-  st=0
-  wait "$pid" || st=$?
-  want=143
-  [ $sig = INT ] && want=130
-  [ "$st" = $want ] || { cat "$tmp/out"; fail "SIG$sig: exit $st, expected $want"; }
-  [ "$(status_of "$run")" = interrupted ] || fail "SIG$sig: run.json status $(status_of "$run"), expected interrupted"
-  grep -q "continue with --resume" "$tmp/out" || fail "SIG$sig: no message saying how to continue"
-  echo "SIG$sig: exit $st, run.json interrupted: $(cat "$tmp/out")"
-done
+stop_by_signals "$run" "$delay" 10
 
 # 3) the last resume runs to the end
 "$cli" train --resume "$run" >/dev/null
