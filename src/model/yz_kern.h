@@ -353,68 +353,38 @@ static void K(chunk_dY)(const yz_impl *y, double *D, int b0, int b1, int M) {
  * so every copy of these kernels gives the same bits.
  * Threads split groups (phase 1, outputs disjoint) or blocks of dY rows (phase 2). */
 
-/* out rows r < NR (stride ldo) [Mp] = sum_j F[r*ldf + j] Yt[U_j*Mp + :], j ascending; NR a
- * constant after inlining, so the 2*NR accumulators stay in registers. */
-SS_AI void K(logits_block)(double *out, size_t ldo, const int NR, const double *Yt, const int *U, int k,
-                           const double *F, size_t ldf, int Mp) {
+/* The three products of the grouped path in one kernel: for q < NQ_ (a constant after
+ * inlining, so its 2 * NQ_ accumulators stay in registers) and lanes [0, w) (w a multiple of 8)
+ *   out[q * ldo + lane] = sum_{t < n, ascending} C[q * cq + t * ct] R[row(t) * rs + lane],
+ * row(t) = idx[t], or t when idx is NULL. Each loaded vector of R serves NQ_ rows. */
+SS_AI void K(comb_block)(double *out, size_t ldo, const int NQ_, const double *R, const int *idx, size_t rs,
+                         const double *C, size_t cq, size_t ct, int n, int w) {
   int i = 0;
-  for (; i + 2 * VW <= Mp; i += 2 * VW) {
-    VD a[4][2];
-    SS_UNROLL for (int r = 0; r < NR; r++) a[r][0] = a[r][1] = K(vset1)(0);
-    for (int j = 0; j < k; j++) {
-      const double *yr = Yt + (size_t)U[j] * Mp + i;
-      const VD y0 = K(vload)(yr), y1 = K(vload)(yr + VW);
-      SS_UNROLL for (int r = 0; r < NR; r++) {
-        const VD w = K(vset1)(F[(size_t)r * ldf + j]);
-        a[r][0] = K(vfma)(w, y0, a[r][0]);
-        a[r][1] = K(vfma)(w, y1, a[r][1]);
+  for (; i + 2 * VW <= w; i += 2 * VW) {
+    VD a[8][2];
+    SS_UNROLL for (int q = 0; q < NQ_; q++) a[q][0] = a[q][1] = K(vset1)(0);
+    for (int t = 0; t < n; t++) {
+      const double *rr = R + (size_t)(idx ? idx[t] : t) * rs + i;
+      const VD y0 = K(vload)(rr), y1 = K(vload)(rr + VW);
+      SS_UNROLL for (int q = 0; q < NQ_; q++) {
+        const VD c = K(vset1)(C[(size_t)q * cq + (size_t)t * ct]);
+        a[q][0] = K(vfma)(c, y0, a[q][0]);
+        a[q][1] = K(vfma)(c, y1, a[q][1]);
       }
     }
-    SS_UNROLL for (int r = 0; r < NR; r++) {
-      K(vstore)(out + (size_t)r * ldo + i, a[r][0]);
-      K(vstore)(out + (size_t)r * ldo + i + VW, a[r][1]);
+    SS_UNROLL for (int q = 0; q < NQ_; q++) {
+      K(vstore)(out + (size_t)q * ldo + i, a[q][0]);
+      K(vstore)(out + (size_t)q * ldo + i + VW, a[q][1]);
     }
   }
-  for (; i < Mp; i += VW) { /* Mp is a multiple of 8: at most one vector of 8 left */
-    VD a[4];
-    SS_UNROLL for (int r = 0; r < NR; r++) a[r] = K(vset1)(0);
-    for (int j = 0; j < k; j++) {
-      const VD y0 = K(vload)(Yt + (size_t)U[j] * Mp + i);
-      SS_UNROLL for (int r = 0; r < NR; r++) a[r] = K(vfma)(K(vset1)(F[(size_t)r * ldf + j]), y0, a[r]);
+  for (; i < w; i += VW) { /* w is a multiple of 8: at most one vector of 8 left */
+    VD a[8];
+    SS_UNROLL for (int q = 0; q < NQ_; q++) a[q] = K(vset1)(0);
+    for (int t = 0; t < n; t++) {
+      const VD y0 = K(vload)(R + (size_t)(idx ? idx[t] : t) * rs + i);
+      SS_UNROLL for (int q = 0; q < NQ_; q++) a[q] = K(vfma)(K(vset1)(C[(size_t)q * cq + (size_t)t * ct]), y0, a[q]);
     }
-    SS_UNROLL for (int r = 0; r < NR; r++) K(vstore)(out + (size_t)r * ldo + i, a[r]);
-  }
-}
-
-/* GF rows r < NR (stride ldf) [kp] = sum_{i < M} G[r*ldg + i] YU[i*kp + :], i ascending. */
-SS_AI void K(gf_block)(double *GF, size_t ldf, const int NR, const double *YU, int kp, const double *G, size_t ldg,
-                       int M) {
-  int j = 0;
-  for (; j + 2 * VW <= kp; j += 2 * VW) {
-    VD a[4][2];
-    SS_UNROLL for (int r = 0; r < NR; r++) a[r][0] = a[r][1] = K(vset1)(0);
-    for (int i = 0; i < M; i++) {
-      const double *yr = YU + (size_t)i * kp + j;
-      const VD y0 = K(vload)(yr), y1 = K(vload)(yr + VW);
-      SS_UNROLL for (int r = 0; r < NR; r++) {
-        const VD g = K(vset1)(G[(size_t)r * ldg + i]);
-        a[r][0] = K(vfma)(g, y0, a[r][0]);
-        a[r][1] = K(vfma)(g, y1, a[r][1]);
-      }
-    }
-    SS_UNROLL for (int r = 0; r < NR; r++) {
-      K(vstore)(GF + (size_t)r * ldf + j, a[r][0]);
-      K(vstore)(GF + (size_t)r * ldf + j + VW, a[r][1]);
-    }
-  }
-  for (; j < kp; j += VW) {
-    VD a[4];
-    SS_UNROLL for (int r = 0; r < NR; r++) a[r] = K(vset1)(0);
-    for (int i = 0; i < M; i++) {
-      const VD y0 = K(vload)(YU + (size_t)i * kp + j);
-      SS_UNROLL for (int r = 0; r < NR; r++) a[r] = K(vfma)(K(vset1)(G[(size_t)r * ldg + i]), y0, a[r]);
-    }
-    SS_UNROLL for (int r = 0; r < NR; r++) K(vstore)(GF + (size_t)r * ldf + j, a[r]);
+    SS_UNROLL for (int q = 0; q < NQ_; q++) K(vstore)(out + (size_t)q * ldo + i, a[q]);
   }
 }
 
@@ -572,8 +542,9 @@ static void K(group_phase1)(yz_impl *y, const ss_batch *b, const double *Y, cons
   double *Gg = y->G + (size_t)p0 * Mp;
   int r0 = 0;
   for (; r0 + 4 <= nb; r0 += 4)
-    K(logits_block)(Gg + (size_t)r0 * Mp, (size_t)Mp, 4, Yt, U, k, F + (size_t)r0 * Mp, (size_t)Mp, Mp);
-  for (; r0 < nb; r0++) K(logits_block)(Gg + (size_t)r0 * Mp, (size_t)Mp, 1, Yt, U, k, F + (size_t)r0 * Mp, (size_t)Mp, Mp);
+    K(comb_block)(Gg + (size_t)r0 * Mp, (size_t)Mp, 4, Yt, U, (size_t)Mp, F + (size_t)r0 * Mp, (size_t)Mp, 1, k, Mp);
+  for (; r0 < nb; r0++)
+    K(comb_block)(Gg + (size_t)r0 * Mp, (size_t)Mp, 1, Yt, U, (size_t)Mp, F + (size_t)r0 * Mp, (size_t)Mp, 1, k, Mp);
   /* loss of the group: sum over rows of (lmax - lab) plus the logs of the softmax sums, taken
    * as one log per 16 rows of their product (each sum is in [1, M], so the product of 16 is
    * far from overflow for any M that fits in memory) */
@@ -603,8 +574,9 @@ static void K(group_phase1)(yz_impl *y, const ss_batch *b, const double *Y, cons
   }
   double *GF = y->GF + (size_t)p0 * Mp;
   for (r0 = 0; r0 + 4 <= nb; r0 += 4)
-    K(gf_block)(GF + (size_t)r0 * Mp, (size_t)Mp, 4, YU, kp, Gg + (size_t)r0 * Mp, (size_t)Mp, M);
-  for (; r0 < nb; r0++) K(gf_block)(GF + (size_t)r0 * Mp, (size_t)Mp, 1, YU, kp, Gg + (size_t)r0 * Mp, (size_t)Mp, M);
+    K(comb_block)(GF + (size_t)r0 * Mp, (size_t)Mp, 4, YU, NULL, (size_t)kp, Gg + (size_t)r0 * Mp, (size_t)Mp, 1, M, kp);
+  for (; r0 < nb; r0++)
+    K(comb_block)(GF + (size_t)r0 * Mp, (size_t)Mp, 1, YU, NULL, (size_t)kp, Gg + (size_t)r0 * Mp, (size_t)Mp, 1, M, kp);
   /* per row: g_c = (g_f - f (f.g_f)) / ||c||, dZ[m, U_j] = att_j (g_c[j] - att.g_c); the
    * group's sum over its rows (ascending) into DZ */
   double *DZ = y->DZ + (size_t)g * Mp;
@@ -631,45 +603,15 @@ static void K(group_phase1)(yz_impl *y, const ss_batch *b, const double *Y, cons
 }
 
 /* Rows [i0, i0 + 8) of group g's share of dY on its support: out[l * ldo + j] = sum_b
- * G[b, i0 + l] F[b, j] (b ascending) for l < 8, j < kp; blocks of RB rows x 2 vectors of
- * accumulators, each F load serving RB rows (G rows are padded to Mp, so the 8 rows exist). */
+ * G[b, i0 + l] F[b, j] (b ascending) for l < 8, j < kp, in blocks of RB rows (G rows are
+ * padded to Mp, so the 8 rows exist); a block entirely at or beyond row M is skipped. */
 #define RB (VW == 8 ? 8 : 4)
 SS_AI void K(group_D_block)(const yz_impl *y, int g, int i0, int M, double *out, int ldo) {
   const int Mp = (M + 7) & ~7;
   const int p0 = y->gstart[g], nb = y->gstart[g + 1] - p0, kp = (y->gk[g] + 7) & ~7;
-  const double *F = y->F + (size_t)p0 * Mp;
-  for (int l0 = 0; l0 < 8 && i0 + l0 < M; l0 += RB) {
-    const double *Gg = y->G + (size_t)p0 * Mp + i0 + l0;
-    double *o = out + (size_t)l0 * ldo;
-    int j = 0;
-    for (; j + 2 * VW <= kp; j += 2 * VW) {
-      VD a[RB][2];
-      SS_UNROLL for (int l = 0; l < RB; l++) a[l][0] = a[l][1] = K(vset1)(0);
-      for (int r = 0; r < nb; r++) {
-        const double *fr = F + (size_t)r * Mp + j, *gr = Gg + (size_t)r * Mp;
-        const VD f0 = K(vload)(fr), f1 = K(vload)(fr + VW);
-        SS_UNROLL for (int l = 0; l < RB; l++) {
-          const VD gv = K(vset1)(gr[l]);
-          a[l][0] = K(vfma)(gv, f0, a[l][0]);
-          a[l][1] = K(vfma)(gv, f1, a[l][1]);
-        }
-      }
-      SS_UNROLL for (int l = 0; l < RB; l++) {
-        K(vstore)(o + (size_t)l * ldo + j, a[l][0]);
-        K(vstore)(o + (size_t)l * ldo + j + VW, a[l][1]);
-      }
-    }
-    for (; j < kp; j += VW) {
-      VD a[RB];
-      SS_UNROLL for (int l = 0; l < RB; l++) a[l] = K(vset1)(0);
-      for (int r = 0; r < nb; r++) {
-        const VD f0 = K(vload)(F + (size_t)r * Mp + j);
-        const double *gr = Gg + (size_t)r * Mp;
-        SS_UNROLL for (int l = 0; l < RB; l++) a[l] = K(vfma)(K(vset1)(gr[l]), f0, a[l]);
-      }
-      SS_UNROLL for (int l = 0; l < RB; l++) K(vstore)(o + (size_t)l * ldo + j, a[l]);
-    }
-  }
+  for (int l0 = 0; l0 < 8 && i0 + l0 < M; l0 += RB)
+    K(comb_block)(out + (size_t)l0 * ldo, (size_t)ldo, RB, y->F + (size_t)p0 * Mp, NULL, (size_t)Mp,
+                  y->G + (size_t)p0 * Mp + i0 + l0, 1, (size_t)Mp, nb, kp);
 }
 #undef RB
 
