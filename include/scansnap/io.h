@@ -21,6 +21,10 @@ int ss_afile_open(ss_afile *a, const char *path, ss_err *err);
 int ss_afile_commit(ss_afile *a, ss_err *err);
 void ss_afile_abort(ss_afile *a);
 int ss_write_file_atomic(const char *path, const void *data, size_t n, ss_err *err);
+/* Writes root as JSON (json_dumps flags) with a final newline to path atomically; takes the
+ * caller's reference to root (decrefs it, also on error). */
+struct json_t;
+int ss_write_json_atomic(const char *path, struct json_t *root, size_t flags, ss_err *err);
 
 int ss_mkdir_p(const char *path, ss_err *err);
 int ss_read_file(const char *path, char **data, size_t *n, ss_err *err); /* NUL-terminated */

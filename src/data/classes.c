@@ -229,14 +229,7 @@ int ss_classes_write_json(const ss_classes *cl, const char *path, ss_err *err) {
     json_array_append_new(arr, c);
   }
   json_object_set_new(root, "classes", arr);
-  char *s = json_dumps(root, JSON_INDENT(1) | JSON_REAL_PRECISION(17));
-  json_decref(root);
-  if (!s) return ss_seterr(err, SS_ERUN, "out of memory");
-  size_t n = strlen(s);
-  s[n] = '\n';
-  int rc = ss_write_file_atomic(path, s, n + 1, err);
-  free(s);
-  return rc;
+  return ss_write_json_atomic(path, root, JSON_INDENT(1) | JSON_REAL_PRECISION(17), err);
 }
 
 int ss_classes_load_json(const char *path, ss_classes *cl, ss_err *err) {

@@ -537,15 +537,9 @@ static int write_sweep_json(const ss_sweep *s, const ss_sweep_result *res, int n
     json_array_append_new(ax, json_pack("{s:s, s:s, s:o}", "key", s->axes[a].key, "label", s->axes[a].label, "values", v));
   }
   json_object_set_new(o, "axes", ax);
-  char *js = json_dumps(o, JSON_INDENT(2) | JSON_REAL_PRECISION(17));
-  json_decref(o);
-  if (!js) return ss_seterr(err, SS_ERUN, "out of memory");
-  size_t n = strlen(js);
-  js[n] = '\n';
   char *p = ss_path_join(s->out, "sweep.json");
-  int rc = ss_write_file_atomic(p, js, n + 1, err);
+  int rc = ss_write_json_atomic(p, o, JSON_INDENT(2) | JSON_REAL_PRECISION(17), err);
   free(p);
-  free(js);
   return rc;
 }
 

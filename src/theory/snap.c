@@ -133,14 +133,8 @@ int ss_snap_write(const ss_recorder *r, const char *dir, ss_err *err) {
   }
   json_object_set_new(root, "classes", arr);
   free(cls);
-  char *js = json_dumps(root, JSON_INDENT(2) | JSON_REAL_PRECISION(10));
-  json_decref(root);
-  if (!js) return ss_seterr(err, SS_ERUN, "out of memory");
-  size_t len = strlen(js);
-  js[len] = '\n'; /* json_dumps leaves room for the terminator we overwrite */
   char *p = ss_path_join(dir, "snap.json");
-  int rc = ss_write_file_atomic(p, js, len + 1, err);
+  int rc = ss_write_json_atomic(p, root, JSON_INDENT(2) | JSON_REAL_PRECISION(10), err);
   free(p);
-  free(js);
   return rc;
 }

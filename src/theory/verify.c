@@ -130,15 +130,9 @@ static int write_claims(const char *dir, const ss_claim *cl, ss_err *err) {
   }
   json_object_set_new(root, "claims", arr);
   json_object_set_new(root, "all_passed", json_boolean(all));
-  char *js = json_dumps(root, JSON_INDENT(2) | JSON_REAL_PRECISION(10));
-  json_decref(root);
-  if (!js) return ss_seterr(err, SS_ERUN, "out of memory");
-  size_t n = strlen(js);
-  js[n] = '\n';
   char *p = ss_path_join(dir, "claims.json");
-  int rc = ss_write_file_atomic(p, js, n + 1, err);
+  int rc = ss_write_json_atomic(p, root, JSON_INDENT(2) | JSON_REAL_PRECISION(10), err);
   free(p);
-  free(js);
   return rc;
 }
 

@@ -137,15 +137,9 @@ int ss_run_finish(const char *dir, const char *command, const char *status, cons
   }
   if (s && s->resumed_from > 0) json_object_set_new(o, "resumed_from", json_integer(s->resumed_from));
   if (error) json_object_set_new(o, "error", json_string(error));
-  char *js = json_dumps(o, JSON_INDENT(2) | JSON_REAL_PRECISION(17));
-  json_decref(o);
-  if (!js) return ss_seterr(err, SS_ERUN, "out of memory");
-  size_t n = strlen(js);
-  js[n] = '\n';
   char *p = ss_path_join(dir, "run.json");
-  int rc = ss_write_file_atomic(p, js, n + 1, err);
+  int rc = ss_write_json_atomic(p, o, JSON_INDENT(2) | JSON_REAL_PRECISION(17), err);
   free(p);
-  free(js);
   return rc;
 }
 

@@ -1,6 +1,7 @@
 /* Atomic writes and whole-file reads. Nothing a user wrote is lost: results appear under
  * their final name only once complete and on disk. */
 #include <errno.h>
+#include <jansson.h>
 #include <fcntl.h>
 #include <libgen.h>
 #include <stdlib.h>
@@ -136,6 +137,17 @@ int ss_write_file_atomic(const char *path, const void *data, size_t n, ss_err *e
     return SS_ERUN;
   }
   return ss_afile_commit(&a, err);
+}
+
+int ss_write_json_atomic(const char *path, json_t *root, size_t flags, ss_err *err) {
+  char *js = json_dumps(root, flags);
+  json_decref(root);
+  if (!js) return ss_seterr(err, SS_ERUN, "out of memory");
+  const size_t n = strlen(js);
+  js[n] = '\n'; /* json_dumps's terminator becomes the final newline */
+  const int rc = ss_write_file_atomic(path, js, n + 1, err);
+  free(js);
+  return rc;
 }
 
 int ss_read_file(const char *path, char **data, size_t *n, ss_err *err) {
