@@ -9,6 +9,7 @@
 
 #include "scansnap/data.h"
 #include "scansnap/io.h"
+#include "util/xoshiro.h"
 
 int ss_batch_alloc(ss_batch *b, int B, int T, ss_err *err) {
   memset(b, 0, sizeof *b);
@@ -34,11 +35,10 @@ void ss_batch_free(ss_batch *b) {
 
 /* The tokens of one sequence of class n: one 64-bit draw per token, the high half picks a
  * support slot (Lemire's multiply-shift; k is tiny, so the bias is below 2^-32 * k), the low
- * half the coin of the alias table. The generator is ss_rng_u64 (xoshiro256**, src/util/
- * common.c) step for step, with its state held in locals for the whole sequence: the same
- * stream of draws, without a call and four loads/stores per token (this loop was ~40 % of a
- * Figure-4 run's instructions). test_generator checks the stream against ss_rng_u64. */
-static inline uint64_t rotl64(uint64_t x, int k) { return (x << k) | (x >> (64 - k)); }
+ * half the coin of the alias table. The generator is ss_rng_u64's step (ss_xoshiro_next), on
+ * a copy of its state held in locals for the whole sequence: the same stream of draws,
+ * without a call and four loads/stores per token (this loop was ~40 % of a Figure-4 run's
+ * instructions). test_generator checks the stream against ss_rng_u64. */
 
 static void sample_tokens(const ss_classes *cl, int n, ss_rng *rng, int *restrict x, int cnt) {
   const int off = cl->supp_off[n];
@@ -47,14 +47,7 @@ static void sample_tokens(const ss_classes *cl, int n, ss_rng *rng, int *restric
   const int *restrict ai = cl->alias_i + off, *restrict tok = cl->supp_tok + off;
   uint64_t s0 = rng->s[0], s1 = rng->s[1], s2 = rng->s[2], s3 = rng->s[3];
   for (int t = 0; t < cnt; t++) {
-    const uint64_t r = rotl64(s1 * 5, 7) * 9;
-    const uint64_t sh = s1 << 17;
-    s2 ^= s0;
-    s3 ^= s1;
-    s1 ^= s2;
-    s0 ^= s3;
-    s2 ^= sh;
-    s3 = rotl64(s3, 45);
+    const uint64_t r = ss_xoshiro_next(&s0, &s1, &s2, &s3);
     const int j = (int)(((r >> 32) * k) >> 32);
     const double coin = (double)(uint32_t)r * 0x1.0p-32;
     x[t] = tok[coin < ap[j] ? j : ai[j]];
@@ -79,14 +72,7 @@ static void sample_tokens_tab(const alias_ent *restrict tab, int k32, ss_rng *rn
   const uint64_t k = (uint64_t)(uint32_t)k32;
   uint64_t s0 = rng->s[0], s1 = rng->s[1], s2 = rng->s[2], s3 = rng->s[3];
   for (int t = 0; t < cnt; t++) {
-    const uint64_t r = rotl64(s1 * 5, 7) * 9;
-    const uint64_t sh = s1 << 17;
-    s2 ^= s0;
-    s3 ^= s1;
-    s1 ^= s2;
-    s0 ^= s3;
-    s2 ^= sh;
-    s3 = rotl64(s3, 45);
+    const uint64_t r = ss_xoshiro_next(&s0, &s1, &s2, &s3);
     const alias_ent *e = tab + (((r >> 32) * k) >> 32);
     x[t] = (uint64_t)(uint32_t)r < e->thr ? e->tok_own : e->tok_alias;
   }

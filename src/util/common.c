@@ -8,6 +8,8 @@
 #include <string.h>
 #include <time.h>
 
+#include "util/xoshiro.h"
+
 int ss_seterr(ss_err *err, int code, const char *fmt, ...) {
   if (err) {
     /* format into a copy first: callers prefix context to the message they already hold
@@ -36,20 +38,7 @@ void ss_rng_seed(ss_rng *r, uint64_t seed) {
   for (int i = 0; i < 4; i++) r->s[i] = splitmix64(&x);
 }
 
-static inline uint64_t rotl(uint64_t x, int k) { return (x << k) | (x >> (64 - k)); }
-
-uint64_t ss_rng_u64(ss_rng *r) {
-  uint64_t *s = r->s;
-  uint64_t result = rotl(s[1] * 5, 7) * 9;
-  uint64_t t = s[1] << 17;
-  s[2] ^= s[0];
-  s[3] ^= s[1];
-  s[1] ^= s[2];
-  s[0] ^= s[3];
-  s[2] ^= t;
-  s[3] = rotl(s[3], 45);
-  return result;
-}
+uint64_t ss_rng_u64(ss_rng *r) { return ss_xoshiro_next(&r->s[0], &r->s[1], &r->s[2], &r->s[3]); }
 
 double ss_rng_uniform(ss_rng *r) { return (double)(ss_rng_u64(r) >> 11) * 0x1.0p-53; }
 
