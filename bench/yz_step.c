@@ -59,7 +59,7 @@ int main(int argc, char **argv) {
       return 2;
     }
     ss_rng rng;
-    ss_rng_seed(&rng, (uint64_t)cfg.seed * 0x9E3779B97F4A7C15ULL + 1);
+    ss_rng_seed(&rng, ss_stream_seed(cfg.seed, SS_STREAM_DATA));
     double loss = 0, acc, tsum = 0;
     for (int k = 0; k < nb; k++) {
       ss_batch_sample(&cl, &rng, &b);

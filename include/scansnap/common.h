@@ -27,6 +27,14 @@ typedef struct {
 } ss_rng;
 
 void ss_rng_seed(ss_rng *r, uint64_t seed);
+/* A run's independent random streams, all derived from its seed: the batches, the initial
+ * weights, the transformer's dropout masks. ss_stream_seed(seed, stream) is the one place
+ * that derives them, so whatever must replay a run's stream (its in-memory replay in
+ * verify, the benchmarks) gets the very same one. */
+enum { SS_STREAM_DATA = 1, SS_STREAM_INIT = 2, SS_STREAM_DROPOUT = 3 };
+static inline uint64_t ss_stream_seed(long long seed, int stream) {
+  return (uint64_t)seed * 0x9E3779B97F4A7C15ULL + (uint64_t)stream;
+}
 uint64_t ss_rng_u64(ss_rng *r);
 double ss_rng_uniform(ss_rng *r);             /* [0, 1), 53 random bits */
 uint32_t ss_rng_below(ss_rng *r, uint32_t n); /* uniform on 0..n-1, unbiased */

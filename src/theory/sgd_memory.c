@@ -25,7 +25,7 @@ int ss_sgd_trajectory(const ss_config *cfg, const ss_classes *cl, ss_recorder *r
     goto out;
   }
   ss_rng rng;
-  ss_rng_seed(&rng, (uint64_t)cfg->seed * 0x9E3779B97F4A7C15ULL + 1);
+  ss_rng_seed(&rng, ss_stream_seed(cfg->seed, SS_STREAM_DATA));
   for (long long step = 0;; step++) {
     int last = step == cfg->niter;
     ss_batch_sample(cl, &rng, &b);

@@ -145,7 +145,7 @@ int ss_run_finish(const char *dir, const char *command, const char *status, cons
 
 int ss_model_from_config(const ss_config *cfg, const ss_classes *cl, ss_model **out, ss_err *err) {
   ss_rng init;
-  ss_rng_seed(&init, (uint64_t)cfg->seed * 0x9E3779B97F4A7C15ULL + 2);
+  ss_rng_seed(&init, ss_stream_seed(cfg->seed, SS_STREAM_INIT));
   if (cfg->model.type == SS_MODEL_YZ) {
     ss_yz_opts o = {cl->M, cfg->model.normalize, cfg->model.residual, cfg->model.include_base_token, cfg->model.zero_init};
     int rc = ss_yz_new(&o, &init, out, err);
@@ -238,7 +238,7 @@ int ss_train(const ss_config *cfg, const char *dir, ss_run_summary *sum, ss_err 
 
   /* pos: the state at the current step boundary (see ss_train_pos). */
   ss_train_pos pos = {0, {{0, 0, 0, 0}}, 0};
-  ss_rng_seed(&pos.rng, (uint64_t)cfg->seed * 0x9E3779B97F4A7C15ULL + 1);
+  ss_rng_seed(&pos.rng, ss_stream_seed(cfg->seed, SS_STREAM_DATA));
   long long last_good = -1; /* step of the newest checkpoint on disk, -1 if none */
   /* one process per run directory, from before the checkpoint is read to the end */
   if ((rc = ss_run_lock(dir, &lockfd, err))) goto out_m;

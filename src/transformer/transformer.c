@@ -415,7 +415,7 @@ int ss_tf_new(const ss_config *cfg, int M, int T, ss_model **out, ss_err *err) {
   t->pos = cfg->model.pos;
   t->tied = t->lm ? 0 : cfg->model.tied;
   t->p = (float)cfg->model.dropout;
-  t->seed = (uint64_t)cfg->seed * 0x9E3779B97F4A7C15ULL + 3;
+  t->seed = ss_stream_seed(cfg->seed, SS_STREAM_DROPOUT);
   t->training = 1;
   const int untied = t->lm || !t->tied;
   const int emb_att = cfg->model.embed_group == SS_EMBED_IN_ATTENTION;
@@ -492,7 +492,7 @@ int ss_tf_new(const ss_config *cfg, int M, int T, ss_model **out, ss_err *err) {
    * the LM's embedding and decoder U(-0.1,0.1) as PyTorch's word_language_model example;
    * linear layers nn.Linear's U(+-1/sqrt(fan_in)); biases of attention/decoder 0; LN 1/0. */
   ss_rng r;
-  ss_rng_seed(&r, (uint64_t)cfg->seed * 0x9E3779B97F4A7C15ULL + 2);
+  ss_rng_seed(&r, ss_stream_seed(cfg->seed, SS_STREAM_INIT));
   for (int oi = 0; oi < no; oi++) {
     int i = order[oi];
     if (!t->P[i]) continue;
