@@ -27,6 +27,18 @@ char *ss_test_tmpdir(const char *tag) {
   return p;
 }
 
+char *ss_test_write_file(const char *dir, const char *name, const char *text) {
+  const size_t n = strlen(dir) + strlen(name) + 2;
+  char *p = malloc(n);
+  assert_non_null(p);
+  snprintf(p, n, "%s/%s", dir, name);
+  FILE *f = fopen(p, "wb");
+  assert_non_null(f);
+  fputs(text, f);
+  assert_int_equal(fclose(f), 0);
+  return p;
+}
+
 int ss_test_sh(char **out, const char *fmt, ...) {
   char cmd[16384];
   va_list ap;

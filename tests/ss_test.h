@@ -9,6 +9,8 @@
 
 /* A fresh empty folder under $SS_TMP (or /tmp) named after tag; malloc'd. */
 char *ss_test_tmpdir(const char *tag);
+/* Writes text to dir/name (a test failure if it cannot); returns the path, malloc'd. */
+char *ss_test_write_file(const char *dir, const char *name, const char *text);
 /* Runs a shell command line; returns its exit status; stdout+stderr into *out (malloc'd) if out. */
 int ss_test_sh(char **out, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 /* Path of the CLI binary ($SS_CLI). */

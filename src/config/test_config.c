@@ -83,19 +83,10 @@ static void overrides_and_learning_rate_resolution(void **state) {
   assert_int_equal(ss_config_validate(&c, &e), SS_OK);
 }
 
-static char *write_file(const char *dir, const char *name, const char *text) {
-  char *p = ss_path_join(dir, name);
-  FILE *f = fopen(p, "wb");
-  assert_non_null(f);
-  fputs(text, f);
-  fclose(f);
-  return p;
-}
-
 static void nested_yaml_sets_keys_and_aliases(void **state) {
   (void)state;
   char *dir = ss_test_tmpdir("cfg-yaml");
-  char *p = write_file(dir, "a.yaml",
+  char *p = ss_test_write_file(dir, "a.yaml",
                        "# comment\nseed: 9\nniter: 12\ndataset2:\n  num_last: 3\n  num_common: 4\nmodel:\n"
                        "  normalize: false\n  attn_include_base_token: true\nopt:\n  lr_z: 0.5\n  method: adam\n"
                        "data:\n  classes: \"some file.json\"\n");
@@ -224,7 +215,7 @@ static void wrong_types_and_out_of_range_values_are_rejected(void **state) {
 }
 
 static void expect_yaml_error(const char *dir, const char *name, const char *text, const char *must1, const char *must2) {
-  char *p = write_file(dir, name, text);
+  char *p = ss_test_write_file(dir, name, text);
   ss_config c;
   ss_err e = {0};
   ss_config_defaults(&c);

@@ -120,15 +120,6 @@ static void zipf_weights_are_max_over_rank_power(void **state) {
   ss_classes_free(&cl);
 }
 
-static char *write_text(const char *dir, const char *name, const char *text) {
-  char *p = ss_path_join(dir, name);
-  FILE *f = fopen(p, "wb");
-  assert_non_null(f);
-  fputs(text, f);
-  fclose(f);
-  return p;
-}
-
 static void class_table_json_roundtrip_and_user_table(void **state) {
   (void)state;
   char *dir = ss_test_tmpdir("gen-json");
@@ -153,7 +144,7 @@ static void class_table_json_roundtrip_and_user_table(void **state) {
   ss_classes_free(&b);
   free(p);
   /* a user's table: token 0 shared (common), 1-2 and 3 distinct; both classes on query 4 */
-  p = write_text(dir, "user.json",
+  p = ss_test_write_file(dir, "user.json",
                  "{\"M\": 7, \"classes\": ["
                  "{\"query\": 4, \"next\": 5, \"tokens\": [0, 1, 2], \"probs\": [0.5, 0.25, 0.25]},"
                  "{\"query\": 4, \"next\": 6, \"tokens\": [0, 3], \"probs\": [0.125, 0.875]}]}");
@@ -175,7 +166,7 @@ static void class_table_json_roundtrip_and_user_table(void **state) {
 }
 
 static void expect_bad_table(const char *dir, const char *name, const char *json, const char *what) {
-  char *p = write_text(dir, name, json);
+  char *p = ss_test_write_file(dir, name, json);
   ss_classes cl;
   ss_err e = {0};
   assert_int_equal(ss_classes_load_json(p, &cl, &e), SS_EINPUT);
@@ -353,7 +344,7 @@ static void sequence_files_read_back_exactly(void **state) {
   ss_config c = knobs(10, 2, 1, 0, 10, NULL); /* M = 34, queries 30, 31, labels 32, 33 */
   assert_int_equal(ss_classes_generate(&c, &cl, &e), SS_OK);
   const long long rows[3][5] = {{0, 10, 11, 30, 32}, {20, 21, 1, 31, 33}, {5, 5, 5, 30, 33}};
-  char *p = write_text(dir, "seq.txt", "# comment line\n0 10 11 30 32\n\n20\t21 1 31 33\r\n5 5 5 30 33\n");
+  char *p = ss_test_write_file(dir, "seq.txt", "# comment line\n0 10 11 30 32\n\n20\t21 1 31 33\r\n5 5 5 30 33\n");
   ss_seqfile s;
   assert_int_equal(ss_seqfile_load(p, cl.M, &s, &e), SS_OK);
   assert_int_equal(s.rows, 3);
@@ -389,7 +380,7 @@ static void sequence_files_read_back_exactly(void **state) {
 }
 
 static void expect_bad_seq(const char *dir, const char *name, const char *text, const char *what) {
-  char *p = write_text(dir, name, text);
+  char *p = ss_test_write_file(dir, name, text);
   ss_seqfile s;
   ss_err e = {0};
   assert_int_equal(ss_seqfile_load(p, 34, &s, &e), SS_EINPUT);

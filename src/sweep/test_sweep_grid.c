@@ -86,11 +86,7 @@ static void test_several_keys_make_a_product_first_key_slowest(void **st) {
 static void test_yaml_lists_become_axes(void **st) {
   (void)st;
   char *d = ss_test_tmpdir("sweep-yaml");
-  char path[4200];
-  snprintf(path, sizeof path, "%s/g.yaml", d);
-  FILE *f = fopen(path, "w");
-  fputs("niter: 3\nseed: 1:4\nopt:\n  lr_z: [0.5, 2]\nsweep:\n  reference: ref.csv\n", f);
-  fclose(f);
+  char *path = ss_test_write_file(d, "g.yaml", "niter: 3\nseed: 1:4\nopt:\n  lr_z: [0.5, 2]\nsweep:\n  reference: ref.csv\n");
   ss_sweep s;
   ss_sweep_init(&s);
   ss_err e;
@@ -102,6 +98,7 @@ static void test_yaml_lists_become_axes(void **st) {
   snprintf(want, sizeof want, "%s/ref.csv", d); /* relative to the YAML file */
   assert_string_equal(s.reference, want);
   ss_sweep_free(&s);
+  free(path);
   free(d);
 }
 
@@ -161,12 +158,9 @@ static void test_aggregate_matches_hand_computed_means_and_stds(void **st) {
 
   /* comparison with a reference table: diff and diff in units of std/sqrt(n) */
   char *d = ss_test_tmpdir("sweep-ref");
-  char path[4200];
-  snprintf(path, sizeof path, "%s/ref.csv", d);
-  FILE *f = fopen(path, "w");
   /* lr_y_multi_on_z is fixed (default 1) in this sweep: the row with 2 is not ours */
-  fputs("lr_z,lr_y_multi_on_z,entropy_mean,entropy_std,seeds\n2.0,1,9.5,2,4\n1,2,7,1,1\n1,1,2.5,0.6,9\n5,1,1,1,1\n", f);
-  fclose(f);
+  char *path = ss_test_write_file(d, "ref.csv",
+                                  "lr_z,lr_y_multi_on_z,entropy_mean,entropy_std,seeds\n2.0,1,9.5,2,4\n1,2,7,1,1\n1,1,2.5,0.6,9\n5,1,1,1,1\n");
   ss_sweep_cmp *c;
   int nc;
   assert_int_equal(ss_sweep_compare(&s, g, ng, path, &c, &nc, &e), SS_OK);
@@ -177,6 +171,7 @@ static void test_aggregate_matches_hand_computed_means_and_stds(void **st) {
   assert_int_equal(c[2].group_first, -1);
   free(c);
   free(g);
+  free(path);
   free(d);
   ss_sweep_free(&s);
 }

@@ -97,21 +97,13 @@ static void tokenizer_cuts_very_long_words(void **state) {
 }
 
 /* ---- corpus ---- */
-static void write_text(const char *dir, const char *name, const char *text) {
-  char *p = ss_path_join(dir, name);
-  FILE *f = fopen(p, "wb");
-  assert_non_null(f);
-  fputs(text, f);
-  fclose(f);
-  free(p);
-}
 
 static char *make_wikitext(const char *tag) {
   char *d = ss_test_tmpdir(tag);
-  write_text(d, "wiki.train.tokens",
-             " \n = Heading One = \n \n the cat sat on the mat . the dog sat . \n a cat and a dog and a <unk> . \n");
-  write_text(d, "wiki.valid.tokens", " \n the bird sat on the cat . \n");
-  write_text(d, "wiki.test.tokens", " the mat . \n");
+  free(ss_test_write_file(d, "wiki.train.tokens",
+             " \n = Heading One = \n \n the cat sat on the mat . the dog sat . \n a cat and a dog and a <unk> . \n"));
+  free(ss_test_write_file(d, "wiki.valid.tokens", " \n the bird sat on the cat . \n"));
+  free(ss_test_write_file(d, "wiki.test.tokens", " the mat . \n"));
   return d;
 }
 
@@ -239,13 +231,13 @@ static void stale_or_foreign_cache_is_rebuilt_with_a_note(void **state) {
   assert_non_null(strstr(c.note, "format version 99"));
   ss_corpus_close(&c);
   /* not a cache at all */
-  write_text(d, "scansnap-tokens.sstok", "hello, I am not a cache file but long enough to hold a header ..........................................................................");
+  free(ss_test_write_file(d, "scansnap-tokens.sstok", "hello, I am not a cache file but long enough to hold a header .........................................................................."));
   assert_int_equal(ss_corpus_open(&o, &c, &err), SS_OK);
   assert_non_null(strstr(c.note, "not a scansnap token cache"));
   assert_int_equal(c.V, V);
   ss_corpus_close(&c);
   /* the data changed: a longer training file (size differs) */
-  write_text(d, "wiki.train.tokens", " the cat sat on the mat . zebra zebra \n");
+  free(ss_test_write_file(d, "wiki.train.tokens", " the cat sat on the mat . zebra zebra \n"));
   assert_int_equal(ss_corpus_open(&o, &c, &err), SS_OK);
   assert_int_equal(c.built, 1);
   assert_non_null(strstr(c.note, "other data"));
@@ -292,13 +284,13 @@ static void bad_text_files_are_one_line_input_errors(void **state) {
   assert_non_null(strstr(err.msg, "No such file"));
   assert_null(strchr(err.msg, '\n'));
   /* empty */
-  write_text(d, "empty.txt", "");
+  free(ss_test_write_file(d, "empty.txt", ""));
   char *empty = ss_path_join(d, "empty.txt");
   o.path = empty;
   assert_int_equal(ss_corpus_open(&o, &c, &err), SS_EINPUT);
   assert_non_null(strstr(err.msg, "empty"));
   /* only white space: no words */
-  write_text(d, "blank.txt", " \n\n   \n");
+  free(ss_test_write_file(d, "blank.txt", " \n\n   \n"));
   char *blank = ss_path_join(d, "blank.txt");
   o.path = blank;
   assert_int_equal(ss_corpus_open(&o, &c, &err), SS_EINPUT);
@@ -336,7 +328,7 @@ static void bad_text_files_are_one_line_input_errors(void **state) {
   assert_non_null(strstr(err.msg, "wiki.train.tokens"));
   char *tr = ss_path_join(sub, "wiki.train.tokens");
   mkdir(tr, 0755);
-  write_text(sub, "wiki.valid.tokens", "a b\n");
+  free(ss_test_write_file(sub, "wiki.valid.tokens", "a b\n"));
   assert_int_equal(ss_corpus_open(&o, &c, &err), SS_EINPUT);
   assert_non_null(strstr(err.msg, "cannot read"));
   free(tr);
