@@ -29,6 +29,7 @@ typedef struct {
   char label[128];/* name in run directories: last dotted part, or the full key on a clash */
   int n;
   char **values;  /* [n] values as text, in grid order */
+  int cap;        /* entries allocated in values (grown geometrically while parsing) */
 } ss_sweep_axis;
 
 typedef struct {

@@ -48,10 +48,16 @@ static void drop_axis(ss_sweep *s, int i) {
   memset(&s->axes[s->naxes], 0, sizeof s->axes[0]);
 }
 
+/* Appends a value; the array grows geometrically, so a range of a million values (the most
+ * a grid takes) costs a few dozen reallocations, not a million. */
 static int push_value(ss_sweep_axis *a, const char *v, size_t len) {
-  char **nv = realloc(a->values, sizeof(char *) * (size_t)(a->n + 1));
-  if (!nv) return 0;
-  a->values = nv;
+  if (a->n >= a->cap) {
+    const int cap = a->n < 4 ? 8 : 2 * a->n;
+    char **nv = realloc(a->values, sizeof(char *) * (size_t)cap);
+    if (!nv) return 0;
+    a->values = nv;
+    a->cap = cap;
+  }
   a->values[a->n] = strndup(v, len);
   if (!a->values[a->n]) return 0;
   a->n++;
@@ -111,6 +117,41 @@ static int is_grid_value(const ss_keydef *k, const char *v) {
   return (k->type == SS_KEY_INT || k->type == SS_KEY_DOUBLE) && strchr(v, ':');
 }
 
+typedef struct {
+  const char *v;
+  int i;
+} value_at;
+
+static int cmp_value_at(const void *x, const void *y) {
+  const value_at *a = x, *b = y;
+  const int c = strcmp(a->v, b->v);
+  return c ? c : (a->i > b->i) - (a->i < b->i);
+}
+
+/* The first of v[0..n) (in order) equal to an earlier one, and in *earlier the first it
+ * equals; -1 if none, -2 out of memory. By sorting (value, position) pairs: O(n log n), where
+ * comparing every pair was O(n^2) and hung on a range of a million values. */
+static int first_repeat(const char *const *v, int n, int *earlier) {
+  if (n < 2) return -1;
+  value_at *t = malloc(sizeof *t * (size_t)n);
+  if (!t) return -2;
+  for (int i = 0; i < n; i++) t[i] = (value_at){v[i], i};
+  qsort(t, (size_t)n, sizeof *t, cmp_value_at);
+  int first = -1;
+  for (int i = 1, run = 0; i < n; i++) {
+    if (strcmp(t[i].v, t[i - 1].v)) {
+      run = i; /* a run of equal values starts, positions ascending */
+      continue;
+    }
+    if (i == run + 1 && (first < 0 || t[i].i < first)) { /* the run's second position repeats its first */
+      first = t[i].i;
+      *earlier = t[run].i;
+    }
+  }
+  free(t);
+  return first;
+}
+
 static int set_axis(ss_sweep *s, const char *arg, const ss_keydef *k, const char *v, ss_err *err) {
   ss_sweep_axis a;
   memset(&a, 0, sizeof a);
@@ -147,12 +188,14 @@ static int set_axis(ss_sweep *s, const char *arg, const ss_keydef *k, const char
     if (ss_config_set(&tmp, k->name, a.values[i], &e))
       rc = ss_seterr(err, SS_EINPUT, "sweep argument '%s': value '%s': %s", arg, a.values[i], e.msg);
   }
-  for (int i = 0; rc == SS_OK && i < a.n; i++)
-    for (int j = 0; j < i; j++)
-      if (!strcmp(a.values[i], a.values[j])) {
-        rc = ss_seterr(err, SS_EINPUT, "sweep argument '%s': value '%s' is listed twice", arg, a.values[i]);
-        break;
-      }
+  if (rc == SS_OK) {
+    int prev;
+    const int rep = first_repeat((const char *const *)a.values, a.n, &prev);
+    if (rep == -2)
+      rc = ss_seterr(err, SS_ERUN, "out of memory");
+    else if (rep >= 0)
+      rc = ss_seterr(err, SS_EINPUT, "sweep argument '%s': value '%s' is listed twice", arg, a.values[rep]);
+  }
   if (rc) {
     axis_free(&a);
     return rc;
@@ -331,15 +374,23 @@ int ss_sweep_check(ss_sweep *s, ss_err *err) {
     if (ss_sweep_point(s, i, &c, name, sizeof name, &e)) return ss_seterr(err, SS_EINPUT, "grid point %s: %s", name, e.msg);
   }
   /* Values that differ as text but sanitise to the same name would share a directory. */
-  for (int a = 0; a < s->naxes; a++)
-    for (int i = 0; i < s->axes[a].n; i++)
-      for (int j = 0; j < i; j++) {
-        char x[256] = "", y[256] = "";
-        put_safe(x, sizeof x, s->axes[a].values[i]);
-        put_safe(y, sizeof y, s->axes[a].values[j]);
-        if (!strcmp(x, y))
-          return ss_seterr(err, SS_EINPUT, "sweep key '%s': values '%s' and '%s' would share a run directory name", s->axes[a].key, s->axes[a].values[j], s->axes[a].values[i]);
-      }
+  for (int a = 0; a < s->naxes; a++) {
+    const ss_sweep_axis *A = &s->axes[a];
+    char **safe = calloc((size_t)(A->n ? A->n : 1), sizeof *safe);
+    int rep = safe ? -1 : -2;
+    for (int i = 0; rep == -1 && i < A->n; i++) {
+      char x[256] = "";
+      put_safe(x, sizeof x, A->values[i]);
+      if (!(safe[i] = strdup(x))) rep = -2;
+    }
+    int j = 0;
+    if (rep == -1) rep = first_repeat((const char *const *)safe, A->n, &j);
+    for (int i = 0; safe && i < A->n; i++) free(safe[i]);
+    free(safe);
+    if (rep == -2) return ss_seterr(err, SS_ERUN, "out of memory");
+    if (rep >= 0)
+      return ss_seterr(err, SS_EINPUT, "sweep key '%s': values '%s' and '%s' would share a run directory name", A->key, A->values[j], A->values[rep]);
+  }
   if (s->metric[0] && ss_sweep_metric_index(s->metric) < 0) return ss_seterr(err, SS_EINPUT, "unknown sweep metric '%s'", s->metric);
   return SS_OK;
 }

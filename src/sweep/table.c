@@ -621,7 +621,8 @@ int ss_sweep_load_dir(ss_sweep *s, const char *dir, ss_err *err) {
     snprintf(A->key, sizeof A->key, "%s", k);
     snprintf(A->label, sizeof A->label, "%s", l ? l : k);
     A->n = (int)json_array_size(v);
-    A->values = calloc((size_t)(A->n ? A->n : 1), sizeof(char *));
+    A->cap = A->n ? A->n : 1;
+    A->values = calloc((size_t)A->cap, sizeof(char *));
     for (int j = 0; j < A->n; j++) {
       const char *sv = json_string_value(json_array_get(v, (size_t)j));
       A->values[j] = strdup(sv ? sv : "");

@@ -57,6 +57,30 @@ static void test_ranges_are_inclusive_with_steps_and_exact_decimals(void **st) {
   ss_sweep_free(&s);
 }
 
+/* A range of a million values (the most a grid takes) parses in time linear-ish in its
+ * length: a fuzzed 'niter=8:888888' hung the parser (a reallocation per value and a
+ * comparison of every pair for repeats, O(n^2)). The repeat check still names the first value
+ * repeated, in list order, after a million distinct ones. */
+static void test_a_million_values_parse_and_repeats_are_found(void **st) {
+  (void)st;
+  ss_sweep s;
+  ss_sweep_init(&s);
+  args(&s, (const char *[]){"niter=1:1000000", NULL});
+  assert_int_equal(s.axes[0].n, 1000000);
+  assert_string_equal(s.axes[0].values[999999], "1000000");
+  ss_err e;
+  assert_int_equal(ss_sweep_arg(&s, "seed=1:999998,7,999999,3", &e), SS_EINPUT);
+  assert_non_null(strstr(e.msg, "value '7' is listed twice"));
+  assert_int_equal(s.axes[0].n, 1000000); /* the bad argument changed nothing */
+  ss_sweep_free(&s);
+  /* values that differ as text but not as directory names: the first such pair is named */
+  ss_sweep_init(&s);
+  assert_int_equal(ss_sweep_arg(&s, "data.classes=x y.json,b.json,x+y.json,x_y.json,b?json,b.json2", &e), SS_OK);
+  assert_int_equal(ss_sweep_check(&s, &e), SS_EINPUT);
+  assert_non_null(strstr(e.msg, "values 'x y.json' and 'x_y.json' would share a run directory name"));
+  ss_sweep_free(&s);
+}
+
 static void test_several_keys_make_a_product_first_key_slowest(void **st) {
   (void)st;
   ss_sweep s;
@@ -180,6 +204,7 @@ int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_list_expands_to_its_values_in_order),
       cmocka_unit_test(test_ranges_are_inclusive_with_steps_and_exact_decimals),
+      cmocka_unit_test(test_a_million_values_parse_and_repeats_are_found),
       cmocka_unit_test(test_several_keys_make_a_product_first_key_slowest),
       cmocka_unit_test(test_yaml_lists_become_axes),
       cmocka_unit_test(test_bad_syntax_exits_2_naming_the_token),
