@@ -2,9 +2,9 @@
 # Proves: the Y/Z kernels give the same bits whichever instruction set runs them. yz.c builds
 # them three times (src/model/yz_kern.h): x86-64-v4 (AVX-512, 8-lane registers), x86-64-v3
 # (AVX2 + FMA, 4-lane) and the baseline (libm fma); the CPU picks one, SS_YZ_ISA forces one.
-# Runs on generated data (grouped kernels) and from a sequence file (general path), with
-# several options, under every set this CPU runs: metrics.csv and dynamics.safetensors must
-# be byte-identical. Says which sets ran; one set alone proves nothing and is reported.
+# Runs on generated data (grouped kernels, in float64 and in float32) and from a sequence file
+# (general path), with several options, under every set this CPU runs: metrics.csv and
+# dynamics.safetensors must be byte-identical. Says which sets ran; one set alone proves nothing and is reported.
 set -euo pipefail
 cli=${SS_CLI:?}
 tmp=${SS_TMP:-/tmp}/isa-$$
@@ -55,5 +55,9 @@ check fig4 niter=30 threads=1
 check options niter=20 model2.residual=true model2.normalize=false model2.attn_include_base_token=true \
   dataset2.num_last=3 dataset2.num_next_per_last=2 dataset2.num_common_per_last=2 threads=2
 check bigM niter=5 dataset2.num_last=10 dataset2.num_next_per_last=2 model.zero_init=false threads=1
+check f32 niter=30 threads=1 model.precision=float32
+check f32options niter=20 model.precision=float32 model2.residual=true model2.normalize=false \
+  model2.attn_include_base_token=true dataset2.num_last=3 dataset2.num_next_per_last=2 dataset2.num_common_per_last=2 threads=2
+check f32bigM niter=5 model.precision=float32 dataset2.num_last=10 dataset2.num_next_per_last=2 model.zero_init=false threads=1
 check file niter=3 batchsize=16 data.classes="$tmp/gen/classes.json" data.sequences="$tmp/rows.txt" threads=1
 echo "PASS"

@@ -37,6 +37,7 @@ enum { SS_THEORY_STEPS = 0, SS_THEORY_FLOW = 1 };
 enum { SS_TASK_SYNTHETIC = 0, SS_TASK_LM = 1 };
 enum { SS_POS_NONE = 0, SS_POS_SINUSOIDAL = 1, SS_POS_LEARNED = 2 };
 enum { SS_GATE_RELU = 0, SS_GATE_SILU = 1 };
+enum { SS_PREC_F64 = 0, SS_PREC_F32 = 1 };
 enum { SS_EMBED_IN_DECODER = 0, SS_EMBED_IN_ATTENTION = 1 }; /* model.embed_group */
 
 typedef struct {
@@ -59,6 +60,7 @@ typedef struct {
     int type;
     /* Y/Z model (SPEC §2.1) */
     int normalize, residual, include_base_token, zero_init;
+    int precision; /* SS_PREC_*: compute precision of the Y/Z grouped kernels */
     /* transformer (SPEC §2.2) */
     int d, H, task, use_Wq, use_Wk, use_Wv, use_Wo, use_residue, use_ln, use_ffn, ffn_hidden,
         gate, pos, tied, attn_bias, embed_group;

@@ -8,6 +8,10 @@
 typedef struct {
   int M;
   int normalize, residual, include_base_token, zero_init;
+  /* model.precision = float32: the grouped path (generated batches) computes in float32 from
+   * the float64 parameters (Y^T, e^Z and every product in float; loss sums, parameters,
+   * gradients and the optimizer in double); the general path stays float64 */
+  int f32;
 } ss_yz_opts;
 
 /* zero_init = 0 draws each entry uniform in +-1/sqrt(M) from rng (Y first, then Z). */

@@ -3,7 +3,10 @@
  * parameters (uniform in +-1, so softmaxes are far from uniform) and on batches whose keys
  * repeat tokens and contain the query (the grouped-softmax and residual-slot paths).
  * Also: at zero init dZ is exactly 0 (g_f = Y^T g = 0) while dY is not, and the optimizers
- * match torch.optim's formulas, computed here by hand, step by step. */
+ * match torch.optim's formulas, computed here by hand, step by step.
+ * model.precision = float32: the same finite-difference check with a step and a tolerance for
+ * single precision, its gradients within float rounding of float64's, and the general path
+ * untouched by it (float64, same bits). */
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
@@ -11,8 +14,12 @@
 #include "ss_test.h"
 #include <scansnap.h>
 
-/* Sizes: M tokens, sequences of T (T-1 keys + query), batch B. */
-enum { M = 9, T = 12, B = 5 };
+/* Sizes: M tokens (9, or 37 for the float32 checks: rows of three 16-float blocks), sequences
+ * of T (T-1 keys + query), batch B. */
+enum { T = 12, B = 5 };
+static int M = 9;
+/* model.precision = float32 (the grouped path computes in float) */
+static int f32;
 
 #define assert_close(a, b, tol)                                                                \
   do {                                                                                        \
@@ -47,7 +54,7 @@ static double eval_loss(ss_model *m, const ss_batch *b) {
 
 /* Returns the worst relative error max|analytic - numeric| / max|numeric| over all params. */
 static double gradcheck(int normalize, int residual, int base, int zero_init, double *gmax) {
-  ss_yz_opts o = {M, normalize, residual, base, zero_init};
+  ss_yz_opts o = {M, normalize, residual, base, zero_init, f32};
   ss_rng r;
   ss_rng_seed(&r, 1234 + normalize * 4 + residual * 2 + base);
   ss_model *m;
@@ -64,7 +71,8 @@ static double gradcheck(int normalize, int residual, int base, int zero_init, do
   assert_true(fabs(loss - eval_loss(m, &b)) < 1e-14);
   double *an = malloc(sizeof(double) * m->nparams);
   memcpy(an, g, sizeof(double) * m->nparams);
-  const double h = 1e-5;
+  /* float32: the loss carries rounding ~1e-7, so a larger step (truncation ~h^2) */
+  const double h = f32 && grouped ? 1e-2 : 1e-5;
   double maxdiff = 0, maxnum = 0;
   for (size_t i = 0; i < m->nparams; i++) {
     double keep = p[i];
@@ -105,6 +113,19 @@ static void backward_matches_finite_differences_every_option(void **state) {
   shared_query = 0;
 }
 
+/* A model with the options of mask's low bits (normalize, residual, include_base_token),
+ * precision f32_, every parameter uniform in +-1 from seed (r continues that stream). */
+static ss_model *random_model(int mask, int f32_, uint64_t seed, ss_rng *r) {
+  ss_yz_opts o = {M, (mask >> 2) & 1, (mask >> 1) & 1, mask & 1, 0, f32_};
+  ss_rng_seed(r, seed);
+  ss_model *m;
+  ss_err e;
+  assert_int_equal(ss_yz_new(&o, r, &m, &e), SS_OK);
+  double *p = m->params;
+  for (size_t i = 0; i < m->nparams; i++) p[i] = 2.0 * ss_rng_uniform(r) - 1.0;
+  return m;
+}
+
 /* The grouped path (rows with classes) and the general path (file rows) are two summation
  * orders of the same sums: loss and gradients agree to rounding, for every option, on a batch
  * of 13 rows, with random queries (groups of 1-3 rows) and with one query per class (groups
@@ -113,14 +134,9 @@ static void grouped_path_equals_general_path(void **state) {
   (void)state;
   for (int mask = 0; mask < 16; mask++) {
     shared_query = mask >> 3;
-    ss_yz_opts o = {M, (mask >> 2) & 1, (mask >> 1) & 1, mask & 1, 0};
     ss_rng r;
-    ss_rng_seed(&r, 99 + mask);
-    ss_model *m;
+    ss_model *m = random_model(mask, 0, 99 + mask, &r);
     ss_err e;
-    assert_int_equal(ss_yz_new(&o, &r, &m, &e), SS_OK);
-    double *p = m->params;
-    for (size_t i = 0; i < m->nparams; i++) p[i] = 2.0 * ss_rng_uniform(&r) - 1.0;
     ss_batch b;
     assert_int_equal(ss_batch_alloc(&b, 13, T, &e), SS_OK);
     double loss[2], acc[2], *g[2];
@@ -160,11 +176,80 @@ static void zero_init_has_zero_dZ_and_nonzero_dY(void **state) {
   }
 }
 
+/* model.precision = float32, grouped path: central differences of the float32 forward (loss
+ * rounding ~1e-7 / h plus truncation ~h^2 at h = 1e-2; measured <= 3e-5 relative) at M = 9 (one padded
+ * block) and M = 37 (three 16-float blocks, the last one padded), every option. */
+static void float32_backward_matches_finite_differences(void **state) {
+  (void)state;
+  const int Ms[2] = {9, 37};
+  f32 = 1;
+  grouped = 1;
+  for (int mi = 0; mi < 2; mi++)
+    for (int mask = 0; mask < 16; mask++) {
+      M = Ms[mi];
+      shared_query = mask >> 3;
+      int nz = mask & 4 ? 1 : 0, res = mask & 2 ? 1 : 0, base = mask & 1;
+      double zmax;
+      double rel = gradcheck(nz, res, base, 0, &zmax);
+      print_message("float32 M=%d shared_query=%d normalize=%d residual=%d include_base_token=%d: rel err %.3g\n", M,
+                    shared_query, nz, res, base, rel);
+      assert_true(rel < 2e-4); /* measured <= 3e-5 */
+      assert_true(zmax > 1e-4);
+    }
+  M = 9;
+  f32 = grouped = shared_query = 0;
+}
+
+/* The float32 gradients equal the float64 ones up to float rounding (relative to the largest),
+ * on the grouped path; on the general path (rows without a class) float32 is not used: the
+ * same bits. */
+static void float32_gradients_are_float64_to_float_rounding(void **state) {
+  (void)state;
+  for (int mask = 0; mask < 32; mask++) {
+    M = mask & 16 ? 37 : 9;
+    grouped = (mask >> 3) & 1;
+    double loss[2], *g[2];
+    for (int prec = 0; prec < 2; prec++) {
+      ss_rng r;
+      ss_model *m = random_model(mask, prec, 4242 + mask, &r);
+      ss_err e;
+      ss_batch b;
+      assert_int_equal(ss_batch_alloc(&b, 13, T, &e), SS_OK);
+      random_batch(&b, &r);
+      double acc;
+      assert_int_equal(m->ops->step(m, &b, &loss[prec], &acc, &e), SS_OK);
+      g[prec] = malloc(sizeof(double) * m->nparams);
+      memcpy(g[prec], m->grads, sizeof(double) * m->nparams);
+      ss_batch_free(&b);
+      ss_model_free(m);
+    }
+    const size_t n = 2 * (size_t)M * M;
+    double gmax = 0, dmax = 0;
+    for (size_t i = 0; i < n; i++) {
+      if (fabs(g[0][i]) > gmax) gmax = fabs(g[0][i]);
+      if (fabs(g[1][i] - g[0][i]) > dmax) dmax = fabs(g[1][i] - g[0][i]);
+    }
+    print_message("grouped=%d M=%d: loss %.9g vs %.9g, max|dg|/max|g| %.3g\n", grouped, M, loss[1], loss[0], dmax / gmax);
+    if (grouped) {
+      assert_true(dmax / gmax < 1e-6); /* measured <= 2e-7: a few float ulps */
+      assert_true(dmax > 0); /* it did compute in float */
+      assert_close(loss[1], loss[0], 1e-5 * fabs(loss[0]));
+    } else {
+      assert_memory_equal(g[0], g[1], sizeof(double) * n);
+      assert_true(loss[1] == loss[0]);
+    }
+    free(g[0]);
+    free(g[1]);
+  }
+  M = 9;
+  grouped = 0;
+}
+
 /* ---- optimizers against torch.optim's definitions ---------------------------------- */
 
 /* A model with 2*2*2 = 8 parameters: Y group lr 0.1, Z group lr 0.3. */
 static ss_model *tiny(void) {
-  ss_yz_opts o = {2, 1, 0, 0, 1};
+  ss_yz_opts o = {2, 1, 0, 0, 1, 0};
   ss_model *m;
   ss_err e;
   assert_int_equal(ss_yz_new(&o, NULL, &m, &e), SS_OK);
@@ -326,6 +411,8 @@ int main(void) {
       cmocka_unit_test(backward_matches_finite_differences_every_option),
       cmocka_unit_test(zero_init_has_zero_dZ_and_nonzero_dY),
       cmocka_unit_test(grouped_path_equals_general_path),
+      cmocka_unit_test(float32_backward_matches_finite_differences),
+      cmocka_unit_test(float32_gradients_are_float64_to_float_rounding),
       cmocka_unit_test(sgd_first_step_is_plain_gradient_step),
       cmocka_unit_test(sgd_variants_match_torch_formulas),
       cmocka_unit_test(nesterov_without_momentum_is_rejected),

@@ -18,6 +18,9 @@
  *
  * The kernels of both paths live in yz_kern.h, compiled once per instruction set (AVX-512,
  * AVX2 + FMA, baseline) and chosen when the model is made; every set gives the same bits.
+ * The grouped path is compiled a second time in float (model.precision = float32): Y^T, the
+ * key weights and every product in single precision, 16 floats per block instead of 8
+ * doubles; the parameters, the gradients they are added into and the loss sums stay double.
  *
  * Determinism: every sum has an order fixed by (B, T, M) and the batch alone, never by the
  * number of threads. Sequences are independent (phase 1, any thread). General path: dY is
@@ -52,8 +55,10 @@ typedef struct {
   const yz_kernels *k; /* the kernels for this CPU (yz_kern.h) */
   /* per-batch scratch, grown on demand */
   int cap_B, S, nch;
-  double *Yt;     /* [M, M]   Y transposed, refreshed at every call */
-  double *G;      /* [B, M]   (softmax(logit) - e_n) / B */
+  /* buffers shared with the grouped path are void *: doubles, or floats when the grouped
+   * path computes in float32 (model.precision); allocated for doubles, rows of Mp16 */
+  void *Yt;       /* [M, M]   Y transposed, refreshed at every call */
+  void *G;        /* [B, M]   (softmax(logit) - e_n) / B */
   int *sn;        /* [B]      support size k */
   int *su;        /* [B, S]   support tokens */
   double *sf;     /* [B, S]   f on the support */
@@ -72,16 +77,16 @@ typedef struct {
   int *gk, *gm;   /* [B]      its size k_g and its query */
   int *cnt;       /* [B, Mp]  key counts per token */
   double *cn;     /* [B]      ||c|| (1 without normalize) */
-  double *F, *ATT, *GF; /* [B, Mp] f, attention and Y^T g on U_g (first kp entries of a row) */
-  double *DZ;     /* [B, Mp]  group g: sum over its rows of dL/dZ[m, U_j] */
+  void *F, *ATT, *GF; /* [B, Mp] f, attention and Y^T g on U_g (first kp entries of a row) */
+  void *DZ;       /* [B, Mp]  group g: sum over its rows of dL/dZ[m, U_j] */
   int *any;       /* [threads, Mp] union of a group's key tokens (nonzero = present) */
-  double *wbuf;   /* [threads, Mp]    e^{Z[m, U_j] - zmax} */
-  double *yu;     /* [threads, M, Mp] Y[:, U_g] */
-  double *Dg;     /* [dg_cap] group g's share of dY on its support, [Mp, kp] at g * Mp * Mp
-                   * (grown to the number of groups, at most SS_YZ_DG_DOUBLES) */
+  void *wbuf;     /* [threads, Mp]    e^{Z[m, U_j] - zmax} */
+  void *yu;       /* [threads, M, Mp] Y[:, U_g] */
+  void *Dg;       /* [dg_cap bytes] group g's share of dY on its support, [Mp, kp] at g * Mp * Mp
+                   * (grown to the number of groups, at most SS_YZ_DG_DOUBLES doubles) */
   size_t dg_cap;
   int dg_on;      /* this call computes the D_g in phase 1 (they fit in Dg) */
-  double *dtmp;   /* [threads, 8, Mp] one block of D (phase 2, when they do not) */
+  void *dtmp;     /* [threads, 8, Mp] one block of D (phase 2, when they do not) */
 } yz_impl;
 
 static void free_scratch(yz_impl *y) {
@@ -89,7 +94,8 @@ static void free_scratch(yz_impl *y) {
   free(y->slot); free(y->dYt);
   free(y->ord); free(y->opairs); free(y->gstart); free(y->ccnt); free(y->gU); free(y->gk); free(y->gm); free(y->cnt);
   free(y->cn); free(y->F); free(y->ATT); free(y->GF); free(y->DZ); free(y->any); free(y->wbuf); free(y->yu); free(y->Dg); free(y->dtmp);
-  y->Yt = y->G = y->sf = y->sg = y->loss_b = y->dYt = y->cn = y->F = y->ATT = y->GF = y->DZ = y->wbuf = y->yu = y->Dg = y->dtmp = NULL;
+  y->sf = y->sg = y->loss_b = y->dYt = y->cn = NULL;
+  y->Yt = y->G = y->F = y->ATT = y->GF = y->DZ = y->wbuf = y->yu = y->Dg = y->dtmp = NULL;
   y->sn = y->su = y->hit_b = y->slot = y->ord = y->gstart = y->ccnt = y->gU = y->gk = y->gm = y->cnt = y->any = NULL;
   y->opairs = NULL;
 }
@@ -115,8 +121,9 @@ static int grow(yz_impl *y, int B, int T, ss_err *err) {
   y->S = S;
   y->nslot = thr;
   y->nch = n_chunks(B, T, M);
-  /* rows padded to Mp (a multiple of 8) for the grouped path's vector kernels */
-  const size_t Mp = ((size_t)M + 7) & ~(size_t)7;
+  /* rows padded to Mp (a multiple of 16: 8 doubles or 16 floats) for the grouped path's
+   * vector kernels, which pad to the multiple of their own block */
+  const size_t Mp = ((size_t)M + 15) & ~(size_t)15;
   y->Yt = malloc(sizeof(double) * (size_t)M * Mp);
   y->G = malloc(sizeof(double) * (size_t)B * Mp);
   y->sn = malloc(sizeof(int) * (size_t)B);
@@ -219,6 +226,11 @@ typedef double v4d __attribute__((vector_size(32)));
 typedef long long v4i __attribute__((vector_size(32)));
 typedef double v8d __attribute__((vector_size(64)));
 typedef long long v8i __attribute__((vector_size(64)));
+typedef float v4f __attribute__((vector_size(16)));
+typedef float v8f __attribute__((vector_size(32)));
+typedef int v8s __attribute__((vector_size(32)));
+typedef float v16f __attribute__((vector_size(64)));
+typedef int v16s __attribute__((vector_size(64)));
 #define SS_AI static inline __attribute__((always_inline))
 /* loops over register-blocked accumulators must be unrolled for them to stay in registers */
 #define SS_UNROLL _Pragma("GCC unroll 8")
@@ -230,39 +242,74 @@ typedef long long v8i __attribute__((vector_size(64)));
 #pragma GCC push_options
 #pragma GCC target("arch=x86-64-v4")
 #define K(f) f##_v4
+#define SS_KF32 0
 #include "yz_kern.h"
 #undef K
+#undef SS_KF32
+#define K(f) f##_v4_f32
+#define SS_KF32 1
+#include "yz_kern.h"
+#undef K
+#undef SS_KF32
 #pragma GCC pop_options
 #pragma GCC push_options
 #pragma GCC target("arch=x86-64-v3")
 #define K(f) f##_v3
+#define SS_KF32 0
 #include "yz_kern.h"
 #undef K
+#undef SS_KF32
+#define K(f) f##_v3_f32
+#define SS_KF32 1
+#include "yz_kern.h"
+#undef K
+#undef SS_KF32
 #pragma GCC pop_options
 #else
 #define SS_YZ_MULTI 0
 #endif
 #define K(f) f##_base
+#define SS_KF32 0
 #include "yz_kern.h"
 #undef K
+#undef SS_KF32
+#define K(f) f##_base_f32
+#define SS_KF32 1
+#include "yz_kern.h"
+#undef K
+#undef SS_KF32
 
-/* One instruction set's kernels. */
+/* The grouped path's kernels in one precision. */
+typedef struct {
+  int lw; /* rows padded to a multiple of this (8 doubles, 16 floats) */
+  size_t esize;
+  void (*phase1)(yz_impl *, const ss_batch *, const double *, const void *, const double *, int, int, double, int);
+  void (*dY)(const yz_impl *, double *, int, int, int, void *);
+  void (*add_D)(const yz_impl *, double *, int, int);
+  void (*add_DZ)(const yz_impl *, double *, int, int);
+} yz_grp_kernels;
+
+/* One instruction set's kernels: the general path (doubles) and the grouped path in float64
+ * (grp[0]) and float32 (grp[1]). */
 struct yz_kernels {
   const char *name;
   void (*seq_fb)(const yz_impl *, const double *, const double *, const int *, int, int, double, int *, double *, int *,
                  int *, double *, double *, double *, int *, int);
   void (*chunk_dY)(const yz_impl *, double *, int, int, int);
-  void (*phase1)(yz_impl *, const ss_batch *, const double *, const double *, const double *, int, int, double, int);
-  void (*dY)(const yz_impl *, double *, int, int, int, double *);
+  yz_grp_kernels grp[2];
 };
 
+#define SS_YZ_GRP(s)                                                                                         \
+  {{8, sizeof(double), group_phase1_##s, group_dY_##s, group_add_D_##s, group_add_DZ_##s},                   \
+   {16, sizeof(float), group_phase1_##s##_f32, group_dY_##s##_f32, group_add_D_##s##_f32, group_add_DZ_##s##_f32}}
 static const yz_kernels yz_kernels_all[] = {
 #if SS_YZ_MULTI
-    {"x86-64-v4", seq_forward_backward_v4, chunk_dY_v4, group_phase1_v4, group_dY_v4},
-    {"x86-64-v3", seq_forward_backward_v3, chunk_dY_v3, group_phase1_v3, group_dY_v3},
+    {"x86-64-v4", seq_forward_backward_v4, chunk_dY_v4, SS_YZ_GRP(v4)},
+    {"x86-64-v3", seq_forward_backward_v3, chunk_dY_v3, SS_YZ_GRP(v3)},
 #endif
-    {"baseline", seq_forward_backward_base, chunk_dY_base, group_phase1_base, group_dY_base},
+    {"baseline", seq_forward_backward_base, chunk_dY_base, SS_YZ_GRP(base)},
 };
+#undef SS_YZ_GRP
 enum { YZ_NKERNELS = sizeof yz_kernels_all / sizeof yz_kernels_all[0] };
 
 /* Whether this CPU runs kernel set i. */
@@ -327,15 +374,16 @@ static int make_groups(yz_impl *y, const ss_batch *b) {
 
 static int yz_run_grouped(yz_impl *y, ss_model *mdl, const ss_batch *b, double *loss, double *acc, int backward) {
   const int M = y->o.M, B = b->B, T = b->T;
+  const yz_grp_kernels *gk = &y->k->grp[y->o.f32 ? 1 : 0];
   const double *Y = mdl->params, *Z = (const double *)mdl->params + (size_t)M * M;
   const double inv_B = 1.0 / B;
   const int ng = make_groups(y, b);
   const int par_seq = ng > 1 && (double)B * (T + 3.0 * M * (T < 64 ? T : 64)) > SS_YZ_PAR_WORK;
-  const int Mp = (M + 7) & ~7;
+  const int Mp = (M + gk->lw - 1) & ~(gk->lw - 1);
   /* the groups' shares of dY in their own buffers when they fit (else phase 2 by rows) */
-  const size_t need = (size_t)ng * Mp * Mp;
-  if (backward && need > y->dg_cap && need <= SS_YZ_DG_DOUBLES) {
-    double *d = realloc(y->Dg, sizeof(double) * need);
+  const size_t need = (size_t)ng * Mp * Mp * gk->esize;
+  if (backward && need > y->dg_cap && need <= SS_YZ_DG_DOUBLES * sizeof(double)) {
+    void *d = realloc(y->Dg, need);
     if (d) {
       y->Dg = d;
       y->dg_cap = need;
@@ -343,7 +391,7 @@ static int yz_run_grouped(yz_impl *y, ss_model *mdl, const ss_batch *b, double *
   }
   y->dg_on = backward && need <= y->dg_cap;
 #pragma omp parallel for schedule(dynamic, 1) if (par_seq)
-  for (int g = 0; g < ng; g++) y->k->phase1(y, b, Y, y->Yt, Z, g, omp_get_thread_num(), inv_B, backward);
+  for (int g = 0; g < ng; g++) gk->phase1(y, b, Y, y->Yt, Z, g, omp_get_thread_num(), inv_B, backward);
   double L = 0;
   int hits = 0;
   for (int g = 0; g < ng; g++) {
@@ -356,22 +404,16 @@ static int yz_run_grouped(yz_impl *y, ss_model *mdl, const ss_batch *b, double *
   double *dY = mdl->grads, *dZ = (double *)mdl->grads + (size_t)M * M;
   memset(dY, 0, sizeof(double) * (size_t)M * M);
   if (y->dg_on) {
-    /* phase 2: the groups' shares, in group order */
-    for (int g = 0; g < ng; g++)
-      scatter_D_base(y, g, dY, 0, M, M, y->Dg + (size_t)g * Mp * Mp, (y->gk[g] + 7) & ~7);
+    gk->add_D(y, dY, ng, M); /* phase 2: the groups' shares, in group order */
   } else {
     /* phase 2: dY by blocks of 8 rows, every group in order */
     const int nblk = (M + 7) / 8;
 #pragma omp parallel for schedule(static) if (par_seq)
-    for (int c = 0; c < nblk; c++) y->k->dY(y, dY, ng, 8 * c, M, y->dtmp + (size_t)omp_get_thread_num() * 8 * Mp);
+    for (int c = 0; c < nblk; c++)
+      gk->dY(y, dY, ng, 8 * c, M, (char *)y->dtmp + (size_t)omp_get_thread_num() * 8 * Mp * gk->esize);
   }
   memset(dZ, 0, sizeof(double) * (size_t)M * M);
-  for (int g = 0; g < ng; g++) {
-    double *dZm = dZ + (size_t)y->gm[g] * M;
-    const int *U = y->gU + (size_t)g * Mp;
-    const double *DZ = y->DZ + (size_t)g * Mp;
-    for (int j = 0; j < y->gk[g]; j++) dZm[U[j]] += DZ[j];
-  }
+  gk->add_DZ(y, dZ, ng, M);
   return SS_OK;
 }
 
@@ -387,8 +429,21 @@ static int yz_run(ss_model *mdl, const ss_batch *b, double *loss, double *acc, i
   const int par_seq = (double)B * (T + 3.0 * M * (T < 64 ? T : 64)) > SS_YZ_PAR_WORK;
   double *Yt = y->Yt;
   /* Yt = Y^T, by blocks of 32 x 32 so both sides stay in cache; rows of stride ld: M for the
-   * general path, Mp (padded with zeros) for the grouped path's kernels */
+   * general path, Mp (padded with zeros) for the grouped path's kernels, in floats when they
+   * compute in float32 */
   const int grouped = batch_has_classes(b);
+  if (grouped && y->o.f32) {
+    float *Yf = y->Yt;
+    const int ldf = (M + 15) & ~15;
+#pragma omp parallel for schedule(static) if ((double)M * M > 4 * SS_YZ_PAR_WORK)
+    for (int ib = 0; ib < M; ib += 32)
+      for (int ub = 0; ub < M; ub += 32)
+        for (int i = ib; i < ib + 32 && i < M; i++)
+          for (int u = ub; u < ub + 32 && u < M; u++) Yf[(size_t)u * ldf + i] = (float)Y[(size_t)i * M + u];
+    for (int u = 0; u < M; u++)
+      for (int i = M; i < ldf; i++) Yf[(size_t)u * ldf + i] = 0;
+    return yz_run_grouped(y, mdl, b, loss, acc, backward);
+  }
   const int ld = grouped ? (M + 7) & ~7 : M;
 #pragma omp parallel for schedule(static) if ((double)M * M > 4 * SS_YZ_PAR_WORK)
   for (int ib = 0; ib < M; ib += 32)
@@ -404,7 +459,7 @@ static int yz_run(ss_model *mdl, const ss_batch *b, double *loss, double *acc, i
 #pragma omp parallel for schedule(static) if (par_seq)
   for (int i = 0; i < B; i++) {
     int *slot = y->slot + (size_t)omp_get_thread_num() * M;
-    y->k->seq_fb(y, Yt, Z, b->x + (size_t)i * T, T, b->label[i], inv_B, slot, y->G + (size_t)i * M,
+    y->k->seq_fb(y, Yt, Z, b->x + (size_t)i * T, T, b->label[i], inv_B, slot, (double *)y->G + (size_t)i * M,
                          &y->sn[i], y->su + (size_t)i * S, y->sf + (size_t)i * S, y->sg + (size_t)i * S,
                          &y->loss_b[i], &y->hit_b[i], backward);
   }
@@ -440,7 +495,7 @@ static int yz_run(ss_model *mdl, const ss_batch *b, double *loss, double *acc, i
       double *dYi = dY + (size_t)i * M;
       memset(dYi, 0, sizeof(double) * (size_t)M);
       for (int bb = 0; bb < B; bb++) {
-        double g = y->G[(size_t)bb * M + i];
+        double g = ((const double *)y->G)[(size_t)bb * M + i];
         const int *su = y->su + (size_t)bb * S;
         const double *sf = y->sf + (size_t)bb * S;
         for (int j = 0; j < y->sn[bb]; j++) dYi[su[j]] += g * sf[j];

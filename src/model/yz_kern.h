@@ -6,12 +6,39 @@
  * rounded once everywhere (K(vfma)), reductions over 8 logical lanes in one fixed tree: the
  * same bits on every CPU (tests/test_isa_identity.sh). Not a header to include elsewhere. */
 
-/* Register vectors: 8 doubles (zmm) with AVX-512, 4 (ymm) otherwise; GCC lowers 8-double
- * vectors badly without AVX-512 (through memory), so AVX2 and the baseline work in 4-lane
- * vectors, NQ of them per 8 logical lanes. Lanes never mix, and every reduction over a row is
- * done over 8 logical lanes (index mod 8) combined in one fixed tree (K(hsum8)), so the width
- * does not change a single bit. */
+/* The element type R: double, or float when the includer sets SS_KF32 (model.precision =
+ * float32: only the grouped path, which is all this file compiles then). LW logical lanes
+ * per block (8 doubles or 16 floats: 64 bytes) fix every reduction order and the padding of
+ * rows (to a multiple of LW), whatever the register width. */
+#if SS_KF32
+#define R float
+#define LW 16
+#define SS_DEN_MIN 0x1p-60f /* see group_phase1 */
+#else
+#define R double
+#define LW 8
+#define SS_DEN_MIN 0x1p-400
+#endif
+
+/* Register vectors: 64 bytes (zmm) with AVX-512, 32 (ymm) otherwise; GCC lowers 64-byte
+ * vectors badly without AVX-512 (through memory), so AVX2 and the baseline work in 32-byte
+ * vectors, NQ of them per LW logical lanes. Lanes never mix, and every reduction over a row is
+ * done over LW logical lanes (index mod LW) combined in one fixed tree (K(hsum)), so the
+ * width does not change a single bit. */
 #if defined(__AVX512F__)
+#define SS_VBYTES 64
+#else
+#define SS_VBYTES 32
+#endif
+#if SS_KF32 && SS_VBYTES == 64
+#define VW 16
+#define VD v16f
+#define VI v16s
+#elif SS_KF32
+#define VW 8
+#define VD v8f
+#define VI v8s
+#elif SS_VBYTES == 64
 #define VW 8
 #define VD v8d
 #define VI v8i
@@ -20,65 +47,113 @@
 #define VD v4d
 #define VI v4i
 #endif
-#define NQ (8 / VW)
+#define NQ (LW / VW)
+/* F(0), F(1), ..., F(VW - 1) */
+#define SS_L4(F) F(0), F(1), F(2), F(3)
+#define SS_L8(F) SS_L4(F), F(4), F(5), F(6), F(7)
+#define SS_L16(F) SS_L8(F), F(8), F(9), F(10), F(11), F(12), F(13), F(14), F(15)
+#if VW == 16
+#define SS_LANES SS_L16
+#elif VW == 8
+#define SS_LANES SS_L8
+#else
+#define SS_LANES SS_L4
+#endif
 
-SS_AI VD K(vload)(const double *p) {
+SS_AI VD K(vload)(const R *p) {
   VD v;
   memcpy(&v, p, sizeof v);
   return v;
 }
-SS_AI void K(vstore)(double *p, VD v) { memcpy(p, &v, sizeof v); }
-#if VW == 8
-SS_AI VD K(vset1)(double x) { return (VD){x, x, x, x, x, x, x, x}; } /* not 0 + x: an add, for -0 */
-#else
-SS_AI VD K(vset1)(double x) { return (VD){x, x, x, x}; }
-#endif
+SS_AI void K(vstore)(R *p, VD v) { memcpy(p, &v, sizeof v); }
+#define SS_X_LANE(l) x
+SS_AI VD K(vset1)(R x) { return (VD){SS_LANES(SS_X_LANE)}; } /* not 0 + x: an add, for -0 */
+#undef SS_X_LANE
 /* a b + c rounded once, lane by lane: vfmadd where the CPU has FMA (GCC vectorises the
- * lanes), libm's fma() (also rounded once) on the baseline: the same bits either way. */
-#define SS_FMA_LANE(l) __builtin_fma(a[l], b[l], c[l])
-#if VW == 8
-SS_AI VD K(vfma)(VD a, VD b, VD c) {
-  return (VD){SS_FMA_LANE(0), SS_FMA_LANE(1), SS_FMA_LANE(2), SS_FMA_LANE(3),
-              SS_FMA_LANE(4), SS_FMA_LANE(5), SS_FMA_LANE(6), SS_FMA_LANE(7)};
-}
+ * lanes), libm's fma()/fmaf() (also rounded once) on the baseline: the same bits either way. */
+#if SS_KF32
+#define SS_FMA_LANE(l) __builtin_fmaf(a[l], b[l], c[l])
 #else
-SS_AI VD K(vfma)(VD a, VD b, VD c) { return (VD){SS_FMA_LANE(0), SS_FMA_LANE(1), SS_FMA_LANE(2), SS_FMA_LANE(3)}; }
+#define SS_FMA_LANE(l) __builtin_fma(a[l], b[l], c[l])
 #endif
+SS_AI VD K(vfma)(VD a, VD b, VD c) { return (VD){SS_LANES(SS_FMA_LANE)}; }
 #undef SS_FMA_LANE
 /* m ? a : b, lane by lane (m all ones or all zeros) */
 SS_AI VD K(vblend)(VI m, VD a, VD b) { return (VD)(((VI)a & m) | ((VI)b & ~m)); }
 SS_AI VD K(vmax)(VD a, VD b) { return K(vblend)(a > b, a, b); }
 SS_AI VD K(vmin)(VD a, VD b) { return K(vblend)(a < b, a, b); }
 /* largest / smallest lane (exact: no rounding, any order) */
-#if VW == 8
-#define SS_SWAP4(v) __builtin_shufflevector(v, v, 4, 5, 6, 7, 0, 1, 2, 3)
-#define SS_SWAP2(v) __builtin_shufflevector(v, v, 2, 3, 0, 1, 6, 7, 4, 5)
+#if VW == 16
+#define SS_HFOLD(v, op)                                                                                  \
+  v = op(v, __builtin_shufflevector(v, v, 8, 9, 10, 11, 12, 13, 14, 15, 0, 1, 2, 3, 4, 5, 6, 7));        \
+  v = op(v, __builtin_shufflevector(v, v, 4, 5, 6, 7, 0, 1, 2, 3, 12, 13, 14, 15, 8, 9, 10, 11));        \
+  v = op(v, __builtin_shufflevector(v, v, 2, 3, 0, 1, 6, 7, 4, 5, 10, 11, 8, 9, 14, 15, 12, 13))
+#elif VW == 8
+#define SS_HFOLD(v, op)                                                     \
+  v = op(v, __builtin_shufflevector(v, v, 4, 5, 6, 7, 0, 1, 2, 3));         \
+  v = op(v, __builtin_shufflevector(v, v, 2, 3, 0, 1, 6, 7, 4, 5))
 #else
-#define SS_SWAP4(v) (v)
-#define SS_SWAP2(v) __builtin_shufflevector(v, v, 2, 3, 0, 1)
+#define SS_HFOLD(v, op) v = op(v, __builtin_shufflevector(v, v, 2, 3, 0, 1))
 #endif
-SS_AI double K(hmax)(VD v) {
-  v = K(vmax)(v, SS_SWAP4(v));
-  v = K(vmax)(v, SS_SWAP2(v));
+SS_AI R K(hmax)(VD v) {
+  SS_HFOLD(v, K(vmax));
   return v[0] > v[1] ? v[0] : v[1];
 }
-SS_AI double K(hmin)(VD v) {
-  v = K(vmin)(v, SS_SWAP4(v));
-  v = K(vmin)(v, SS_SWAP2(v));
+SS_AI R K(hmin)(VD v) {
+  SS_HFOLD(v, K(vmin));
   return v[0] < v[1] ? v[0] : v[1];
 }
-#undef SS_SWAP4
-#undef SS_SWAP2
-/* the sum of 8 logical lanes held in s[0 .. NQ): (l0 + l4) + (l2 + l6) + ((l1 + l5) + (l3 + l7)) */
-SS_AI double K(hsum8)(const VD *s) {
+#undef SS_HFOLD
+/* the sum of the LW logical lanes held in s[0 .. NQ), in one tree: halves added lane by lane
+ * down to 4 lanes h, then (h0 + h2) + (h1 + h3); for doubles (l0 + l4) + (l2 + l6) + ((l1 +
+ * l5) + (l3 + l7)) */
+SS_AI R K(hsum)(const VD *s) {
+#if SS_KF32
+#if VW == 16
+  const v8f h8 = __builtin_shufflevector(s[0], s[0], 0, 1, 2, 3, 4, 5, 6, 7) +
+                 __builtin_shufflevector(s[0], s[0], 8, 9, 10, 11, 12, 13, 14, 15);
+#else
+  const v8f h8 = s[0] + s[1];
+#endif
+  const v4f h = __builtin_shufflevector(h8, h8, 0, 1, 2, 3) + __builtin_shufflevector(h8, h8, 4, 5, 6, 7);
+#else
 #if VW == 8
   const v4d h = __builtin_shufflevector(s[0], s[0], 0, 1, 2, 3) + __builtin_shufflevector(s[0], s[0], 4, 5, 6, 7);
 #else
   const v4d h = s[0] + s[1];
 #endif
+#endif
   return (h[0] + h[2]) + (h[1] + h[3]);
 }
 
+#if SS_KF32
+/* e^x lane by lane for x <= 0 in float: x = k ln2 + r (|r| <= ln2/2, ln 2 in two parts),
+ * e^r by its Taylor polynomial to degree 7 (truncation < 6e-9 relative, below float's half
+ * ulp), times 2^k built in the exponent bits; below -87 (e^-87 is still a normal float) 0,
+ * NaN propagates. */
+SS_AI VD K(vexp)(VD x_in) {
+  const VD lo = K(vset1)(-87.0f);
+  const VI under = x_in < lo;
+  const VD x = K(vblend)(under, lo, x_in);
+  const float shift = 0x1.8p23f, inv_ln2 = 0x1.715476p0f;
+  const float ln2_hi = 0x1.62e4p-1f, ln2_lo = 0x1.7f7d1cp-20f;
+  VD kd = x * inv_ln2 + shift;
+  const VI ki = (VI)kd;
+  kd -= shift;
+  VD r = K(vfma)(-kd, K(vset1)(ln2_hi), x);
+  r = K(vfma)(-kd, K(vset1)(ln2_lo), r);
+  VD p = K(vset1)(1.0f / 5040.0f);
+  p = K(vfma)(p, r, K(vset1)(1.0f / 720.0f));
+  p = K(vfma)(p, r, K(vset1)(1.0f / 120.0f));
+  p = K(vfma)(p, r, K(vset1)(1.0f / 24.0f));
+  p = K(vfma)(p, r, K(vset1)(1.0f / 6.0f));
+  p = K(vfma)(p, r, K(vset1)(0.5f));
+  p = K(vfma)(p, r, K(vset1)(1.0f));
+  p = K(vfma)(p, r, K(vset1)(1.0f));
+  p = p * (VD)((ki + 127) << 23);
+  return (VD)((VI)p & ~under);
+}
+#else
 /* exp_nonpos lane by lane: the same reduction and polynomial with each multiply-add rounded
  * once (K(vfma)), so within an ulp of the scalar one (and of glibc), not bit-equal to it */
 SS_AI VD K(vexp)(VD x_in) {
@@ -109,7 +184,9 @@ SS_AI VD K(vexp)(VD x_in) {
   p = p * (VD)((ki + 1023) << 52);
   return (VD)((VI)p & ~under);
 }
+#endif
 
+#if !SS_KF32 /* the general path: doubles only */
 /* out[i] = sum_j w[j] Yt[u[j]*M + i] for i < M, j ascending. Eight outputs at a time stay in
  * registers while j runs, instead of loading and storing out[] for every j. */
 static inline void K(logits)(double *restrict out, const double *restrict Yt, const int *restrict u,
@@ -320,10 +397,12 @@ static void K(chunk_dY)(const yz_impl *y, double *D, int b0, int b1, int M) {
   memset(D, 0, sizeof(double) * (size_t)M * M);
   for (int bb = b0; bb < b1; bb++) {
     const int *su = y->su + (size_t)bb * S;
-    const double *sf = y->sf + (size_t)bb * S, *g = y->G + (size_t)bb * M;
+    const double *sf = y->sf + (size_t)bb * S, *g = (const double *)y->G + (size_t)bb * M;
     for (int j = 0; j < y->sn[bb]; j++) axpy(D + (size_t)su[j] * M, sf[j], g, M);
   }
 }
+
+#endif /* !SS_KF32 */
 
 /* ---- The grouped path (generated batches: every sequence has its class, SPEC §2.1) ----
  *
@@ -332,8 +411,8 @@ static void K(chunk_dY)(const yz_impl *y, double *D, int b0, int b1, int M) {
  * w_u = e^{Z[m,u]}, and draw their keys from one small support (10 common + 10 distinct
  * tokens in Figure 4, while M reaches 240 in the Figure-6 grid). Each group is worked on
  * densely over U_g = the union of its rows' key tokens (plus m with residual; k_g tokens,
- * ascending, found from the data, so any grouping is correct), in 8-lane blocks padded
- * with zeros to kp = round8(k_g):
+ * ascending, found from the data, so any grouping is correct), in LW-lane blocks (8 doubles
+ * or 16 floats) padded with zeros to kp = round_LW(k_g):
  *   CNT  [B_g, Mp]  key counts per token (integers, exact)
  *   W    [kp]       e^{Z[m, U_j] - zmax_g}, once per group instead of once per row
  *   ATT  [B_g, kp]  attention per token: CNT[U_j] W_j / sum (SPEC §2.1, keys grouped by token)
@@ -348,23 +427,24 @@ static void K(chunk_dY)(const yz_impl *y, double *D, int b0, int b1, int M) {
  * Determinism and bits: every sum has one order fixed by the batch alone: products over j or
  * i or b ascending, element by element (a lane never mixes with another, so the vector width
  * does not enter); reductions over a row (sum of the key weights, ||c||^2, the softmax sum,
- * f.g_f, att.g_c) as 8 logical lanes (index mod 8) combined in one fixed tree (K(hsum8)),
+ * f.g_f, att.g_c) as LW logical lanes (index mod LW) combined in one fixed tree (K(hsum)),
  * whatever the register width; multiply-adds rounded once (K(vfma)) on every instruction set;
  * so every copy of these kernels gives the same bits.
  * Threads split groups (phase 1, outputs disjoint) or blocks of dY rows (phase 2). */
 
 /* The three products of the grouped path in one kernel: for q < NQ_ (a constant after
- * inlining, so its 2 * NQ_ accumulators stay in registers) and lanes [0, w) (w a multiple of 8)
+ * inlining, so its 2 * NQ_ accumulators stay in registers) and lanes [0, w) (w a multiple of
+ * LW)
  *   out[q * ldo + lane] = sum_{t < n, ascending} C[q * cq + t * ct] R[row(t) * rs + lane],
  * row(t) = idx[t], or t when idx is NULL. Each loaded vector of R serves NQ_ rows. */
-SS_AI void K(comb_block)(double *out, size_t ldo, const int NQ_, const double *R, const int *idx, size_t rs,
-                         const double *C, size_t cq, size_t ct, int n, int w) {
+SS_AI void K(comb_block)(R *out, size_t ldo, const int NQ_, const R *Rm, const int *idx, size_t rs, const R *C,
+                         size_t cq, size_t ct, int n, int w) {
   int i = 0;
   for (; i + 2 * VW <= w; i += 2 * VW) {
     VD a[8][2];
     SS_UNROLL for (int q = 0; q < NQ_; q++) a[q][0] = a[q][1] = K(vset1)(0);
     for (int t = 0; t < n; t++) {
-      const double *rr = R + (size_t)(idx ? idx[t] : t) * rs + i;
+      const R *rr = Rm + (size_t)(idx ? idx[t] : t) * rs + i;
       const VD y0 = K(vload)(rr), y1 = K(vload)(rr + VW);
       SS_UNROLL for (int q = 0; q < NQ_; q++) {
         const VD c = K(vset1)(C[(size_t)q * cq + (size_t)t * ct]);
@@ -377,11 +457,11 @@ SS_AI void K(comb_block)(double *out, size_t ldo, const int NQ_, const double *R
       K(vstore)(out + (size_t)q * ldo + i + VW, a[q][1]);
     }
   }
-  for (; i < w; i += VW) { /* w is a multiple of 8: at most one vector of 8 left */
+  for (; i < w; i += VW) { /* w is a multiple of LW: at most one register vector left */
     VD a[8];
     SS_UNROLL for (int q = 0; q < NQ_; q++) a[q] = K(vset1)(0);
     for (int t = 0; t < n; t++) {
-      const VD y0 = K(vload)(R + (size_t)(idx ? idx[t] : t) * rs + i);
+      const VD y0 = K(vload)(Rm + (size_t)(idx ? idx[t] : t) * rs + i);
       SS_UNROLL for (int q = 0; q < NQ_; q++) a[q] = K(vfma)(K(vset1)(C[(size_t)q * cq + (size_t)t * ct]), y0, a[q]);
     }
     SS_UNROLL for (int q = 0; q < NQ_; q++) K(vstore)(out + (size_t)q * ldo + i, a[q]);
@@ -390,38 +470,37 @@ SS_AI void K(comb_block)(double *out, size_t ldo, const int NQ_, const double *R
 
 /* The output of one row: L [Mp] holds the logits (lanes >= M are 0) on entry; loss, hit, and
  * (backward) L becomes G = (softmax - e_label) / B, lanes >= M 0. */
-SS_AI void K(row_output)(double *L, int M, int Mp, int label, double inv_B, double *part, double *se_out, int *hit,
-                         int backward) {
-  static const double iota8[8] = {0, 1, 2, 3, 4, 5, 6, 7};
-  const VD iota = K(vload)(iota8);
-  /* the padding lanes (>= M, all in the last 8) become -inf (full-vector stores) */
+SS_AI void K(row_output)(R *L, int M, int Mp, int label, R inv_B, R *part, R *se_out, int *hit, int backward) {
+  static const R iota_a[16] = {0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15};
+  const VD iota = K(vload)(iota_a);
+  /* the padding lanes (>= M, all in the last LW) become -inf (full-vector stores) */
   if (M < Mp)
-    for (int i = Mp - 8; i < Mp; i += VW)
-      K(vstore)(L + i, K(vblend)(iota + (double)i < K(vset1)((double)M), K(vload)(L + i), K(vset1)(-INFINITY)));
+    for (int i = Mp - LW; i < Mp; i += VW)
+      K(vstore)(L + i, K(vblend)(iota + (R)i < K(vset1)((R)M), K(vload)(L + i), K(vset1)(-INFINITY)));
   /* largest logit and the first index holding it: per lane the first vector with the lane's
    * maximum (strict >), then the smallest index among the lanes holding the overall maximum
    * (the same index whatever the lane count) */
   VD mx = K(vload)(L), mi = iota, iv = iota;
   for (int i = VW; i < Mp; i += VW) {
-    iv += (double)VW;
+    iv += (R)VW;
     const VD v = K(vload)(L + i);
     const VI gt = v > mx;
     mx = K(vblend)(gt, v, mx);
     mi = K(vblend)(gt, iv, mi);
   }
-  const double lmax = K(hmax)(mx);
-  const double amin = K(hmin)(K(vblend)(mx == K(vset1)(lmax), mi, K(vset1)(INFINITY)));
-  const int arg = amin < Mp ? (int)amin : 0; /* no lane equals lmax only when it is NaN */
-  const double lab = L[label];
+  const R lmax = K(hmax)(mx);
+  const R amin = K(hmin)(K(vblend)(mx == K(vset1)(lmax), mi, K(vset1)(INFINITY)));
+  const int arg = amin < (R)Mp ? (int)amin : 0; /* no lane equals lmax only when it is NaN */
+  const R lab = L[label];
   VD s[NQ];
   for (int q = 0; q < NQ; q++) s[q] = K(vset1)(0);
-  for (int i = 0; i < Mp; i += 8)
+  for (int i = 0; i < Mp; i += LW)
     for (int q = 0; q < NQ; q++) {
       const VD e = K(vexp)(K(vload)(L + i + q * VW) - lmax);
       K(vstore)(L + i + q * VW, e);
       s[q] += e;
     }
-  const double se = K(hsum8)(s);
+  const R se = K(hsum)(s);
   *part = lmax - lab; /* the loss is lmax - lab + log(se); the caller takes the logs */
   *se_out = se;
   *hit = arg == label;
@@ -435,17 +514,19 @@ SS_AI void K(row_output)(double *L, int M, int Mp, int label, double inv_B, doub
 static void K(group_D)(yz_impl *y, int g, int M);
 
 /* Phase 1 for group g: counts, union support, attention, f, logits, loss and (backward) the
- * per-row gradients GF and the group's dZ row sum. */
-static void K(group_phase1)(yz_impl *y, const ss_batch *b, const double *Y, const double *Yt, const double *Z,
-                                int g, int tid, double inv_B, int backward) {
-  const int M = y->o.M, T = b->T, Mp = (M + 7) & ~7;
+ * per-row gradients GF and the group's dZ row sum. Y, Z: the float64 parameters; Ytv: Y^T in
+ * R, rows padded to Mp. */
+static void K(group_phase1)(yz_impl *y, const ss_batch *b, const double *Y, const void *Ytv, const double *Z, int g,
+                            int tid, double inv_Bd, int backward) {
+  const int M = y->o.M, T = b->T, Mp = (M + LW - 1) & ~(LW - 1);
+  const R *Yt = Ytv, inv_B = (R)inv_Bd;
   const int p0 = y->gstart[g], nb = y->gstart[g + 1] - p0;
   const int *rows = y->ord + p0; /* batch row of the group's r-th row */
   const int m = b->x[(size_t)rows[0] * T + T - 1];
   const int nkeys = y->o.include_base_token ? T : T - 1;
   int *cnt = y->cnt + (size_t)p0 * Mp;
   int *any = y->any + (size_t)tid * Mp;
-  double *W = y->wbuf + (size_t)tid * Mp, *YU = y->yu + (size_t)tid * M * Mp;
+  R *W = (R *)y->wbuf + (size_t)tid * Mp, *YU = (R *)y->yu + (size_t)tid * M * Mp;
   int *U = y->gU + (size_t)g * Mp;
   /* key counts of every row, dense over the M tokens, and their union */
   for (int r = 0; r < nb; r++) {
@@ -475,71 +556,72 @@ static void K(group_phase1)(yz_impl *y, const ss_batch *b, const double *Y, cons
       if (any[u] && Zm[u] > zmax) zmax = Zm[u];
       U[k++] = u;
     }
-  const int kp = (k + 7) & ~7;
+  const int kp = (k + LW - 1) & ~(LW - 1);
   y->gk[g] = k;
   y->gm[g] = m;
   for (int j = k; j < kp; j++) U[j] = U[0]; /* padding lanes read a real row, times 0 */
-  for (int j = 0; j < kp; j++) W[j] = j < k && any[U[j]] ? Zm[U[j]] - zmax : -INFINITY;
+  for (int j = 0; j < kp; j++) W[j] = j < k && any[U[j]] ? (R)(Zm[U[j]] - zmax) : (R)-INFINITY;
   for (int j = 0; j < kp; j += VW) K(vstore)(W + j, K(vexp)(K(vload)(W + j)));
   /* per row, in one pass over the support: the unnormalised weights v_j = count_j w_j, their
    * sum (den) and sum of squares (q); then att = v / den, ||c||^2 = q / den^2 (+ 2 att_m + 1
    * with residual), f = c / ||c|| */
-  double *F = y->F + (size_t)p0 * Mp, *ATT = y->ATT + (size_t)p0 * Mp;
+  R *F = (R *)y->F + (size_t)p0 * Mp, *ATT = (R *)y->ATT + (size_t)p0 * Mp;
   const int res = y->o.residual && mslot >= 0;
   for (int r = 0; r < nb; r++) {
     const int *c = cnt + (size_t)r * Mp;
-    double *a = ATT + (size_t)r * Mp, *f = F + (size_t)r * Mp;
+    R *a = ATT + (size_t)r * Mp, *f = F + (size_t)r * Mp;
     VD s[NQ], s2[NQ];
     for (int q = 0; q < NQ; q++) s[q] = s2[q] = K(vset1)(0);
-    for (int j = 0; j < kp; j += 8)
+    for (int j = 0; j < kp; j += LW)
       for (int q = 0; q < NQ; q++) {
         VD cv;
-        for (int l = 0; l < VW; l++) cv[l] = (double)c[U[j + q * VW + l]];
+        for (int l = 0; l < VW; l++) cv[l] = (R)c[U[j + q * VW + l]];
         const VD av = cv * K(vload)(W + j + q * VW);
         K(vstore)(a + j + q * VW, av);
         s[q] += av;
         s2[q] = K(vfma)(av, av, s2[q]);
       }
-    double den = K(hsum8)(s);
-    if (!(den >= 0x1p-400)) {
-      /* every key of this row is far below the group's largest (> 270 nats): weigh them from
-       * the row's own maximum instead, so that no weight or square underflows */
+    R den = K(hsum)(s);
+    /* every key of this row far below the group's largest (> 277 nats for doubles, > 41 for
+     * floats): weigh them from the row's own maximum instead, so that no weight or square
+     * underflows */
+    if (!(den >= SS_DEN_MIN)) {
       double zr = -INFINITY;
       for (int j = 0; j < k; j++)
         if (c[U[j]] && Zm[U[j]] > zr) zr = Zm[U[j]];
       for (int q = 0; q < NQ; q++) s[q] = s2[q] = K(vset1)(0);
-      for (int j = 0; j < kp; j += 8)
+      for (int j = 0; j < kp; j += LW)
         for (int q = 0; q < NQ; q++) {
           VD av;
           for (int l = 0; l < VW; l++) {
             const int jj = j + q * VW + l;
-            av[l] = jj < k && c[U[jj]] ? c[U[jj]] * exp_nonpos(Zm[U[jj]] - zr) : 0.0;
+            av[l] = jj < k && c[U[jj]] ? (R)(c[U[jj]] * exp_nonpos(Zm[U[jj]] - zr)) : (R)0;
           }
           K(vstore)(a + j + q * VW, av);
           s[q] += av;
           s2[q] = K(vfma)(av, av, s2[q]);
         }
-      den = K(hsum8)(s);
+      den = K(hsum)(s);
     }
-    const double inv_den = 1.0 / den, att_m = res ? a[mslot] * inv_den : 0.0;
-    double cnorm = 1.0;
+    const R inv_den = (R)1 / den, att_m = res ? a[mslot] * inv_den : (R)0;
+    R cnorm = 1;
     if (y->o.normalize) {
-      double c2 = K(hsum8)(s2) * inv_den * inv_den; /* q / den^2, left to right: no overflow */
-      if (res) c2 += 2.0 * att_m + 1.0;
-      cnorm = sqrt(c2);
+      R c2 = K(hsum)(s2) * inv_den * inv_den; /* q / den^2, left to right: no overflow */
+      if (res) c2 += (R)2 * att_m + (R)1;
+      cnorm = SS_KF32 ? sqrtf((float)c2) : (R)sqrt((double)c2);
     }
-    const double inv_cn = 1.0 / cnorm;
+    const R inv_cn = (R)1 / cnorm;
     const VD vi = K(vset1)(inv_den), vc = K(vset1)(inv_cn);
     for (int j = 0; j < kp; j += VW) {
       const VD av = K(vload)(a + j) * vi;
       K(vstore)(a + j, av);
       K(vstore)(f + j, av * vc);
     }
-    if (res) f[mslot] = (att_m + 1.0) * inv_cn;
+    if (res) f[mslot] = (att_m + (R)1) * inv_cn;
     y->cn[p0 + r] = cnorm;
   }
   /* logits into the G rows, 4 rows at a time, then the output of each row */
-  double *Gg = y->G + (size_t)p0 * Mp;
+  R *Gg = (R *)y->G + (size_t)p0 * Mp;
   int r0 = 0;
   for (; r0 + 4 <= nb; r0 += 4)
     K(comb_block)(Gg + (size_t)r0 * Mp, (size_t)Mp, 4, Yt, U, (size_t)Mp, F + (size_t)r0 * Mp, (size_t)Mp, 1, k, Mp);
@@ -547,11 +629,11 @@ static void K(group_phase1)(yz_impl *y, const ss_batch *b, const double *Y, cons
     K(comb_block)(Gg + (size_t)r0 * Mp, (size_t)Mp, 1, Yt, U, (size_t)Mp, F + (size_t)r0 * Mp, (size_t)Mp, 1, k, Mp);
   /* loss of the group: sum over rows of (lmax - lab) plus the logs of the softmax sums, taken
    * as one log per 16 rows of their product (each sum is in [1, M], so the product of 16 is
-   * far from overflow for any M that fits in memory) */
+   * far from overflow for any M that fits in memory); summed in double */
   double part_sum = 0, log_sum = 0, prod = 1;
   int hits = 0;
   for (int r = 0; r < nb; r++) {
-    double part, se;
+    R part, se;
     int hit;
     K(row_output)(Gg + (size_t)r * Mp, M, Mp, b->label[rows[r]], inv_B, &part, &se, &hit, backward);
     part_sum += part;
@@ -568,34 +650,34 @@ static void K(group_phase1)(yz_impl *y, const ss_batch *b, const double *Y, cons
   /* YU [M, kp] = Y[:, U_j] (padding columns 0), then GF = G YU */
   for (int i = 0; i < M; i++) {
     const double *Yi = Y + (size_t)i * M;
-    double *o = YU + (size_t)i * kp;
-    for (int j = 0; j < k; j++) o[j] = Yi[U[j]];
+    R *o = YU + (size_t)i * kp;
+    for (int j = 0; j < k; j++) o[j] = (R)Yi[U[j]];
     for (int j = k; j < kp; j++) o[j] = 0;
   }
-  double *GF = y->GF + (size_t)p0 * Mp;
+  R *GF = (R *)y->GF + (size_t)p0 * Mp;
   for (r0 = 0; r0 + 4 <= nb; r0 += 4)
     K(comb_block)(GF + (size_t)r0 * Mp, (size_t)Mp, 4, YU, NULL, (size_t)kp, Gg + (size_t)r0 * Mp, (size_t)Mp, 1, M, kp);
   for (; r0 < nb; r0++)
     K(comb_block)(GF + (size_t)r0 * Mp, (size_t)Mp, 1, YU, NULL, (size_t)kp, Gg + (size_t)r0 * Mp, (size_t)Mp, 1, M, kp);
   /* per row: g_c = (g_f - f (f.g_f)) / ||c||, dZ[m, U_j] = att_j (g_c[j] - att.g_c); the
    * group's sum over its rows (ascending) into DZ */
-  double *DZ = y->DZ + (size_t)g * Mp;
+  R *DZ = (R *)y->DZ + (size_t)g * Mp;
   for (int j = 0; j < kp; j += VW) K(vstore)(DZ + j, K(vset1)(0));
   for (int r = 0; r < nb; r++) {
-    const double *f = F + (size_t)r * Mp, *a = ATT + (size_t)r * Mp;
-    double *gc = GF + (size_t)r * Mp;
+    const R *f = F + (size_t)r * Mp, *a = ATT + (size_t)r * Mp;
+    R *gc = GF + (size_t)r * Mp;
     VD s[NQ];
     if (y->o.normalize) {
       for (int q = 0; q < NQ; q++) s[q] = K(vset1)(0);
-      for (int j = 0; j < kp; j += 8)
+      for (int j = 0; j < kp; j += LW)
         for (int q = 0; q < NQ; q++) s[q] += K(vload)(f + j + q * VW) * K(vload)(gc + j + q * VW);
-      const VD fg = K(vset1)(K(hsum8)(s)), inv = K(vset1)(1.0 / y->cn[p0 + r]);
+      const VD fg = K(vset1)(K(hsum)(s)), inv = K(vset1)((R)1 / (R)y->cn[p0 + r]);
       for (int j = 0; j < kp; j += VW) K(vstore)(gc + j, (K(vload)(gc + j) - K(vload)(f + j) * fg) * inv);
     }
     for (int q = 0; q < NQ; q++) s[q] = K(vset1)(0);
-    for (int j = 0; j < kp; j += 8)
+    for (int j = 0; j < kp; j += LW)
       for (int q = 0; q < NQ; q++) s[q] += K(vload)(a + j + q * VW) * K(vload)(gc + j + q * VW);
-    const VD ag = K(vset1)(K(hsum8)(s));
+    const VD ag = K(vset1)(K(hsum)(s));
     for (int j = 0; j < kp; j += VW)
       K(vstore)(DZ + j, K(vload)(DZ + j) + K(vload)(a + j) * (K(vload)(gc + j) - ag));
   }
@@ -604,23 +686,24 @@ static void K(group_phase1)(yz_impl *y, const ss_batch *b, const double *Y, cons
 
 /* Rows [i0, i0 + 8) of group g's share of dY on its support: out[l * ldo + j] = sum_b
  * G[b, i0 + l] F[b, j] (b ascending) for l < 8, j < kp, in blocks of RB rows (G rows are
- * padded to Mp, so the 8 rows exist); a block entirely at or beyond row M is skipped. */
-#define RB (VW == 8 ? 8 : 4)
-SS_AI void K(group_D_block)(const yz_impl *y, int g, int i0, int M, double *out, int ldo) {
-  const int Mp = (M + 7) & ~7;
-  const int p0 = y->gstart[g], nb = y->gstart[g + 1] - p0, kp = (y->gk[g] + 7) & ~7;
+ * padded to Mp, a multiple of 8, so the 8 rows exist); a block entirely at or beyond row M is
+ * skipped. */
+#define RB (SS_VBYTES == 64 ? 8 : 4)
+SS_AI void K(group_D_block)(const yz_impl *y, int g, int i0, int M, R *out, int ldo) {
+  const int Mp = (M + LW - 1) & ~(LW - 1);
+  const int p0 = y->gstart[g], nb = y->gstart[g + 1] - p0, kp = (y->gk[g] + LW - 1) & ~(LW - 1);
   for (int l0 = 0; l0 < 8 && i0 + l0 < M; l0 += RB)
-    K(comb_block)(out + (size_t)l0 * ldo, (size_t)ldo, RB, y->F + (size_t)p0 * Mp, NULL, (size_t)Mp,
-                  y->G + (size_t)p0 * Mp + i0 + l0, 1, (size_t)Mp, nb, kp);
+    K(comb_block)(out + (size_t)l0 * ldo, (size_t)ldo, RB, (const R *)y->F + (size_t)p0 * Mp, NULL, (size_t)Mp,
+                  (const R *)y->G + (size_t)p0 * Mp + i0 + l0, 1, (size_t)Mp, nb, kp);
 }
 #undef RB
 
 /* dY[i, U_j] += D[i - i0, j] for the rows i in [i0, i0 + nl) and j < k (group g) */
-static void K(scatter_D)(const yz_impl *y, int g, double *dY, int i0, int nl, int M, const double *D, int ldd) {
-  const int *U = y->gU + (size_t)g * ((M + 7) & ~7);
+static void K(scatter_D)(const yz_impl *y, int g, double *dY, int i0, int nl, int M, const R *D, int ldd) {
+  const int *U = y->gU + (size_t)g * ((M + LW - 1) & ~(LW - 1));
   for (int l = 0; l < nl; l++) {
     double *d = dY + (size_t)(i0 + l) * M;
-    const double *s = D + (size_t)l * ldd;
+    const R *s = D + (size_t)l * ldd;
     for (int j = 0; j < y->gk[g]; j++) d[U[j]] += s[j];
   }
 }
@@ -628,23 +711,48 @@ static void K(scatter_D)(const yz_impl *y, int g, double *dY, int i0, int nl, in
 /* Group g's whole share of dY, D_g [Mp, kp], into its buffer (phase 1, on the group's thread,
  * when every group's buffer fits: see SS_YZ_DG_DOUBLES). */
 static void K(group_D)(yz_impl *y, int g, int M) {
-  const int Mp = (M + 7) & ~7, kp = (y->gk[g] + 7) & ~7;
-  double *D = y->Dg + (size_t)g * Mp * Mp;
+  const int Mp = (M + LW - 1) & ~(LW - 1), kp = (y->gk[g] + LW - 1) & ~(LW - 1);
+  R *D = (R *)y->Dg + (size_t)g * Mp * Mp;
   for (int i0 = 0; i0 < M; i0 += 8) K(group_D_block)(y, g, i0, M, D + (size_t)i0 * kp, kp);
 }
 
+/* Phase 2 when they fit: dY += every group's D_g, in group order; and dZ[m_g, U_j] += the
+ * group's DZ, in group order. */
+static void K(group_add_D)(const yz_impl *y, double *dY, int ngroups, int M) {
+  const int Mp = (M + LW - 1) & ~(LW - 1);
+  for (int g = 0; g < ngroups; g++)
+    K(scatter_D)(y, g, dY, 0, M, M, (const R *)y->Dg + (size_t)g * Mp * Mp, (y->gk[g] + LW - 1) & ~(LW - 1));
+}
+static void K(group_add_DZ)(const yz_impl *y, double *dZ, int ngroups, int M) {
+  const int Mp = (M + LW - 1) & ~(LW - 1);
+  for (int g = 0; g < ngroups; g++) {
+    double *dZm = dZ + (size_t)y->gm[g] * M;
+    const int *U = y->gU + (size_t)g * Mp;
+    const R *DZ = (const R *)y->DZ + (size_t)g * Mp;
+    for (int j = 0; j < y->gk[g]; j++) dZm[U[j]] += DZ[j];
+  }
+}
+
 /* Otherwise (phase 2): dY rows [i0, i0 + 8) ∩ [0, M) from every group in order. */
-static void K(group_dY)(const yz_impl *y, double *dY, int ngroups, int i0, int M, double *tmp) {
+static void K(group_dY)(const yz_impl *y, double *dY, int ngroups, int i0, int M, void *tmpv) {
+  R *tmp = tmpv;
   const int nl = M - i0 < 8 ? M - i0 : 8;
   for (int g = 0; g < ngroups; g++) {
-    const int kp = (y->gk[g] + 7) & ~7;
+    const int kp = (y->gk[g] + LW - 1) & ~(LW - 1);
     K(group_D_block)(y, g, i0, M, tmp, kp);
     K(scatter_D)(y, g, dY, i0, nl, M, tmp, kp);
   }
 }
 
-
+#undef R
+#undef LW
+#undef SS_DEN_MIN
+#undef SS_VBYTES
 #undef VW
 #undef VD
 #undef VI
 #undef NQ
+#undef SS_L4
+#undef SS_L8
+#undef SS_L16
+#undef SS_LANES
