@@ -33,22 +33,61 @@ void ss_optim_free(ss_optim *o) {
   o->m1 = o->m2 = NULL;
 }
 
+/* The library is built for baseline x86-64 (SSE2); hot loops are also compiled for AVX2 and
+ * AVX-512 and picked at load time (GCC target_clones). Without FMA contraction (ISO C) every
+ * clone does the same operations: the same bits. */
+#if defined(__x86_64__) && defined(__GNUC__) && !defined(__clang__) && !defined(__SANITIZE_ADDRESS__)
+#define SS_CLONES __attribute__((target_clones("arch=x86-64-v4", "arch=x86-64-v3", "default")))
+#else
+#define SS_CLONES
+#endif
+
 /* SGD on entries [a, e): the arithmetic of the header's formula, element by element. The
- * pointers are restrict and the options are arguments that do not change inside the loop
- * (the compiler versions the loop on them), so the common case (momentum, no weight decay)
- * vectorises instead of re-testing o->nesterov and t per element. */
+ * loop is instantiated once per combination of the options (weight decay, momentum, first
+ * step, Nesterov: constants after inlining), so every version is branch-free and vectorises
+ * (a loop that tests them per element ran scalar: 1.8 us of the Figure-4 run's 30 us step);
+ * the same operations in the same order either way, so the same bits. Above 64 Ki entries
+ * the range is split over threads; below, no OpenMP region is entered at all. */
 #define DEFINE_SGD(SUFFIX, TYPE)                                                                 \
-  static void sgd_##SUFFIX(TYPE *restrict p, const TYPE *restrict g, TYPE *restrict m1, size_t a, \
-                           size_t e, TYPE mu, TYPE wd, TYPE damp, TYPE tlr, int first, int nesterov) { \
-    _Pragma("omp parallel for schedule(static) if (e - a > 65536)") for (size_t i = a; i < e; i++) { \
+  static inline __attribute__((always_inline)) void sgd_loop_##SUFFIX(                           \
+      TYPE *restrict p, const TYPE *restrict g, TYPE *restrict m1, size_t a, size_t e, TYPE mu,  \
+      TYPE wd, TYPE damp, TYPE tlr, const int WD, const int MU, const int FIRST, const int NEST) { \
+    for (size_t i = a; i < e; i++) {                                                             \
       TYPE gr = g[i];                                                                            \
-      if (wd != 0) gr += wd * p[i];                                                              \
-      if (mu != 0) {                                                                             \
-        m1[i] = first ? gr : mu * m1[i] + damp * gr;                                             \
-        gr = nesterov ? gr + mu * m1[i] : m1[i];                                                 \
+      if (WD) gr += wd * p[i];                                                                   \
+      if (MU) {                                                                                  \
+        m1[i] = FIRST ? gr : mu * m1[i] + damp * gr;                                             \
+        gr = NEST ? gr + mu * m1[i] : m1[i];                                                     \
       }                                                                                          \
       p[i] -= tlr * gr;                                                                          \
     }                                                                                            \
+  }                                                                                              \
+  SS_CLONES static void sgd_range_##SUFFIX(TYPE *restrict p, const TYPE *restrict g, TYPE *restrict m1, \
+                                 size_t a, size_t e, TYPE mu, TYPE wd, TYPE damp, TYPE tlr,      \
+                                 int first, int nesterov) {                                      \
+    const int f = (wd != 0) << 3 | (mu != 0) << 2 | (first != 0) << 1 | (nesterov != 0);        \
+    switch (f) {                                                                                 \
+    case 0: case 1: case 2: case 3: sgd_loop_##SUFFIX(p, g, m1, a, e, mu, wd, damp, tlr, 0, 0, 0, 0); break; \
+    case 4: sgd_loop_##SUFFIX(p, g, m1, a, e, mu, wd, damp, tlr, 0, 1, 0, 0); break;             \
+    case 5: sgd_loop_##SUFFIX(p, g, m1, a, e, mu, wd, damp, tlr, 0, 1, 0, 1); break;             \
+    case 6: sgd_loop_##SUFFIX(p, g, m1, a, e, mu, wd, damp, tlr, 0, 1, 1, 0); break;             \
+    case 7: sgd_loop_##SUFFIX(p, g, m1, a, e, mu, wd, damp, tlr, 0, 1, 1, 1); break;             \
+    case 8: case 9: case 10: case 11: sgd_loop_##SUFFIX(p, g, m1, a, e, mu, wd, damp, tlr, 1, 0, 0, 0); break; \
+    case 12: sgd_loop_##SUFFIX(p, g, m1, a, e, mu, wd, damp, tlr, 1, 1, 0, 0); break;            \
+    case 13: sgd_loop_##SUFFIX(p, g, m1, a, e, mu, wd, damp, tlr, 1, 1, 0, 1); break;            \
+    case 14: sgd_loop_##SUFFIX(p, g, m1, a, e, mu, wd, damp, tlr, 1, 1, 1, 0); break;            \
+    default: sgd_loop_##SUFFIX(p, g, m1, a, e, mu, wd, damp, tlr, 1, 1, 1, 1); break;            \
+    }                                                                                            \
+  }                                                                                              \
+  static void sgd_##SUFFIX(TYPE *restrict p, const TYPE *restrict g, TYPE *restrict m1, size_t a, \
+                           size_t e, TYPE mu, TYPE wd, TYPE damp, TYPE tlr, int first, int nesterov) { \
+    if (e - a <= 65536) {                                                                        \
+      sgd_range_##SUFFIX(p, g, m1, a, e, mu, wd, damp, tlr, first, nesterov);                    \
+      return;                                                                                    \
+    }                                                                                            \
+    const size_t n = e - a, nch = (n + 65535) / 65536;                                           \
+    _Pragma("omp parallel for schedule(static)") for (size_t c = 0; c < nch; c++)                \
+      sgd_range_##SUFFIX(p, g, m1, a + n * c / nch, a + n * (c + 1) / nch, mu, wd, damp, tlr, first, nesterov); \
   }
 
 DEFINE_SGD(f64, double)

@@ -417,6 +417,44 @@ static int yz_run_grouped(yz_impl *y, ss_model *mdl, const ss_batch *b, double *
   return SS_OK;
 }
 
+/* The library is built for baseline x86-64; loops like these are also compiled for AVX2 and
+ * AVX-512 and picked at load time (GCC target_clones): plain loads, converts and stores, the
+ * same values on every clone. */
+#if defined(__x86_64__) && defined(__GNUC__) && !defined(__clang__) && !defined(__SANITIZE_ADDRESS__)
+#define SS_CLONES __attribute__((target_clones("arch=x86-64-v4", "arch=x86-64-v3", "default")))
+#else
+#define SS_CLONES
+#endif
+
+/* Yt [M, ld] = Y^T in TYPE, padding columns [M, ld) zero: rows ub .. ub + 32 of Yt, by
+ * blocks of 32 columns so both sides stay in cache; the rows' blocks on threads only when M^2
+ * is large (an OpenMP region, even of one thread, cost as much as the whole transposition at
+ * M = 34). */
+#define DEFINE_TRANSPOSE(SUFFIX, TYPE)                                                              \
+  SS_CLONES static void transpose_rows_##SUFFIX(TYPE *restrict Yt, const double *restrict Y, int M, int ld, \
+                                                int ub) {                                           \
+    const int ue = ub + 32 < M ? ub + 32 : M;                                                       \
+    for (int ib = 0; ib < M; ib += 32) {                                                            \
+      const int ie = ib + 32 < M ? ib + 32 : M;                                                     \
+      for (int u = ub; u < ue; u++)                                                                 \
+        for (int i = ib; i < ie; i++) Yt[(size_t)u * ld + i] = (TYPE)Y[(size_t)i * M + u];        \
+    }                                                                                               \
+    for (int u = ub; u < ue; u++)                                                                   \
+      for (int i = M; i < ld; i++) Yt[(size_t)u * ld + i] = 0;                                      \
+  }                                                                                                 \
+  static void transpose_##SUFFIX(TYPE *Yt, const double *Y, int M, int ld) {                        \
+    const int nb = (M + 31) / 32;                                                                   \
+    if ((double)M * M <= 4 * SS_YZ_PAR_WORK) {                                                      \
+      for (int c = 0; c < nb; c++) transpose_rows_##SUFFIX(Yt, Y, M, ld, 32 * c);                   \
+      return;                                                                                       \
+    }                                                                                               \
+    _Pragma("omp parallel for schedule(static)") for (int c = 0; c < nb; c++)                       \
+      transpose_rows_##SUFFIX(Yt, Y, M, ld, 32 * c);                                                \
+  }
+DEFINE_TRANSPOSE(f64, double)
+DEFINE_TRANSPOSE(f32, float)
+#undef DEFINE_TRANSPOSE
+
 static int yz_run(ss_model *mdl, const ss_batch *b, double *loss, double *acc, int backward, ss_err *err) {
   yz_impl *y = mdl->impl;
   const int M = y->o.M, B = b->B, T = b->T;
@@ -428,33 +466,15 @@ static int yz_run(ss_model *mdl, const ss_batch *b, double *loss, double *acc, i
   /* ~ multiply-adds of phase 1 (the same estimate as n_chunks) */
   const int par_seq = (double)B * (T + 3.0 * M * (T < 64 ? T : 64)) > SS_YZ_PAR_WORK;
   double *Yt = y->Yt;
-  /* Yt = Y^T, by blocks of 32 x 32 so both sides stay in cache; rows of stride ld: M for the
-   * general path, Mp (padded with zeros) for the grouped path's kernels, in floats when they
-   * compute in float32 */
+  /* Yt = Y^T, rows of stride ld: M for the general path, Mp (padded with zeros) for the
+   * grouped path's kernels, in floats when they compute in float32 */
   const int grouped = batch_has_classes(b);
   if (grouped && y->o.f32) {
-    float *Yf = y->Yt;
-    const int ldf = (M + 15) & ~15;
-#pragma omp parallel for schedule(static) if ((double)M * M > 4 * SS_YZ_PAR_WORK)
-    for (int ib = 0; ib < M; ib += 32)
-      for (int ub = 0; ub < M; ub += 32)
-        for (int i = ib; i < ib + 32 && i < M; i++)
-          for (int u = ub; u < ub + 32 && u < M; u++) Yf[(size_t)u * ldf + i] = (float)Y[(size_t)i * M + u];
-    for (int u = 0; u < M; u++)
-      for (int i = M; i < ldf; i++) Yf[(size_t)u * ldf + i] = 0;
+    transpose_f32(y->Yt, Y, M, (M + 15) & ~15);
     return yz_run_grouped(y, mdl, b, loss, acc, backward);
   }
-  const int ld = grouped ? (M + 7) & ~7 : M;
-#pragma omp parallel for schedule(static) if ((double)M * M > 4 * SS_YZ_PAR_WORK)
-  for (int ib = 0; ib < M; ib += 32)
-    for (int ub = 0; ub < M; ub += 32)
-      for (int i = ib; i < ib + 32 && i < M; i++)
-        for (int u = ub; u < ub + 32 && u < M; u++) Yt[(size_t)u * ld + i] = Y[(size_t)i * M + u];
-  if (grouped) {
-    for (int u = 0; u < M; u++)
-      for (int i = M; i < ld; i++) Yt[(size_t)u * ld + i] = 0;
-    return yz_run_grouped(y, mdl, b, loss, acc, backward);
-  }
+  transpose_f64(Yt, Y, M, grouped ? (M + 7) & ~7 : M);
+  if (grouped) return yz_run_grouped(y, mdl, b, loss, acc, backward);
   /* phase 1: every sequence on its own */
 #pragma omp parallel for schedule(static) if (par_seq)
   for (int i = 0; i < B; i++) {
