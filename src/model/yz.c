@@ -19,8 +19,9 @@
  * The kernels of both paths live in yz_kern.h, compiled once per instruction set (AVX-512,
  * AVX2 + FMA, baseline) and chosen when the model is made; every set gives the same bits.
  * The grouped path is compiled a second time in float (model.precision = float32): Y^T, the
- * key weights and every product in single precision, 16 floats per block instead of 8
- * doubles; the parameters, the gradients they are added into and the loss sums stay double.
+ * key weights and every product in single precision, twice the lanes per register where
+ * lanes never mix; the parameters, the gradients they are added into and the loss sums stay
+ * double.
  *
  * Determinism: every sum has an order fixed by (B, T, M) and the batch alone, never by the
  * number of threads. Sequences are independent (phase 1, any thread). General path: dY is
@@ -121,8 +122,8 @@ static int grow(yz_impl *y, int B, int T, ss_err *err) {
   y->S = S;
   y->nslot = thr;
   y->nch = n_chunks(B, T, M);
-  /* rows padded to Mp (a multiple of 16: 8 doubles or 16 floats) for the grouped path's
-   * vector kernels, which pad to the multiple of their own block */
+  /* rows padded to Mp (a multiple of 16) for the grouped path's vector kernels, which pad to
+   * a multiple of their own block (8) */
   const size_t Mp = ((size_t)M + 15) & ~(size_t)15;
   y->Yt = malloc(sizeof(double) * (size_t)M * Mp);
   y->G = malloc(sizeof(double) * (size_t)B * Mp);
@@ -281,7 +282,7 @@ typedef int v16s __attribute__((vector_size(64)));
 
 /* The grouped path's kernels in one precision. */
 typedef struct {
-  int lw; /* rows padded to a multiple of this (8 doubles, 16 floats) */
+  int lw; /* rows padded to a multiple of this (8) */
   size_t esize;
   void (*phase1)(yz_impl *, const ss_batch *, const double *, const void *, const double *, int, int, double, int);
   void (*dY)(const yz_impl *, double *, int, int, int, void *);
@@ -301,7 +302,7 @@ struct yz_kernels {
 
 #define SS_YZ_GRP(s)                                                                                         \
   {{8, sizeof(double), group_phase1_##s, group_dY_##s, group_add_D_##s, group_add_DZ_##s},                   \
-   {16, sizeof(float), group_phase1_##s##_f32, group_dY_##s##_f32, group_add_D_##s##_f32, group_add_DZ_##s##_f32}}
+   {8, sizeof(float), group_phase1_##s##_f32, group_dY_##s##_f32, group_add_D_##s##_f32, group_add_DZ_##s##_f32}}
 static const yz_kernels yz_kernels_all[] = {
 #if SS_YZ_MULTI
     {"x86-64-v4", seq_forward_backward_v4, chunk_dY_v4, SS_YZ_GRP(v4)},
@@ -470,7 +471,7 @@ static int yz_run(ss_model *mdl, const ss_batch *b, double *loss, double *acc, i
    * grouped path's kernels, in floats when they compute in float32 */
   const int grouped = batch_has_classes(b);
   if (grouped && y->o.f32) {
-    transpose_f32(y->Yt, Y, M, (M + 15) & ~15);
+    transpose_f32(y->Yt, Y, M, (M + 7) & ~7);
     return yz_run_grouped(y, mdl, b, loss, acc, backward);
   }
   transpose_f64(Yt, Y, M, grouped ? (M + 7) & ~7 : M);

@@ -7,34 +7,31 @@
  * same bits on every CPU (tests/test_isa_identity.sh). Not a header to include elsewhere. */
 
 /* The element type R: double, or float when the includer sets SS_KF32 (model.precision =
- * float32: only the grouped path, which is all this file compiles then). LW logical lanes
- * per block (8 doubles or 16 floats: 64 bytes) fix every reduction order and the padding of
- * rows (to a multiple of LW), whatever the register width. */
+ * float32: only the grouped path, which is all this file compiles then). LW = 8 logical
+ * lanes per block fix every reduction order and the padding of rows (to a multiple of 8),
+ * whatever the register width. (Floats in 16-lane blocks were slower: M = 34 padded to 48 and
+ * k = 20 to 32 wasted what the width gained.) */
+#define LW 8
 #if SS_KF32
 #define R float
-#define LW 16
 #define SS_DEN_MIN 0x1p-60f /* see group_phase1 */
 #else
 #define R double
-#define LW 8
 #define SS_DEN_MIN 0x1p-400
 #endif
 
-/* Register vectors: 64 bytes (zmm) with AVX-512, 32 (ymm) otherwise; GCC lowers 64-byte
- * vectors badly without AVX-512 (through memory), so AVX2 and the baseline work in 32-byte
- * vectors, NQ of them per LW logical lanes. Lanes never mix, and every reduction over a row is
- * done over LW logical lanes (index mod LW) combined in one fixed tree (K(hsum)), so the
- * width does not change a single bit. */
+/* Register vectors VD of VW lanes: 8 doubles (zmm) with AVX-512, 4 doubles (ymm) otherwise,
+ * and 8 floats (ymm) everywhere (floats with AVX-512 also use 16-lane zmm where lanes never
+ * mix: SS_WIDE); GCC lowers 64-byte vectors badly without AVX-512 (through memory). NQ vectors
+ * per LW logical lanes. Lanes never mix, and every reduction over a row is done over LW
+ * logical lanes (index mod LW) combined in one fixed tree (K(hsum)), so the width does not
+ * change a single bit. */
 #if defined(__AVX512F__)
 #define SS_VBYTES 64
 #else
 #define SS_VBYTES 32
 #endif
-#if SS_KF32 && SS_VBYTES == 64
-#define VW 16
-#define VD v16f
-#define VI v16s
-#elif SS_KF32
+#if SS_KF32
 #define VW 8
 #define VD v8f
 #define VI v8s
@@ -52,9 +49,7 @@
 #define SS_L4(F) F(0), F(1), F(2), F(3)
 #define SS_L8(F) SS_L4(F), F(4), F(5), F(6), F(7)
 #define SS_L16(F) SS_L8(F), F(8), F(9), F(10), F(11), F(12), F(13), F(14), F(15)
-#if VW == 16
-#define SS_LANES SS_L16
-#elif VW == 8
+#if VW == 8
 #define SS_LANES SS_L8
 #else
 #define SS_LANES SS_L4
@@ -83,12 +78,7 @@ SS_AI VD K(vblend)(VI m, VD a, VD b) { return (VD)(((VI)a & m) | ((VI)b & ~m)); 
 SS_AI VD K(vmax)(VD a, VD b) { return K(vblend)(a > b, a, b); }
 SS_AI VD K(vmin)(VD a, VD b) { return K(vblend)(a < b, a, b); }
 /* largest / smallest lane (exact: no rounding, any order) */
-#if VW == 16
-#define SS_HFOLD(v, op)                                                                                  \
-  v = op(v, __builtin_shufflevector(v, v, 8, 9, 10, 11, 12, 13, 14, 15, 0, 1, 2, 3, 4, 5, 6, 7));        \
-  v = op(v, __builtin_shufflevector(v, v, 4, 5, 6, 7, 0, 1, 2, 3, 12, 13, 14, 15, 8, 9, 10, 11));        \
-  v = op(v, __builtin_shufflevector(v, v, 2, 3, 0, 1, 6, 7, 4, 5, 10, 11, 8, 9, 14, 15, 12, 13))
-#elif VW == 8
+#if VW == 8
 #define SS_HFOLD(v, op)                                                     \
   v = op(v, __builtin_shufflevector(v, v, 4, 5, 6, 7, 0, 1, 2, 3));         \
   v = op(v, __builtin_shufflevector(v, v, 2, 3, 0, 1, 6, 7, 4, 5))
@@ -108,20 +98,11 @@ SS_AI R K(hmin)(VD v) {
  * down to 4 lanes h, then (h0 + h2) + (h1 + h3); for doubles (l0 + l4) + (l2 + l6) + ((l1 +
  * l5) + (l3 + l7)) */
 SS_AI R K(hsum)(const VD *s) {
-#if SS_KF32
-#if VW == 16
-  const v8f h8 = __builtin_shufflevector(s[0], s[0], 0, 1, 2, 3, 4, 5, 6, 7) +
-                 __builtin_shufflevector(s[0], s[0], 8, 9, 10, 11, 12, 13, 14, 15);
-#else
-  const v8f h8 = s[0] + s[1];
-#endif
-  const v4f h = __builtin_shufflevector(h8, h8, 0, 1, 2, 3) + __builtin_shufflevector(h8, h8, 4, 5, 6, 7);
-#else
-#if VW == 8
-  const v4d h = __builtin_shufflevector(s[0], s[0], 0, 1, 2, 3) + __builtin_shufflevector(s[0], s[0], 4, 5, 6, 7);
+#if SS_KF32 || VW == 8
+  const __typeof__(s[0][0] + s[0][0]) __attribute__((vector_size(4 * sizeof(R)))) h =
+      __builtin_shufflevector(s[0], s[0], 0, 1, 2, 3) + __builtin_shufflevector(s[0], s[0], 4, 5, 6, 7);
 #else
   const v4d h = s[0] + s[1];
-#endif
 #endif
   return (h[0] + h[2]) + (h[1] + h[3]);
 }
@@ -184,6 +165,27 @@ SS_AI VD K(vexp)(VD x_in) {
   p = p * (VD)((ki + 1023) << 52);
   return (VD)((VI)p & ~under);
 }
+#endif
+
+#if SS_KF32 && SS_VBYTES == 64
+/* Floats with AVX-512: rows are padded and reduced in 8-lane blocks like everywhere else, but
+ * work that never mixes lanes (the products, the exponentials) runs 16 lanes wide where a row
+ * has 16 left: the same operation on each lane either way. */
+#define SS_WIDE 1
+SS_AI v16f K(wload)(const float *p) {
+  v16f v;
+  memcpy(&v, p, sizeof v);
+  return v;
+}
+SS_AI void K(wstore)(float *p, v16f v) { memcpy(p, &v, sizeof v); }
+#define SS_X_LANE(l) x
+SS_AI v16f K(wset1)(float x) { return (v16f){SS_L16(SS_X_LANE)}; }
+#undef SS_X_LANE
+#define SS_FMA_LANE(l) __builtin_fmaf(a[l], b[l], c[l])
+SS_AI v16f K(wfma)(v16f a, v16f b, v16f c) { return (v16f){SS_L16(SS_FMA_LANE)}; }
+#undef SS_FMA_LANE
+#else
+#define SS_WIDE 0
 #endif
 
 #if !SS_KF32 /* the general path: doubles only */
@@ -411,8 +413,8 @@ static void K(chunk_dY)(const yz_impl *y, double *D, int b0, int b1, int M) {
  * w_u = e^{Z[m,u]}, and draw their keys from one small support (10 common + 10 distinct
  * tokens in Figure 4, while M reaches 240 in the Figure-6 grid). Each group is worked on
  * densely over U_g = the union of its rows' key tokens (plus m with residual; k_g tokens,
- * ascending, found from the data, so any grouping is correct), in LW-lane blocks (8 doubles
- * or 16 floats) padded with zeros to kp = round_LW(k_g):
+ * ascending, found from the data, so any grouping is correct), in blocks of LW = 8 lanes
+ * padded with zeros to kp = round8(k_g):
  *   CNT  [B_g, Mp]  key counts per token (integers, exact)
  *   W    [kp]       e^{Z[m, U_j] - zmax_g}, once per group instead of once per row
  *   ATT  [B_g, kp]  attention per token: CNT[U_j] W_j / sum (SPEC §2.1, keys grouped by token)
@@ -432,6 +434,35 @@ static void K(chunk_dY)(const yz_impl *y, double *D, int b0, int b1, int M) {
  * so every copy of these kernels gives the same bits.
  * Threads split groups (phase 1, outputs disjoint) or blocks of dY rows (phase 2). */
 
+#if SS_WIDE
+/* lanes [i, i + 16 NZ + 8 NY) of K(comb_block), in one pass over t (NZ, NY constants) */
+SS_AI void K(comb_pass)(R *out, size_t ldo, const int NQ_, const R *Rm, const int *idx, size_t rs, const R *C,
+                        size_t cq, size_t ct, int n, int i, const int NZ, const int NY) {
+  v16f a[8][3];
+  v8f h[8];
+  SS_UNROLL for (int q = 0; q < NQ_; q++) {
+    SS_UNROLL for (int z = 0; z < NZ; z++) a[q][z] = K(wset1)(0);
+    if (NY) h[q] = K(vset1)(0);
+  }
+  for (int t = 0; t < n; t++) {
+    const R *rr = Rm + (size_t)(idx ? idx[t] : t) * rs + i;
+    v16f y[3];
+    SS_UNROLL for (int z = 0; z < NZ; z++) y[z] = K(wload)(rr + 16 * z);
+    const v8f yh = NY ? K(vload)(rr + 16 * NZ) : K(vset1)(0);
+    SS_UNROLL for (int q = 0; q < NQ_; q++) {
+      const R cs = C[(size_t)q * cq + (size_t)t * ct];
+      const v16f c = K(wset1)(cs);
+      SS_UNROLL for (int z = 0; z < NZ; z++) a[q][z] = K(wfma)(c, y[z], a[q][z]);
+      if (NY) h[q] = K(vfma)(K(vset1)(cs), yh, h[q]);
+    }
+  }
+  SS_UNROLL for (int q = 0; q < NQ_; q++) {
+    SS_UNROLL for (int z = 0; z < NZ; z++) K(wstore)(out + (size_t)q * ldo + i + 16 * z, a[q][z]);
+    if (NY) K(vstore)(out + (size_t)q * ldo + i + 16 * NZ, h[q]);
+  }
+}
+#endif
+
 /* The three products of the grouped path in one kernel: for q < NQ_ (a constant after
  * inlining, so its 2 * NQ_ accumulators stay in registers) and lanes [0, w) (w a multiple of
  * LW)
@@ -440,6 +471,31 @@ static void K(chunk_dY)(const yz_impl *y, double *D, int b0, int b1, int M) {
 SS_AI void K(comb_block)(R *out, size_t ldo, const int NQ_, const R *Rm, const int *idx, size_t rs, const R *C,
                          size_t cq, size_t ct, int n, int w) {
   int i = 0;
+#if SS_WIDE
+  /* one pass over t per up to 48 lanes: NZ 16-lane and NY 8-lane accumulators per row */
+  while (i < w) {
+    const int rem = w - i;
+    if (rem >= 48) {
+      K(comb_pass)(out, ldo, NQ_, Rm, idx, rs, C, cq, ct, n, i, 3, 0);
+      i += 48;
+    } else if (rem == 40) {
+      K(comb_pass)(out, ldo, NQ_, Rm, idx, rs, C, cq, ct, n, i, 2, 1);
+      i += 40;
+    } else if (rem == 32) {
+      K(comb_pass)(out, ldo, NQ_, Rm, idx, rs, C, cq, ct, n, i, 2, 0);
+      i += 32;
+    } else if (rem == 24) {
+      K(comb_pass)(out, ldo, NQ_, Rm, idx, rs, C, cq, ct, n, i, 1, 1);
+      i += 24;
+    } else if (rem == 16) {
+      K(comb_pass)(out, ldo, NQ_, Rm, idx, rs, C, cq, ct, n, i, 1, 0);
+      i += 16;
+    } else {
+      K(comb_pass)(out, ldo, NQ_, Rm, idx, rs, C, cq, ct, n, i, 0, 1);
+      i += 8;
+    }
+  }
+#endif
   for (; i + 2 * VW <= w; i += 2 * VW) {
     VD a[8][2];
     SS_UNROLL for (int q = 0; q < NQ_; q++) a[q][0] = a[q][1] = K(vset1)(0);
@@ -638,6 +694,10 @@ static void K(group_phase1)(yz_impl *y, const ss_batch *b, const double *Y, cons
   /* logits into the G rows, 4 rows at a time, then the output of each row */
   R *Gg = (R *)y->G + (size_t)p0 * Mp;
   int r0 = 0;
+#if SS_WIDE /* 8 rows: 8 independent 16-lane chains where a row has one 16-lane block */
+  for (; r0 + 8 <= nb; r0 += 8)
+    K(comb_block)(Gg + (size_t)r0 * Mp, (size_t)Mp, 8, Yt, U, (size_t)Mp, F + (size_t)r0 * Mp, (size_t)Mp, 1, k, Mp);
+#endif
   for (; r0 + 4 <= nb; r0 += 4)
     K(comb_block)(Gg + (size_t)r0 * Mp, (size_t)Mp, 4, Yt, U, (size_t)Mp, F + (size_t)r0 * Mp, (size_t)Mp, 1, k, Mp);
   for (; r0 < nb; r0++)
@@ -670,7 +730,12 @@ static void K(group_phase1)(yz_impl *y, const ss_batch *b, const double *Y, cons
     for (int j = k; j < kp; j++) o[j] = 0;
   }
   R *GF = (R *)y->GF + (size_t)p0 * Mp;
-  for (r0 = 0; r0 + 4 <= nb; r0 += 4)
+  r0 = 0;
+#if SS_WIDE
+  for (; r0 + 8 <= nb; r0 += 8)
+    K(comb_block)(GF + (size_t)r0 * Mp, (size_t)Mp, 8, YU, NULL, (size_t)kp, Gg + (size_t)r0 * Mp, (size_t)Mp, 1, M, kp);
+#endif
+  for (; r0 + 4 <= nb; r0 += 4)
     K(comb_block)(GF + (size_t)r0 * Mp, (size_t)Mp, 4, YU, NULL, (size_t)kp, Gg + (size_t)r0 * Mp, (size_t)Mp, 1, M, kp);
   for (; r0 < nb; r0++)
     K(comb_block)(GF + (size_t)r0 * Mp, (size_t)Mp, 1, YU, NULL, (size_t)kp, Gg + (size_t)r0 * Mp, (size_t)Mp, 1, M, kp);
@@ -763,6 +828,7 @@ static void K(group_dY)(const yz_impl *y, double *dY, int ngroups, int i0, int M
 #undef LW
 #undef SS_DEN_MIN
 #undef SS_VBYTES
+#undef SS_WIDE
 #undef VW
 #undef VD
 #undef VI
