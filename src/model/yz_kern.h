@@ -463,6 +463,23 @@ SS_AI void K(comb_pass)(R *out, size_t ldo, const int NQ_, const R *Rm, const in
 }
 #endif
 
+/* lanes [i, i + NV VW) of K(comb_block), in one pass over t (NV a constant) */
+SS_AI void K(comb_passv)(R *out, size_t ldo, const int NQ_, const R *Rm, const int *idx, size_t rs, const R *C,
+                         size_t cq, size_t ct, int n, int i, const int NV) {
+  VD a[8][6];
+  SS_UNROLL for (int q = 0; q < NQ_; q++) SS_UNROLL for (int v = 0; v < NV; v++) a[q][v] = K(vset1)(0);
+  for (int t = 0; t < n; t++) {
+    const R *rr = Rm + (size_t)(idx ? idx[t] : t) * rs + i;
+    VD y[6];
+    SS_UNROLL for (int v = 0; v < NV; v++) y[v] = K(vload)(rr + VW * v);
+    SS_UNROLL for (int q = 0; q < NQ_; q++) {
+      const VD c = K(vset1)(C[(size_t)q * cq + (size_t)t * ct]);
+      SS_UNROLL for (int v = 0; v < NV; v++) a[q][v] = K(vfma)(c, y[v], a[q][v]);
+    }
+  }
+  SS_UNROLL for (int q = 0; q < NQ_; q++) SS_UNROLL for (int v = 0; v < NV; v++) K(vstore)(out + (size_t)q * ldo + i + VW * v, a[q][v]);
+}
+
 /* The three products of the grouped path in one kernel: for q < NQ_ (a constant after
  * inlining, so its 2 * NQ_ accumulators stay in registers) and lanes [0, w) (w a multiple of
  * LW)
@@ -496,31 +513,22 @@ SS_AI void K(comb_block)(R *out, size_t ldo, const int NQ_, const R *Rm, const i
     }
   }
 #endif
-  for (; i + 2 * VW <= w; i += 2 * VW) {
-    VD a[8][2];
-    SS_UNROLL for (int q = 0; q < NQ_; q++) a[q][0] = a[q][1] = K(vset1)(0);
-    for (int t = 0; t < n; t++) {
-      const R *rr = Rm + (size_t)(idx ? idx[t] : t) * rs + i;
-      const VD y0 = K(vload)(rr), y1 = K(vload)(rr + VW);
-      SS_UNROLL for (int q = 0; q < NQ_; q++) {
-        const VD c = K(vset1)(C[(size_t)q * cq + (size_t)t * ct]);
-        a[q][0] = K(vfma)(c, y0, a[q][0]);
-        a[q][1] = K(vfma)(c, y1, a[q][1]);
-      }
+  /* one pass over t per NV register vectors of the row (NV a constant in each call, as many
+   * as the registers hold with NQ_ rows: 24 accumulators in 32 zmm, 12 in 16 ymm) */
+  const int maxv = (SS_VBYTES == 64 ? 24 : 12) / NQ_;
+  while (i < w) {
+    int nv = (w - i) / VW;
+    if (nv > maxv) nv = maxv;
+    if (nv >= 6) nv = 6;
+    switch (nv) {
+    case 6: K(comb_passv)(out, ldo, NQ_, Rm, idx, rs, C, cq, ct, n, i, 6); break;
+    case 5: K(comb_passv)(out, ldo, NQ_, Rm, idx, rs, C, cq, ct, n, i, 5); break;
+    case 4: K(comb_passv)(out, ldo, NQ_, Rm, idx, rs, C, cq, ct, n, i, 4); break;
+    case 3: K(comb_passv)(out, ldo, NQ_, Rm, idx, rs, C, cq, ct, n, i, 3); break;
+    case 2: K(comb_passv)(out, ldo, NQ_, Rm, idx, rs, C, cq, ct, n, i, 2); break;
+    default: nv = 1; K(comb_passv)(out, ldo, NQ_, Rm, idx, rs, C, cq, ct, n, i, 1); break;
     }
-    SS_UNROLL for (int q = 0; q < NQ_; q++) {
-      K(vstore)(out + (size_t)q * ldo + i, a[q][0]);
-      K(vstore)(out + (size_t)q * ldo + i + VW, a[q][1]);
-    }
-  }
-  for (; i < w; i += VW) { /* w is a multiple of LW: at most one register vector left */
-    VD a[8];
-    SS_UNROLL for (int q = 0; q < NQ_; q++) a[q] = K(vset1)(0);
-    for (int t = 0; t < n; t++) {
-      const VD y0 = K(vload)(Rm + (size_t)(idx ? idx[t] : t) * rs + i);
-      SS_UNROLL for (int q = 0; q < NQ_; q++) a[q] = K(vfma)(K(vset1)(C[(size_t)q * cq + (size_t)t * ct]), y0, a[q]);
-    }
-    SS_UNROLL for (int q = 0; q < NQ_; q++) K(vstore)(out + (size_t)q * ldo + i, a[q]);
+    i += nv * VW;
   }
 }
 
