@@ -391,8 +391,12 @@ static int yz_run_grouped(yz_impl *y, ss_model *mdl, const ss_batch *b, double *
     }
   }
   y->dg_on = backward && need <= y->dg_cap;
-#pragma omp parallel for schedule(dynamic, 1) if (par_seq)
-  for (int g = 0; g < ng; g++) gk->phase1(y, b, Y, y->Yt, Z, g, omp_get_thread_num(), inv_B, backward);
+  if (par_seq) {
+#pragma omp parallel for schedule(dynamic, 1)
+    for (int g = 0; g < ng; g++) gk->phase1(y, b, Y, y->Yt, Z, g, omp_get_thread_num(), inv_B, backward);
+  } else { /* no OpenMP region at all: even one of one thread costs a microsecond or more */
+    for (int g = 0; g < ng; g++) gk->phase1(y, b, Y, y->Yt, Z, g, 0, inv_B, backward);
+  }
   double L = 0;
   int hits = 0;
   for (int g = 0; g < ng; g++) {
