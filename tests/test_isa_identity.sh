@@ -2,9 +2,11 @@
 # Proves: the Y/Z kernels give the same bits whichever instruction set runs them. yz.c builds
 # them three times (src/model/yz_kern.h): x86-64-v4 (AVX-512, 8-lane registers), x86-64-v3
 # (AVX2 + FMA, 4-lane) and the baseline (libm fma); the CPU picks one, SS_YZ_ISA forces one.
-# Runs on generated data (grouped kernels, in float64 and in float32) and from a sequence file
-# (general path), with several options, under every set this CPU runs: metrics.csv and
-# dynamics.safetensors must be byte-identical. Says which sets ran; one set alone proves nothing and is reported.
+# Runs on generated data (grouped kernels, in float64 and in float32), from a sequence file of
+# rows with classes (one group on its class's support, one on the union of its keys) and from
+# a sequence file without classes (general path), with several options, under every set this
+# CPU runs: metrics.csv and dynamics.safetensors must be byte-identical. Says which sets ran;
+# one set alone proves nothing and is reported.
 set -euo pipefail
 cli=${SS_CLI:?}
 tmp=${SS_TMP:-/tmp}/isa-$$
@@ -35,6 +37,22 @@ rows() { # 64 rows of 'x_1 .. x_23 query label', queries/labels not matching any
   done
 }
 rows >"$tmp/rows.txt"
+rows2() { # 64 rows of the Figure-4 classes (M = 34): class 0's keys inside its support (tokens
+  # 0-9), class 1's straying outside it (tokens 10-19 belong to class 0): one group on its
+  # class's support, the other on the union of its keys
+  local i t
+  for i in $(seq 64); do
+    line=""
+    if [ $((i % 2)) = 0 ]; then
+      for t in $(seq 23); do line="$line $(( (i * 7 + t * 13) % 10 ))"; done
+      echo "$line 30 32"
+    else
+      for t in $(seq 23); do line="$line $(( (i * 7 + t * 13) % 30 ))"; done
+      echo "$line 31 33"
+    fi
+  done
+}
+rows2 >"$tmp/rows2.txt"
 check() { # name, then the run's keys
   local name=$1 ref=""
   shift
@@ -60,4 +78,6 @@ check f32options niter=20 model.precision=float32 model2.residual=true model2.no
   model2.attn_include_base_token=true dataset2.num_last=3 dataset2.num_next_per_last=2 dataset2.num_common_per_last=2 threads=2
 check f32bigM niter=5 model.precision=float32 dataset2.num_last=10 dataset2.num_next_per_last=2 model.zero_init=false threads=1
 check file niter=3 batchsize=16 data.classes="$tmp/gen/classes.json" data.sequences="$tmp/rows.txt" threads=1
+check classfile niter=3 batchsize=16 data.T=24 data.sequences="$tmp/rows2.txt" threads=1
+check classfile32 niter=3 batchsize=16 data.T=24 data.sequences="$tmp/rows2.txt" model.precision=float32 threads=1
 echo "PASS"

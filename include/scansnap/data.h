@@ -48,6 +48,8 @@ void ss_classes_free(ss_classes *cl);
 typedef struct {
   int B, T;
   int *x, *label, *cls;
+  const ss_classes *classes; /* the table cls indexes (NULL when none): the model may use a
+                              * class's support to lay out its work, never assume it */
   int *y; /* [B*T] per-position targets for the language-model task; NULL otherwise */
 } ss_batch;
 

@@ -106,6 +106,7 @@ void ss_batch_sample(const ss_classes *cl, ss_rng *rng, ss_batch *b) {
     b->label[i] = cl->next[n];
     b->cls[i] = n;
   }
+  b->classes = cl;
 }
 
 void ss_seqfile_free(ss_seqfile *s) {
@@ -128,6 +129,7 @@ void ss_seqfile_next(ss_seqfile *s, const ss_classes *cl, ss_batch *b) {
     b->cls[i] = cl ? find_class(cl, r[T - 1], r[T]) : -1;
     s->pos = (s->pos + 1) % s->rows;
   }
+  b->classes = cl;
 }
 
 /* .npy: magic, version, header dict with descr '<i4' or '<i8', fortran_order False, shape (r, c). */

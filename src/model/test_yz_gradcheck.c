@@ -34,14 +34,56 @@ static int grouped;
  * rows, beyond the kernels' 4-row blocks); 0: random queries (many small groups). */
 static int shared_query;
 
+/* When set (and rows are grouped), the batch carries this class table and every key is drawn
+ * from its row's class support: the model then lays a group out on the support (yz_kern.h). */
+static const ss_classes *supp_classes;
+/* Rows whose key 0 is made to stray outside their class's support: 0 none, 1 every row, 2
+ * row 2 only. */
+static int stray_mode;
+
 static void random_batch(ss_batch *b, ss_rng *r) {
   for (int i = 0; i < b->B; i++) {
     for (int t = 0; t < T; t++) b->x[i * T + t] = (int)ss_rng_below(r, M);
+    if (grouped && supp_classes) {
+      const double *P = supp_classes->prob + (size_t)(7 * (i % 2)) * M;
+      for (int t = 0; t < T - 1; t++) /* the first support token at or after the draw, cyclically */
+        for (int u = b->x[i * T + t], n = 0; n < M; n++, u = (u + 1) % M)
+          if (P[u] > 0) {
+            b->x[i * T + t] = u;
+            break;
+          }
+    }
     if (shared_query) b->x[i * T + T - 1] = i % 2 ? 2 : 5;
     /* a key equal to the query in some rows: hits the residual slot shared with a key */
     if (i % 2 == 0) b->x[i * T + 3] = b->x[i * T + T - 1];
+    /* a key outside the class's support and other than the query (with residual the query
+     * joins the support) */
+    if (grouped && supp_classes && (stray_mode == 1 || (stray_mode == 2 && i == 2))) {
+      const double *P = supp_classes->prob + (size_t)(7 * (i % 2)) * M;
+      for (int u = 0; u < M; u++)
+        if (P[u] == 0 && u != b->x[i * T + T - 1]) {
+          b->x[i * T] = u;
+          break;
+        }
+    }
     b->label[i] = (int)ss_rng_below(r, M);
     b->cls[i] = grouped ? 7 * (i % 2) : -1;
+  }
+  b->classes = grouped ? supp_classes : NULL;
+}
+
+/* A class table over M tokens for classes 0 and 7 (the ones random_batch uses): class 0 on
+ * {0, 1, 3, 4, 6, 7} (M = 9) and class 7 on every token but 0, 3, 5; the queries 2 and 5 are
+ * outside class 0's support and inside class 7's, so the residual slot is both kinds. */
+static void make_classes(ss_classes *cl, double *prob) {
+  memset(cl, 0, sizeof *cl);
+  cl->M = M;
+  cl->N = 8;
+  cl->prob = prob;
+  memset(prob, 0, sizeof(double) * 8 * (size_t)M);
+  for (int u = 0; u < M; u++) {
+    prob[u] = u % 3 != 2 ? 1.0 : 0.0;
+    prob[7 * M + u] = u == 0 || u == 3 || u == 5 ? 0.0 : 1.0;
   }
 }
 
@@ -245,6 +287,71 @@ static void float32_gradients_are_float64_to_float_rounding(void **state) {
   grouped = 0;
 }
 
+/* A batch whose rows carry their class table (as generated batches do) is laid out on each
+ * class's support instead of the union of its keys: the same sums with zero terms for support
+ * tokens no key uses, so loss and gradients agree with the table-less layout to rounding, and
+ * the backward still equals finite differences; a row with a key outside its class's support
+ * makes its group fall back to the union of its keys: when every row strays, the same bits
+ * as without a table; when one does, the other groups keep their supports (rounding).
+ * Both precisions, every option, one query per class and random queries. */
+static void support_layout_equals_union_layout(void **state) {
+  (void)state;
+  double prob[8 * 37];
+  ss_classes cl;
+  grouped = 1;
+  for (int mask = 0; mask < 64; mask++) {
+    M = mask & 32 ? 37 : 9;
+    f32 = (mask >> 4) & 1;
+    shared_query = (mask >> 3) & 1;
+    make_classes(&cl, prob);
+    for (int stray = 0; stray < 3; stray++) {
+      double loss[2], *g[2];
+      for (int with = 0; with < 2; with++) {
+        supp_classes = &cl; /* keys from the supports in both passes; the table given in pass 1 */
+        stray_mode = stray;
+        ss_rng r;
+        ss_model *m = random_model(mask, f32, 555 + mask, &r);
+        ss_err e;
+        ss_batch b;
+        assert_int_equal(ss_batch_alloc(&b, 13, T, &e), SS_OK);
+        random_batch(&b, &r);
+        if (!with) b.classes = NULL;
+        double acc;
+        assert_int_equal(m->ops->step(m, &b, &loss[with], &acc, &e), SS_OK);
+        g[with] = malloc(sizeof(double) * m->nparams);
+        memcpy(g[with], m->grads, sizeof(double) * m->nparams);
+        ss_batch_free(&b);
+        ss_model_free(m);
+      }
+      const size_t n = 2 * (size_t)M * M;
+      if (stray == 1) { /* every group falls back to the union of its keys */
+        if (loss[1] != loss[0] || memcmp(g[0], g[1], sizeof(double) * n))
+          fail_msg("mask %d: every row strays, yet the table changed the bits (loss %.17g vs %.17g)", mask, loss[1], loss[0]);
+      } else {
+        double gmax = 0, dmax = 0;
+        for (size_t i = 0; i < n; i++) {
+          if (fabs(g[0][i]) > gmax) gmax = fabs(g[0][i]);
+          if (fabs(g[1][i] - g[0][i]) > dmax) dmax = fabs(g[1][i] - g[0][i]);
+        }
+        assert_close(loss[1], loss[0], (f32 ? 1e-6 : 1e-14) * fabs(loss[0]));
+        if (!(dmax <= (f32 ? 1e-6 : 1e-14) * gmax)) fail_msg("mask %d: max diff %.3g of max %.3g", mask, dmax, gmax);
+        assert_true(gmax > 1e-3);
+      }
+      free(g[0]);
+      free(g[1]);
+    }
+    /* and the support layout's backward against finite differences */
+    stray_mode = 0;
+    double zmax;
+    const double rel = gradcheck((mask >> 2) & 1, (mask >> 1) & 1, mask & 1, 0, &zmax);
+    assert_true(rel < (f32 ? 2e-4 : 1e-7));
+    assert_true(zmax > 1e-4);
+  }
+  supp_classes = NULL;
+  M = 9;
+  f32 = grouped = shared_query = 0;
+}
+
 /* ---- optimizers against torch.optim's definitions ---------------------------------- */
 
 /* A model with 2*2*2 = 8 parameters: Y group lr 0.1, Z group lr 0.3. */
@@ -413,6 +520,7 @@ int main(void) {
       cmocka_unit_test(grouped_path_equals_general_path),
       cmocka_unit_test(float32_backward_matches_finite_differences),
       cmocka_unit_test(float32_gradients_are_float64_to_float_rounding),
+      cmocka_unit_test(support_layout_equals_union_layout),
       cmocka_unit_test(sgd_first_step_is_plain_gradient_step),
       cmocka_unit_test(sgd_variants_match_torch_formulas),
       cmocka_unit_test(nesterov_without_momentum_is_rejected),

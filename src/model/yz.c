@@ -33,6 +33,9 @@
  * them (SS_YZ_PAR_WORK), which does not change any result. */
 #include <math.h>
 #include <omp.h>
+#if defined(__x86_64__) && defined(__GNUC__)
+#include <immintrin.h>
+#endif
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
@@ -77,6 +80,7 @@ typedef struct {
   int *gU;        /* [B, Mp]  union support of group g (row g), ascending tokens */
   int *gk, *gm;   /* [B]      its size k_g and its query */
   int *cnt;       /* [B, Mp]  key counts per token */
+  int *cntu;      /* [B, Mp]  key counts per token of the group's support U_g, in U_g order */
   double *cn;     /* [B]      ||c|| (1 without normalize) */
   void *F, *ATT, *GF; /* [B, Mp] f, attention and Y^T g on U_g (first kp entries of a row) */
   void *DZ;       /* [B, Mp]  group g: sum over its rows of dL/dZ[m, U_j] */
@@ -93,11 +97,11 @@ typedef struct {
 static void free_scratch(yz_impl *y) {
   free(y->Yt); free(y->G); free(y->sn); free(y->su); free(y->sf); free(y->sg); free(y->loss_b); free(y->hit_b);
   free(y->slot); free(y->dYt);
-  free(y->ord); free(y->opairs); free(y->gstart); free(y->ccnt); free(y->gU); free(y->gk); free(y->gm); free(y->cnt);
+  free(y->ord); free(y->opairs); free(y->gstart); free(y->ccnt); free(y->gU); free(y->gk); free(y->gm); free(y->cnt); free(y->cntu);
   free(y->cn); free(y->F); free(y->ATT); free(y->GF); free(y->DZ); free(y->any); free(y->wbuf); free(y->yu); free(y->Dg); free(y->dtmp);
   y->sf = y->sg = y->loss_b = y->dYt = y->cn = NULL;
   y->Yt = y->G = y->F = y->ATT = y->GF = y->DZ = y->wbuf = y->yu = y->Dg = y->dtmp = NULL;
-  y->sn = y->su = y->hit_b = y->slot = y->ord = y->gstart = y->ccnt = y->gU = y->gk = y->gm = y->cnt = y->any = NULL;
+  y->sn = y->su = y->hit_b = y->slot = y->ord = y->gstart = y->ccnt = y->gU = y->gk = y->gm = y->cnt = y->cntu = y->any = NULL;
   y->opairs = NULL;
 }
 
@@ -144,6 +148,7 @@ static int grow(yz_impl *y, int B, int T, ss_err *err) {
   y->gk = malloc(sizeof(int) * (size_t)B);
   y->gm = malloc(sizeof(int) * (size_t)B);
   y->cnt = malloc(sizeof(int) * BM);
+  y->cntu = malloc(sizeof(int) * BM);
   y->cn = malloc(sizeof(double) * (size_t)B);
   y->F = malloc(sizeof(double) * BM);
   y->ATT = malloc(sizeof(double) * BM);
@@ -156,7 +161,7 @@ static int grow(yz_impl *y, int B, int T, ss_err *err) {
   y->dtmp = malloc(sizeof(double) * 8 * (size_t)thr * Mp);
   if (!y->Yt || !y->G || !y->sn || !y->su || !y->sf || !y->sg || !y->loss_b || !y->hit_b || !y->slot ||
       (y->nch > 0 && !y->dYt) || !y->ord || !y->opairs || !y->gstart || !y->ccnt || !y->gU || !y->gk || !y->gm ||
-      !y->cnt || !y->cn || !y->F || !y->ATT || !y->GF || !y->DZ || !y->any || !y->wbuf || !y->yu || !y->dtmp) {
+      !y->cnt || !y->cntu || !y->cn || !y->F || !y->ATT || !y->GF || !y->DZ || !y->any || !y->wbuf || !y->yu || !y->dtmp) {
     free_scratch(y);
     y->cap_B = 0;
     return ss_seterr(err, SS_EINPUT, "batch of %d sequences with M = %d does not fit in memory", B, M);

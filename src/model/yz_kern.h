@@ -412,18 +412,19 @@ static void K(chunk_dY)(const yz_impl *y, double *D, int b0, int b1, int M) {
  * ascending inside). All rows of a group share the query m, hence the key weights
  * w_u = e^{Z[m,u]}, and draw their keys from one small support (10 common + 10 distinct
  * tokens in Figure 4, while M reaches 240 in the Figure-6 grid). Each group is worked on
- * densely over U_g = the union of its rows' key tokens (plus m with residual; k_g tokens,
- * ascending, found from the data, so any grouping is correct), in blocks of LW = 8 lanes
- * padded with zeros to kp = round8(k_g):
- *   CNT  [B_g, Mp]  key counts per token (integers, exact)
+ * densely over a support U_g (k_g tokens, ascending, plus m with residual): its class's
+ * support when the batch carries the class table and every key of the group lies in it
+ * (generated batches), else the union of its rows' key tokens (so any grouping is correct);
+ * in blocks of LW = 8 lanes padded with zeros to kp = round8(k_g):
+ *   CU   [B_g, kp]  key counts of each U_j (integers, exact; by byte compares on AVX-512BW)
  *   W    [kp]       e^{Z[m, U_j] - zmax_g}, once per group instead of once per row
- *   ATT  [B_g, kp]  attention per token: CNT[U_j] W_j / sum (SPEC §2.1, keys grouped by token)
+ *   ATT  [B_g, kp]  attention per token: CU_j W_j / sum (SPEC §2.1, keys grouped by token)
  *   F    [B_g, kp]  f = c / ||c|| on U_g (c = ATT, + 1 at m with residual)
- *   L    [B_g, Mp]  logits = Y f = sum_j F[b, j] Yt[U_j, :]        (4 rows x 2 vectors)
+ *   L    [B_g, Mp]  logits = Y f = sum_j F[b, j] Yt[U_j, :]        (rows x row width)
  *   G    [B_g, Mp]  (softmax(L) - e_label) / B
- *   GF   [B_g, kp]  Y^T g on U_g = sum_i G[b, i] Y[i, U_j]           (4 rows x 2 vectors)
+ *   GF   [B_g, kp]  Y^T g on U_g = sum_i G[b, i] Y[i, U_j]           (rows x row width)
  *   dZ[m, U_j] += sum_b ATT (GC - ATT.GC)  with GC the gradient through the normalisation
- *   dY[i, U_j] += sum_b G[b, i] F[b, j]                              (8 or 4 rows x 2 vectors)
+ *   dY[i, U_j] += sum_b G[b, i] F[b, j]                              (8 or 4 rows x row width)
  * so every product is a small dense one with the loaded vector serving several rows.
  *
  * Determinism and bits: every sum has one order fixed by the batch alone: products over j or
@@ -575,29 +576,12 @@ SS_AI void K(row_output)(R *L, int M, int Mp, int label, R inv_B, R *part, R *se
   }
 }
 
-static void K(group_D)(yz_impl *y, int g, int M);
-
-/* Phase 1 for group g: counts, union support, attention, f, logits, loss and (backward) the
- * per-row gradients GF and the group's dZ row sum. Y, Z: the float64 parameters; Ytv: Y^T in
- * R, rows padded to Mp. */
-static void K(group_phase1)(yz_impl *y, const ss_batch *b, const double *Y, const void *Ytv, const double *Z, int g,
-                            int tid, double inv_Bd, int backward) {
-  const int M = y->o.M, T = b->T, Mp = (M + LW - 1) & ~(LW - 1);
-  const R *Yt = Ytv, inv_B = (R)inv_Bd;
-  const int p0 = y->gstart[g], nb = y->gstart[g + 1] - p0;
-  const int *rows = y->ord + p0; /* batch row of the group's r-th row */
-  const int m = b->x[(size_t)rows[0] * T + T - 1];
-  const int nkeys = y->o.include_base_token ? T : T - 1;
-  int *cnt = y->cnt + (size_t)p0 * Mp;
-  int *any = y->any + (size_t)tid * Mp;
-  R *W = (R *)y->wbuf + (size_t)tid * Mp, *YU = (R *)y->yu + (size_t)tid * M * Mp;
-  int *U = y->gU + (size_t)g * Mp;
-  /* key counts of every row, dense over the M tokens, and their union: two rows at a time
-   * (independent counters, more work in flight), keys read two per 64-bit load (integer
-   * counts: the same whatever the order) */
+/* Dense key counts of the group's rows (rows[0 .. nb), batch rows) into cnt [nb, Mp]: two
+ * rows at a time (independent counters, more work in flight), keys read two per 64-bit load. */
+static void K(count_dense)(const int *bx, const int *rows, int T, int nkeys, int nb, int Mp, int *cnt) {
   int r2 = 0;
   for (; r2 + 2 <= nb; r2 += 2) {
-    const int *x0 = b->x + (size_t)rows[r2] * T, *x1 = b->x + (size_t)rows[r2 + 1] * T;
+    const int *x0 = bx + (size_t)rows[r2] * T, *x1 = bx + (size_t)rows[r2 + 1] * T;
     int *c0 = cnt + (size_t)r2 * Mp, *c1 = c0 + Mp;
     memset(c0, 0, sizeof(int) * 2 * (size_t)Mp);
     int t = 0;
@@ -616,30 +600,141 @@ static void K(group_phase1)(yz_impl *y, const ss_batch *b, const double *Y, cons
     }
   }
   for (; r2 < nb; r2++) {
-    const int *x = b->x + (size_t)rows[r2] * T;
+    const int *x = bx + (size_t)rows[r2] * T;
     int *c = cnt + (size_t)r2 * Mp;
     memset(c, 0, sizeof(int) * (size_t)Mp);
     for (int t = 0; t < nkeys; t++) c[x[t]]++;
   }
+}
+
+#if defined(__AVX512BW__)
+#ifndef SS_CMP_KEYS
+/* Key counts on a given support by comparison (AVX-512BW): a row's keys as bytes (tokens <
+ * 255), 64 per register, and count_j = the number of lanes equal to U_j: one compare and one
+ * popcount per 64 keys and support token, k ceil(nkeys / 64) per row against nkeys
+ * read-modify-writes of a histogram (a load and a store to a counter each, about one per
+ * cycle); used when the first is the smaller. */
+#define SS_CMP_KEYS 1024
+#endif
+/* Counts of U_0 .. U_{k-1} in every row into CU [nb, Mp]; 1 when every key of every row lies in
+ * U (the counts sum to nkeys), else 0. */
+static int K(count_cmp_u)(const int *bx, const int *rows, int T, int nkeys, int nb, const int *U, int k, int Mp,
+                          int *CU) {
+  const int nch = (nkeys + 63) / 64;
+  unsigned char xb[SS_CMP_KEYS] __attribute__((aligned(64)));
+  int ok = 1;
+  for (int r = 0; r < nb; r++) {
+    const int *x = bx + (size_t)rows[r] * T;
+    int t = 0;
+    for (; t + 16 <= nkeys; t += 16) _mm_storeu_si128((__m128i *)(xb + t), _mm512_cvtepi32_epi8(_mm512_loadu_si512(x + t)));
+    for (; t < nkeys; t++) xb[t] = (unsigned char)x[t];
+    for (; t < nch * 64; t++) xb[t] = 0xff; /* no token: M <= 255 */
+    int *c = CU + (size_t)r * Mp, sum = 0;
+    if (nch == 2) { /* T <= 129: the row in two registers */
+      const __m512i a = _mm512_load_si512(xb), a2 = _mm512_load_si512(xb + 64);
+      for (int j = 0; j < k; j++) {
+        const __m512i s = _mm512_set1_epi8((char)U[j]);
+        sum += c[j] = __builtin_popcountll(_mm512_cmpeq_epi8_mask(a, s)) + __builtin_popcountll(_mm512_cmpeq_epi8_mask(a2, s));
+      }
+    } else {
+      for (int j = 0; j < k; j++) {
+        const __m512i s = _mm512_set1_epi8((char)U[j]);
+        int n = 0;
+        for (int h = 0; h < nch; h++) n += __builtin_popcountll(_mm512_cmpeq_epi8_mask(_mm512_load_si512(xb + 64 * h), s));
+        sum += c[j] = n;
+      }
+    }
+    ok &= sum == nkeys;
+  }
+  return ok;
+}
+#endif
+
+static void K(group_D)(yz_impl *y, int g, int M);
+
+/* Phase 1 for group g: counts, union support, attention, f, logits, loss and (backward) the
+ * per-row gradients GF and the group's dZ row sum. Y, Z: the float64 parameters; Ytv: Y^T in
+ * R, rows padded to Mp. */
+static void K(group_phase1)(yz_impl *y, const ss_batch *b, const double *Y, const void *Ytv, const double *Z, int g,
+                            int tid, double inv_Bd, int backward) {
+  const int M = y->o.M, T = b->T, Mp = (M + LW - 1) & ~(LW - 1);
+  const R *Yt = Ytv, inv_B = (R)inv_Bd;
+  const int p0 = y->gstart[g], nb = y->gstart[g + 1] - p0;
+  const int *rows = y->ord + p0; /* batch row of the group's r-th row */
+  const int m = b->x[(size_t)rows[0] * T + T - 1];
+  const int nkeys = y->o.include_base_token ? T : T - 1;
+  int *cnt = y->cnt + (size_t)p0 * Mp;
+  int *any = y->any + (size_t)tid * Mp;
+  R *W = (R *)y->wbuf + (size_t)tid * Mp, *YU = (R *)y->yu + (size_t)tid * M * Mp;
+  int *U = y->gU + (size_t)g * Mp;
+  /* The group's support U (ascending tokens) and every row's key counts on it, in U order
+   * (CU). U is the class's support (plus the query with residual) when every key of every
+   * row lies in it: then the counts are taken on U directly (by byte compares with AVX-512BW,
+   * K(count_cmp_u)). Otherwise (rows from a file that stray from their class, or no class
+   * table) U is the union of the rows' key tokens, from dense counts. Which U is a function
+   * of the batch alone (every kernel set applies the same test), so the bits do not depend on
+   * the instruction set; the counts are integers, the same however they are taken. */
+  const double *Zm = Z + (size_t)m * M;
+  int *CU = y->cntu + (size_t)p0 * Mp;
+  int k = 0, use_supp = 0;
+  const ss_classes *cl = b->classes;
+  const int cls = b->cls[rows[0]];
+  if (cl && cl->M == M && cls >= 0 && cls < cl->N) {
+    const double *P = cl->prob + (size_t)cls * M;
+    for (int u = 0; u < M; u++)
+      if (P[u] > 0 || (u == m && y->o.residual)) U[k++] = u;
+    use_supp = 1;
+#if defined(__AVX512BW__)
+    if (M <= 255 && nkeys <= SS_CMP_KEYS && k * ((nkeys + 63) / 64) <= nkeys)
+      use_supp = K(count_cmp_u)(b->x, rows, T, nkeys, nb, U, k, Mp, CU);
+    else
+#endif
+    {
+      K(count_dense)(b->x, rows, T, nkeys, nb, Mp, cnt);
+      for (int r = 0; r < nb && use_supp; r++) {
+        const int *c = cnt + (size_t)r * Mp;
+        int *cu = CU + (size_t)r * Mp, sum = 0;
+        for (int j = 0; j < k; j++) sum += cu[j] = c[U[j]];
+        use_supp = sum == nkeys;
+      }
+    }
+    if (!use_supp) k = 0;
+  }
+  if (!use_supp) { /* the union of the rows' keys, from dense counts */
+    K(count_dense)(b->x, rows, T, nkeys, nb, Mp, cnt);
+    memset(any, 0, sizeof(int) * (size_t)Mp);
+    for (int r = 0; r < nb; r++) {
+      const int *c = cnt + (size_t)r * Mp;
+      for (int u = 0; u < Mp; u++) any[u] |= c[u];
+    }
+    for (int u = 0; u < M; u++)
+      if (any[u] || (u == m && y->o.residual)) U[k++] = u;
+    for (int r = 0; r < nb; r++) {
+      const int *c = cnt + (size_t)r * Mp;
+      int *cu = CU + (size_t)r * Mp;
+      for (int j = 0; j < k; j++) cu[j] = c[U[j]];
+    }
+  }
+  /* which tokens of U occur among the keys (anyu), the query's slot, the largest Z[m, .] over
+   * the keys' tokens */
+  int mslot = -1;
+  double zmax = -INFINITY;
   memset(any, 0, sizeof(int) * (size_t)Mp);
   for (int r = 0; r < nb; r++) {
-    const int *c = cnt + (size_t)r * Mp;
-    for (int u = 0; u < Mp; u++) any[u] |= c[u];
+    const int *cu = CU + (size_t)r * Mp;
+    for (int j = 0; j < k; j++) any[j] |= cu[j];
   }
-  const double *Zm = Z + (size_t)m * M;
-  int k = 0, mslot = -1;
-  double zmax = -INFINITY;
-  for (int u = 0; u < M; u++)
-    if (any[u] || (u == m && y->o.residual)) {
-      if (u == m) mslot = k;
-      if (any[u] && Zm[u] > zmax) zmax = Zm[u];
-      U[k++] = u;
-    }
+  for (int j = 0; j < k; j++) {
+    if (U[j] == m) mslot = j;
+    if (any[j] && Zm[U[j]] > zmax) zmax = Zm[U[j]];
+  }
   const int kp = (k + LW - 1) & ~(LW - 1);
   y->gk[g] = k;
   y->gm[g] = m;
   for (int j = k; j < kp; j++) U[j] = U[0]; /* padding lanes read a real row, times 0 */
-  for (int j = 0; j < kp; j++) W[j] = j < k && any[U[j]] ? (R)(Zm[U[j]] - zmax) : (R)-INFINITY;
+  for (int r = 0; r < nb; r++)
+    for (int j = k; j < kp; j++) CU[(size_t)r * Mp + j] = 0;
+  for (int j = 0; j < kp; j++) W[j] = j < k && any[j] ? (R)(Zm[U[j]] - zmax) : (R)-INFINITY;
   for (int j = 0; j < kp; j += VW) K(vstore)(W + j, K(vexp)(K(vload)(W + j)));
   /* per row, in one pass over the support: the unnormalised weights v_j = count_j w_j, their
    * sum (den) and sum of squares (q); then att = v / den, ||c||^2 = q / den^2 (+ 2 att_m + 1
@@ -647,14 +742,14 @@ static void K(group_phase1)(yz_impl *y, const ss_batch *b, const double *Y, cons
   R *F = (R *)y->F + (size_t)p0 * Mp, *ATT = (R *)y->ATT + (size_t)p0 * Mp;
   const int res = y->o.residual && mslot >= 0;
   for (int r = 0; r < nb; r++) {
-    const int *c = cnt + (size_t)r * Mp;
+    const int *c = CU + (size_t)r * Mp;
     R *a = ATT + (size_t)r * Mp, *f = F + (size_t)r * Mp;
     VD s[NQ], s2[NQ];
     for (int q = 0; q < NQ; q++) s[q] = s2[q] = K(vset1)(0);
     for (int j = 0; j < kp; j += LW)
       for (int q = 0; q < NQ; q++) {
         VD cv;
-        for (int l = 0; l < VW; l++) cv[l] = (R)c[U[j + q * VW + l]];
+        for (int l = 0; l < VW; l++) cv[l] = (R)c[j + q * VW + l];
         const VD av = cv * K(vload)(W + j + q * VW);
         K(vstore)(a + j + q * VW, av);
         s[q] += av;
@@ -667,14 +762,14 @@ static void K(group_phase1)(yz_impl *y, const ss_batch *b, const double *Y, cons
     if (!(den >= SS_DEN_MIN)) {
       double zr = -INFINITY;
       for (int j = 0; j < k; j++)
-        if (c[U[j]] && Zm[U[j]] > zr) zr = Zm[U[j]];
+        if (c[j] && Zm[U[j]] > zr) zr = Zm[U[j]];
       for (int q = 0; q < NQ; q++) s[q] = s2[q] = K(vset1)(0);
       for (int j = 0; j < kp; j += LW)
         for (int q = 0; q < NQ; q++) {
           VD av;
           for (int l = 0; l < VW; l++) {
             const int jj = j + q * VW + l;
-            av[l] = jj < k && c[U[jj]] ? (R)(c[U[jj]] * exp_nonpos(Zm[U[jj]] - zr)) : (R)0;
+            av[l] = jj < k && c[jj] ? (R)(c[jj] * exp_nonpos(Zm[U[jj]] - zr)) : (R)0;
           }
           K(vstore)(a + j + q * VW, av);
           s[q] += av;
