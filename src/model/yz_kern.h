@@ -616,10 +616,10 @@ static void K(count_dense)(const int *bx, const int *rows, int T, int nkeys, int
  * cycle); used when the first is the smaller. */
 #define SS_CMP_KEYS 1024
 #endif
-/* Counts of U_0 .. U_{k-1} in every row into CU [nb, Mp]; 1 when every key of every row lies in
- * U (the counts sum to nkeys), else 0. */
-static int K(count_cmp_u)(const int *bx, const int *rows, int T, int nkeys, int nb, const int *U, int k, int Mp,
-                          int *CU) {
+/* Counts of U_0 .. U_{k-1} in every row into CU [nb, Mp] (zeros up to kp), their OR over the
+ * rows into any [k]; 1 when every key of every row lies in U (the counts sum to nkeys), else 0. */
+static int K(count_cmp_u)(const int *bx, const int *rows, int T, int nkeys, int nb, const int *U, int k, int kp,
+                          int Mp, int *CU, int *any) {
   const int nch = (nkeys + 63) / 64;
   unsigned char xb[SS_CMP_KEYS] __attribute__((aligned(64)));
   int ok = 1;
@@ -634,16 +634,22 @@ static int K(count_cmp_u)(const int *bx, const int *rows, int T, int nkeys, int 
       const __m512i a = _mm512_load_si512(xb), a2 = _mm512_load_si512(xb + 64);
       for (int j = 0; j < k; j++) {
         const __m512i s = _mm512_set1_epi8((char)U[j]);
-        sum += c[j] = __builtin_popcountll(_mm512_cmpeq_epi8_mask(a, s)) + __builtin_popcountll(_mm512_cmpeq_epi8_mask(a2, s));
+        const int n = __builtin_popcountll(_mm512_cmpeq_epi8_mask(a, s)) + __builtin_popcountll(_mm512_cmpeq_epi8_mask(a2, s));
+        c[j] = n;
+        sum += n;
+        any[j] |= n;
       }
     } else {
       for (int j = 0; j < k; j++) {
         const __m512i s = _mm512_set1_epi8((char)U[j]);
         int n = 0;
         for (int h = 0; h < nch; h++) n += __builtin_popcountll(_mm512_cmpeq_epi8_mask(_mm512_load_si512(xb + 64 * h), s));
-        sum += c[j] = n;
+        c[j] = n;
+        sum += n;
+        any[j] |= n;
       }
     }
+    for (int j = k; j < kp; j++) c[j] = 0;
     ok &= sum == nkeys;
   }
   return ok;
@@ -679,51 +685,60 @@ static void K(group_phase1)(yz_impl *y, const ss_batch *b, const double *Y, cons
   int k = 0, use_supp = 0;
   const ss_classes *cl = b->classes;
   const int cls = b->cls[rows[0]];
+  memset(any, 0, sizeof(int) * (size_t)Mp); /* any[j]: U_j occurs among the group's keys */
   if (cl && cl->M == M && cls >= 0 && cls < cl->N) {
     const double *P = cl->prob + (size_t)cls * M;
     for (int u = 0; u < M; u++)
       if (P[u] > 0 || (u == m && y->o.residual)) U[k++] = u;
-    use_supp = 1;
+    const int kp = (k + LW - 1) & ~(LW - 1);
 #if defined(__AVX512BW__)
     if (M <= 255 && nkeys <= SS_CMP_KEYS && k * ((nkeys + 63) / 64) <= nkeys)
-      use_supp = K(count_cmp_u)(b->x, rows, T, nkeys, nb, U, k, Mp, CU);
+      use_supp = K(count_cmp_u)(b->x, rows, T, nkeys, nb, U, k, kp, Mp, CU, any);
     else
 #endif
     {
       K(count_dense)(b->x, rows, T, nkeys, nb, Mp, cnt);
+      use_supp = 1;
       for (int r = 0; r < nb && use_supp; r++) {
         const int *c = cnt + (size_t)r * Mp;
         int *cu = CU + (size_t)r * Mp, sum = 0;
-        for (int j = 0; j < k; j++) sum += cu[j] = c[U[j]];
+        for (int j = 0; j < k; j++) {
+          sum += cu[j] = c[U[j]];
+          any[j] |= cu[j];
+        }
+        for (int j = k; j < kp; j++) cu[j] = 0;
         use_supp = sum == nkeys;
       }
     }
-    if (!use_supp) k = 0;
+    if (!use_supp) {
+      k = 0;
+      memset(any, 0, sizeof(int) * (size_t)Mp);
+    }
   }
   if (!use_supp) { /* the union of the rows' keys, from dense counts */
     K(count_dense)(b->x, rows, T, nkeys, nb, Mp, cnt);
-    memset(any, 0, sizeof(int) * (size_t)Mp);
+    int *anyu = y->anyu + (size_t)tid * Mp;
+    memset(anyu, 0, sizeof(int) * (size_t)Mp);
     for (int r = 0; r < nb; r++) {
       const int *c = cnt + (size_t)r * Mp;
-      for (int u = 0; u < Mp; u++) any[u] |= c[u];
+      for (int u = 0; u < Mp; u++) anyu[u] |= c[u];
     }
     for (int u = 0; u < M; u++)
-      if (any[u] || (u == m && y->o.residual)) U[k++] = u;
+      if (anyu[u] || (u == m && y->o.residual)) {
+        any[k] = anyu[u];
+        U[k++] = u;
+      }
+    const int kp = (k + LW - 1) & ~(LW - 1);
     for (int r = 0; r < nb; r++) {
       const int *c = cnt + (size_t)r * Mp;
       int *cu = CU + (size_t)r * Mp;
       for (int j = 0; j < k; j++) cu[j] = c[U[j]];
+      for (int j = k; j < kp; j++) cu[j] = 0;
     }
   }
-  /* which tokens of U occur among the keys (anyu), the query's slot, the largest Z[m, .] over
-   * the keys' tokens */
+  /* the query's slot, the largest Z[m, .] over the keys' tokens */
   int mslot = -1;
   double zmax = -INFINITY;
-  memset(any, 0, sizeof(int) * (size_t)Mp);
-  for (int r = 0; r < nb; r++) {
-    const int *cu = CU + (size_t)r * Mp;
-    for (int j = 0; j < k; j++) any[j] |= cu[j];
-  }
   for (int j = 0; j < k; j++) {
     if (U[j] == m) mslot = j;
     if (any[j] && Zm[U[j]] > zmax) zmax = Zm[U[j]];
@@ -732,8 +747,6 @@ static void K(group_phase1)(yz_impl *y, const ss_batch *b, const double *Y, cons
   y->gk[g] = k;
   y->gm[g] = m;
   for (int j = k; j < kp; j++) U[j] = U[0]; /* padding lanes read a real row, times 0 */
-  for (int r = 0; r < nb; r++)
-    for (int j = k; j < kp; j++) CU[(size_t)r * Mp + j] = 0;
   for (int j = 0; j < kp; j++) W[j] = j < k && any[j] ? (R)(Zm[U[j]] - zmax) : (R)-INFINITY;
   for (int j = 0; j < kp; j += VW) K(vstore)(W + j, K(vexp)(K(vload)(W + j)));
   /* per row, in one pass over the support: the unnormalised weights v_j = count_j w_j, their
