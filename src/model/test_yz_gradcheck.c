@@ -242,6 +242,25 @@ static void float32_backward_matches_finite_differences(void **state) {
   f32 = grouped = shared_query = 0;
 }
 
+/* One step of random_model(mask, f32_, seed) on a random 13-row batch (its class table dropped
+ * when drop_classes): the loss, and a copy of the gradients (the caller frees it). */
+static double *step_grads(int mask, int f32_, uint64_t seed, int drop_classes, double *loss) {
+  ss_rng r;
+  ss_model *m = random_model(mask, f32_, seed, &r);
+  ss_err e;
+  ss_batch b;
+  assert_int_equal(ss_batch_alloc(&b, 13, T, &e), SS_OK);
+  random_batch(&b, &r);
+  if (drop_classes) b.classes = NULL;
+  double acc;
+  assert_int_equal(m->ops->step(m, &b, loss, &acc, &e), SS_OK);
+  double *g = malloc(sizeof(double) * m->nparams);
+  memcpy(g, m->grads, sizeof(double) * m->nparams);
+  ss_batch_free(&b);
+  ss_model_free(m);
+  return g;
+}
+
 /* The float32 gradients equal the float64 ones up to float rounding (relative to the largest),
  * on the grouped path; on the general path (rows without a class) float32 is not used: the
  * same bits. */
@@ -252,18 +271,7 @@ static void float32_gradients_are_float64_to_float_rounding(void **state) {
     grouped = (mask >> 3) & 1;
     double loss[2], *g[2];
     for (int prec = 0; prec < 2; prec++) {
-      ss_rng r;
-      ss_model *m = random_model(mask, prec, 4242 + mask, &r);
-      ss_err e;
-      ss_batch b;
-      assert_int_equal(ss_batch_alloc(&b, 13, T, &e), SS_OK);
-      random_batch(&b, &r);
-      double acc;
-      assert_int_equal(m->ops->step(m, &b, &loss[prec], &acc, &e), SS_OK);
-      g[prec] = malloc(sizeof(double) * m->nparams);
-      memcpy(g[prec], m->grads, sizeof(double) * m->nparams);
-      ss_batch_free(&b);
-      ss_model_free(m);
+      g[prec] = step_grads(mask, prec, 4242 + mask, 0, &loss[prec]);
     }
     const size_t n = 2 * (size_t)M * M;
     double gmax = 0, dmax = 0;
@@ -309,19 +317,7 @@ static void support_layout_equals_union_layout(void **state) {
       for (int with = 0; with < 2; with++) {
         supp_classes = &cl; /* keys from the supports in both passes; the table given in pass 1 */
         stray_mode = stray;
-        ss_rng r;
-        ss_model *m = random_model(mask, f32, 555 + mask, &r);
-        ss_err e;
-        ss_batch b;
-        assert_int_equal(ss_batch_alloc(&b, 13, T, &e), SS_OK);
-        random_batch(&b, &r);
-        if (!with) b.classes = NULL;
-        double acc;
-        assert_int_equal(m->ops->step(m, &b, &loss[with], &acc, &e), SS_OK);
-        g[with] = malloc(sizeof(double) * m->nparams);
-        memcpy(g[with], m->grads, sizeof(double) * m->nparams);
-        ss_batch_free(&b);
-        ss_model_free(m);
+        g[with] = step_grads(mask, f32, 555 + mask, !with, &loss[with]);
       }
       const size_t n = 2 * (size_t)M * M;
       if (stray == 1) { /* every group falls back to the union of its keys */
