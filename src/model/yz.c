@@ -85,7 +85,6 @@ typedef struct {
   void *F, *ATT, *GF; /* [B, Mp] f, attention and Y^T g on U_g (first kp entries of a row) */
   void *DZ;       /* [B, Mp]  group g: sum over its rows of dL/dZ[m, U_j] */
   int *any;       /* [threads, Mp] whether U_j occurs among a group's keys (nonzero = yes) */
-  int *anyu;      /* [threads, Mp] the same per token, for the union of the keys */
   void *wbuf;     /* [threads, Mp]    e^{Z[m, U_j] - zmax} */
   void *yu;       /* [threads, M, Mp] Y[:, U_g] */
   void *Dg;       /* [dg_cap bytes] group g's share of dY on its support, [Mp, kp] at g * Mp * Mp
@@ -99,10 +98,10 @@ static void free_scratch(yz_impl *y) {
   free(y->Yt); free(y->G); free(y->sn); free(y->su); free(y->sf); free(y->sg); free(y->loss_b); free(y->hit_b);
   free(y->slot); free(y->dYt);
   free(y->ord); free(y->opairs); free(y->gstart); free(y->ccnt); free(y->gU); free(y->gk); free(y->gm); free(y->cnt); free(y->cntu);
-  free(y->cn); free(y->F); free(y->ATT); free(y->GF); free(y->DZ); free(y->any); free(y->anyu); free(y->wbuf); free(y->yu); free(y->Dg); free(y->dtmp);
+  free(y->cn); free(y->F); free(y->ATT); free(y->GF); free(y->DZ); free(y->any); free(y->wbuf); free(y->yu); free(y->Dg); free(y->dtmp);
   y->sf = y->sg = y->loss_b = y->dYt = y->cn = NULL;
   y->Yt = y->G = y->F = y->ATT = y->GF = y->DZ = y->wbuf = y->yu = y->Dg = y->dtmp = NULL;
-  y->sn = y->su = y->hit_b = y->slot = y->ord = y->gstart = y->ccnt = y->gU = y->gk = y->gm = y->cnt = y->cntu = y->any = y->anyu = NULL;
+  y->sn = y->su = y->hit_b = y->slot = y->ord = y->gstart = y->ccnt = y->gU = y->gk = y->gm = y->cnt = y->cntu = y->any = NULL;
   y->opairs = NULL;
 }
 
@@ -156,14 +155,13 @@ static int grow(yz_impl *y, int B, int T, ss_err *err) {
   y->GF = malloc(sizeof(double) * BM);
   y->DZ = malloc(sizeof(double) * BM);
   y->any = malloc(sizeof(int) * (size_t)thr * Mp);
-  y->anyu = malloc(sizeof(int) * (size_t)thr * Mp);
   y->wbuf = malloc(sizeof(double) * (size_t)thr * Mp);
   y->yu = malloc(sizeof(double) * (size_t)thr * M * Mp);
   y->dg_cap = 0; /* Dg grows with the number of groups (yz_run_grouped) */
   y->dtmp = malloc(sizeof(double) * 8 * (size_t)thr * Mp);
   if (!y->Yt || !y->G || !y->sn || !y->su || !y->sf || !y->sg || !y->loss_b || !y->hit_b || !y->slot ||
       (y->nch > 0 && !y->dYt) || !y->ord || !y->opairs || !y->gstart || !y->ccnt || !y->gU || !y->gk || !y->gm ||
-      !y->cnt || !y->cntu || !y->cn || !y->F || !y->ATT || !y->GF || !y->DZ || !y->any || !y->anyu || !y->wbuf || !y->yu || !y->dtmp) {
+      !y->cnt || !y->cntu || !y->cn || !y->F || !y->ATT || !y->GF || !y->DZ || !y->any || !y->wbuf || !y->yu || !y->dtmp) {
     free_scratch(y);
     y->cap_B = 0;
     return ss_seterr(err, SS_EINPUT, "batch of %d sequences with M = %d does not fit in memory", B, M);

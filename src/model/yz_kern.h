@@ -607,6 +607,25 @@ static void K(count_dense)(const int *bx, const int *rows, int T, int nkeys, int
   }
 }
 
+/* The dense counts cnt [nb, Mp] of the tokens U_0 .. U_{k-1}, in U order, into CU [nb, Mp]
+ * (zeros up to round8(k)), their OR over the rows into any [k]; 1 when every key of every row
+ * lies in U (a row's counts on U sum to nkeys), else 0. */
+static int K(counts_on)(const int *cnt, const int *U, int k, int nb, int Mp, int nkeys, int *CU, int *any) {
+  const int kp = (k + LW - 1) & ~(LW - 1);
+  int ok = 1;
+  for (int r = 0; r < nb; r++) {
+    const int *c = cnt + (size_t)r * Mp;
+    int *cu = CU + (size_t)r * Mp, sum = 0;
+    for (int j = 0; j < k; j++) {
+      sum += cu[j] = c[U[j]];
+      any[j] |= cu[j];
+    }
+    for (int j = k; j < kp; j++) cu[j] = 0;
+    ok &= sum == nkeys;
+  }
+  return ok;
+}
+
 #if defined(__AVX512BW__)
 #ifndef SS_CMP_KEYS
 /* Key counts on a given support by comparison (AVX-512BW): a row's keys as bytes (tokens <
@@ -686,55 +705,36 @@ static void K(group_phase1)(yz_impl *y, const ss_batch *b, const double *Y, cons
   const ss_classes *cl = b->classes;
   const int cls = b->cls[rows[0]];
   memset(any, 0, sizeof(int) * (size_t)Mp); /* any[j]: U_j occurs among the group's keys */
+  int dense = 0; /* cnt holds the dense counts */
   if (cl && cl->M == M && cls >= 0 && cls < cl->N) {
     const double *P = cl->prob + (size_t)cls * M;
     for (int u = 0; u < M; u++)
       if (P[u] > 0 || (u == m && y->o.residual)) U[k++] = u;
-    const int kp = (k + LW - 1) & ~(LW - 1);
 #if defined(__AVX512BW__)
     if (M <= 255 && nkeys <= SS_CMP_KEYS && k * ((nkeys + 63) / 64) <= nkeys)
-      use_supp = K(count_cmp_u)(b->x, rows, T, nkeys, nb, U, k, kp, Mp, CU, any);
+      use_supp = K(count_cmp_u)(b->x, rows, T, nkeys, nb, U, k, (k + LW - 1) & ~(LW - 1), Mp, CU, any);
     else
 #endif
     {
       K(count_dense)(b->x, rows, T, nkeys, nb, Mp, cnt);
-      use_supp = 1;
-      for (int r = 0; r < nb && use_supp; r++) {
-        const int *c = cnt + (size_t)r * Mp;
-        int *cu = CU + (size_t)r * Mp, sum = 0;
-        for (int j = 0; j < k; j++) {
-          sum += cu[j] = c[U[j]];
-          any[j] |= cu[j];
-        }
-        for (int j = k; j < kp; j++) cu[j] = 0;
-        use_supp = sum == nkeys;
-      }
+      dense = 1;
+      use_supp = K(counts_on)(cnt, U, k, nb, Mp, nkeys, CU, any);
     }
     if (!use_supp) {
       k = 0;
       memset(any, 0, sizeof(int) * (size_t)Mp);
     }
   }
-  if (!use_supp) { /* the union of the rows' keys, from dense counts */
-    K(count_dense)(b->x, rows, T, nkeys, nb, Mp, cnt);
-    int *anyu = y->anyu + (size_t)tid * Mp;
-    memset(anyu, 0, sizeof(int) * (size_t)Mp);
+  if (!use_supp) { /* the union of the rows' keys, from dense counts (any: per token first) */
+    if (!dense) K(count_dense)(b->x, rows, T, nkeys, nb, Mp, cnt);
     for (int r = 0; r < nb; r++) {
       const int *c = cnt + (size_t)r * Mp;
-      for (int u = 0; u < Mp; u++) anyu[u] |= c[u];
+      for (int u = 0; u < Mp; u++) any[u] |= c[u];
     }
     for (int u = 0; u < M; u++)
-      if (anyu[u] || (u == m && y->o.residual)) {
-        any[k] = anyu[u];
-        U[k++] = u;
-      }
-    const int kp = (k + LW - 1) & ~(LW - 1);
-    for (int r = 0; r < nb; r++) {
-      const int *c = cnt + (size_t)r * Mp;
-      int *cu = CU + (size_t)r * Mp;
-      for (int j = 0; j < k; j++) cu[j] = c[U[j]];
-      for (int j = k; j < kp; j++) cu[j] = 0;
-    }
+      if (any[u] || (u == m && y->o.residual)) U[k++] = u;
+    memset(any, 0, sizeof(int) * (size_t)Mp);
+    K(counts_on)(cnt, U, k, nb, Mp, nkeys, CU, any);
   }
   /* the query's slot, the largest Z[m, .] over the keys' tokens */
   int mslot = -1;
