@@ -107,65 +107,53 @@ SS_AI R K(hsum)(const VD *s) {
   return (h[0] + h[2]) + (h[1] + h[3]);
 }
 
+/* e^x lane by lane for x <= 0: x = k ln2 + r (|r| <= ln2/2, ln 2 in two parts), e^r by its
+ * Taylor polynomial (Horner, each multiply-add rounded once: K(vfma)), times 2^k built in the
+ * exponent bits; below the smallest argument with a normal result 0, NaN propagates.
+ * Doubles: degree 13 (truncation < 2e-16 relative), the scalar exp_nonpos's reduction and
+ * polynomial, so within an ulp of it (and of glibc), not bit-equal to it. Floats: degree 7
+ * (truncation < 6e-9, below half a float ulp). */
 #if SS_KF32
-/* e^x lane by lane for x <= 0 in float: x = k ln2 + r (|r| <= ln2/2, ln 2 in two parts),
- * e^r by its Taylor polynomial to degree 7 (truncation < 6e-9 relative, below float's half
- * ulp), times 2^k built in the exponent bits; below -87 (e^-87 is still a normal float) 0,
- * NaN propagates. */
-SS_AI VD K(vexp)(VD x_in) {
-  const VD lo = K(vset1)(-87.0f);
-  const VI under = x_in < lo;
-  const VD x = K(vblend)(under, lo, x_in);
-  const float shift = 0x1.8p23f, inv_ln2 = 0x1.715476p0f;
-  const float ln2_hi = 0x1.62e4p-1f, ln2_lo = 0x1.7f7d1cp-20f;
-  VD kd = x * inv_ln2 + shift;
-  const VI ki = (VI)kd;
-  kd -= shift;
-  VD r = K(vfma)(-kd, K(vset1)(ln2_hi), x);
-  r = K(vfma)(-kd, K(vset1)(ln2_lo), r);
-  VD p = K(vset1)(1.0f / 5040.0f);
-  p = K(vfma)(p, r, K(vset1)(1.0f / 720.0f));
-  p = K(vfma)(p, r, K(vset1)(1.0f / 120.0f));
-  p = K(vfma)(p, r, K(vset1)(1.0f / 24.0f));
-  p = K(vfma)(p, r, K(vset1)(1.0f / 6.0f));
-  p = K(vfma)(p, r, K(vset1)(0.5f));
-  p = K(vfma)(p, r, K(vset1)(1.0f));
-  p = K(vfma)(p, r, K(vset1)(1.0f));
-  p = p * (VD)((ki + 127) << 23);
-  return (VD)((VI)p & ~under);
-}
+#define SS_EXP_LO -87.0f /* e^-87 is still a normal float */
+#define SS_EXP_BIAS 127
+#define SS_EXP_MANT 23
+#define SS_EXP_C 0x1.8p23f, 0x1.715476p0f, 0x1.62e4p-1f, 0x1.7f7d1cp-20f /* shift, 1/ln2, ln2 hi, lo */
+#define SS_EXP_P0 (1.0f / 5040.0f)
+#define SS_EXP_POLY(F) F(1.0f / 720.0f) F(1.0f / 120.0f) F(1.0f / 24.0f) F(1.0f / 6.0f) F(0.5f) F(1.0f) F(1.0f)
 #else
-/* exp_nonpos lane by lane: the same reduction and polynomial with each multiply-add rounded
- * once (K(vfma)), so within an ulp of the scalar one (and of glibc), not bit-equal to it */
+#define SS_EXP_LO -708.0
+#define SS_EXP_BIAS 1023
+#define SS_EXP_MANT 52
+#define SS_EXP_C 0x1.8p52, 0x1.71547652b82fep0, 0x1.62e42fefa3800p-1, 0x1.ef35793c76730p-45
+#define SS_EXP_P0 (1.0 / 6227020800.0)
+#define SS_EXP_POLY(F)                                                                                 \
+  F(1.0 / 479001600.0) F(1.0 / 39916800.0) F(1.0 / 3628800.0) F(1.0 / 362880.0) F(1.0 / 40320.0)      \
+  F(1.0 / 5040.0) F(1.0 / 720.0) F(1.0 / 120.0) F(1.0 / 24.0) F(1.0 / 6.0) F(0.5) F(1.0) F(1.0)
+#endif
 SS_AI VD K(vexp)(VD x_in) {
-  const VD lo = K(vset1)(-708.0);
-  const VI under = x_in < lo; /* all ones where x_in < -708 (false for NaN) */
+  const R c[4] = {SS_EXP_C};
+  const R shift = c[0], inv_ln2 = c[1], ln2_hi = c[2], ln2_lo = c[3];
+  const VD lo = K(vset1)(SS_EXP_LO);
+  const VI under = x_in < lo; /* all ones where x_in < lo (false for NaN) */
   const VD x = K(vblend)(under, lo, x_in);
-  const double shift = 0x1.8p52, inv_ln2 = 0x1.71547652b82fep0;
-  const double ln2_hi = 0x1.62e42fefa3800p-1, ln2_lo = 0x1.ef35793c76730p-45;
   VD kd = x * inv_ln2 + shift;
   const VI ki = (VI)kd;
   kd -= shift;
   VD r = K(vfma)(-kd, K(vset1)(ln2_hi), x);
   r = K(vfma)(-kd, K(vset1)(ln2_lo), r);
-  VD p = K(vset1)(1.0 / 6227020800.0);
-  p = K(vfma)(p, r, K(vset1)(1.0 / 479001600.0));
-  p = K(vfma)(p, r, K(vset1)(1.0 / 39916800.0));
-  p = K(vfma)(p, r, K(vset1)(1.0 / 3628800.0));
-  p = K(vfma)(p, r, K(vset1)(1.0 / 362880.0));
-  p = K(vfma)(p, r, K(vset1)(1.0 / 40320.0));
-  p = K(vfma)(p, r, K(vset1)(1.0 / 5040.0));
-  p = K(vfma)(p, r, K(vset1)(1.0 / 720.0));
-  p = K(vfma)(p, r, K(vset1)(1.0 / 120.0));
-  p = K(vfma)(p, r, K(vset1)(1.0 / 24.0));
-  p = K(vfma)(p, r, K(vset1)(1.0 / 6.0));
-  p = K(vfma)(p, r, K(vset1)(0.5));
-  p = K(vfma)(p, r, K(vset1)(1.0));
-  p = K(vfma)(p, r, K(vset1)(1.0));
-  p = p * (VD)((ki + 1023) << 52);
+  VD p = K(vset1)(SS_EXP_P0);
+#define SS_EXP_STEP(coef) p = K(vfma)(p, r, K(vset1)(coef));
+  SS_EXP_POLY(SS_EXP_STEP)
+#undef SS_EXP_STEP
+  p = p * (VD)((ki + SS_EXP_BIAS) << SS_EXP_MANT);
   return (VD)((VI)p & ~under);
 }
-#endif
+#undef SS_EXP_LO
+#undef SS_EXP_BIAS
+#undef SS_EXP_MANT
+#undef SS_EXP_C
+#undef SS_EXP_P0
+#undef SS_EXP_POLY
 
 #if SS_KF32 && SS_VBYTES == 64
 /* Floats with AVX-512: rows are padded and reduced in 8-lane blocks like everywhere else, but
