@@ -52,6 +52,9 @@
 /* Per-group shares of dY (D_g, [Mp, Mp] each at most) are kept when they fit in this many
  * doubles (16 MiB): then each group's thread computes its own, and phase 2 only adds them. */
 #define SS_YZ_DG_DOUBLES ((size_t)1 << 21)
+/* The grouped path pads rows to a multiple of this many lanes, and reduces rows over as many
+ * logical lanes (yz_kern.h: LW), in both precisions. */
+#define SS_YZ_LW 8
 
 typedef struct yz_kernels yz_kernels;
 typedef struct {
@@ -60,7 +63,7 @@ typedef struct {
   /* per-batch scratch, grown on demand */
   int cap_B, S, nch;
   /* buffers shared with the grouped path are void *: doubles, or floats when the grouped
-   * path computes in float32 (model.precision); allocated for doubles, rows of Mp16 */
+   * path computes in float32 (model.precision); allocated for doubles, rows padded to Mp */
   void *Yt;       /* [M, M]   Y transposed, refreshed at every call */
   void *G;        /* [B, M]   (softmax(logit) - e_n) / B */
   int *sn;        /* [B]      support size k */
@@ -126,9 +129,8 @@ static int grow(yz_impl *y, int B, int T, ss_err *err) {
   y->S = S;
   y->nslot = thr;
   y->nch = n_chunks(B, T, M);
-  /* rows padded to Mp (a multiple of 16) for the grouped path's vector kernels, which pad to
-   * a multiple of their own block (8) */
-  const size_t Mp = ((size_t)M + 15) & ~(size_t)15;
+  /* rows padded to Mp (a multiple of SS_YZ_LW) for the grouped path's vector kernels */
+  const size_t Mp = ((size_t)M + SS_YZ_LW - 1) & ~(size_t)(SS_YZ_LW - 1);
   y->Yt = malloc(sizeof(double) * (size_t)M * Mp);
   y->G = malloc(sizeof(double) * (size_t)B * Mp);
   y->sn = malloc(sizeof(int) * (size_t)B);
@@ -287,7 +289,6 @@ typedef int v16s __attribute__((vector_size(64)));
 
 /* The grouped path's kernels in one precision. */
 typedef struct {
-  int lw; /* rows padded to a multiple of this (8) */
   size_t esize;
   void (*phase1)(yz_impl *, const ss_batch *, const double *, const void *, const double *, int, int, double, int);
   void (*dY)(const yz_impl *, double *, int, int, int, void *);
@@ -306,8 +307,8 @@ struct yz_kernels {
 };
 
 #define SS_YZ_GRP(s)                                                                                         \
-  {{8, sizeof(double), group_phase1_##s, group_dY_##s, group_add_D_##s, group_add_DZ_##s},                   \
-   {8, sizeof(float), group_phase1_##s##_f32, group_dY_##s##_f32, group_add_D_##s##_f32, group_add_DZ_##s##_f32}}
+  {{sizeof(double), group_phase1_##s, group_dY_##s, group_add_D_##s, group_add_DZ_##s},                   \
+   {sizeof(float), group_phase1_##s##_f32, group_dY_##s##_f32, group_add_D_##s##_f32, group_add_DZ_##s##_f32}}
 static const yz_kernels yz_kernels_all[] = {
 #if SS_YZ_MULTI
     {"x86-64-v4", seq_forward_backward_v4, chunk_dY_v4, SS_YZ_GRP(v4)},
@@ -385,7 +386,7 @@ static int yz_run_grouped(yz_impl *y, ss_model *mdl, const ss_batch *b, double *
   const double inv_B = 1.0 / B;
   const int ng = make_groups(y, b);
   const int par_seq = ng > 1 && (double)B * (T + 3.0 * M * (T < 64 ? T : 64)) > SS_YZ_PAR_WORK;
-  const int Mp = (M + gk->lw - 1) & ~(gk->lw - 1);
+  const int Mp = (M + SS_YZ_LW - 1) & ~(SS_YZ_LW - 1);
   /* the groups' shares of dY in their own buffers when they fit (else phase 2 by rows) */
   const size_t need = (size_t)ng * Mp * Mp * gk->esize;
   if (backward && need > y->dg_cap && need <= SS_YZ_DG_DOUBLES * sizeof(double)) {
@@ -480,10 +481,10 @@ static int yz_run(ss_model *mdl, const ss_batch *b, double *loss, double *acc, i
    * grouped path's kernels, in floats when they compute in float32 */
   const int grouped = batch_has_classes(b);
   if (grouped && y->o.f32) {
-    transpose_f32(y->Yt, Y, M, (M + 7) & ~7);
+    transpose_f32(y->Yt, Y, M, (M + SS_YZ_LW - 1) & ~(SS_YZ_LW - 1));
     return yz_run_grouped(y, mdl, b, loss, acc, backward);
   }
-  transpose_f64(Yt, Y, M, grouped ? (M + 7) & ~7 : M);
+  transpose_f64(Yt, Y, M, grouped ? (M + SS_YZ_LW - 1) & ~(SS_YZ_LW - 1) : M);
   if (grouped) return yz_run_grouped(y, mdl, b, loss, acc, backward);
   /* phase 1: every sequence on its own */
 #pragma omp parallel for schedule(static) if (par_seq)

@@ -11,7 +11,7 @@
  * lanes per block fix every reduction order and the padding of rows (to a multiple of 8),
  * whatever the register width. (Floats in 16-lane blocks were slower: M = 34 padded to 48 and
  * k = 20 to 32 wasted what the width gained.) */
-#define LW 8
+#define LW SS_YZ_LW
 #if SS_KF32
 #define R float
 #define SS_DEN_MIN 0x1p-60f /* see group_phase1 */
