@@ -9,6 +9,15 @@ wait_for_progress() { # until the run's checkpoint changes from $2: the process 
   for _ in $(seq 1 3000); do [ "$(stamp "$1")" != "$2" ] && return 0; sleep 0.01; done
   fail "no new checkpoint in $1"
 }
+# tiny_corpus FILE: 300 lines of 10 words drawn (by RANDOM) from 15, for language-model runs
+tiny_corpus() {
+  local words=(the cat sat on a mat dog ran far away said man big small red) i j line
+  for i in $(seq 1 300); do
+    line=""
+    for j in 1 2 3 4 5 6 7 8 9 10; do line+="${words[RANDOM % 15]} "; done
+    echo "$line"
+  done >"$1"
+}
 # a random pause of 0 .. $1 - 1 hundredths of a second
 pause() { sleep "0.$(printf '%02d' $((RANDOM % $1)))"; }
 

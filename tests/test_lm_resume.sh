@@ -25,12 +25,7 @@ RANDOM=$seed
 echo "kill schedule seed: $seed (SS_TEST_SEED=$seed replays it)"
 
 # a tiny corpus: 300 lines of 10 words drawn from 15 (no network)
-words=(the cat sat on a mat dog ran far away said man big small red)
-for i in $(seq 1 300); do
-  line=""
-  for j in 1 2 3 4 5 6 7 8 9 10; do line+="${words[RANDOM % 15]} "; done
-  echo "$line"
-done >"$tmp/text.txt"
+tiny_corpus "$tmp/text.txt"
 
 # 20 epochs of 14 steps = 280 updates
 args=(model.type=transformer model.task=lm data.path="$tmp/text.txt" data.cache="$tmp/cache" model.d=16 model.H=2

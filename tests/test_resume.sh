@@ -63,12 +63,7 @@ done
 
 # 6) a language-model run (its own loop) and a theory run stop on SIGINT too and keep what
 #    they measured (the LM run's resume is proven by tests/test_lm_resume.sh)
-words=(the cat sat on a mat dog ran far away said man big small red)
-for i in $(seq 1 300); do
-  line=""
-  for j in 1 2 3 4 5 6 7 8 9 10; do line+="${words[RANDOM % 15]} "; done
-  echo "$line"
-done >"$tmp/text.txt"
+tiny_corpus "$tmp/text.txt"
 "$cli" train model.type=transformer model.task=lm data.path="$tmp/text.txt" out="$tmp/lm" model.d=8 data.T=8 \
   batchsize=4 text.epochs=100000 text.top_k=3 opt.lr=0.01 threads=1 >"$tmp/out" 2>&1 &
 pid=$!
