@@ -501,7 +501,7 @@ SS_AI void K(comb_block)(R *out, size_t ldo, const int NQ_, const R *Rm, const i
       i += 8;
     }
   }
-#endif
+#else
   /* one pass over t per NV register vectors of the row (NV a constant in each call, as many
    * as the registers hold with NQ_ rows: 24 accumulators in 32 zmm, 12 in 16 ymm) */
   const int maxv = (SS_VBYTES == 64 ? 24 : 12) / NQ_;
@@ -519,6 +519,7 @@ SS_AI void K(comb_block)(R *out, size_t ldo, const int NQ_, const R *Rm, const i
     }
     i += nv * VW;
   }
+#endif
 }
 
 /* The output of one row: L [Mp] holds the logits (lanes >= M are 0) on entry; loss, hit, and
