@@ -5,6 +5,7 @@
 #include <string.h>
 
 #include "scansnap/model.h"
+#include "util/clones.h"
 
 void ss_model_free(ss_model *m) {
   if (!m) return;
@@ -34,7 +35,7 @@ double ss_model_group_norm(const ss_model *m, int g) {
  * optimizer). */
 typedef double ss_v4d __attribute__((vector_size(32)));
 typedef float ss_v8f __attribute__((vector_size(32)));
-#if defined(__x86_64__) && defined(__GNUC__) && !defined(__clang__) && !defined(__SANITIZE_ADDRESS__)
+#if SS_HAVE_CLONES
 __attribute__((target_clones("avx2", "default")))
 #endif
 static int any_nonfinite(const void *base, size_t n, int f64) {

@@ -4,6 +4,7 @@
 #include <string.h>
 
 #include "scansnap/optim.h"
+#include "util/clones.h"
 
 int ss_optim_init(ss_optim *o, const ss_config *cfg, const ss_model *m, ss_err *err) {
   memset(o, 0, sizeof *o);
@@ -33,21 +34,13 @@ void ss_optim_free(ss_optim *o) {
   o->m1 = o->m2 = NULL;
 }
 
-/* The library is built for baseline x86-64 (SSE2); hot loops are also compiled for AVX2 and
- * AVX-512 and picked at load time (GCC target_clones). Without FMA contraction (ISO C) every
- * clone does the same operations: the same bits. */
-#if defined(__x86_64__) && defined(__GNUC__) && !defined(__clang__) && !defined(__SANITIZE_ADDRESS__)
-#define SS_CLONES __attribute__((target_clones("arch=x86-64-v4", "arch=x86-64-v3", "default")))
-#else
-#define SS_CLONES
-#endif
-
 /* SGD on entries [a, e): the arithmetic of the header's formula, element by element. The
  * loop is instantiated once per combination of the options (weight decay, momentum, first
  * step, Nesterov: constants after inlining), so every version is branch-free and vectorises
  * (a loop that tests them per element ran scalar: 1.8 us of the Figure-4 run's 30 us step);
  * the same operations in the same order either way, so the same bits. Above 64 Ki entries
- * the range is split over threads; below, no OpenMP region is entered at all. */
+ * the range is split over threads; below, no OpenMP region is entered at all. The range loop is
+ * cloned for AVX2 and AVX-512 (SS_CLONES, util/clones.h). */
 #define DEFINE_SGD(SUFFIX, TYPE)                                                                 \
   static inline __attribute__((always_inline)) void sgd_loop_##SUFFIX(                           \
       TYPE *restrict p, const TYPE *restrict g, TYPE *restrict m1, size_t a, size_t e, TYPE mu,  \

@@ -41,6 +41,7 @@
 #include <string.h>
 
 #include "scansnap/yz.h"
+#include "util/clones.h"
 
 /* Work (in multiply-adds) below which a loop runs on the calling thread: waking a team costs
  * microseconds on an idle machine and far more on a busy one. */
@@ -428,19 +429,10 @@ static int yz_run_grouped(yz_impl *y, ss_model *mdl, const ss_batch *b, double *
   return SS_OK;
 }
 
-/* The library is built for baseline x86-64; loops like these are also compiled for AVX2 and
- * AVX-512 and picked at load time (GCC target_clones): plain loads, converts and stores, the
- * same values on every clone. */
-#if defined(__x86_64__) && defined(__GNUC__) && !defined(__clang__) && !defined(__SANITIZE_ADDRESS__)
-#define SS_CLONES __attribute__((target_clones("arch=x86-64-v4", "arch=x86-64-v3", "default")))
-#else
-#define SS_CLONES
-#endif
-
 /* Yt [M, ld] = Y^T in TYPE, padding columns [M, ld) zero: rows ub .. ub + 32 of Yt, by
  * blocks of 32 columns so both sides stay in cache; the rows' blocks on threads only when M^2
  * is large (an OpenMP region, even of one thread, cost as much as the whole transposition at
- * M = 34). */
+ * M = 34); cloned for AVX2 and AVX-512 (SS_CLONES, util/clones.h). */
 #define DEFINE_TRANSPOSE(SUFFIX, TYPE)                                                              \
   SS_CLONES static void transpose_rows_##SUFFIX(TYPE *restrict Yt, const double *restrict Y, int M, int ld, \
                                                 int ub) {                                           \
