@@ -64,6 +64,7 @@ typedef struct {
     /* transformer (SPEC §2.2) */
     int d, H, task, use_Wq, use_Wk, use_Wv, use_Wo, use_residue, use_ln, use_ffn, ffn_hidden,
         gate, pos, tied, attn_bias, embed_group;
+    int nlayers; /* encoder layers (model.nlayers, 1..SS_TF_MAX_LAYERS) */
     double dropout;
   } model;
   struct {

@@ -11,7 +11,8 @@
 #include "scansnap/io.h"
 
 #define SS_MAX_GROUPS 8
-#define SS_MAX_TENSORS 32
+/* the transformer: 4 shared tensors, up to 16 per layer (64 layers), the dropout counter */
+#define SS_MAX_TENSORS 1040
 
 typedef struct {
   const char *name;
@@ -40,7 +41,7 @@ struct ss_model {
   int ngroups;
   ss_param_group groups[SS_MAX_GROUPS];
   int ntensors;
-  ss_tensor tensors[SS_MAX_TENSORS]; /* views into params (names are static strings) */
+  ss_tensor tensors[SS_MAX_TENSORS]; /* views into params (names live as long as the model) */
   void *impl;
 };
 

@@ -1,7 +1,8 @@
-/* The standard 1-layer transformer (SPEC §2.2) behind the ss_model interface, float32,
- * matrix products through CBLAS. Two tasks: synthetic (output of the last position, no
- * mask; batch->label) and language model (causal mask; batch->y holds a target for every
- * position). */
+/* The standard transformer (SPEC §2.2) behind the ss_model interface, float32, matrix
+ * products through CBLAS: model.nlayers encoder layers (1 = the paper's 1-layer model),
+ * every layer with the same switches. Two tasks: synthetic (output of the last position,
+ * no mask; batch->label) and language model (causal mask; batch->y holds a target for
+ * every position). */
 #ifndef SCANSNAP_TRANSFORMER_H
 #define SCANSNAP_TRANSFORMER_H
 #include "scansnap/config.h"
@@ -10,8 +11,19 @@
 /* Builds the model of cfg->model.* over a vocabulary of M tokens and sequences of up to
  * T positions; parameter groups get their learning rates from cfg (attention vs decoder). */
 int ss_tf_new(const ss_config *cfg, int M, int T, ss_model **out, ss_err *err);
-/* Attention probabilities of one sequence x[0..T-1] after a forward pass in eval mode
- * (no dropout): att[h*T*T + i*T + j] = weight of position i on position j, head h. */
+#define SS_TF_MAX_LAYERS 64 /* model.nlayers range 1..64 */
+#define SS_TF_ALL_LAYERS (-1)
+
+/* Number of encoder layers (model.nlayers). */
+int ss_tf_nlayers(const ss_model *m);
+/* Attention probabilities of one sequence x[0..T-1], from one forward pass without dropout
+ * (the training/eval mode is left as it is): att[h*T*T + i*T + j] = weight of position i
+ * on position j, head h, of layer `layer` (0 = the layer on the embedding); with
+ * layer = SS_TF_ALL_LAYERS every layer's, att[((l*H + h)*T + i)*T + j] (L*H*T*T floats).
+ * SS_EINPUT for a layer outside 0..L-1, a token outside the vocabulary or T beyond the
+ * positional table. */
+int ss_tf_attention_layer(ss_model *m, const int *x, int T, int layer, float *att, ss_err *err);
+/* Layer 0's attention: ss_tf_attention_layer(m, x, T, 0, att, err). */
 int ss_tf_attention(ss_model *m, const int *x, int T, float *att, ss_err *err);
 /* Sets training (dropout on) or eval mode. */
 void ss_tf_set_training(ss_model *m, int training);

@@ -53,6 +53,7 @@ static const ss_keydef keys[] = {
   {"model.zero_init", SS_KEY_BOOL, F(model.zero_init), 0, "true", 0, NOLIM, SS_SCOPE_YZ, "Y = Z = 0 at start (else uniform in +-1/sqrt(M))"},
   {"model.precision", SS_KEY_ENUM, F(model.precision), 0, "float64", "float64|float32", NOLIM, SS_SCOPE_YZ, "arithmetic of the Y/Z kernels on generated batches: float32 = single precision (as the PyTorch peer), about 1.35x faster on the Figure-4 run; parameters, gradients and optimizer stay float64"},
   {"model.d", SS_KEY_INT, F(model.d), 0, "128", 0, 1, 65536, SS_SCOPE_TF, "embedding width"},
+  {"model.nlayers", SS_KEY_INT, F(model.nlayers), 0, "1", 0, 1, 64, SS_SCOPE_TF, "encoder layers, each the same layer with every model.* switch (JoMA's multi-layer runs)"},
   {"model.H", SS_KEY_INT, F(model.H), 0, "1", 0, 1, 4096, SS_SCOPE_TF, "attention heads (must divide d)"},
   {"model.task", SS_KEY_ENUM, F(model.task), 0, "synthetic", "synthetic|lm", NOLIM, SS_SCOPE_TF, "synthetic = predict from the last position, no mask; lm = causal language model"},
   {"model.use_Wq", SS_KEY_BOOL, F(model.use_Wq), 0, "true", 0, NOLIM, SS_SCOPE_TF, "query projection (false = identity)"},

@@ -93,8 +93,8 @@ static void parity_case(const char *const *kv, const char *case_name, int lm) {
   assert_int_equal(m->ops->eval(m, &b, &loss_eval, &acc, &e), 0);
   const int rows = lm ? B * T : B;
   float *logits = malloc(sizeof(float) * rows * M), *att = malloc(sizeof(float) * B * c.model.H * T * T);
-  memcpy(logits, ss_tfi_buffer(m, "logits"), sizeof(float) * rows * M);
-  memcpy(att, ss_tfi_buffer(m, "att"), sizeof(float) * B * c.model.H * T * T);
+  memcpy(logits, ss_tfi_buffer(m, "logits", 0), sizeof(float) * rows * M);
+  memcpy(att, ss_tfi_buffer(m, "att", 0), sizeof(float) * B * c.model.H * T * T);
   assert_int_equal(m->ops->step(m, &b, &loss, &acc, &e), 0);
   assert_true(loss == loss_eval);
 

@@ -1,26 +1,35 @@
-/* The standard 1-layer transformer (SPEC §2.2) behind ss_model, float32.
+/* The standard transformer (SPEC §2.2) behind ss_model, float32: model.nlayers encoder
+ * layers, each the layer below, between the embedding and the decoder.
  *
  * Forward (N = B*T rows of width C = model.d; every switch as in model.*):
  *   h0 = dropout(U[x] + pos)                                     [N,C]
- *   q, k, v = h0 Wq^T + bq, ... (identity when use_Wq/Wk/Wv = false)
- *   o  = attention(q, k, v)  (1/sqrt(C/H), causal for the LM, dropout on the weights)
- *   ow = o Wo^T + bo (use_Wo)
- *   r1 = dropout(ow) (+ h0 if use_residue);   h1 = LN1(r1) (use_ln) else r1
- *   FFN (use_ffn): u = h1 W1^T + b1 [N,F]; a = dropout(gate(u)); f = a W2^T + b2;
- *        r2 = dropout(f) (+ h1);  h2 = LN2(r2) (use_ln) else r2
- *   z = h2 (or h1 without FFN)
+ *   layer l = 0..L-1, input in (h0 for layer 0, else layer l-1's output z):
+ *     q, k, v = in Wq^T + bq, ... (identity when use_Wq/Wk/Wv = false)
+ *     o  = attention(q, k, v)  (1/sqrt(C/H), causal for the LM, dropout on the weights)
+ *     ow = o Wo^T + bo (use_Wo)
+ *     r1 = dropout(ow) (+ in if use_residue);   h1 = LN1(r1) (use_ln) else r1
+ *     FFN (use_ffn): u = h1 W1^T + b1 [N,F]; a = dropout(gate(u)); f = a W2^T + b2;
+ *          r2 = dropout(f) (+ h1);  h2 = LN2(r2) (use_ln) else r2
+ *     z = h2 (or h1 without FFN)
  *   synthetic: logits[B,V] = z[:,T-1] U^T (tied) or z[:,T-1] Wd^T + bd; loss = CE(label)
  *   lm:        logits[N,V] = z Wd^T + bd (always untied); loss = mean CE(y) over N
- * With use_residue, use_ln, use_ffn, use_Wo and attn_bias all on this is PyTorch's
- * nn.TransformerEncoderLayer (post-norm, norm_first=False). Without LN/FFN/W_O/biases it is
- * the paper's synthetic SABlock (which adds its residual after the FFN instead; the FFN is
- * off in the paper's runs).
+ * (z of the last layer). With use_residue, use_ln, use_ffn, use_Wo and attn_bias all on this
+ * is PyTorch's nn.TransformerEncoder of nn.TransformerEncoderLayer (post-norm,
+ * norm_first=False). Without LN/FFN/W_O/biases one layer is the paper's synthetic SABlock
+ * (which adds its residual after the FFN instead; the FFN is off in the paper's runs).
  *
  * Parameters: one flat float array, tensors laid out group by group (groups[0] = decoder:
- * embedding*, positional table*, LayerNorms, FFN, decoder; groups[1] = attention: W_Q, W_K,
- * W_V, W_O and their biases; * = moves to groups[1] with model.embed_group=attention). */
+ * embedding*, positional table*, every layer's LayerNorms and FFN (layer by layer), decoder;
+ * groups[1] = attention: every layer's W_Q, W_K, W_V, W_O and their biases; * = moves to
+ * groups[1] with model.embed_group=attention). With one layer the tensor names are
+ * ln1.weight, attn.Wq, ...; with several, every layer's are prefixed l0., l1., ...
+ *
+ * Activations: each layer keeps its own for the backward (memory grows as L x one layer);
+ * gradient scratch is shared by the layers. Dropout sites: 0 = embedding, 4l+1..4l+4 =
+ * layer l's attention weights, attention output, FFN hidden, FFN output. */
 #include <cblas.h>
 #include <math.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -28,32 +37,42 @@
 #include "transformer/tf_internal.h"
 #include "transformer/tf_layers.h"
 
-enum {
-  P_U, P_POS, P_LN1W, P_LN1B, P_W1, P_B1, P_W2, P_B2, P_LN2W, P_LN2B, P_WD, P_BD,
-  P_WQ, P_BQ, P_WK, P_BK, P_WV, P_BV, P_WO, P_BO, P_COUNT
+enum { S_U, S_POS, S_WD, S_BD, S_COUNT }; /* tensors shared by the layers */
+enum {                                   /* tensors of one layer */
+  L_LN1W, L_LN1B, L_W1, L_B1, L_W2, L_B2, L_LN2W, L_LN2B,
+  L_WQ, L_BQ, L_WK, L_BK, L_WV, L_BV, L_WO, L_BO, L_COUNT
 };
 
-static const char *const pnames[P_COUNT] = {
-  "embed.weight", "pos.weight", "ln1.weight", "ln1.bias", "ffn.w1", "ffn.b1", "ffn.w2", "ffn.b2",
-  "ln2.weight", "ln2.bias", "decoder.weight", "decoder.bias",
+static const char *const snames[S_COUNT] = {"embed.weight", "pos.weight", "decoder.weight", "decoder.bias"};
+static const char *const lnames[L_COUNT] = {
+  "ln1.weight", "ln1.bias", "ffn.w1", "ffn.b1", "ffn.w2", "ffn.b2", "ln2.weight", "ln2.bias",
   "attn.Wq", "attn.bq", "attn.Wk", "attn.bk", "attn.Wv", "attn.bv", "attn.Wo", "attn.bo"};
 
 typedef struct {
-  int V, Tmax, C, H, F, lm, wq, wk, wv, wo, bias, res, ln, ffn, gate, pos, tied;
+  float *P[L_COUNT], *G[L_COUNT]; /* views into params / grads; NULL when absent */
+  /* activations of the last forward (arena views) */
+  const float *in; /* input: h0 or the previous layer's z */
+  float *q, *k, *v, *o, *ow, *r1, *h1, *u, *a, *f, *r2, *h2, *m1, *s1, *m2, *s2, *att, *attd;
+  float *z; /* output: h2, r2, h1 or r1 depending on the switches */
+} tf_layer;
+
+typedef struct {
+  int V, Tmax, C, H, F, L, lm, wq, wk, wv, wo, bias, res, ln, ffn, gate, pos, tied;
   float p;
   uint64_t seed;
   int training;
   uint64_t counter; /* training steps done: keys the dropout masks */
   float *state;     /* [2] the counter as two 16-bit halves, a tensor outside every group so
                        that checkpoints carry it and a resumed run draws the same masks */
-  float *P[P_COUNT], *G[P_COUNT]; /* views into params / grads; NULL when absent */
+  float *P[S_COUNT], *G[S_COUNT]; /* views into params / grads; NULL when absent */
+  tf_layer *layer;                /* [L] */
+  char (*names)[24];              /* [L * L_COUNT] tensor names of the layers when L > 1 */
   float *sinus;                   /* [Tmax, C] fixed sinusoidal table (model.pos=sinusoidal) */
   /* activations, sized for cap rows */
   size_t cap_N, cap_rows, cap_att;
   float *arena;
-  float *h0, *q, *k, *v, *o, *ow, *r1, *h1, *m1, *s1, *u, *a, *f, *r2, *h2, *m2, *s2, *zl;
-  float *att, *attd, *datt;
-  float *dz, *dh1, *dr, *du, *dow, *do_, *dq, *dk, *dv, *dh0, *dzl;
+  float *h0, *zl, *dzl;
+  float *dz, *dh1, *dr, *du, *dow, *do_, *dq, *dk, *dv, *dh0, *datt; /* shared backward scratch */
   float *logits, *partial;
   int *tgt;
   const int *x; /* tokens of the last forward (borrowed) */
@@ -74,9 +93,10 @@ static int grow(tf_impl *t, int B, int T, ss_err *err) {
   size_t N = (size_t)B * T, rows = t->lm ? N : (size_t)B, natt = (size_t)B * t->H * T * T;
   if (N <= t->cap_N && rows <= t->cap_rows && natt <= t->cap_att) return SS_OK;
   free_acts(t);
-  const size_t C = t->C, F = t->F;
-  /* 22 buffers of [N,C], 4 of [N,F], 3 of [B,H,T,T], 4 of [N], 2 of [B,C] */
-  size_t total = 22 * N * C + 4 * N * F + 3 * natt + 4 * N + 2 * (size_t)B * C;
+  const size_t C = t->C, F = t->F, L = t->L;
+  /* shared: h0 and 10 gradient buffers of [N,C], one [N,F], one [B,H,T,T], 2 of [B,C];
+   * per layer: 10 of [N,C], 2 of [N,F], 2 of [B,H,T,T], 4 of [N] */
+  size_t total = 11 * N * C + N * F + natt + 2 * (size_t)B * C + L * (10 * N * C + 2 * N * F + 2 * natt + 4 * N);
   t->arena = malloc(sizeof(float) * total);
   t->logits = malloc(sizeof(float) * rows * t->V);
   t->partial = t->bias || t->lm || !t->tied ? malloc(sizeof(float) * (ss_tfl_decoder_partial_size((int)rows, t->V) + 1)) : NULL;
@@ -87,21 +107,61 @@ static int grow(tf_impl *t, int B, int T, ss_err *err) {
                      B, T, t->V, (double)rows * t->V * 4 / (1 << 30));
   }
   float *p = t->arena;
-#define TAKE(x, n) (t->x = p, p += (n))
-  TAKE(h0, N * C); TAKE(q, N * C); TAKE(k, N * C); TAKE(v, N * C); TAKE(o, N * C); TAKE(ow, N * C);
-  TAKE(r1, N * C); TAKE(h1, N * C); TAKE(f, N * C); TAKE(r2, N * C); TAKE(h2, N * C);
-  TAKE(dz, N * C); TAKE(dh1, N * C); TAKE(dr, N * C); TAKE(dow, N * C); TAKE(do_, N * C);
-  TAKE(dq, N * C); TAKE(dk, N * C); TAKE(dv, N * C); TAKE(dh0, N * C);
-  p += 2 * N * C; /* spare */
-  TAKE(u, N * F); TAKE(a, N * F); TAKE(du, N * F); p += N * F;
-  TAKE(att, natt); TAKE(attd, natt); TAKE(datt, natt);
-  TAKE(m1, N); TAKE(s1, N); TAKE(m2, N); TAKE(s2, N);
-  TAKE(zl, (size_t)B * C); TAKE(dzl, (size_t)B * C);
+#define TAKE(x, n) ((x) = p, p += (n))
+  TAKE(t->h0, N * C);
+  TAKE(t->dz, N * C); TAKE(t->dh1, N * C); TAKE(t->dr, N * C); TAKE(t->dow, N * C); TAKE(t->do_, N * C);
+  TAKE(t->dq, N * C); TAKE(t->dk, N * C); TAKE(t->dv, N * C); TAKE(t->dh0, N * C);
+  p += N * C; /* spare */
+  TAKE(t->du, N * F); TAKE(t->datt, natt);
+  TAKE(t->zl, (size_t)B * C); TAKE(t->dzl, (size_t)B * C);
+  for (size_t l = 0; l < L; l++) {
+    tf_layer *y = &t->layer[l];
+    TAKE(y->q, N * C); TAKE(y->k, N * C); TAKE(y->v, N * C); TAKE(y->o, N * C); TAKE(y->ow, N * C);
+    TAKE(y->r1, N * C); TAKE(y->h1, N * C); TAKE(y->f, N * C); TAKE(y->r2, N * C); TAKE(y->h2, N * C);
+    TAKE(y->u, N * F); TAKE(y->a, N * F);
+    TAKE(y->att, natt); TAKE(y->attd, natt);
+    TAKE(y->m1, N); TAKE(y->s1, N); TAKE(y->m2, N); TAKE(y->s2, N);
+  }
 #undef TAKE
   t->cap_N = N;
   t->cap_rows = rows;
   t->cap_att = natt;
   return SS_OK;
+}
+
+/* Dropout key of a site (0 = embedding; layer l's sites are 4l+1..4l+4). */
+static uint64_t key(const tf_impl *t, int site) { return ss_tfl_drop_key(t->seed, site, t->counter); }
+
+/* Layer l on input in (B sequences of T rows); sets y->z. */
+static void layer_forward(tf_impl *t, int l, const float *in, int B, int T, float p) {
+  tf_layer *y = &t->layer[l];
+  const int C = t->C, N = B * T, F = t->F, s = 4 * l;
+  const size_t NC = (size_t)N * C;
+  y->in = in;
+  const float *q = in, *k = in, *v = in;
+  if (t->wq) ss_tfl_linear_forward(y->q, in, y->P[L_WQ], y->P[L_BQ], N, C, C), q = y->q;
+  if (t->wk) ss_tfl_linear_forward(y->k, in, y->P[L_WK], y->P[L_BK], N, C, C), k = y->k;
+  if (t->wv) ss_tfl_linear_forward(y->v, in, y->P[L_WV], y->P[L_BV], N, C, C), v = y->v;
+  ss_tfl_attention_forward(y->o, y->att, y->attd, q, k, v, B, T, C, t->H, t->lm, p, key(t, s + 1));
+  float *ow = y->o;
+  if (t->wo) ss_tfl_linear_forward(ow = y->ow, y->o, y->P[L_WO], y->P[L_BO], N, C, C);
+  ss_tfl_dropout_forward(y->r1, ow, NC, p, key(t, s + 2));
+  if (t->res)
+    for (size_t i = 0; i < NC; i++) y->r1[i] += in[i];
+  float *h1 = y->r1;
+  if (t->ln) ss_tfl_layernorm_forward(h1 = y->h1, y->m1, y->s1, y->r1, y->P[L_LN1W], y->P[L_LN1B], N, C);
+  y->z = h1;
+  if (t->ffn) {
+    ss_tfl_linear_forward(y->u, h1, y->P[L_W1], y->P[L_B1], N, C, F);
+    ss_tfl_gate_forward(y->a, y->u, (size_t)N * F, t->gate);
+    ss_tfl_dropout_forward(y->a, y->a, (size_t)N * F, p, key(t, s + 3));
+    ss_tfl_linear_forward(y->f, y->a, y->P[L_W2], y->P[L_B2], N, F, C);
+    ss_tfl_dropout_forward(y->r2, y->f, NC, p, key(t, s + 4));
+    if (t->res)
+      for (size_t i = 0; i < NC; i++) y->r2[i] += h1[i];
+    y->z = y->r2;
+    if (t->ln) ss_tfl_layernorm_forward(y->z = y->h2, y->m2, y->s2, y->r2, y->P[L_LN2W], y->P[L_LN2B], N, C);
+  }
 }
 
 /* The forward pass; leaves every activation the backward needs. Returns the summed loss
@@ -110,45 +170,25 @@ static int forward(tf_impl *t, const int *x, const int *target_lm, const int *la
                    double *lsum, long *hits, ss_err *err) {
   int rc = grow(t, B, T, err);
   if (rc) return rc;
-  const int C = t->C, N = B * T, F = t->F;
+  const int C = t->C, N = B * T;
   const int drop = t->training && backward && t->p > 0;
   const float p = drop ? t->p : 0.0f;
-#define KEY(site) ss_tfl_drop_key(t->seed, (site), t->counter)
-  const float *pos = t->pos == SS_POS_LEARNED ? t->P[P_POS] : t->pos == SS_POS_SINUSOIDAL ? t->sinus : NULL;
+  const float *pos = t->pos == SS_POS_LEARNED ? t->P[S_POS] : t->pos == SS_POS_SINUSOIDAL ? t->sinus : NULL;
   t->x = x;
-  ss_tfl_embed_forward(t->h0, x, t->P[P_U], pos, B, T, C);
-  ss_tfl_dropout_forward(t->h0, t->h0, (size_t)N * C, p, KEY(0));
-  float *q = t->h0, *k = t->h0, *v = t->h0;
-  if (t->wq) ss_tfl_linear_forward(q = t->q, t->h0, t->P[P_WQ], t->P[P_BQ], N, C, C);
-  if (t->wk) ss_tfl_linear_forward(k = t->k, t->h0, t->P[P_WK], t->P[P_BK], N, C, C);
-  if (t->wv) ss_tfl_linear_forward(v = t->v, t->h0, t->P[P_WV], t->P[P_BV], N, C, C);
-  ss_tfl_attention_forward(t->o, t->att, t->attd, q, k, v, B, T, C, t->H, t->lm, p, KEY(1));
-  float *ow = t->o;
-  if (t->wo) ss_tfl_linear_forward(ow = t->ow, t->o, t->P[P_WO], t->P[P_BO], N, C, C);
-  ss_tfl_dropout_forward(t->r1, ow, (size_t)N * C, p, KEY(2));
-  if (t->res)
-    for (size_t i = 0; i < (size_t)N * C; i++) t->r1[i] += t->h0[i];
-  float *h1 = t->r1;
-  if (t->ln) ss_tfl_layernorm_forward(h1 = t->h1, t->m1, t->s1, t->r1, t->P[P_LN1W], t->P[P_LN1B], N, C);
-  float *z = h1;
-  if (t->ffn) {
-    ss_tfl_linear_forward(t->u, h1, t->P[P_W1], t->P[P_B1], N, C, F);
-    ss_tfl_gate_forward(t->a, t->u, (size_t)N * F, t->gate);
-    ss_tfl_dropout_forward(t->a, t->a, (size_t)N * F, p, KEY(3));
-    ss_tfl_linear_forward(t->f, t->a, t->P[P_W2], t->P[P_B2], N, F, C);
-    ss_tfl_dropout_forward(t->r2, t->f, (size_t)N * C, p, KEY(4));
-    if (t->res)
-      for (size_t i = 0; i < (size_t)N * C; i++) t->r2[i] += h1[i];
-    z = t->r2;
-    if (t->ln) ss_tfl_layernorm_forward(z = t->h2, t->m2, t->s2, t->r2, t->P[P_LN2W], t->P[P_LN2B], N, C);
+  ss_tfl_embed_forward(t->h0, x, t->P[S_U], pos, B, T, C);
+  ss_tfl_dropout_forward(t->h0, t->h0, (size_t)N * C, p, key(t, 0));
+  const float *in = t->h0;
+  for (int l = 0; l < t->L; l++) {
+    layer_forward(t, l, in, B, T, p);
+    in = t->layer[l].z;
   }
   /* decoder input: every position (lm) or the last one (synthetic) */
-  const float *zin = z;
+  const float *zin = in;
   int rows = N;
   if (t->lm) {
     memcpy(t->tgt, target_lm, sizeof(int) * (size_t)N);
   } else {
-    for (int b = 0; b < B; b++) memcpy(t->zl + (size_t)b * C, z + ((size_t)b * T + T - 1) * C, sizeof(float) * C);
+    for (int b = 0; b < B; b++) memcpy(t->zl + (size_t)b * C, in + ((size_t)b * T + T - 1) * C, sizeof(float) * C);
     memcpy(t->tgt, label, sizeof(int) * (size_t)B);
     zin = t->zl;
     rows = B;
@@ -157,26 +197,80 @@ static int forward(tf_impl *t, const int *x, const int *target_lm, const int *la
     if (t->tgt[r] >= t->V)
       return ss_seterr(err, SS_EINPUT, "target token %d at row %d is outside the vocabulary of %d tokens", t->tgt[r], r, t->V);
   const int untied = t->lm || !t->tied;
-  const float *Wdec = untied ? t->P[P_WD] : t->P[P_U];
-  *lsum = ss_tfl_decoder_xent(t->logits, zin, Wdec, untied ? t->P[P_BD] : NULL, t->tgt, rows, C, t->V,
-                              1.0f / (float)rows, backward, untied ? t->G[P_BD] : NULL, t->partial, hits);
-#undef KEY
+  const float *Wdec = untied ? t->P[S_WD] : t->P[S_U];
+  *lsum = ss_tfl_decoder_xent(t->logits, zin, Wdec, untied ? t->P[S_BD] : NULL, t->tgt, rows, C, t->V,
+                              1.0f / (float)rows, backward, untied ? t->G[S_BD] : NULL, t->partial, hits);
   return SS_OK;
 }
 
+/* Backward of layer l: dout = d loss / d z (read only), din = d loss / d in (overwritten);
+ * the layer's parameter gradients are overwritten. */
+static void layer_backward(tf_impl *t, int l, const float *dout, float *din, int B, int T, float p) {
+  tf_layer *y = &t->layer[l];
+  const int C = t->C, N = B * T, F = t->F, s = 4 * l;
+  const size_t NC = (size_t)N * C;
+  const float *dh1 = dout; /* gradient w.r.t. h1 */
+  if (t->ffn) {
+    const float *h1 = t->ln ? y->h1 : y->r1;
+    const float *dr2 = dout;
+    if (t->ln) {
+      memset(t->dr, 0, sizeof(float) * NC);
+      ss_tfl_layernorm_backward(t->dr, y->G[L_LN2W], y->G[L_LN2B], dout, y->r2, y->P[L_LN2W], y->m2, y->s2, N, C);
+      dr2 = t->dr;
+    }
+    if (t->res)
+      memcpy(t->dh1, dr2, sizeof(float) * NC);
+    else
+      memset(t->dh1, 0, sizeof(float) * NC);
+    ss_tfl_dropout_backward(t->dow, dr2, NC, p, key(t, s + 4)); /* dow used as df scratch */
+    memset(t->du, 0, sizeof(float) * (size_t)N * F);
+    ss_tfl_linear_backward(t->du, y->G[L_W2], y->G[L_B2], t->dow, y->a, y->P[L_W2], N, F, C);
+    ss_tfl_dropout_backward(t->du, t->du, (size_t)N * F, p, key(t, s + 3));
+    ss_tfl_gate_backward(t->du, t->du, y->u, (size_t)N * F, t->gate);
+    ss_tfl_linear_backward(t->dh1, y->G[L_W1], y->G[L_B1], t->du, h1, y->P[L_W1], N, C, F);
+    dh1 = t->dh1;
+  }
+  const float *dr1 = dh1;
+  if (t->ln) {
+    memset(t->dr, 0, sizeof(float) * NC);
+    ss_tfl_layernorm_backward(t->dr, y->G[L_LN1W], y->G[L_LN1B], dh1, y->r1, y->P[L_LN1W], y->m1, y->s1, N, C);
+    dr1 = t->dr;
+  }
+  if (t->res)
+    memcpy(din, dr1, sizeof(float) * NC);
+  else
+    memset(din, 0, sizeof(float) * NC);
+  ss_tfl_dropout_backward(t->dow, dr1, NC, p, key(t, s + 2));
+  float *dO = t->dow;
+  if (t->wo) {
+    memset(t->do_, 0, sizeof(float) * NC);
+    ss_tfl_linear_backward(t->do_, y->G[L_WO], y->G[L_BO], t->dow, y->o, y->P[L_WO], N, C, C);
+    dO = t->do_;
+  }
+  const float *q = t->wq ? y->q : y->in, *k = t->wk ? y->k : y->in, *v = t->wv ? y->v : y->in;
+  ss_tfl_attention_backward(t->dq, t->dk, t->dv, t->datt, dO, q, k, v, y->att, y->attd, B, T, C, t->H, t->lm, p,
+                            key(t, s + 1));
+  const int use[3] = {t->wq, t->wk, t->wv};
+  float *dsrc[3] = {t->dq, t->dk, t->dv};
+  const int pw[3] = {L_WQ, L_WK, L_WV}, pb[3] = {L_BQ, L_BK, L_BV};
+  for (int j = 0; j < 3; j++) {
+    if (use[j]) {
+      ss_tfl_linear_backward(din, y->G[pw[j]], y->G[pb[j]], dsrc[j], y->in, y->P[pw[j]], N, C, C);
+    } else {
+      for (size_t i = 0; i < NC; i++) din[i] += dsrc[j][i];
+    }
+  }
+}
+
 static void backward(tf_impl *t, int B, int T) {
-  const int C = t->C, N = B * T, F = t->F;
+  const int C = t->C, N = B * T;
   const size_t NC = (size_t)N * C;
   const float p = t->training && t->p > 0 ? t->p : 0.0f;
-#define KEY(site) ss_tfl_drop_key(t->seed, (site), t->counter)
   const int untied = t->lm || !t->tied;
-  const float *Wdec = untied ? t->P[P_WD] : t->P[P_U];
-  float *dWdec = untied ? t->G[P_WD] : t->G[P_U];
+  const float *Wdec = untied ? t->P[S_WD] : t->P[S_U];
+  float *dWdec = untied ? t->G[S_WD] : t->G[S_U];
   const int rows = t->lm ? N : B;
-  const float *zin;
-  /* recover the decoder input: z is h2, r2, h1 or r1 depending on the switches */
-  const float *z = t->ffn ? (t->ln ? t->h2 : t->r2) : (t->ln ? t->h1 : t->r1);
-  zin = t->lm ? z : t->zl;
+  const float *zin = t->lm ? t->layer[t->L - 1].z : t->zl;
   /* decoder: dz_in = dlogits W ; dW = dlogits^T z_in (overwrites; the tied embedding
    * gradient starts here and the embedding backward adds to it) */
   float *dzin = t->lm ? t->dz : t->dzl;
@@ -186,62 +280,19 @@ static void backward(tf_impl *t, int B, int T) {
     memset(t->dz, 0, sizeof(float) * NC);
     for (int b = 0; b < B; b++) memcpy(t->dz + ((size_t)b * T + T - 1) * C, t->dzl + (size_t)b * C, sizeof(float) * C);
   }
-  float *dh1 = t->dz; /* gradient w.r.t. h1 */
-  if (t->ffn) {
-    const float *h1 = t->ln ? t->h1 : t->r1;
-    float *dr2 = t->dz;
-    if (t->ln) {
-      memset(t->dr, 0, sizeof(float) * NC);
-      ss_tfl_layernorm_backward(t->dr, t->G[P_LN2W], t->G[P_LN2B], t->dz, t->r2, t->P[P_LN2W], t->m2, t->s2, N, C);
-      dr2 = t->dr;
-    }
-    if (t->res)
-      memcpy(t->dh1, dr2, sizeof(float) * NC);
-    else
-      memset(t->dh1, 0, sizeof(float) * NC);
-    ss_tfl_dropout_backward(t->dow, dr2, NC, p, KEY(4)); /* dow used as df scratch */
-    memset(t->du, 0, sizeof(float) * (size_t)N * F);
-    ss_tfl_linear_backward(t->du, t->G[P_W2], t->G[P_B2], t->dow, t->a, t->P[P_W2], N, F, C);
-    ss_tfl_dropout_backward(t->du, t->du, (size_t)N * F, p, KEY(3));
-    ss_tfl_gate_backward(t->du, t->du, t->u, (size_t)N * F, t->gate);
-    ss_tfl_linear_backward(t->dh1, t->G[P_W1], t->G[P_B1], t->du, h1, t->P[P_W1], N, C, F);
-    dh1 = t->dh1;
+  /* layers top down; the gradient w.r.t. a layer's output alternates between dz and dh0 */
+  float *dout = t->dz, *din = t->dh0;
+  for (int l = t->L - 1; l >= 0; l--) {
+    layer_backward(t, l, dout, din, B, T, p);
+    float *tmp = dout;
+    dout = din;
+    din = tmp;
   }
-  float *dr1 = dh1;
-  if (t->ln) {
-    memset(t->dr, 0, sizeof(float) * NC);
-    ss_tfl_layernorm_backward(t->dr, t->G[P_LN1W], t->G[P_LN1B], dh1, t->r1, t->P[P_LN1W], t->m1, t->s1, N, C);
-    dr1 = t->dr;
-  }
-  if (t->res)
-    memcpy(t->dh0, dr1, sizeof(float) * NC);
-  else
-    memset(t->dh0, 0, sizeof(float) * NC);
-  ss_tfl_dropout_backward(t->dow, dr1, NC, p, KEY(2));
-  float *dO = t->dow;
-  if (t->wo) {
-    memset(t->do_, 0, sizeof(float) * NC);
-    ss_tfl_linear_backward(t->do_, t->G[P_WO], t->G[P_BO], t->dow, t->o, t->P[P_WO], N, C, C);
-    dO = t->do_;
-  }
-  const float *q = t->wq ? t->q : t->h0, *k = t->wk ? t->k : t->h0, *v = t->wv ? t->v : t->h0;
-  ss_tfl_attention_backward(t->dq, t->dk, t->dv, t->datt, dO, q, k, v, t->att, t->attd, B, T, C, t->H, t->lm, p,
-                            KEY(1));
-  const int use[3] = {t->wq, t->wk, t->wv};
-  float *dsrc[3] = {t->dq, t->dk, t->dv};
-  const int pw[3] = {P_WQ, P_WK, P_WV}, pb[3] = {P_BQ, P_BK, P_BV};
-  for (int j = 0; j < 3; j++) {
-    if (use[j]) {
-      ss_tfl_linear_backward(t->dh0, t->G[pw[j]], t->G[pb[j]], dsrc[j], t->h0, t->P[pw[j]], N, C, C);
-    } else {
-      for (size_t i = 0; i < NC; i++) t->dh0[i] += dsrc[j][i];
-    }
-  }
-  ss_tfl_dropout_backward(t->dh0, t->dh0, NC, p, KEY(0));
-  if (untied) memset(t->G[P_U], 0, sizeof(float) * (size_t)t->V * C);
-  if (t->pos == SS_POS_LEARNED) memset(t->G[P_POS], 0, sizeof(float) * (size_t)t->Tmax * C);
-  ss_tfl_embed_backward(t->G[P_U], t->pos == SS_POS_LEARNED ? t->G[P_POS] : NULL, t->dh0, t->x, B, T, C);
-#undef KEY
+  float *dh0 = dout; /* d loss / d h0 */
+  ss_tfl_dropout_backward(dh0, dh0, NC, p, key(t, 0));
+  if (untied) memset(t->G[S_U], 0, sizeof(float) * (size_t)t->V * C);
+  if (t->pos == SS_POS_LEARNED) memset(t->G[S_POS], 0, sizeof(float) * (size_t)t->Tmax * C);
+  ss_tfl_embed_backward(t->G[S_U], t->pos == SS_POS_LEARNED ? t->G[S_POS] : NULL, dh0, t->x, B, T, C);
 }
 
 static void set_blas_threads(void) {
@@ -269,8 +320,8 @@ static int tf_run(ss_model *m, const ss_batch *b, double *loss, double *acc, int
   int rc = check_batch(t, b, err);
   if (rc) return rc;
   set_blas_threads();
-  double L;
-  long hits;
+  double L = 0;
+  long hits = 0;
   if ((rc = forward(t, b->x, b->y, b->label, b->B, b->T, bwd, &L, &hits, err))) return rc;
   const int rows = t->lm ? b->B * b->T : b->B;
   *loss = L / rows;
@@ -295,8 +346,12 @@ static int tf_eval(ss_model *m, const ss_batch *b, double *loss, double *acc, ss
 
 void ss_tf_set_training(ss_model *m, int training) { ((tf_impl *)m->impl)->training = training != 0; }
 
-int ss_tf_attention(ss_model *m, const int *x, int T, float *att, ss_err *err) {
+int ss_tf_nlayers(const ss_model *m) { return ((const tf_impl *)m->impl)->L; }
+
+int ss_tf_attention_layer(ss_model *m, const int *x, int T, int layer, float *att, ss_err *err) {
   tf_impl *t = m->impl;
+  if (layer < SS_TF_ALL_LAYERS || layer >= t->L)
+    return ss_seterr(err, SS_EINPUT, "layer %d does not exist (the model has %d layer%s)", layer, t->L, t->L == 1 ? "" : "s");
   if (T < 1 || (T > t->Tmax && t->pos != SS_POS_NONE))
     return ss_seterr(err, SS_EINPUT, "sequence length %d is beyond the positional table of %d positions", T, t->Tmax);
   for (int i = 0; i < T; i++)
@@ -310,15 +365,22 @@ int ss_tf_attention(ss_model *m, const int *x, int T, float *att, ss_err *err) {
   int rc = forward(t, x, tg, tg, 1, T, 0, &L, &h, err);
   free(tg);
   if (rc) return rc;
-  memcpy(att, t->att, sizeof(float) * (size_t)t->H * T * T);
+  const size_t n = (size_t)t->H * T * T;
+  const int l0 = layer == SS_TF_ALL_LAYERS ? 0 : layer, l1 = layer == SS_TF_ALL_LAYERS ? t->L : layer + 1;
+  for (int l = l0; l < l1; l++) memcpy(att + (size_t)(l - l0) * n, t->layer[l].att, sizeof(float) * n);
   return SS_OK;
+}
+
+int ss_tf_attention(ss_model *m, const int *x, int T, float *att, ss_err *err) {
+  return ss_tf_attention_layer(m, x, T, 0, att, err);
 }
 
 /* SPEC §3 for the transformer: for class n, PROBE sequences drawn from P(.|n) with a fixed
  * seed (the same probes at every save step), the query position's attention (mean over
  * heads) summed per token id over the contextual positions 0..T-2, renormalised over them
  * (the query's weight on itself is left out, as the Y/Z model's keys leave it out), and
- * averaged over the probes. */
+ * averaged over the probes. With several layers: layer 0's attention (the layer whose keys
+ * are the tokens themselves). */
 #define PROBE 64
 static int tf_composition(ss_model *m, const ss_classes *cl, double *c, ss_err *err) {
   tf_impl *t = m->impl;
@@ -366,7 +428,7 @@ static int tf_composition(ss_model *m, const ss_classes *cl, double *c, ss_err *
       }
       for (int j = 0; j < T - 1; j++) {
         double a = 0;
-        for (int h = 0; h < H; h++) a += t->att[(((size_t)s * H + h) * T + (T - 1)) * T + j];
+        for (int h = 0; h < H; h++) a += t->layer[0].att[(((size_t)s * H + h) * T + (T - 1)) * T + j];
         wp[j] = a / H;
         tot += wp[j];
       }
@@ -383,6 +445,8 @@ static void tf_free(ss_model *m) {
   if (!t) return;
   free_acts(t);
   free(t->sinus);
+  free(t->layer);
+  free(t->names);
   free(t);
 }
 
@@ -395,12 +459,15 @@ int ss_tf_new(const ss_config *cfg, int M, int T, ss_model **out, ss_err *err) {
     return ss_seterr(err, SS_EINPUT, "key 'model.H': %d heads do not divide model.d = %d", H, C);
   if (M < 2) return ss_seterr(err, SS_EINPUT, "vocabulary of %d tokens is too small for the transformer (need >= 2)", M);
   if (T < 1) return ss_seterr(err, SS_EINPUT, "key 'data.T': sequence length %d must be >= 1", T);
+  if (cfg->model.nlayers < 1 || cfg->model.nlayers > SS_TF_MAX_LAYERS)
+    return ss_seterr(err, SS_EINPUT, "key 'model.nlayers': %d layers, expected 1..%d", cfg->model.nlayers, SS_TF_MAX_LAYERS);
   tf_impl *t = calloc(1, sizeof *t);
   if (!t) return ss_seterr(err, SS_ERUN, "out of memory");
   t->V = M;
   t->Tmax = T;
   t->C = C;
   t->H = H;
+  t->L = cfg->model.nlayers;
   t->ffn = cfg->model.use_ffn;
   t->F = t->ffn ? (cfg->model.ffn_hidden > 0 ? cfg->model.ffn_hidden : 4 * C) : 0;
   t->lm = cfg->model.task == SS_TASK_LM;
@@ -419,44 +486,77 @@ int ss_tf_new(const ss_config *cfg, int M, int T, ss_model **out, ss_err *err) {
   t->training = 1;
   const int untied = t->lm || !t->tied;
   const int emb_att = cfg->model.embed_group == SS_EMBED_IN_ATTENTION;
-  /* shapes (0 = absent) and groups */
-  int64_t sh[P_COUNT][2];
-  memset(sh, 0, sizeof sh);
-  sh[P_U][0] = M, sh[P_U][1] = C;
-  if (t->pos == SS_POS_LEARNED) sh[P_POS][0] = T, sh[P_POS][1] = C;
-  if (t->ln) sh[P_LN1W][0] = sh[P_LN1B][0] = C;
-  if (t->ffn) {
-    sh[P_W1][0] = t->F, sh[P_W1][1] = C, sh[P_B1][0] = t->F;
-    sh[P_W2][0] = C, sh[P_W2][1] = t->F, sh[P_B2][0] = C;
-    if (t->ln) sh[P_LN2W][0] = sh[P_LN2B][0] = C;
+  const int L = t->L;
+  /* every tensor (shared, or kind k of layer l) with its shape (0 = absent) and the slots
+   * its views go to, in layout order: group 0 first */
+  typedef struct {
+    int kind, layer; /* layer -1: shared tensor */
+    int64_t sh[2];
+    float **P, **G;
+  } slot;
+  slot *sl = malloc(sizeof(slot) * (size_t)(S_COUNT + L * L_COUNT));
+  t->layer = calloc((size_t)L, sizeof(tf_layer));
+  t->names = L > 1 ? malloc(sizeof(*t->names) * (size_t)L * L_COUNT) : NULL;
+  if (!sl || !t->layer || (L > 1 && !t->names)) {
+    free(sl);
+    free(t->layer);
+    free(t->names);
+    free(t);
+    return ss_seterr(err, SS_ERUN, "out of memory");
   }
-  if (untied) sh[P_WD][0] = M, sh[P_WD][1] = C, sh[P_BD][0] = M;
+  int no = 0, g0 = 0;
+#define SHARED(k) (sl[no++] = (slot){(k), -1, {0, 0}, &t->P[k], &t->G[k]})
+#define LAYERS(k0, k1)                                                                   \
+  for (int l = 0; l < L; l++)                                                             \
+    for (int k = (k0); k < (k1); k++) sl[no++] = (slot){k, l, {0, 0}, &t->layer[l].P[k], &t->layer[l].G[k]}
+  if (!emb_att) SHARED(S_U), SHARED(S_POS);
+  LAYERS(L_LN1W, L_WQ);
+  SHARED(S_WD), SHARED(S_BD);
+  g0 = no;
+  if (emb_att) SHARED(S_U), SHARED(S_POS);
+  LAYERS(L_WQ, L_COUNT);
+#undef SHARED
+#undef LAYERS
   const int on[4] = {t->wq, t->wk, t->wv, t->wo};
-  for (int j = 0; j < 4; j++)
-    if (on[j]) {
-      sh[P_WQ + 2 * j][0] = C, sh[P_WQ + 2 * j][1] = C;
-      if (t->bias) sh[P_BQ + 2 * j][0] = C;
+  for (int i = 0; i < no; i++) {
+    int64_t *sh = sl[i].sh;
+    const int k = sl[i].kind;
+    if (sl[i].layer < 0) {
+      if (k == S_U) sh[0] = M, sh[1] = C;
+      if (k == S_POS && t->pos == SS_POS_LEARNED) sh[0] = T, sh[1] = C;
+      if (k == S_WD && untied) sh[0] = M, sh[1] = C;
+      if (k == S_BD && untied) sh[0] = M;
+      continue;
     }
-  int order[P_COUNT], no = 0;
-  for (int i = 0; i < P_COUNT; i++) /* group 0: everything but attention (and maybe the embedding) */
-    if (i < P_WQ && !(emb_att && (i == P_U || i == P_POS))) order[no++] = i;
-  const int g0 = no;
-  if (emb_att) order[no++] = P_U, order[no++] = P_POS;
-  for (int i = P_WQ; i < P_COUNT; i++) order[no++] = i;
-  size_t off[P_COUNT], total = 0, gsize[2] = {0, 0};
-  for (int oi = 0; oi < no; oi++) {
-    int i = order[oi];
-    size_t n = sh[i][0] == 0 ? 0 : (size_t)sh[i][0] * (sh[i][1] ? (size_t)sh[i][1] : 1);
-    off[i] = total;
+    if ((k == L_LN1W || k == L_LN1B) && t->ln) sh[0] = C;
+    if (t->ffn) {
+      if (k == L_W1) sh[0] = t->F, sh[1] = C;
+      if (k == L_B1) sh[0] = t->F;
+      if (k == L_W2) sh[0] = C, sh[1] = t->F;
+      if (k == L_B2) sh[0] = C;
+      if ((k == L_LN2W || k == L_LN2B) && t->ln) sh[0] = C;
+    }
+    if (k >= L_WQ && on[(k - L_WQ) / 2]) {
+      if ((k - L_WQ) % 2 == 0)
+        sh[0] = C, sh[1] = C;
+      else if (t->bias)
+        sh[0] = C;
+    }
+  }
+  size_t total = 0, gsize[2] = {0, 0};
+  for (int i = 0; i < no; i++) {
+    size_t n = sl[i].sh[0] == 0 ? 0 : (size_t)sl[i].sh[0] * (sl[i].sh[1] ? (size_t)sl[i].sh[1] : 1);
     total += n;
-    gsize[oi >= g0] += n;
+    gsize[i >= g0] += n;
   }
   const size_t state_off = total; /* dropout step counter, in no group (never updated) */
   total += 2;
   double bytes = (double)total * 4 * 4 + (double)M * 4 * 64;
   if (bytes > 64e9) {
-    free(t);
-    return ss_seterr(err, SS_EINPUT, "model of %zu parameters (vocabulary %d, d = %d) does not fit in memory", total, M, C);
+    free(sl);
+    tf_free(&(ss_model){.impl = t});
+    return ss_seterr(err, SS_EINPUT, "model of %zu parameters (vocabulary %d, d = %d, %d layers) does not fit in memory", total, M,
+                     C, L);
   }
   ss_model *m = calloc(1, sizeof *m);
   if (m) {
@@ -465,8 +565,8 @@ int ss_tf_new(const ss_config *cfg, int M, int T, ss_model **out, ss_err *err) {
   }
   if (t->pos == SS_POS_SINUSOIDAL) t->sinus = malloc(sizeof(float) * (size_t)T * C);
   if (!m || !m->params || !m->grads || (t->pos == SS_POS_SINUSOIDAL && !t->sinus)) {
-    free(t->sinus);
-    free(t);
+    free(sl);
+    tf_free(&(ss_model){.impl = t});
     ss_model_free(m);
     return ss_seterr(err, SS_EINPUT, "model of %zu parameters does not fit in memory", total);
   }
@@ -475,47 +575,62 @@ int ss_tf_new(const ss_config *cfg, int M, int T, ss_model **out, ss_err *err) {
   m->dtype = SS_F32;
   m->nparams = total;
   float *P = m->params, *G = m->grads;
-  for (int oi = 0; oi < no; oi++) {
-    int i = order[oi];
-    if (sh[i][0] == 0) continue;
-    t->P[i] = P + off[i];
-    t->G[i] = G + off[i];
-    ss_tensor *tv = &m->tensors[m->ntensors++];
-    *tv = (ss_tensor){(char *)pnames[i], SS_F32, sh[i][1] ? 2 : 1, {sh[i][0], sh[i][1]}, t->P[i]};
+  size_t off = 0;
+  for (int i = 0; i < no; i++) {
+    const int64_t *sh = sl[i].sh;
+    if (sh[0] == 0) continue;
+    *sl[i].P = P + off;
+    *sl[i].G = G + off;
+    off += (size_t)sh[0] * (sh[1] ? (size_t)sh[1] : 1);
+    const char *name = sl[i].layer < 0 ? snames[sl[i].kind] : lnames[sl[i].kind];
+    if (sl[i].layer >= 0 && L > 1) {
+      char *nm = t->names[sl[i].layer * L_COUNT + sl[i].kind];
+      snprintf(nm, sizeof *t->names, "l%d.%s", sl[i].layer, lnames[sl[i].kind]);
+      name = nm;
+    }
+    m->tensors[m->ntensors++] = (ss_tensor){(char *)name, SS_F32, sh[1] ? 2 : 1, {sh[0], sh[1]}, *sl[i].P};
   }
   t->state = P + state_off;
   m->tensors[m->ntensors++] = (ss_tensor){"state.dropout_step", SS_F32, 1, {2}, t->state};
   m->ngroups = 2;
   m->groups[0] = (ss_param_group){"decoder", 0, gsize[0], ss_config_lr_y(cfg)};
   m->groups[1] = (ss_param_group){"attention", gsize[0], gsize[1], ss_config_lr_z(cfg)};
-  /* Initialisation (seeded, serial): nn.Embedding N(0,1) as the paper's synthetic code;
-   * the LM's embedding and decoder U(-0.1,0.1) as PyTorch's word_language_model example;
-   * linear layers nn.Linear's U(+-1/sqrt(fan_in)); biases of attention/decoder 0; LN 1/0. */
+  /* Initialisation (seeded, serial, in layout order): nn.Embedding N(0,1) as the paper's
+   * synthetic code; the LM's embedding and decoder U(-0.1,0.1) as PyTorch's
+   * word_language_model example; linear layers nn.Linear's U(+-1/sqrt(fan_in)); biases of
+   * attention/decoder 0; LN 1/0. */
   ss_rng r;
   ss_rng_seed(&r, ss_stream_seed(cfg->seed, SS_STREAM_INIT));
-  for (int oi = 0; oi < no; oi++) {
-    int i = order[oi];
-    if (!t->P[i]) continue;
-    size_t n = (size_t)sh[i][0] * (sh[i][1] ? (size_t)sh[i][1] : 1);
-    float *w = t->P[i];
+  for (int i = 0; i < no; i++) {
+    const int64_t *sh = sl[i].sh;
+    if (sh[0] == 0) continue;
+    size_t n = (size_t)sh[0] * (sh[1] ? (size_t)sh[1] : 1);
+    float *w = *sl[i].P;
     double bound = 0;
-    switch (i) {
-    case P_U:
-      if (t->lm) bound = 0.1;
-      else
-        for (size_t j = 0; j < n; j++) w[j] = (float)ss_rng_normal(&r);
-      break;
-    case P_POS: bound = 0.1; break;
-    case P_LN1W: case P_LN2W: for (size_t j = 0; j < n; j++) w[j] = 1.0f; break;
-    case P_W1: case P_B1: bound = 1.0 / sqrt((double)C); break;
-    case P_W2: case P_B2: bound = 1.0 / sqrt((double)t->F); break;
-    case P_WD: bound = t->lm ? 0.1 : 1.0 / sqrt((double)C); break;
-    case P_WQ: case P_WK: case P_WV: case P_WO: bound = 1.0 / sqrt((double)C); break;
-    default: break; /* biases, LN bias: 0 */
+    if (sl[i].layer < 0) {
+      switch (sl[i].kind) {
+      case S_U:
+        if (t->lm) bound = 0.1;
+        else
+          for (size_t j = 0; j < n; j++) w[j] = (float)ss_rng_normal(&r);
+        break;
+      case S_POS: bound = 0.1; break;
+      case S_WD: bound = t->lm ? 0.1 : 1.0 / sqrt((double)C); break;
+      default: break; /* decoder bias: 0 */
+      }
+    } else {
+      switch (sl[i].kind) {
+      case L_LN1W: case L_LN2W: for (size_t j = 0; j < n; j++) w[j] = 1.0f; break;
+      case L_W1: case L_B1: bound = 1.0 / sqrt((double)C); break;
+      case L_W2: case L_B2: bound = 1.0 / sqrt((double)t->F); break;
+      case L_WQ: case L_WK: case L_WV: case L_WO: bound = 1.0 / sqrt((double)C); break;
+      default: break; /* attention biases, LN bias: 0 */
+      }
     }
     if (bound > 0)
       for (size_t j = 0; j < n; j++) w[j] = (float)((2.0 * ss_rng_uniform(&r) - 1.0) * bound);
   }
+  free(sl);
   if (t->sinus) /* pe[t,2i] = sin(t/10000^(2i/C)), pe[t,2i+1] = cos(same) */
     for (int tt = 0; tt < T; tt++)
       for (int c = 0; c < C; c++) {
@@ -526,9 +641,9 @@ int ss_tf_new(const ss_config *cfg, int M, int T, ss_model **out, ss_err *err) {
   return SS_OK;
 }
 
-const float *ss_tfi_buffer(const ss_model *m, const char *what) {
+const float *ss_tfi_buffer(const ss_model *m, const char *what, int layer) {
   const tf_impl *t = m->impl;
   if (!strcmp(what, "logits")) return t->logits;
-  if (!strcmp(what, "att")) return t->att;
+  if (!strcmp(what, "att") && layer >= 0 && layer < t->L) return t->layer[layer].att;
   return NULL;
 }
