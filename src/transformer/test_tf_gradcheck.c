@@ -1,5 +1,5 @@
 /* Finite-difference checks of every layer's backward and of the whole transformer for both
- * tasks, plus bit-identical results across thread counts.
+ * tasks (1, 2 and 3 layers), plus bit-identical results across thread counts.
  *
  * Float model, so: central differences with step 1e-2 on O(1) inputs (truncation ~1e-4
  * relative) against the analytic gradient; a tensor passes when ||a - fd|| <= 1e-2 ||fd||
@@ -353,6 +353,24 @@ static void test_whole_model_gradients_match_finite_differences_synthetic(void *
   model_case(untied, 0);
 }
 
+/* N-layer models: every tensor of every layer (the gradient flows through the layers above). */
+static void test_multilayer_gradients_match_finite_differences(void **state) {
+  (void)state;
+  const char *lm2[] = {"model.nlayers", "2", "model.task", "lm", "model.d", "8", "model.H", "2", "model.use_Wo", "true",
+                       "model.attn_bias", "true", "model.use_residue", "true", "model.use_ln", "true", "model.use_ffn", "true",
+                       "model.ffn_hidden", "6", "model.gate", "silu", "model.pos", "sinusoidal", NULL};
+  model_case(lm2, 1);
+  const char *lm3[] = {"model.nlayers", "3", "model.task", "lm", "model.d", "6", "model.H", "3", "model.use_Wk", "false",
+                       "model.use_residue", "true", "model.embed_group", "attention", "model.pos", "learned", NULL};
+  model_case(lm3, 1);
+  const char *syn2[] = {"model.nlayers", "2", "model.d", "8", "model.H", "1", "model.use_residue", "true", NULL}; /* the paper's block, stacked */
+  model_case(syn2, 0);
+  const char *syn3[] = {"model.nlayers", "3", "model.d", "8", "model.H", "2", "model.use_Wo", "true", "model.attn_bias", "true",
+                        "model.use_residue", "true", "model.use_ln", "true", "model.use_ffn", "true", "model.ffn_hidden", "6",
+                        "model.gate", "silu", "model.tied", "false", "model.use_Wv", "false", NULL};
+  model_case(syn3, 0);
+}
+
 static void test_whole_model_gradients_match_finite_differences_lm(void **state) {
   (void)state;
   const char *full[] = {"model.task", "lm", "model.d", "8", "model.H", "2", "model.use_Wo", "true", "model.attn_bias", "true",
@@ -363,46 +381,51 @@ static void test_whole_model_gradients_match_finite_differences_lm(void **state)
   model_case(bare, 1);
 }
 
-/* Same configuration and seed -> bit-identical loss and gradients with 1 or 2 threads,
- * dropout included (its masks are hashes of seed, step and position). */
+/* Same configuration and seed -> bit-identical loss and gradients with 1, 2 or 3 threads,
+ * dropout included (its masks are hashes of seed, step and position), for 1 and 2 layers. */
 static void test_step_is_bit_identical_across_thread_counts(void **state) {
   (void)state;
-  const char *kv[] = {"model.task", "lm", "model.d", "64", "model.H", "2", "model.use_Wo", "true", "model.attn_bias", "true",
-                      "model.use_residue", "true", "model.use_ln", "true", "model.use_ffn", "true", "model.dropout", "0.2",
-                      "model.pos", "learned", NULL};
+  const char *kv[] = {"model.nlayers", "1", "model.task", "lm", "model.d", "64", "model.H", "2", "model.use_Wo", "true",
+                      "model.attn_bias", "true", "model.use_residue", "true", "model.use_ln", "true", "model.use_ffn", "true",
+                      "model.dropout", "0.2", "model.pos", "learned", NULL};
   const int M = 3000, T = 32, B = 8;
-  float *g[2];
-  double L[2];
-  size_t n = 0;
-  for (int run = 0; run < 2; run++) {
-    omp_set_num_threads(run + 1);
-    ss_model *m = build(kv, M, T);
-    ss_batch b;
-    ss_err e;
-    assert_int_equal(ss_batch_alloc(&b, B, T, &e), 0);
-    int *y = malloc(sizeof(int) * B * T);
-    ss_rng_seed(&R, 5);
-    for (int i = 0; i < B * T; i++) {
-      b.x[i] = (int)ss_rng_below(&R, M);
-      y[i] = (int)ss_rng_below(&R, M);
+  for (int layers = 1; layers <= 2; layers++) {
+    kv[1] = layers == 1 ? "1" : "2";
+    float *g[3];
+    double L[3];
+    size_t n = 0;
+    for (int run = 0; run < 3; run++) {
+      omp_set_num_threads(run + 1);
+      ss_model *m = build(kv, M, T);
+      assert_int_equal(ss_tf_nlayers(m), layers);
+      ss_batch b;
+      ss_err e;
+      assert_int_equal(ss_batch_alloc(&b, B, T, &e), 0);
+      int *y = malloc(sizeof(int) * B * T);
+      ss_rng_seed(&R, 5);
+      for (int i = 0; i < B * T; i++) {
+        b.x[i] = (int)ss_rng_below(&R, M);
+        y[i] = (int)ss_rng_below(&R, M);
+      }
+      b.y = y;
+      double a;
+      assert_int_equal(m->ops->step(m, &b, &L[run], &a, &e), 0);
+      assert_int_equal(m->ops->step(m, &b, &L[run], &a, &e), 0); /* second step: other dropout masks */
+      n = m->nparams;
+      g[run] = malloc(sizeof(float) * n);
+      memcpy(g[run], m->grads, sizeof(float) * n);
+      free(y);
+      b.y = NULL;
+      ss_batch_free(&b);
+      ss_model_free(m);
     }
-    b.y = y;
-    double a;
-    assert_int_equal(m->ops->step(m, &b, &L[run], &a, &e), 0);
-    assert_int_equal(m->ops->step(m, &b, &L[run], &a, &e), 0); /* second step: other dropout masks */
-    n = m->nparams;
-    g[run] = malloc(sizeof(float) * n);
-    memcpy(g[run], m->grads, sizeof(float) * n);
-    free(y);
-    b.y = NULL;
-    ss_batch_free(&b);
-    ss_model_free(m);
+    omp_set_num_threads(2);
+    for (int run = 1; run < 3; run++) {
+      assert_true(L[0] == L[run]);
+      assert_memory_equal(g[0], g[run], sizeof(float) * n);
+    }
+    for (int run = 0; run < 3; run++) free(g[run]);
   }
-  omp_set_num_threads(2);
-  assert_true(L[0] == L[1]);
-  assert_memory_equal(g[0], g[1], sizeof(float) * n);
-  free(g[0]);
-  free(g[1]);
 }
 
 /* The dropout step counter travels with the parameters (tensor state.dropout_step), so a
@@ -463,6 +486,83 @@ static void test_bad_heads_and_long_sequences_are_input_errors(void **state) {
   ss_model_free(m);
 }
 
+static int has_tensor(const ss_model *m, const char *name) {
+  for (int i = 0; i < m->ntensors; i++)
+    if (!strcmp(m->tensors[i].name, name)) return 1;
+  return 0;
+}
+
+/* Layout of an N-layer model: per-layer tensors named l<i>.*, shared ones unprefixed; the
+ * attention group holds every layer's W_Q/K/V/O (and biases) and nothing else; one layer
+ * keeps the 1-layer names; the parameter count is shared + N x one layer. */
+static void test_layers_are_laid_out_in_the_two_groups(void **state) {
+  (void)state;
+  const char *kv[] = {"model.nlayers", "3", "model.task", "lm", "model.d", "8", "model.H", "2", "model.use_Wo", "true",
+                      "model.attn_bias", "true", "model.use_residue", "true", "model.use_ln", "true", "model.use_ffn", "true",
+                      "model.ffn_hidden", "6", "model.pos", "learned", NULL};
+  ss_model *m3 = build(kv, 11, 5);
+  kv[1] = "1";
+  ss_model *m1 = build(kv, 11, 5);
+  assert_int_equal(ss_tf_nlayers(m3), 3);
+  assert_int_equal(ss_tf_nlayers(m1), 1);
+  assert_true(has_tensor(m1, "attn.Wq") && has_tensor(m1, "ln2.bias") && !has_tensor(m1, "l0.attn.Wq"));
+  const char *per[] = {"attn.Wq", "attn.bq", "attn.Wk", "attn.bk", "attn.Wv", "attn.bv", "attn.Wo", "attn.bo",
+                       "ln1.weight", "ln1.bias", "ffn.w1", "ffn.b1", "ffn.w2", "ffn.b2", "ln2.weight", "ln2.bias"};
+  for (int l = 0; l < 3; l++)
+    for (int k = 0; k < 16; k++) {
+      char nm[40];
+      snprintf(nm, sizeof nm, "l%d.%s", l, per[k]);
+      assert_true(has_tensor(m3, nm));
+      assert_false(has_tensor(m3, per[k]));
+    }
+  assert_int_equal(m3->ntensors, 4 + 3 * 16 + 1);
+  const size_t shared = 11 * 8 + 5 * 8 + 11 * 8 + 11, layer = m1->nparams - 2 - shared;
+  assert_int_equal(m3->nparams, shared + 3 * layer + 2);
+  for (int i = 0; i < m3->ntensors; i++) {
+    const ss_tensor *t = &m3->tensors[i];
+    if (!strncmp(t->name, "state.", 6)) continue;
+    size_t off = (size_t)((float *)t->data - (float *)m3->params);
+    int in_att = off >= m3->groups[1].offset && off < m3->groups[1].offset + m3->groups[1].count;
+    assert_int_equal(in_att, strstr(t->name, "attn.") != NULL);
+  }
+  assert_int_equal(m3->groups[0].count + m3->groups[1].count + 2, m3->nparams);
+  /* attention of every layer: rows are causal distributions; all-layers = layer by layer */
+  int x[5] = {1, 4, 2, 9, 4};
+  float all[3 * 2 * 25], one[2 * 25];
+  ss_err e;
+  assert_int_equal(ss_tf_attention_layer(m3, x, 5, SS_TF_ALL_LAYERS, all, &e), SS_OK);
+  for (int l = 0; l < 3; l++) {
+    assert_int_equal(ss_tf_attention_layer(m3, x, 5, l, one, &e), SS_OK);
+    assert_memory_equal(one, all + l * 50, sizeof one);
+    for (int h = 0; h < 2; h++)
+      for (int i = 0; i < 5; i++) {
+        double s = 0;
+        for (int j = 0; j < 5; j++) {
+          s += one[h * 25 + i * 5 + j];
+          if (j > i) assert_true(one[h * 25 + i * 5 + j] == 0.0f);
+        }
+        assert_true(fabs(s - 1) < 1e-5);
+      }
+  }
+  assert_memory_not_equal(all, all + 50, sizeof one); /* the layers attend differently */
+  assert_int_equal(ss_tf_attention(m3, x, 5, one, &e), SS_OK);
+  assert_memory_equal(one, all, sizeof one);
+  assert_int_equal(ss_tf_attention_layer(m3, x, 5, 3, one, &e), SS_EINPUT);
+  assert_non_null(strstr(e.msg, "layer 3"));
+  assert_int_equal(ss_tf_attention_layer(m3, x, 5, -2, one, &e), SS_EINPUT);
+  ss_model_free(m3);
+  ss_model_free(m1);
+  /* out of range: an input error naming the key */
+  ss_config c;
+  ss_config_defaults(&c);
+  c.model.nlayers = 0;
+  ss_model *m = NULL;
+  assert_int_equal(ss_tf_new(&c, 20, 8, &m, &e), SS_EINPUT);
+  assert_non_null(strstr(e.msg, "model.nlayers"));
+  assert_int_equal(ss_config_set(&c, "model.nlayers", "65", &e), SS_EINPUT);
+  assert_int_equal(ss_config_set(&c, "model.nlayers", "64", &e), SS_OK);
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_check_catches_a_wrong_gradient),
@@ -474,6 +574,8 @@ int main(void) {
       cmocka_unit_test(test_decoder_cross_entropy_matches_finite_differences),
       cmocka_unit_test(test_whole_model_gradients_match_finite_differences_synthetic),
       cmocka_unit_test(test_whole_model_gradients_match_finite_differences_lm),
+      cmocka_unit_test(test_multilayer_gradients_match_finite_differences),
+      cmocka_unit_test(test_layers_are_laid_out_in_the_two_groups),
       cmocka_unit_test(test_step_is_bit_identical_across_thread_counts),
       cmocka_unit_test(test_restored_parameters_continue_the_dropout_stream),
       cmocka_unit_test(test_bad_heads_and_long_sequences_are_input_errors),
