@@ -4,8 +4,12 @@
 # same threads, same OpenBLAS kernels. Prints tokens/s of both, the ratio, achieved GFLOP/s
 # and share of peak, peak memory (ru_maxrss) and the BLAS each used.
 # usage: bench/bench_tf.sh [V=30000] [STEPS=10] [THREADS=2] [ROUNDS=3]   (after building build/)
+# SS_BENCH_NLAYERS=N (default 1) stacks N encoder layers on both sides; SS_BENCH_OPT=adam
+# (default sgd) trains with Adam lr 1e-4 instead of SGD lr 5 (bench/bench_joma_tf.sh sets both).
+# The last line, "summary ...", is for scripts that collect several runs.
 set -euo pipefail
 V=${1:-30000}; STEPS=${2:-10}; THREADS=${3:-2}; ROUNDS=${4:-3}
+NL=${SS_BENCH_NLAYERS:-1}; OPTM=${SS_BENCH_OPT:-sgd}
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
 BUILD=${SS_BUILD:-$ROOT/build}
 PY=/usr/bin/python3
@@ -43,18 +47,18 @@ run_best() { # name cmd...: keeps the run with the fastest full step
 }
 declare -A BEST OUT
 for r in $(seq "$ROUNDS"); do
-  run_best ss env OMP_NUM_THREADS="$THREADS" "$BIN" "$V" "$STEPS" "$THREADS"
-  run_best torch env OMP_NUM_THREADS="$THREADS" $PY "$ROOT/bench/tf_torch.py" "$V" "$STEPS" "$THREADS"
+  run_best ss env OMP_NUM_THREADS="$THREADS" "$BIN" "$V" "$STEPS" "$THREADS" "$NL" "$OPTM"
+  run_best torch env OMP_NUM_THREADS="$THREADS" $PY "$ROOT/bench/tf_torch.py" "$V" "$STEPS" "$THREADS" "$NL" "$OPTM"
 done
 get() { sed -n "s/^$2=//p" <<<"${OUT[$1]}"; }
 
 echo "== scansnap";  echo "${OUT[ss]}"
 echo "== PyTorch";   echo "${OUT[torch]}"
 
-# FLOPs of one training step: forward matmul MACs per token 4d^2 (Q,K,V,O) + 2dF (FFN) + dV
-# (decoder), attention 2 T^2 d per sequence (scores and weighted sum, full T x T); the
-# backward costs twice the forward; 2 FLOPs per MAC.
-FLOP=$(awk -v V="$V" 'BEGIN{d=200;F=200;T=35;B=20; mac=B*T*(4*d*d+2*d*F+d*V)+B*2*T*T*d; printf "%.0f", 3*2*mac}')
+# FLOPs of one training step: forward matmul MACs per token and layer 4d^2 (Q,K,V,O) + 2dF
+# (FFN), per token dV (decoder), attention 2 T^2 d per sequence and layer (scores and
+# weighted sum, full T x T); the backward costs twice the forward; 2 FLOPs per MAC.
+FLOP=$(awk -v V="$V" -v L="$NL" 'BEGIN{d=200;F=200;T=35;B=20; mac=B*T*(L*(4*d*d+2*d*F)+d*V)+L*B*2*T*T*d; printf "%.0f", 3*2*mac}')
 FLAGS=$(grep -m1 '^flags' /proc/cpuinfo)
 W=4; WN="SSE, 4 floats"
 if echo "$FLAGS" | grep -qw fma; then W=8; WN="AVX2+FMA, 8 floats"; fi
@@ -66,7 +70,7 @@ PEAK=$(awk -v c="$CORES" -v m="$MHZ" -v w="$W" 'BEGIN{printf "%.1f", c*m*1e6*2*w
 echo "== Peak"
 echo "peak = cores x clock x FMA units/core x FMA width x 2 FLOP/FMA = $CORES x ${MHZ} MHz x 2 x $W x 2 = $PEAK GFLOP/s"
 echo "   (FMA width from /proc/cpuinfo flags: $WN; 2 FMA units per core assumed (Xeon Scalable); clock: lscpu max MHz or /proc/cpuinfo)"
-echo "step FLOPs (V=$V) = $(awk -v f="$FLOP" 'BEGIN{printf "%.2f", f/1e9}') GFLOP"
+echo "step FLOPs (V=$V, $NL layer(s), $OPTM) = $(awk -v f="$FLOP" 'BEGIN{printf "%.2f", f/1e9}') GFLOP"
 
 SG=$(env OMP_NUM_THREADS="$THREADS" "$BIN" --sgemm "$V" "$THREADS" | sed -n 's/^sgemm_gflops=//p')
 echo "== BLAS ceiling now: the decoder's three sgemms alone (OpenBLAS, $THREADS threads, whole matrices): $SG GFLOP/s"
@@ -81,5 +85,8 @@ for k in ss torch; do
 done
 awk -v a="$(get ss tokens_per_s)" -v b="$(get torch tokens_per_s)" -v ra="$(get ss maxrss_kb)" -v rb="$(get torch maxrss_kb)" \
     -v sg="$SG" -v f="$FLOP" -v ms="$(get ss model_step_s)" \
+    -v nl="$NL" -v om="$OPTM" -v v="$V" \
     'BEGIN{printf "scansnap fwd+bwd runs at %.0f%% of the bare-sgemm rate measured just now\n", 100*f/ms/1e9/sg;
-           printf "ratio    scansnap/pytorch tokens/s = %.2fx   peak memory scansnap/pytorch = %.2f\n", a/b, ra/rb}'
+           printf "ratio    scansnap/pytorch tokens/s = %.2fx   peak memory scansnap/pytorch = %.2f\n", a/b, ra/rb;
+           printf "summary nlayers=%d optimizer=%s V=%d ss_tokens_per_s=%.1f torch_tokens_per_s=%.1f ratio=%.3f ss_rss_mib=%.1f torch_rss_mib=%.1f mem_ratio=%.3f sgemm_share=%.3f\n",
+                  nl, om, v, a, b, a/b, ra/1024, rb/1024, ra/rb, f/ms/1e9/sg}'

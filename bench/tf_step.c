@@ -2,7 +2,10 @@
  * runs this; see docs/transformer.md). A synthetic token stream stands in for the corpus:
  * the step's cost depends on the vocabulary size, not on which tokens.
  *   tf_step --coretype-hint          prints the OPENBLAS_CORETYPE the CPU wants (or nothing)
- *   tf_step V STEPS THREADS          times STEPS steps after 2 warm-up steps
+ *   tf_step V STEPS THREADS [NLAYERS [sgd|adam]]
+ *                                    times STEPS steps after 2 warm-up steps; NLAYERS encoder
+ *                                    layers (default 1); sgd = the Figure-7 run (lr 5), adam =
+ *                                    JoMA's (Adam lr 1e-4); clip 0.5 either way
  *   tf_step --sgemm V THREADS        GFLOP/s of the decoder's three sgemms alone (BLAS ceiling)
  * Prints key=value lines: model_step_s (forward+backward), full_step_s (+ clip 0.5 + SGD),
  * model_step_cpu_s (CPU seconds of all threads per forward+backward: what a loaded machine
@@ -57,10 +60,16 @@ int main(int argc, char **argv) {
     return 0;
   }
   if (argc < 4) {
-    fprintf(stderr, "usage: tf_step V STEPS THREADS | --coretype-hint\n");
+    fprintf(stderr, "usage: tf_step V STEPS THREADS [NLAYERS [sgd|adam]] | --coretype-hint | --sgemm V THREADS\n");
     return 2;
   }
   const int V = atoi(argv[1]), steps = atoi(argv[2]), threads = atoi(argv[3]);
+  const char *nlayers = argc > 4 ? argv[4] : "1", *method = argc > 5 ? argv[5] : "sgd";
+  const int adam = !strcmp(method, "adam");
+  if (!adam && strcmp(method, "sgd")) {
+    fprintf(stderr, "tf_step: optimizer '%s', expected sgd or adam\n", method);
+    return 2;
+  }
   const int B = 20, T = 35;
   ss_set_threads(threads);
   ss_config c;
@@ -69,7 +78,8 @@ int main(int argc, char **argv) {
   const char *kv[] = {"model.type", "transformer", "model.task", "lm", "model.d", "200", "model.H", "1",
                       "model.use_ffn", "true", "model.ffn_hidden", "200", "model.use_Wo", "true", "model.attn_bias", "true",
                       "model.use_residue", "true", "model.use_ln", "true", "model.dropout", "0.2", "model.pos", "sinusoidal",
-                      "opt.method", "sgd", "opt.momentum", "0", "opt.lr", "5", "opt.clip", "0.5", "data.T", "35", NULL};
+                      "model.nlayers", nlayers, "opt.method", method, "opt.momentum", "0", "opt.lr", adam ? "1e-4" : "5",
+                      "opt.clip", "0.5", "data.T", "35", NULL};
   for (int i = 0; kv[i]; i += 2)
     if (ss_config_set(&c, kv[i], kv[i + 1], &e)) {
       fprintf(stderr, "%s\n", e.msg);
@@ -115,6 +125,7 @@ int main(int argc, char **argv) {
   char blas[512];
   ss_blas_describe(blas, sizeof blas);
   printf("model_step_cpu_s=%.5f\n", cm / steps);
+  printf("nlayers=%d\noptimizer=%s\n", ss_tf_nlayers(m), method);
   printf("model_step_s=%.5f\nfull_step_s=%.5f\ntokens_per_s=%.1f\nloss=%.4f\nmaxrss_kb=%ld\nparams=%zu\nthreads=%d\nblas=%s\n",
          tm / steps, tf / steps, B * T * steps / tf, loss, ru.ru_maxrss, m->nparams, omp_get_max_threads(), blas);
   b.y = NULL;

@@ -1,8 +1,9 @@
 #!/usr/bin/python3
 """The Figure-7 training step in PyTorch, as the paper's code builds it (PyTorch's
-word_language_model TransformerModel: embedding, sinusoidal positions + dropout, one
-nn.TransformerEncoderLayer, linear decoder; SGD, clip_grad_norm_ 0.5).
-usage: tf_torch.py V STEPS THREADS  -> key=value lines like bench/tf_step.c."""
+word_language_model TransformerModel: embedding, sinusoidal positions + dropout,
+nn.TransformerEncoder of NLAYERS nn.TransformerEncoderLayer, linear decoder; clip_grad_norm_
+0.5, then SGD lr 5 (Figure 7) or Adam lr 1e-4 (JoMA)).
+usage: tf_torch.py V STEPS THREADS [NLAYERS [sgd|adam]]  -> key=value lines like bench/tf_step.c."""
 import math
 import resource
 import sys
@@ -13,6 +14,10 @@ import torch.nn as nn
 import torch.nn.functional as F
 
 V, STEPS, THREADS = int(sys.argv[1]), int(sys.argv[2]), int(sys.argv[3])
+NLAYERS = int(sys.argv[4]) if len(sys.argv) > 4 else 1
+METHOD = sys.argv[5] if len(sys.argv) > 5 else "sgd"
+if METHOD not in ("sgd", "adam"):
+    sys.exit("tf_torch.py: optimizer %r, expected sgd or adam" % METHOD)
 B, T, D, H, FF, P = 20, 35, 200, 1, 200, 0.2
 torch.set_num_threads(THREADS)
 torch.manual_seed(1)
@@ -28,7 +33,7 @@ class Model(nn.Module):
         pe[:, 0::2], pe[:, 1::2] = torch.sin(pos * div), torch.cos(pos * div)
         self.register_buffer("pe", pe)
         self.drop = nn.Dropout(P)
-        self.layer = nn.TransformerEncoderLayer(D, H, FF, P, batch_first=True)
+        self.layer = nn.TransformerEncoder(nn.TransformerEncoderLayer(D, H, FF, P, batch_first=True), NLAYERS)
         self.dec = nn.Linear(D, V)
         nn.init.uniform_(self.emb.weight, -0.1, 0.1)
         nn.init.uniform_(self.dec.weight, -0.1, 0.1)
@@ -37,12 +42,12 @@ class Model(nn.Module):
 
     def forward(self, x):
         h = self.drop(self.emb(x) + self.pe)
-        return self.dec(self.layer(h, src_mask=self.mask))
+        return self.dec(self.layer(h, mask=self.mask))
 
 
 m = Model()
 m.train()
-opt = torch.optim.SGD(m.parameters(), lr=5.0)
+opt = torch.optim.SGD(m.parameters(), lr=5.0) if METHOD == "sgd" else torch.optim.Adam(m.parameters(), lr=1e-4)
 tm = tf = cm = 0.0
 for s in range(STEPS + 2):
     x = torch.randint(0, V, (B, T + 1))
@@ -70,6 +75,7 @@ try:
 except OSError:
     pass
 print(f"model_step_cpu_s={cm / STEPS:.5f}")
+print(f"nlayers={NLAYERS}\noptimizer={METHOD}")
 print(f"model_step_s={tm / STEPS:.5f}\nfull_step_s={tf / STEPS:.5f}\ntokens_per_s={B * T * STEPS / tf:.1f}")
 print(f"loss={loss.item():.4f}\nmaxrss_kb={resource.getrusage(resource.RUSAGE_SELF).ru_maxrss}")
 print(f"params={sum(p.numel() for p in m.parameters())}\nthreads={torch.get_num_threads()}")
