@@ -71,7 +71,7 @@ int main(int argc, char **argv) {
     return 2;
   }
   const int B = 20, T = 35;
-  ss_set_threads(threads);
+  ss_threads_set(ss_threads_for(threads));
   ss_config c;
   ss_err e;
   ss_config_defaults(&c);
