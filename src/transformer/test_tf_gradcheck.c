@@ -7,7 +7,6 @@
  * term or a factor off by 10% fails both; a gradient that is exactly zero (the key bias)
  * passes when both sides are below float noise (FD < 1e-4, analytic < 1e-5) (test_check_catches_a_wrong_gradient proves it). */
 #include <math.h>
-#include <omp.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -301,8 +300,7 @@ static void model_case(const char *const *kv, int lm) {
   const int M = 11, T = 5, B = 3;
   /* one thread: thousands of tiny forward passes, where starting a thread team costs more
    * than the work (results do not depend on it: test_step_is_bit_identical_...) */
-  const int threads = omp_get_max_threads();
-  omp_set_num_threads(1);
+  const int threads = ss_threads_set(1);
   ss_model *m = build(kv, M, T);
   ss_tf_set_training(m, 0);
   ss_batch b;
@@ -342,7 +340,7 @@ static void model_case(const char *const *kv, int lm) {
   b.y = NULL;
   ss_batch_free(&b);
   ss_model_free(m);
-  omp_set_num_threads(threads);
+  ss_threads_set(threads);
 }
 
 static void test_whole_model_gradients_match_finite_differences_synthetic(void **state) {
@@ -400,7 +398,7 @@ static void test_step_is_bit_identical_across_thread_counts(void **state) {
     double L[3];
     size_t n = 0;
     for (int run = 0; run < 3; run++) {
-      omp_set_num_threads(run + 1);
+      ss_threads_set(run + 1);
       ss_model *m = build(kv, M, T);
       assert_int_equal(ss_tf_nlayers(m), layers);
       ss_batch b;
@@ -424,7 +422,7 @@ static void test_step_is_bit_identical_across_thread_counts(void **state) {
       ss_batch_free(&b);
       ss_model_free(m);
     }
-    omp_set_num_threads(2);
+    ss_threads_set(0);
     for (int run = 1; run < 3; run++) {
       assert_true(L[0] == L[run]);
       assert_memory_equal(g[0], g[run], sizeof(float) * n);
