@@ -74,6 +74,7 @@ typedef struct {
   struct {
     int mode;
     double dt, tol;
+    int max_steps; /* flow: most RK4 steps of a run */
   } theory;
   struct {
     int seeds, grid, more_last; /* scansnap verify: claim-3 grids (docs/theory.md) */

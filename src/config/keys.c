@@ -87,7 +87,8 @@ static const ss_keydef keys[] = {
   /* theory (SPEC §4) */
   {"theory.mode", SS_KEY_ENUM, F(theory.mode), 0, "steps", "steps|flow", NOLIM, SS_SCOPE_YZ, "steps = the run's optimizer on the exact population gradient; flow = RK4 gradient flow"},
   {"theory.dt", SS_KEY_DOUBLE, F(theory.dt), 0, "0.1", 0, 1e-9, 1e3, SS_SCOPE_YZ, "flow: RK4 step in units of SGD iterations"},
-  {"theory.tol", SS_KEY_DOUBLE, F(theory.tol), 0, "0", 0, 0, 1, SS_SCOPE_YZ, "flow: 0 = fixed RK4 step theory.dt; > 0 = adaptive RK4 (step doubling) with this local error per unit time, starting at theory.dt"},
+  {"theory.tol", SS_KEY_DOUBLE, F(theory.tol), 0, "0", 0, 0, 1, SS_SCOPE_YZ, "flow: 0 = fixed RK4 step theory.dt; > 0 = adaptive RK4 (step doubling) with this local error per unit time (>= 1e-13), starting at theory.dt"},
+  {"theory.max_steps", SS_KEY_INT, F(theory.max_steps), 0, "10000000", 0, 1, 2e9, SS_SCOPE_YZ, "flow: most RK4 steps a run may take (a fixed step past it is refused up front; an adaptive run past it fails)"},
   {"verify.seeds", SS_KEY_INT, F(verify.seeds), 0, "5", 0, 1, 100, 0, "verify: seeds of the claim-3 SGD grid (mean over seeds at eta_Y/eta_Z = 1 and 10)"},
   {"verify.grid", SS_KEY_BOOL, F(verify.grid), 0, "true", 0, NOLIM, 0, "verify: run the claim-3 learning-rate grids (false: claim 3 can at best SKIP)"},
   {"verify.more_last", SS_KEY_BOOL, F(verify.more_last), 0, "true", 0, NOLIM, 0, "verify: also report the theory grid at num_last = 3, 5, 10"},

@@ -524,7 +524,7 @@ static void lm_summarize(ss_trainer *tr, ss_train_summary *s) {
   l->attn_entropy_last = l->freq_mass_last = l->ctx_mass_last = l->self_mass_last = NAN;
   const ss_recorder *rec = &tr->rec;
   if (tr->has_rec && rec->nrows) {
-    const ss_row *f = &rec->rows[0], *e = &rec->rows[rec->nrows - 1];
+    const ss_row *f = &rec->first, *e = &rec->last;
     l->first_train_loss = f->loss;
     l->attn_entropy_first = f->extra[X_ATTN_ENT];
     l->freq_mass_first = f->extra[X_FREQ];

@@ -74,7 +74,9 @@ void ss_trainer_free(ss_trainer *tr) {
   tr->c = NULL;
 }
 
-/* The checkpoint of the boundary snapshot (boundary = 1) or of the live state. */
+/* The checkpoint of the boundary snapshot (boundary = 1) or of the live state. Besides the
+ * task's pairs, its __metadata__ says how many metrics rows were on disk and their checksum
+ * (a resume cuts the streams back to them; tasks that are not resumed record none). */
 static int save_checkpoint(ss_trainer *tr, long long step, int boundary, ss_err *err) {
   ss_train_pos pos = {step, {{0, 0, 0, 0}}, 0};
   ss_tensor extra[SS_CKPT_MAX_EXTRA];
@@ -84,9 +86,27 @@ static int save_checkpoint(ss_trainer *tr, long long step, int boundary, ss_err 
     if (rc) return ss_seterr(err, SS_ERUN, "checkpoint '%s': the task's state does not fit", tr->ckpt);
   }
   pos.step = step;
-  const int rows = !(tr->flags & SS_TASK_NO_RESUME);
-  return ss_checkpoint_save_ext(tr->ckpt, tr->m, tr->has_opt ? &tr->opt : NULL, &pos, rows ? &tr->rec : NULL, rows ? tr->meta : NULL,
-                                extra, nextra, err);
+  const char *meta[2 * 8 + 1] = {NULL};
+  char rows[32], sum[32];
+  if (!(tr->flags & SS_TASK_NO_RESUME)) {
+    long long nrows;
+    uint64_t fnv;
+    int rc = ss_recorder_sync(&tr->rec, step, &nrows, &fnv, err);
+    if (rc) return rc;
+    snprintf(rows, sizeof rows, "%lld", nrows);
+    snprintf(sum, sizeof sum, "%016llx", (unsigned long long)fnv);
+    int k = 0;
+    for (int i = 0; tr->meta && tr->meta[i] && tr->meta[i + 1] && k < 2 * 6; i += 2) {
+      meta[k++] = tr->meta[i];
+      meta[k++] = tr->meta[i + 1];
+    }
+    meta[k++] = "metrics_rows";
+    meta[k++] = rows;
+    meta[k++] = "metrics_fnv1a";
+    meta[k++] = sum;
+    meta[k] = NULL;
+  }
+  return ss_checkpoint_save(tr->ckpt, tr->m, tr->has_opt ? &tr->opt : NULL, &pos, meta, extra, nextra, err);
 }
 
 static int restore_checkpoint(ss_trainer *tr, ss_err *err) {
@@ -95,10 +115,19 @@ static int restore_checkpoint(ss_trainer *tr, ss_err *err) {
   int nextra = 0;
   if (tr->ops->state && tr->ops->state(tr, 0, &pos, extra, &nextra))
     return ss_seterr(err, SS_ERUN, "checkpoint '%s': the task's state does not fit", tr->ckpt);
-  int rc = ss_checkpoint_load_ext(tr->ckpt, tr->m, tr->has_opt ? &tr->opt : NULL, &pos, &tr->rec, tr->meta, extra, nextra, err);
+  static const char *const want[] = {"metrics_rows", "metrics_fnv1a", NULL};
+  char got[2][64];
+  int rc = ss_checkpoint_load(tr->ckpt, tr->m, tr->has_opt ? &tr->opt : NULL, &pos, tr->meta, extra, nextra, want, got, err);
   if (rc) return rc;
   if (pos.step > tr->niter)
     return ss_seterr(err, SS_EINPUT, "key 'niter': the checkpoint in '%s' is at step %lld, beyond niter = %lld", tr->dir, pos.step, tr->niter);
+  char *e1, *e2;
+  const long long rows = strtoll(got[0], &e1, 10);
+  const unsigned long long sum = strtoull(got[1], &e2, 16);
+  if (*e1 || *e2 || rows < 0)
+    return ss_seterr(err, SS_EINPUT, "checkpoint '%s': metrics_rows '%s' / metrics_fnv1a '%s' are not a count and a checksum", tr->ckpt, got[0],
+                     got[1]);
+  if ((rc = ss_recorder_resume(&tr->rec, tr->dir, pos.step, rows, (uint64_t)sum, err))) return rc;
   if (tr->ops->restore && (rc = tr->ops->restore(tr, &pos, err))) return rc;
   tr->step = tr->first_step = tr->last_good = pos.step;
   tr->restored = 1;
@@ -116,14 +145,22 @@ int ss_trainer_begin(ss_trainer *tr, ss_err *err) {
     if (resuming && (rc = ss_run_status(tr->dir, status, sizeof status, err))) goto out;
     /* one process per run directory, from before the checkpoint is read to the end */
     if ((rc = ss_run_lock(tr->dir, &tr->lockfd, err))) goto out;
-    if (resuming && !(tr->flags & SS_TASK_NO_RESUME) && ss_file_exists(tr->ckpt) && (rc = restore_checkpoint(tr, err))) goto out;
     if (resuming) {
+      if (!(tr->flags & SS_TASK_NO_RESUME) && ss_file_exists(tr->ckpt))
+        rc = restore_checkpoint(tr, err);
+      else /* started, but no checkpoint yet: from the start */
+        rc = ss_recorder_open(&tr->rec, tr->dir, err);
+      if (rc) goto out;
       ss_run_clean_tmp(tr->dir);
-      rc = ss_run_finish(tr->dir, tr->opts.command, "running", &tr->cfg, NULL, NULL, err);
+      if ((rc = ss_run_finish(tr->dir, tr->opts.command, "running", &tr->cfg, NULL, NULL, err))) goto out;
+      tr->begun = 1;
     } else {
+      /* refuses a directory that holds a run before anything in it is touched */
       rc = ss_run_begin(&tr->cfg, tr->rec.cl->N > 0 ? tr->rec.cl : NULL, tr->dir, tr->opts.command, err);
+      if (rc) goto out;
+      tr->begun = 1;
+      if ((rc = ss_recorder_open(&tr->rec, tr->dir, err))) goto out;
     }
-    if (rc) goto out;
   }
   tr->begun = 1;
   if (tr->ops->start) rc = tr->ops->start(tr, tr->restored, err);
@@ -267,11 +304,11 @@ void ss_trainer_summary(ss_trainer *tr, ss_train_summary *s) {
     r->N = tr->rec.cl->N;
     const ss_recorder *rec = &tr->rec;
     if (rec->nrows) {
-      r->start = rec->rows[0].avg;
-      r->end = rec->rows[rec->nrows - 1].avg;
-      r->first_loss = rec->rows[0].loss;
-      r->final_loss = rec->rows[rec->nrows - 1].loss;
-      r->final_acc = rec->rows[rec->nrows - 1].acc;
+      r->start = rec->first.avg;
+      r->end = rec->last.avg;
+      r->first_loss = rec->first.loss;
+      r->final_loss = rec->last.loss;
+      r->final_acc = rec->last.acc;
       r->rows = rec->nrows;
     }
   }
