@@ -44,6 +44,9 @@ typedef struct {
   /* run */
   long long seed;
   int niter, batchsize, save_per_minibatch, threads, save_every;
+  int max_output_mb;     /* refuse runs whose metrics files would exceed this (0 = no limit) */
+  int max_memory_mb;     /* refuse runs whose estimated memory exceeds this (0 = 80% of the machine's) */
+  double diverge_factor; /* runaway loss: above this times max(1, first loss) (0 = off) */
   char out[SS_PATH_MAX], resume[SS_PATH_MAX];
   struct {
     int T; /* sequence length including the query token (paper: L) */
@@ -111,6 +114,8 @@ int ss_config_load_yaml_text(ss_config *c, const char *text, const char *name, s
  * claim4: the runs of `verify`), or NULL. */
 const char *ss_config_builtin(const char *name);
 
+/* The learning rate of transformer runs that set none (opt.lr's default, 1, is the Y/Z model's). */
+#define SS_TF_DEFAULT_LR 0.1
 /* Cross-key checks and derived values (learning rates as the paper's code resolves them:
  * lr_z = opt.lr_z if given, else opt.lr; lr_y = opt.lr_y if given, else lr_z·lr_y_multi_on_z). */
 int ss_config_validate(ss_config *c, ss_err *err);

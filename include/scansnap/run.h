@@ -101,6 +101,8 @@ typedef struct {
 
 /* Picks the run directory: cfg->out if given, else runs/<prefix>-<UTC timestamp>[-k]. */
 int ss_run_dir(const ss_config *cfg, const char *prefix, char *dir, size_t n, ss_err *err);
+/* Writes DIR/config.yaml (atomically): the resolved configuration of the run it holds. */
+int ss_run_write_config(const ss_config *cfg, const char *dir, ss_err *err);
 /* Writes config.yaml, classes.json and run.json {status: running}. Refuses a directory
  * that already holds a run. */
 int ss_run_begin(const ss_config *cfg, const ss_classes *cl, const char *dir, const char *command, ss_err *err);

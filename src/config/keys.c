@@ -18,6 +18,9 @@ static const ss_keydef keys[] = {
   {"save_per_minibatch", SS_KEY_INT, F(save_per_minibatch), 0, "2", 0, 1, 1e9, 0, "record a metrics row every this many updates"},
   {"save_every", SS_KEY_INT, F(save_every), 0, "0", 0, 0, 1e9, 0, "write a checkpoint every this many updates (0 = only at the end)"},
   {"threads", SS_KEY_INT, F(threads), 0, "0", 0, 0, 4096, 0, "OpenMP threads (0 = all cores); results do not depend on it"},
+  {"max_output_mb", SS_KEY_INT, F(max_output_mb), 0, "2048", 0, 0, 1e9, 0, "refuse a run whose metrics files would exceed this many MB (estimated from niter / save_per_minibatch before it starts; 0 = no limit)"},
+  {"max_memory_mb", SS_KEY_INT, F(max_memory_mb), 0, "0", 0, 0, 1e9, 0, "refuse a run whose model, batch and activations would need more than this many MB, estimated before it starts (0 = 80% of this machine's memory)"},
+  {"diverge_factor", SS_KEY_DOUBLE, F(diverge_factor), 0, "1e4", 0, 0, 1e300, 0, "a loss above this many times max(1, the first row's loss) is runaway: the run stops as diverged (0 = only NaN/Inf)"},
   {"out", SS_KEY_STRING, S(out), "", 0, NOLIM, 0, "run directory (default: runs/<command>-<timestamp>)"},
   {"resume", SS_KEY_STRING, S(resume), "", 0, NOLIM, 0, "continue the run in this directory from its last checkpoint"},
   /* data (SPEC §1) */
@@ -71,7 +74,7 @@ static const ss_keydef keys[] = {
   {"model.dropout", SS_KEY_DOUBLE, F(model.dropout), 0, "0", 0, 0, 0.999, SS_SCOPE_TF, "dropout probability"},
   /* optimizer */
   {"opt.method", SS_KEY_ENUM, F(opt.method), 0, "sgd", "sgd|adam|adamw", NOLIM, 0, "optimizer (torch.optim definitions)"},
-  {"opt.lr", SS_KEY_DOUBLE, F(opt.lr), 0, "1", 0, 0, INF, 0, "learning rate used where opt.lr_z / opt.lr_y are not given"},
+  {"opt.lr", SS_KEY_DOUBLE, F(opt.lr), 0, "1", 0, 0, INF, 0, "learning rate used where opt.lr_z / opt.lr_y are not given (transformer runs that set none of the three: 0.1)"},
   {"opt.lr_z", SS_KEY_DOUBLE, F(opt.lr_z), 0, "1", 0, 0, INF, 0, "eta_Z: learning rate of the attention (Z; transformer: attention group)"},
   {"opt.lr_y", SS_KEY_DOUBLE, F(opt.lr_y), 0, "1", 0, 0, INF, 0, "eta_Y: learning rate of the decoder (default lr_z * lr_y_multi_on_z)"},
   {"opt.lr_y_multi_on_z", SS_KEY_DOUBLE, F(opt.lr_y_multi_on_z), 0, "1", 0, 0, INF, 0, "eta_Y / eta_Z"},

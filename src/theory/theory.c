@@ -139,7 +139,7 @@ static int theory_init(ss_trainer *tr, ss_err *err) {
     return ss_seterr(err, SS_EINPUT, "key 'theory.dt': %g needs %.3g RK4 steps for niter = %d, more than theory.max_steps = %d; raise theory.dt or theory.max_steps",
                      cfg->theory.dt, (double)cfg->niter / cfg->theory.dt, cfg->niter, cfg->theory.max_steps);
   ss_model *m = NULL;
-  if ((rc = ss_model_from_config(cfg, &t->cl, &m, err))) return rc;
+  if ((rc = ss_check_memory(cfg, t->cl.M, err)) || (rc = ss_model_from_config(cfg, &t->cl, &m, err))) return rc;
   if ((rc = ss_trainer_set_model(tr, m, !t->flow, err))) return rc;
   ss_yz_opts yo;
   yz_opts_of(cfg, &t->cl, &yo);

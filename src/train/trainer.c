@@ -35,6 +35,24 @@ int ss_trainer_record_classes(ss_trainer *tr, long long s, double loss, double a
   return ss_recorder_add(&tr->rec, s, loss, acc, tr->c, ss_model_group_norm(tr->m, 0), ss_model_group_norm(tr->m, 1), NULL, err);
 }
 
+/* Refuses, before anything is created, a run whose metrics would outgrow max_output_mb
+ * (files in a directory; memory for a run in memory, which keeps every row). */
+static int check_size(ss_trainer *tr, ss_err *err) {
+  const ss_config *c = &tr->cfg;
+  if (c->max_output_mb <= 0) return SS_OK;
+  const long long rows = tr->niter / c->save_per_minibatch + 2 + tr->extra_rows;
+  double disk, mem;
+  ss_recorder_estimate(tr->rec.cl, tr->rec.nextra, rows, &disk, &mem);
+  if (!tr->dir[0]) mem += (double)rows * (sizeof(ss_row) + 8.0 * tr->rec.cl->N * tr->rec.cl->M);
+  const double need = (tr->dir[0] ? disk + mem : mem) / 1048576.0;
+  if (need > c->max_output_mb)
+    return ss_seterr(err, SS_EINPUT,
+                     "key 'max_output_mb': this run would record %lld metrics rows (niter / save_per_minibatch = %lld / %d) and need about %.0f MB "
+                     "for them, more than max_output_mb = %d; raise save_per_minibatch, or max_output_mb to allow it",
+                     rows, tr->niter, c->save_per_minibatch, need, c->max_output_mb);
+  return SS_OK;
+}
+
 int ss_trainer_init(ss_trainer *tr, const ss_config *cfg, const ss_run_opts *o, const ss_task_ops *ops, ss_err *err) {
   memset(tr, 0, sizeof *tr);
   tr->cfg = *cfg;
@@ -52,6 +70,7 @@ int ss_trainer_init(ss_trainer *tr, const ss_config *cfg, const ss_run_opts *o, 
   ss_threads_set(saved);
   if (rc == SS_OK && !tr->has_rec) rc = ss_seterr(err, SS_ERUN, "task '%s' set up no recorder", ops->name);
   if (rc == SS_OK && !tr->m) rc = ss_seterr(err, SS_ERUN, "task '%s' set up no model", ops->name);
+  if (rc == SS_OK) rc = check_size(tr, err);
   if (rc == SS_OK && tr->dir[0]) {
     tr->ckpt = ss_path_join(tr->dir, "checkpoint.safetensors");
     if (!tr->ckpt) rc = ss_seterr(err, SS_ERUN, "out of memory");
@@ -152,6 +171,8 @@ int ss_trainer_begin(ss_trainer *tr, ss_err *err) {
         rc = ss_recorder_open(&tr->rec, tr->dir, err);
       if (rc) goto out;
       ss_run_clean_tmp(tr->dir);
+      /* the directory describes the run it holds: a resume that extends it (niter) says so */
+      if ((rc = ss_run_write_config(&tr->cfg, tr->dir, err))) goto out;
       if ((rc = ss_run_finish(tr->dir, tr->opts.command, "running", &tr->cfg, NULL, NULL, err))) goto out;
       tr->begun = 1;
     } else {
@@ -218,14 +239,23 @@ int ss_trainer_step(ss_trainer *tr, ss_err *err) {
   if (last || s % tr->cfg.save_per_minibatch == 0 || (ops->want_row && ops->want_row(tr, s))) {
     rc = ops->record ? ops->record(tr, s, loss, acc, err) : ss_trainer_record_classes(tr, s, loss, acc, err);
     if (rc) goto out;
-    if (tr->opts.progress) {
-      ss_progress p = {s, tr->niter, loss, ss_now() - tr->t_start, tr->t_train, tr->items_per_step};
-      tr->opts.progress(tr->opts.progress_ud, &p);
-    }
+  }
+  if (tr->opts.progress) {
+    ss_progress p = {s, tr->niter, loss, ss_now() - tr->t_start, tr->t_train, tr->items_per_step};
+    tr->opts.progress(tr->opts.progress_ud, &p);
   }
   char where[128], what[200];
   if (!isfinite(loss)) {
     snprintf(what, sizeof what, "loss is %g", loss);
+    rc = diverged(err, s, what);
+    goto out;
+  }
+  /* a loss that runs away by orders of magnitude is divergence too, not a result */
+  if (s == tr->first_step && !tr->restored) tr->loss0 = loss;
+  if (tr->restored && s == tr->first_step && tr->has_rec && tr->rec.nrows) tr->loss0 = tr->rec.first.loss;
+  if (tr->cfg.diverge_factor > 0 && loss > tr->cfg.diverge_factor * fmax(1.0, tr->loss0)) {
+    snprintf(what, sizeof what, "loss %g ran away (more than diverge_factor = %g times max(1, the first loss %g))", loss, tr->cfg.diverge_factor,
+             tr->loss0);
     rc = diverged(err, s, what);
     goto out;
   }
