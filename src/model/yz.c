@@ -40,7 +40,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "scansnap/yz.h"
+#include "model/yz_impl.h"
 #include "util/clones.h"
 
 /* Work (in multiply-adds) below which a loop runs on the calling thread: waking a team costs
@@ -554,10 +554,10 @@ void ss_yz_composition_from_Z(const double *Z, const ss_classes *cl, double *c) 
   }
 }
 
-static int yz_composition(ss_model *m, const ss_classes *cl, double *c, ss_err *err) {
-  yz_impl *y = m->impl;
-  if (cl->M != y->o.M) return ss_seterr(err, SS_EINPUT, "class table has M = %d, model has M = %d", cl->M, y->o.M);
-  ss_yz_composition_from_Z((const double *)m->params + (size_t)cl->M * cl->M, cl, c);
+int yz_composition(ss_model *m, const ss_classes *cl, double *c, ss_err *err) {
+  const int M = (int)m->tensors[0].shape[0];
+  if (cl->M != M) return ss_seterr(err, SS_EINPUT, "class table has M = %d, model has M = %d", cl->M, M);
+  ss_yz_composition_from_Z((const double *)m->params + (size_t)M * M, cl, c);
   return SS_OK;
 }
 
@@ -570,37 +570,63 @@ static void yz_free(ss_model *m) {
 
 static const ss_model_ops yz_ops = {"yz", yz_step, yz_eval, yz_composition, yz_free};
 
+/* The kernel set model.kernels asks for (the fastest this CPU runs for auto), or NULL with
+ * the error set. */
+static const yz_kernels *pick_kernels(int kernels, ss_err *err) {
+  static const char *const names[] = {[SS_KERNELS_X86_64_V4] = "x86-64-v4", [SS_KERNELS_X86_64_V3] = "x86-64-v3",
+                                      [SS_KERNELS_BASELINE] = "baseline"};
+  if (kernels < SS_KERNELS_AUTO || kernels > SS_KERNELS_BASELINE) {
+    ss_seterr(err, SS_EINPUT, "key 'model.kernels': no kernel set numbered %d", kernels);
+    return NULL;
+  }
+  const char *want = kernels == SS_KERNELS_AUTO ? NULL : names[kernels];
+  char runs[64] = "";
+  for (int i = 0; i < YZ_NKERNELS; i++) {
+    if (!yz_kernels_ok(i)) continue;
+    if (!want || !strcmp(want, yz_kernels_all[i].name)) return &yz_kernels_all[i];
+    strcat(strcat(runs, *runs ? ", " : ""), yz_kernels_all[i].name);
+  }
+  ss_seterr(err, SS_EINPUT, "key 'model.kernels': no %s kernels in this build or on this CPU (it runs: reference, %s)",
+            want ? want : "", runs);
+  return NULL;
+}
+
 int ss_yz_new(const ss_yz_opts *o, ss_rng *rng, ss_model **out, ss_err *err) {
   *out = NULL;
   int M = o->M;
   double bytes = (double)M * M * 8 * 6; /* params, grads, up to two optimizer moments, slack */
   if (M < 2 || bytes > 32e9)
     return ss_seterr(err, SS_EINPUT, "vocabulary M = %d: the Y/Z model needs %.1f GiB, beyond what fits in memory", M, bytes / (1 << 30));
+  const int ref = o->kernels == SS_KERNELS_REFERENCE;
+  const yz_kernels *k = ref ? NULL : pick_kernels(o->kernels, err);
+  if (!ref && !k) return SS_EINPUT;
   ss_model *m = calloc(1, sizeof *m);
-  yz_impl *y = calloc(1, sizeof *y);
   size_t n = 2 * (size_t)M * M;
   if (m) {
     m->params = calloc(n, sizeof(double));
     m->grads = calloc(n, sizeof(double));
   }
-  if (!m || !y || !m->params || !m->grads) {
-    free(y);
+  if (!m || !m->params || !m->grads) {
     ss_model_free(m);
     return ss_seterr(err, SS_EINPUT, "vocabulary M = %d: the Y/Z model does not fit in memory", M);
   }
-  y->o = *o;
-  /* the best kernels this CPU runs, or SS_YZ_ISA=x86-64-v4|x86-64-v3|baseline (tests: every
-   * set must give the same bits) */
-  const char *isa = getenv("SS_YZ_ISA");
-  for (int i = 0; i < YZ_NKERNELS && !y->k; i++)
-    if (yz_kernels_ok(i) && (!isa || !*isa || !strcmp(isa, yz_kernels_all[i].name))) y->k = &yz_kernels_all[i];
-  if (!y->k) {
-    free(y);
-    ss_model_free(m);
-    return ss_seterr(err, SS_EINPUT, "SS_YZ_ISA=%s: this build or CPU has no such kernel set (x86-64-v4, x86-64-v3, baseline)", isa);
+  if (ref) {
+    int rc = yz_ref_attach(m, o, err);
+    if (rc) {
+      ss_model_free(m);
+      return rc;
+    }
+  } else {
+    yz_impl *y = calloc(1, sizeof *y);
+    if (!y) {
+      ss_model_free(m);
+      return ss_seterr(err, SS_EINPUT, "vocabulary M = %d: the Y/Z model does not fit in memory", M);
+    }
+    y->o = *o;
+    y->k = k;
+    m->ops = &yz_ops;
+    m->impl = y;
   }
-  m->ops = &yz_ops;
-  m->impl = y;
   m->dtype = SS_F64;
   m->nparams = n;
   double *P = m->params;

@@ -1,7 +1,7 @@
 /* The Y/Z model's kernels (yz.c), written once and compiled once per instruction set:
  * yz.c includes this file three times, inside "#pragma GCC target" regions for x86-64-v4
  * (AVX-512), x86-64-v3 (AVX2 + FMA) and the baseline, with K(name) giving each copy its own
- * names (name_v4, name_v3, name_base); ss_yz_new picks the copy the CPU runs (SS_YZ_ISA
+ * names (name_v4, name_v3, name_base); ss_yz_new picks the copy the CPU runs (model.kernels
  * overrides). Every copy does the same IEEE operations element by element, multiply-adds
  * rounded once everywhere (K(vfma)), reductions over 8 logical lanes in one fixed tree: the
  * same bits on every CPU (tests/test_isa_identity.sh). Not a header to include elsewhere. */
