@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
-# Proves: the Y/Z kernels give the same bits whichever instruction set runs them. yz.c builds
-# them three times (src/model/yz_kern.h): x86-64-v4 (AVX-512, 8-lane registers), x86-64-v3
-# (AVX2 + FMA, 4-lane) and the baseline (libm fma); the CPU picks one (model.kernels=auto),
+# Proves: the Y/Z kernels give the same bits whichever instruction set runs them. The build
+# compiles them three times (src/model/yz_kern.c, one object per set and precision):
+# x86-64-v4 (AVX-512, 8-lane registers), x86-64-v3 (AVX2 + FMA, 4-lane) and the baseline
+# (libm fma); the CPU picks one (model.kernels=auto),
 # model.kernels=x86-64-v4|x86-64-v3|baseline forces one.
 # Runs on generated data (grouped kernels, in float64 and in float32), from a sequence file of
 # rows with classes (one group on its class's support, one on the union of its keys) and from

@@ -37,7 +37,7 @@ static int grouped;
 static int shared_query;
 
 /* When set (and rows are grouped), the batch carries this class table and every key is drawn
- * from its row's class support: the model then lays a group out on the support (yz_kern.h). */
+ * from its row's class support: the model then lays a group out on the support (yz_kern.c). */
 static const ss_classes *supp_classes;
 /* Rows whose key 0 is made to stray outside their class's support: 0 none, 1 every row, 2
  * row 2 only. */

@@ -113,7 +113,9 @@ static const ss_model_ops ref_ops = {"yz", ref_step, ref_eval, yz_composition, r
 
 int yz_ref_attach(ss_model *m, const ss_yz_opts *o, ss_err *err) {
   if (o->f32)
-    return ss_seterr(err, SS_EINPUT, "key 'model.kernels': reference computes in float64 only; drop model.precision=float32 or pick the fast kernels");
+    return ss_seterr(err, SS_EINPUT,
+                     "key 'model.kernels': reference computes in float64 only; drop model.precision=float32 or pick "
+                     "the fast kernels");
   ss_yz_opts *impl = malloc(sizeof *impl);
   if (!impl) return ss_seterr(err, SS_EINPUT, "vocabulary M = %d: the Y/Z model does not fit in memory", o->M);
   *impl = *o;
