@@ -45,13 +45,9 @@
  * (16 MiB): then each group's thread computes its own, and phase 2 only adds them. */
 #define SS_YZ_DG_DOUBLES ((size_t)1 << 21)
 
+/* Frees the scratch block and forgets every pointer into it. */
 static void free_scratch(yz_impl *y) {
-  free(y->Yt); free(y->dlogits); free(y->loss_part); free(y->hits_part);
-  free(y->seq_k); free(y->seq_tok); free(y->seq_f); free(y->seq_dz); free(y->seq_gf); free(y->tok_slot); free(y->chunk_dYt);
-  free(y->order); free(y->sort_pairs); free(y->sort_count); free(y->group_start); free(y->group_supp); free(y->group_k);
-  free(y->group_query); free(y->key_count); free(y->supp_count); free(y->row_cnorm); free(y->row_f); free(y->row_att);
-  free(y->row_gf); free(y->group_dz); free(y->key_seen); free(y->key_weight); free(y->Y_supp); free(y->group_dY);
-  free(y->dY_block);
+  free(y->block);
   const ss_yz_opts o = y->o;
   const yz_kern *kern_seq = y->kern_seq, *kern_grp = y->kern_grp;
   *y = (yz_impl){0};
@@ -72,57 +68,73 @@ static int n_chunks(int B, int T, int M) {
   return n;
 }
 
+/* The scratch of yz_impl for B rows of up to S slots on thr threads, laid out from base, each
+ * buffer at a multiple of 64 bytes (base NULL: only measures); returns the bytes it takes.
+ * Rows of the grouped path's buffers are padded to Mp; buffers of reals are sized for
+ * doubles. */
+static size_t layout_scratch(yz_impl *y, char *base, int B, int S, int thr) {
+  const size_t M = (size_t)y->o.M, Mp = (M + SS_YZ_LW - 1) & ~(size_t)(SS_YZ_LW - 1), BM = (size_t)B * Mp;
+  size_t off = 0;
+#define CARVE(field, type, n)                                                                \
+  do {                                                                                       \
+    y->field = base ? (void *)(base + off) : NULL;                                           \
+    off += (sizeof(type) * (size_t)(n) + 63) & ~(size_t)63;                                   \
+  } while (0)
+  CARVE(Yt, double, M * Mp);
+  CARVE(dlogits, double, BM);
+  CARVE(loss_part, double, B);
+  CARVE(hits_part, int, B);
+  CARVE(seq_k, int, B);
+  CARVE(seq_tok, int, (size_t)B * S);
+  CARVE(seq_f, double, (size_t)B * S);
+  CARVE(seq_dz, double, (size_t)B * S);
+  CARVE(seq_gf, double, (size_t)thr * S);
+  CARVE(tok_slot, int, (size_t)thr * M);
+  CARVE(chunk_dYt, double, (size_t)y->nchunks * M * M);
+  CARVE(order, int, B);
+  CARVE(sort_pairs, long long, 2 * (size_t)B);
+  CARVE(sort_count, int, SS_YZ_SORT_KEYS(B) + 1);
+  CARVE(group_start, int, (size_t)B + 1);
+  CARVE(group_supp, int, BM);
+  CARVE(group_k, int, B);
+  CARVE(group_query, int, B);
+  CARVE(key_count, int, BM);
+  CARVE(supp_count, int, BM);
+  CARVE(row_cnorm, double, B);
+  CARVE(row_f, double, BM);
+  CARVE(row_att, double, BM);
+  CARVE(row_gf, double, BM);
+  CARVE(group_dz, double, BM);
+  CARVE(key_seen, int, (size_t)thr * Mp);
+  CARVE(key_weight, double, (size_t)thr * Mp);
+  CARVE(Y_supp, double, (size_t)thr * M * Mp);
+  CARVE(dY_block, double, 8 * (size_t)thr * Mp);
+  /* the groups' shares of dY: B groups at most, kept only up to SS_YZ_DG_DOUBLES (pages past
+   * what a batch uses are never touched) */
+  y->group_dY_cap = sizeof(double) * (BM * Mp < SS_YZ_DG_DOUBLES ? BM * Mp : SS_YZ_DG_DOUBLES);
+  CARVE(group_dY, char, y->group_dY_cap);
+#undef CARVE
+  return off;
+}
+
+/* Scratch for a batch of B rows of T tokens: one block (block), named pointers into it,
+ * reallocated when a batch needs more than the last one (or more threads run). */
 static int grow(yz_impl *y, int B, int T, ss_err *err) {
   int M = y->o.M, S = (T < M ? T : M) + 1;
   int thr = omp_get_max_threads();
   if (B <= y->cap_B && S <= y->S && thr <= y->nthreads && y->nchunks == n_chunks(B, T, M)) return SS_OK;
   free_scratch(y);
-  y->cap_B = B;
-  y->S = S;
-  y->nthreads = thr;
   y->nchunks = n_chunks(B, T, M);
-  /* rows padded to Mp (a multiple of SS_YZ_LW) for the grouped path's vector kernels; the
-   * buffers of reals sized for doubles */
-  const size_t Mp = ((size_t)M + SS_YZ_LW - 1) & ~(size_t)(SS_YZ_LW - 1);
-  const size_t BM = (size_t)B * Mp;
-  y->Yt = malloc(sizeof(double) * (size_t)M * Mp);
-  y->dlogits = malloc(sizeof(double) * BM);
-  y->loss_part = malloc(sizeof(double) * (size_t)B);
-  y->hits_part = malloc(sizeof(int) * (size_t)B);
-  y->seq_k = malloc(sizeof(int) * (size_t)B);
-  y->seq_tok = malloc(sizeof(int) * (size_t)B * S);
-  y->seq_f = malloc(sizeof(double) * (size_t)B * S);
-  y->seq_dz = malloc(sizeof(double) * (size_t)B * S);
-  y->seq_gf = malloc(sizeof(double) * (size_t)thr * S);
-  y->tok_slot = malloc(sizeof(int) * (size_t)thr * M);
-  if (y->nchunks > 0) y->chunk_dYt = malloc(sizeof(double) * (size_t)y->nchunks * M * M);
-  y->order = malloc(sizeof(int) * (size_t)B);
-  y->sort_pairs = malloc(sizeof(long long) * 2 * (size_t)B);
-  y->sort_count = malloc(sizeof(int) * ((size_t)SS_YZ_SORT_KEYS(B) + 1));
-  y->group_start = malloc(sizeof(int) * ((size_t)B + 1));
-  y->group_supp = malloc(sizeof(int) * BM);
-  y->group_k = malloc(sizeof(int) * (size_t)B);
-  y->group_query = malloc(sizeof(int) * (size_t)B);
-  y->key_count = malloc(sizeof(int) * BM);
-  y->supp_count = malloc(sizeof(int) * BM);
-  y->row_cnorm = malloc(sizeof(double) * (size_t)B);
-  y->row_f = malloc(sizeof(double) * BM);
-  y->row_att = malloc(sizeof(double) * BM);
-  y->row_gf = malloc(sizeof(double) * BM);
-  y->group_dz = malloc(sizeof(double) * BM);
-  y->key_seen = malloc(sizeof(int) * (size_t)thr * Mp);
-  y->key_weight = malloc(sizeof(double) * (size_t)thr * Mp);
-  y->Y_supp = malloc(sizeof(double) * (size_t)thr * M * Mp);
-  y->group_dY_cap = 0; /* group_dY grows with the number of groups (yz_run_grouped) */
-  y->dY_block = malloc(sizeof(double) * 8 * (size_t)thr * Mp);
-  if (!y->Yt || !y->dlogits || !y->loss_part || !y->hits_part || !y->seq_k || !y->seq_tok || !y->seq_f || !y->seq_dz ||
-      !y->seq_gf || !y->tok_slot || (y->nchunks > 0 && !y->chunk_dYt) || !y->order || !y->sort_pairs || !y->sort_count ||
-      !y->group_start || !y->group_supp || !y->group_k || !y->group_query || !y->key_count || !y->supp_count ||
-      !y->row_cnorm || !y->row_f || !y->row_att || !y->row_gf || !y->group_dz || !y->key_seen || !y->key_weight ||
-      !y->Y_supp || !y->dY_block) {
+  const size_t bytes = layout_scratch(y, NULL, B, S, thr);
+  y->block = aligned_alloc(64, bytes);
+  if (!y->block) {
     free_scratch(y);
     return ss_seterr(err, SS_EINPUT, "batch of %d sequences with M = %d does not fit in memory", B, M);
   }
+  layout_scratch(y, y->block, B, S, thr);
+  y->cap_B = B;
+  y->S = S;
+  y->nthreads = thr;
   for (size_t i = 0; i < (size_t)thr * M; i++) y->tok_slot[i] = -1;
   return SS_OK;
 }
@@ -212,15 +224,7 @@ static int yz_run_grouped(yz_impl *y, ss_model *mdl, const ss_batch *b, double *
   const int par_seq = ng > 1 && (double)B * (T + 3.0 * M * (T < 64 ? T : 64)) > SS_YZ_PAR_WORK;
   const int Mp = (M + SS_YZ_LW - 1) & ~(SS_YZ_LW - 1);
   /* the groups' shares of dY in their own buffers when they fit (else phase 2 by rows) */
-  const size_t need = (size_t)ng * Mp * Mp * k->real_size;
-  if (backward && need > y->group_dY_cap && need <= SS_YZ_DG_DOUBLES * sizeof(double)) {
-    void *d = realloc(y->group_dY, need);
-    if (d) {
-      y->group_dY = d;
-      y->group_dY_cap = need;
-    }
-  }
-  y->group_dY_on = backward && need <= y->group_dY_cap;
+  y->group_dY_on = backward && (size_t)ng * Mp * Mp * k->real_size <= y->group_dY_cap;
   /* phase 1: each group on its own (any thread) */
   if (par_seq) {
 #pragma omp parallel for schedule(dynamic, 1)

@@ -51,8 +51,10 @@ struct yz_impl {
   ss_yz_opts o;
   const yz_kern *kern_seq; /* the per-sequence path's kernels (float64) */
   const yz_kern *kern_grp; /* the grouped path's, in the model's precision */
-  /* Scratch for up to cap_B rows of up to S slots (yz.c: grow) */
+  /* Scratch for up to cap_B rows of up to S slots on nthreads threads: one allocation,
+   * block, the buffers below pointing into it (yz.c: grow, layout_scratch) */
   int cap_B, S, nchunks, nthreads;
+  void *block;
   /* both paths */
   void *Yt;              /* [M, ld] real   Y^T (ld = M on the per-sequence path, Mp on the grouped) */
   void *dlogits;         /* [B, ld] real   logits Y f, then (softmax(logits) - e_label) / B */
@@ -65,7 +67,7 @@ struct yz_impl {
   double *seq_dz;        /* [B, S]         dL/dZ[m, token] (0 for a residual-only slot) */
   double *seq_gf;        /* [threads, S]   g_f = Y^T g on the support of the thread's row */
   int *tok_slot;         /* [threads, M]   token -> support slot, -1 when absent */
-  double *chunk_dYt;     /* [nchunks, M, M] per-chunk partial dY, transposed (NULL when nchunks = 0) */
+  double *chunk_dYt;     /* [nchunks, M, M] per-chunk partial dY, transposed (none when nchunks = 0) */
   /* the grouped path: rows in group order (group g = positions group_start[g] ..
    * group_start[g + 1]), each row of a [B, Mp] buffer at its position */
   int *order;            /* [B]      batch row at sorted position p */
