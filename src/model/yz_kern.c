@@ -145,9 +145,9 @@ SS_AI real hsum(const vreal *s) {
 /* e^x lane by lane for x <= 0: x = k ln2 + r (|r| <= ln2/2, ln 2 in two parts), e^r by its
  * Taylor polynomial (Horner, each multiply-add rounded once: vfma), times 2^k built in the
  * exponent bits; below the smallest argument with a normal result 0, NaN propagates.
- * Doubles: degree 13 (truncation < 2e-16 relative), the scalar exp_nonpos's reduction and
- * polynomial, so within an ulp of it (and of glibc), not bit-equal to it. Floats: degree 7
- * (truncation < 6e-9, below half a float ulp). */
+ * Doubles: degree 13 (truncation < 2e-16 relative; within an ulp of glibc, not bit-equal to
+ * it). Floats: degree 7 (truncation < 6e-9, below half a float ulp). The one exponential of
+ * every kernel, in both precisions and on both paths (a row's tail through exp_shifted). */
 #if SS_KERN_F32
 #define SS_EXP_LO -87.0f /* e^-87 is still a normal float */
 #define SS_EXP_BIAS 127
@@ -190,40 +190,18 @@ SS_AI vreal vexp(vreal x_in) {
 #undef SS_EXP_P0
 #undef SS_EXP_POLY
 
-/* e^x for x <= 0, one value (the tails of the per-sequence path's rows): k = round(x / ln 2)
- * by the 1.5*2^52 trick, r = x - k ln 2 in two parts (|r| <= ln2/2), e^r by its Taylor
- * polynomial to degree 13 (truncation < 2e-16 relative), times 2^k built in the exponent
- * bits; each product and sum rounded on its own (not vexp's multiply-adds). Below -708 the
- * result is 0 (glibc gives a subnormal down to -745: no sum here can tell the difference),
- * so e^-inf = 0 as with exp(). */
-static inline double exp_nonpos(double x_in) {
-  const double x = x_in < -708.0 ? -708.0 : x_in;
-  const double shift = 0x1.8p52, inv_ln2 = 0x1.71547652b82fep0;
-  const double ln2_hi = 0x1.62e42fefa3800p-1, ln2_lo = 0x1.ef35793c76730p-45;
-  double kd = x * inv_ln2 + shift;
-  uint64_t ki;
-  memcpy(&ki, &kd, sizeof ki);
-  kd -= shift;
-  const double r = (x - kd * ln2_hi) - kd * ln2_lo;
-  double p = 1.0 / 6227020800.0; /* 1/13! */
-  p = p * r + 1.0 / 479001600.0;
-  p = p * r + 1.0 / 39916800.0;
-  p = p * r + 1.0 / 3628800.0;
-  p = p * r + 1.0 / 362880.0;
-  p = p * r + 1.0 / 40320.0;
-  p = p * r + 1.0 / 5040.0;
-  p = p * r + 1.0 / 720.0;
-  p = p * r + 1.0 / 120.0;
-  p = p * r + 1.0 / 24.0;
-  p = p * r + 1.0 / 6.0;
-  p = p * r + 0.5;
-  p = p * r + 1.0;
-  p = p * r + 1.0;
-  const uint64_t bits = (ki + 1023) << 52;
-  double scale;
-  memcpy(&scale, &bits, sizeof scale);
-  /* NaN propagates (the comparison is false); -inf and other huge negatives give 0 */
-  return x_in < -708.0 ? 0.0 : p * scale;
+/* x[j] = e^{x[j] - shift} for j < n (every x[j] <= shift, or NaN): LW lanes at a time, the
+ * last block through a padded copy (its padding lanes e^0, dropped). */
+SS_AI void exp_shifted(real *x, int n, real shift) {
+  int j = 0;
+  for (; j + LW <= n; j += LW)
+    for (int q = 0; q < LW; q += VLANES) vstore(x + j + q, vexp(vload(x + j + q) - shift));
+  if (j < n) {
+    real t[LW];
+    for (int l = 0; l < LW; l++) t[l] = j + l < n ? x[j + l] : shift;
+    for (int q = 0; q < LW; q += VLANES) vstore(t + q, vexp(vload(t + q) - shift));
+    for (int l = 0; j + l < n; l++) x[j + l] = t[l];
+  }
 }
 
 #if SS_KERN_F32 && SS_VBYTES == 64
@@ -368,12 +346,9 @@ static void seq_compose(const yz_impl *y, const double *Z, const int *x, int T, 
       if (f[j] > zmax) zmax = f[j];
     }
   }
-  /* softmax over keys, grouped: weight of slot j = count_j e^{Z[m,u_j]} */
-  /* e^{Z[m,u_j] - zmax} into f (free until f is written), eight at a time */
-  int j4 = 0;
-  for (; j4 + 8 <= k; j4 += 8)
-    for (int q = 0; q < 8; q += VLANES) vstore(f + j4 + q, vexp(vload(f + j4 + q) - zmax));
-  for (; j4 < k; j4++) f[j4] = exp_nonpos(f[j4] - zmax);
+  /* softmax over keys, grouped: weight of slot j = count_j e^{Z[m,u_j]}; e^{Z[m,u_j] - zmax}
+   * into f (free until f is written) */
+  exp_shifted(f, k, zmax);
   for (int j = 0; j < k; j++) att[j] *= f[j];
   double den = 0;
   for (int j = 0; j < k; j++) den += att[j];
@@ -418,15 +393,10 @@ static inline void seq_output(double *restrict L, int M, int label, double inv_B
       arg = i;
     }
   const double lab = L[label];
-  /* kept: the backward's softmax is L / se. Two loops: the first vectorises, the sum
-   * keeps its serial order. */
-  int i4 = 0;
-  double se = 0; /* summed in index order, as a separate loop would */
-  for (; i4 + 8 <= M; i4 += 8) {
-    for (int q = 0; q < 8; q += VLANES) vstore(L + i4 + q, vexp(vload(L + i4 + q) - lmax));
-    for (int l = 0; l < 8; l++) se += L[i4 + l];
-  }
-  for (; i4 < M; i4++) se += L[i4] = exp_nonpos(L[i4] - lmax);
+  /* kept: the backward's softmax is L / se; the sum in index order */
+  exp_shifted(L, M, lmax);
+  double se = 0;
+  for (int i = 0; i < M; i++) se += L[i];
   *loss = lmax + log(se) - lab;
   *hit = arg == label;
   if (backward) {
@@ -796,6 +766,22 @@ static void group_dY_share(yz_impl *y, int g) {
   for (int i0 = 0; i0 < M; i0 += 8) group_dY_block(y, g, i0, D + (size_t)i0 * kp, kp);
 }
 
+/* One row's unnormalised attention weights on its group's support, a [kp] = c w (c [kp] its
+ * key counts, w [kp] the key weights; a may be w), with their sum and sum of squares over LW
+ * logical lanes in s and s2 [NVEC] (hsum adds them up). */
+SS_AI void row_weights(const int *c, const real *w, real *a, int kp, vreal *s, vreal *s2) {
+  for (int q = 0; q < NVEC; q++) s[q] = s2[q] = vset1(0);
+  for (int j = 0; j < kp; j += LW)
+    for (int q = 0; q < NVEC; q++) {
+      vreal cv;
+      for (int l = 0; l < VLANES; l++) cv[l] = (real)c[j + q * VLANES + l];
+      const vreal av = cv * vload(w + j + q * VLANES);
+      vstore(a + j + q * VLANES, av);
+      s[q] += av;
+      s2[q] = vfma(av, av, s2[q]);
+    }
+}
+
 /* Phase 1 for group g: its support and counts, attention, f, logits, loss and (backward) the
  * rows' gradients at c (row_gf), the group's dZ row (group_dz) and, when kept, its share of
  * dY (group_dY). Y, Z: the float64 parameters; Ytv: Y^T in real, rows padded to Mp. */
@@ -877,36 +863,18 @@ static void group_forward_backward(yz_impl *y, const ss_batch *b, const double *
     const int *c = CU + (size_t)r * Mp;
     real *a = ATT + (size_t)r * Mp, *f = F + (size_t)r * Mp;
     vreal s[NVEC], s2[NVEC];
-    for (int q = 0; q < NVEC; q++) s[q] = s2[q] = vset1(0);
-    for (int j = 0; j < kp; j += LW)
-      for (int q = 0; q < NVEC; q++) {
-        vreal cv;
-        for (int l = 0; l < VLANES; l++) cv[l] = (real)c[j + q * VLANES + l];
-        const vreal av = cv * vload(W + j + q * VLANES);
-        vstore(a + j + q * VLANES, av);
-        s[q] += av;
-        s2[q] = vfma(av, av, s2[q]);
-      }
+    row_weights(c, W, a, kp, s, s2);
     real den = hsum(s);
     /* every key of this row far below the group's largest (> 277 nats for doubles, > 41 for
      * floats): weigh them from the row's own maximum instead, so that no weight or square
-     * underflows */
+     * underflows (the row's own e^{Z[m, U_j] - zr}, in a) */
     if (!(den >= SS_DEN_MIN)) {
       double zr = -INFINITY;
       for (int j = 0; j < k; j++)
         if (c[j] && Zm[U[j]] > zr) zr = Zm[U[j]];
-      for (int q = 0; q < NVEC; q++) s[q] = s2[q] = vset1(0);
-      for (int j = 0; j < kp; j += LW)
-        for (int q = 0; q < NVEC; q++) {
-          vreal av;
-          for (int l = 0; l < VLANES; l++) {
-            const int jj = j + q * VLANES + l;
-            av[l] = jj < k && c[jj] ? (real)(c[jj] * exp_nonpos(Zm[U[jj]] - zr)) : (real)0;
-          }
-          vstore(a + j + q * VLANES, av);
-          s[q] += av;
-          s2[q] = vfma(av, av, s2[q]);
-        }
+      for (int j = 0; j < kp; j++) a[j] = j < k && c[j] ? (real)(Zm[U[j]] - zr) : (real)-INFINITY;
+      for (int j = 0; j < kp; j += VLANES) vstore(a + j, vexp(vload(a + j)));
+      row_weights(c, a, a, kp, s, s2);
       den = hsum(s);
     }
     const real inv_den = (real)1 / den, att_m = res ? a[mslot] * inv_den : (real)0;
