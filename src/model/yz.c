@@ -121,7 +121,7 @@ static size_t layout_scratch(yz_impl *y, char *base, int B, int S, int thr) {
  * reallocated when a batch needs more than the last one (or more threads run). */
 static int grow(yz_impl *y, int B, int T, ss_err *err) {
   int M = y->o.M, S = (T < M ? T : M) + 1;
-  int thr = omp_get_max_threads();
+  int thr = ss_threads();
   if (B <= y->cap_B && S <= y->S && thr <= y->nthreads && y->nchunks == n_chunks(B, T, M)) return SS_OK;
   free_scratch(y);
   y->nchunks = n_chunks(B, T, M);
@@ -227,7 +227,7 @@ static int yz_run_grouped(yz_impl *y, ss_model *mdl, const ss_batch *b, double *
   y->group_dY_on = backward && (size_t)ng * Mp * Mp * k->real_size <= y->group_dY_cap;
   /* phase 1: each group on its own (any thread) */
   if (par_seq) {
-#pragma omp parallel for schedule(dynamic, 1)
+#pragma omp parallel for schedule(dynamic, 1) num_threads(ss_threads())
     for (int g = 0; g < ng; g++) k->group_forward_backward(y, b, Y, y->Yt, Z, g, omp_get_thread_num(), inv_B, backward);
   } else { /* no OpenMP region at all: even one of one thread costs a microsecond or more */
     for (int g = 0; g < ng; g++) k->group_forward_backward(y, b, Y, y->Yt, Z, g, 0, inv_B, backward);
@@ -248,7 +248,7 @@ static int yz_run_grouped(yz_impl *y, ss_model *mdl, const ss_batch *b, double *
   } else {
     /* phase 2: dY by blocks of 8 rows, every group in order */
     const int nblk = (M + 7) / 8;
-#pragma omp parallel for schedule(static) if (par_seq)
+#pragma omp parallel for schedule(static) if (par_seq) num_threads(ss_threads())
     for (int c = 0; c < nblk; c++)
       k->group_dY_rows(y, dY, ng, 8 * c, (char *)y->dY_block + (size_t)omp_get_thread_num() * 8 * Mp * k->real_size);
   }
@@ -279,8 +279,8 @@ static int yz_run_grouped(yz_impl *y, ss_model *mdl, const ss_batch *b, double *
       for (int c = 0; c < nb; c++) transpose_rows_##SUFFIX(Yt, Y, M, ld, 32 * c);                   \
       return;                                                                                       \
     }                                                                                               \
-    _Pragma("omp parallel for schedule(static)") for (int c = 0; c < nb; c++)                       \
-      transpose_rows_##SUFFIX(Yt, Y, M, ld, 32 * c);                                                \
+    _Pragma("omp parallel for schedule(static) num_threads(ss_threads())")                          \
+    for (int c = 0; c < nb; c++) transpose_rows_##SUFFIX(Yt, Y, M, ld, 32 * c);                     \
   }
 DEFINE_TRANSPOSE(f64, double)
 DEFINE_TRANSPOSE(f32, float)
@@ -309,7 +309,7 @@ static int yz_run(ss_model *mdl, const ss_batch *b, double *loss, double *acc, i
   const double *Yt = y->Yt;
   transpose_f64(y->Yt, Y, M, M);
   /* phase 1: every sequence on its own */
-#pragma omp parallel for schedule(static) if (par_seq)
+#pragma omp parallel for schedule(static) if (par_seq) num_threads(ss_threads())
   for (int i = 0; i < B; i++) y->kern_seq->seq_forward_backward(y, Yt, Z, b, i, omp_get_thread_num(), inv_B, backward);
   double L = 0;
   int hits = 0;
@@ -323,12 +323,12 @@ static int yz_run(ss_model *mdl, const ss_batch *b, double *loss, double *acc, i
   double *dY = mdl->grads, *dZ = (double *)mdl->grads + (size_t)M * M;
   if (nch > 0) {
     /* phase 2: chunk_dYt_c[u, :] = sum over the chunk's sequences (ascending) of f_b[u] g_b */
-#pragma omp parallel for schedule(static) if (par_seq)
+#pragma omp parallel for schedule(static) if (par_seq) num_threads(ss_threads())
     for (int c = 0; c < nch; c++)
       y->kern_seq->chunk_dY(y, y->chunk_dYt + (size_t)c * M * M, (int)((long)B * c / nch),
                             (int)((long)B * (c + 1) / nch));
     /* phase 3: dY[i, u] = sum_c chunk_dYt_c[u, i], chunks in order */
-#pragma omp parallel for schedule(static) if ((double)nch * M * M > SS_YZ_PAR_WORK)
+#pragma omp parallel for schedule(static) if ((double)nch * M * M > SS_YZ_PAR_WORK) num_threads(ss_threads())
     for (int i = 0; i < M; i++) {
       double *dYi = dY + (size_t)i * M;
       for (int u = 0; u < M; u++) {
@@ -339,7 +339,7 @@ static int yz_run(ss_model *mdl, const ss_batch *b, double *loss, double *acc, i
     }
   } else {
     /* no chunk buffer (very large M): dY[i, u] = sum_b G[b,i] f_b[u], parallel over rows i, b ascending */
-#pragma omp parallel for schedule(static) if (par_seq)
+#pragma omp parallel for schedule(static) if (par_seq) num_threads(ss_threads())
     for (int i = 0; i < M; i++) {
       double *dYi = dY + (size_t)i * M;
       memset(dYi, 0, sizeof(double) * (size_t)M);
