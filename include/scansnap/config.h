@@ -38,6 +38,8 @@ enum { SS_TASK_SYNTHETIC = 0, SS_TASK_LM = 1 };
 enum { SS_POS_NONE = 0, SS_POS_SINUSOIDAL = 1, SS_POS_LEARNED = 2 };
 enum { SS_GATE_RELU = 0, SS_GATE_SILU = 1 };
 enum { SS_PREC_F64 = 0, SS_PREC_F32 = 1 };
+/* model.kernels, in the order of the key's choices */
+enum { SS_KERNELS_AUTO = 0, SS_KERNELS_REFERENCE = 1, SS_KERNELS_X86_64_V4 = 2, SS_KERNELS_X86_64_V3 = 3, SS_KERNELS_BASELINE = 4 };
 enum { SS_EMBED_IN_DECODER = 0, SS_EMBED_IN_ATTENTION = 1 }; /* model.embed_group */
 
 typedef struct {
@@ -64,6 +66,7 @@ typedef struct {
     /* Y/Z model (SPEC §2.1) */
     int normalize, residual, include_base_token, zero_init;
     int precision; /* SS_PREC_*: compute precision of the Y/Z grouped kernels */
+    int kernels;   /* SS_KERNELS_*: which Y/Z implementation computes (model.kernels) */
     /* transformer (SPEC §2.2) */
     int d, H, task, use_Wq, use_Wk, use_Wv, use_Wo, use_residue, use_ln, use_ffn, ffn_hidden,
         gate, pos, tied, attn_bias, embed_group;

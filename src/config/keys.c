@@ -55,6 +55,7 @@ static const ss_keydef keys[] = {
   {"model.include_base_token", SS_KEY_BOOL, F(model.include_base_token), 0, "false", 0, NOLIM, SS_SCOPE_YZ, "the query token attends to itself too"},
   {"model.zero_init", SS_KEY_BOOL, F(model.zero_init), 0, "true", 0, NOLIM, SS_SCOPE_YZ, "Y = Z = 0 at start (else uniform in +-1/sqrt(M))"},
   {"model.precision", SS_KEY_ENUM, F(model.precision), 0, "float64", "float64|float32", NOLIM, SS_SCOPE_YZ, "arithmetic of the Y/Z kernels on generated batches: float32 = single precision (as the PyTorch peer), about 1.35x faster on the Figure-4 run; parameters, gradients and optimizer stay float64"},
+  {"model.kernels", SS_KEY_ENUM, F(model.kernels), 0, "auto", "auto|reference|x86-64-v4|x86-64-v3|baseline", NOLIM, SS_SCOPE_YZ, "Y/Z implementation: auto = the fastest kernels this CPU runs (every instruction set gives the same bits); reference = the plain SPEC 2.1 code (src/model/yz_ref.c, float64 only: the kernels' test oracle, equal to them to ~1e-12, slower); or one instruction set's kernels"},
   {"model.d", SS_KEY_INT, F(model.d), 0, "128", 0, 1, 65536, SS_SCOPE_TF, "embedding width"},
   {"model.H", SS_KEY_INT, F(model.H), 0, "1", 0, 1, 4096, SS_SCOPE_TF, "attention heads (must divide d)"},
   {"model.task", SS_KEY_ENUM, F(model.task), 0, "synthetic", "synthetic|lm", NOLIM, SS_SCOPE_TF, "synthetic = predict from the last position, no mask; lm = causal language model"},

@@ -20,7 +20,7 @@
 #include "scansnap/theory.h"
 
 static void yz_opts_of(const ss_config *cfg, const ss_classes *cl, ss_yz_opts *o) {
-  *o = (ss_yz_opts){cl->M, cfg->model.normalize, cfg->model.residual, cfg->model.include_base_token, cfg->model.zero_init, 0};
+  *o = (ss_yz_opts){cl->M, cfg->model.normalize, cfg->model.residual, cfg->model.include_base_token, cfg->model.zero_init, 0, SS_KERNELS_AUTO};
 }
 
 /* ---- flow: RK4 on d theta/dt = -eta * grad J ---- */

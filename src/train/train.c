@@ -15,7 +15,7 @@ int ss_model_from_config(const ss_config *cfg, const ss_classes *cl, ss_model **
   ss_rng_seed(&init, ss_stream_seed(cfg->seed, SS_STREAM_INIT));
   if (cfg->model.type == SS_MODEL_YZ) {
     ss_yz_opts o = {cl->M, cfg->model.normalize, cfg->model.residual, cfg->model.include_base_token, cfg->model.zero_init,
-                    cfg->model.precision == SS_PREC_F32};
+                    cfg->model.precision == SS_PREC_F32, cfg->model.kernels};
     int rc = ss_yz_new(&o, &init, out, err);
     if (rc) return rc;
     (*out)->groups[0].lr = ss_config_lr_y(cfg);
