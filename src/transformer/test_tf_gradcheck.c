@@ -284,6 +284,21 @@ static ss_model *build(const char *const *kv, int M, int T) {
   return m;
 }
 
+/* A batch of B random sequences of T tokens below M with random labels; returns the
+ * per-position targets y (malloc'd; not attached: b->y stays NULL). */
+static int *random_batch(ss_batch *b, int B, int T, int M, uint64_t seed) {
+  ss_err e;
+  assert_int_equal(ss_batch_alloc(b, B, T, &e), 0);
+  int *y = malloc(sizeof(int) * B * T);
+  ss_rng_seed(&R, seed);
+  for (int i = 0; i < B * T; i++) {
+    b->x[i] = (int)ss_rng_below(&R, M);
+    y[i] = (int)ss_rng_below(&R, M);
+  }
+  for (int i = 0; i < B; i++) b->label[i] = (int)ss_rng_below(&R, M);
+  return y;
+}
+
 typedef struct {
   ss_model *m;
   ss_batch *b;
@@ -305,14 +320,7 @@ static void model_case(const char *const *kv, int lm) {
   ss_tf_set_training(m, 0);
   ss_batch b;
   ss_err e;
-  assert_int_equal(ss_batch_alloc(&b, B, T, &e), 0);
-  int *y = malloc(sizeof(int) * B * T);
-  ss_rng_seed(&R, 11);
-  for (int i = 0; i < B * T; i++) {
-    b.x[i] = (int)ss_rng_below(&R, M);
-    y[i] = (int)ss_rng_below(&R, M);
-  }
-  for (int i = 0; i < B; i++) b.label[i] = (int)ss_rng_below(&R, M);
+  int *y = random_batch(&b, B, T, M, 11);
   b.y = lm ? y : NULL;
   /* well-conditioned parameters: every tensor O(1)/sqrt(fan) random, LN gains near 1 */
   float *P = m->params;
@@ -366,7 +374,8 @@ static void test_multilayer_gradients_match_finite_differences(void **state) {
   const char *lm3[] = {"model.nlayers", "3", "model.task", "lm", "model.d", "6", "model.H", "3", "model.use_Wk", "false",
                        "model.use_residue", "true", "model.embed_group", "attention", "model.pos", "learned", NULL};
   model_case(lm3, 1);
-  const char *syn2[] = {"model.nlayers", "2", "model.d", "8", "model.H", "1", "model.use_residue", "true", NULL}; /* the paper's block, stacked */
+  /* the paper's block, stacked */
+  const char *syn2[] = {"model.nlayers", "2", "model.d", "8", "model.H", "1", "model.use_residue", "true", NULL};
   model_case(syn2, 0);
   const char *syn3[] = {"model.nlayers", "3", "model.d", "8", "model.H", "2", "model.use_Wo", "true", "model.attn_bias", "true",
                         "model.use_residue", "true", "model.use_ln", "true", "model.use_ffn", "true", "model.ffn_hidden", "6",
@@ -403,13 +412,7 @@ static void test_step_is_bit_identical_across_thread_counts(void **state) {
       assert_int_equal(ss_tf_nlayers(m), layers);
       ss_batch b;
       ss_err e;
-      assert_int_equal(ss_batch_alloc(&b, B, T, &e), 0);
-      int *y = malloc(sizeof(int) * B * T);
-      ss_rng_seed(&R, 5);
-      for (int i = 0; i < B * T; i++) {
-        b.x[i] = (int)ss_rng_below(&R, M);
-        y[i] = (int)ss_rng_below(&R, M);
-      }
+      int *y = random_batch(&b, B, T, M, 5);
       b.y = y;
       double a;
       assert_int_equal(m->ops->step(m, &b, &L[run], &a, &e), 0);
