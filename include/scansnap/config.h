@@ -38,6 +38,7 @@ enum { SS_TASK_SYNTHETIC = 0, SS_TASK_LM = 1 };
 enum { SS_POS_NONE = 0, SS_POS_SINUSOIDAL = 1, SS_POS_LEARNED = 2 };
 enum { SS_GATE_RELU = 0, SS_GATE_SILU = 1 };
 enum { SS_PREC_F64 = 0, SS_PREC_F32 = 1 };
+enum { SS_FILES_FULL = 0, SS_FILES_LIGHT = 1 };
 /* model.kernels, in the order of the key's choices */
 enum { SS_KERNELS_AUTO = 0, SS_KERNELS_REFERENCE = 1, SS_KERNELS_X86_64_V4 = 2, SS_KERNELS_X86_64_V3 = 3, SS_KERNELS_BASELINE = 4 };
 enum { SS_EMBED_IN_DECODER = 0, SS_EMBED_IN_ATTENTION = 1 }; /* model.embed_group */
@@ -46,6 +47,8 @@ typedef struct {
   /* run */
   long long seed;
   int niter, batchsize, save_per_minibatch, threads, save_every;
+  int files;             /* SS_FILES_FULL or SS_FILES_LIGHT: what a finished run keeps */
+  int fsync;             /* flush each file to the disk as it is written */
   int max_output_mb;     /* refuse runs whose metrics files would exceed this (0 = no limit) */
   int max_memory_mb;     /* refuse runs whose estimated memory exceeds this (0 = 80% of the machine's) */
   double diverge_factor; /* runaway loss: above this times max(1, first loss) (0 = off) */
