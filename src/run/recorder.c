@@ -135,7 +135,7 @@ static int pend(unsigned char **buf, size_t *len, size_t *cap, const void *data,
     *buf = nb;
     *cap = nc;
   }
-  memcpy(*buf + *len, data, n);
+  if (n) memcpy(*buf + *len, data, n); /* rows without classes have no c_n (data may be NULL) */
   *len += n;
   return 0;
 }
