@@ -17,6 +17,7 @@
 #ifndef SCANSNAP_SWEEP_H
 #define SCANSNAP_SWEEP_H
 #include "scansnap/config.h"
+#include "scansnap/csv.h"
 
 #define SS_SWEEP_MAX_AXES 16
 #define SS_SWEEP_MAX_POINTS 1000000
@@ -126,16 +127,6 @@ int ss_sweep_compare(const ss_sweep *s, const ss_sweep_group *g, int ng, const c
 /* Reads a sweep directory's sweep.json back into s (axes, options) — for plots and reports. */
 int ss_sweep_load_dir(ss_sweep *s, const char *dir, ss_err *err);
 
-/* A small CSV table (no quoting: the files scansnap writes). */
-typedef struct {
-  int ncols, nrows;
-  char **head;  /* [ncols] */
-  char **cells; /* [nrows * ncols] */
-} ss_csv;
-int ss_csv_read(const char *path, ss_csv *t, ss_err *err);
-int ss_csv_col(const ss_csv *t, const char *name); /* -1 if absent */
-const char *ss_csv_cell(const ss_csv *t, int row, int col);
-void ss_csv_free(ss_csv *t);
 /* 1 if a reference table's row matches the sweep's fixed value of every key column that is
  * not swept (so `--preset fig6 opt.lr_z=1` compares with the lr_z = 1 rows only). */
 int ss_sweep_ref_row_fixed_ok(const ss_sweep *s, const ss_csv *ref, int row);

@@ -1,5 +1,5 @@
 /* What a sweep writes: sweep.csv, the aggregate over seeds, the comparison with a reference
- * table, sweep.json; and reading them back (CSV reader, sweep.json loader). */
+ * table, sweep.json; and reading them back (sweep.json loader). */
 #include <errno.h>
 #include <jansson.h>
 #include <math.h>
@@ -8,96 +8,6 @@
 
 #include "scansnap/io.h"
 #include "scansnap/sweep.h"
-
-/* ---- CSV ----------------------------------------------------------------------------------- */
-
-void ss_csv_free(ss_csv *t) {
-  if (t->head)
-    for (int i = 0; i < t->ncols; i++) free(t->head[i]);
-  if (t->cells)
-    for (long i = 0; i < (long)t->nrows * t->ncols; i++) free(t->cells[i]);
-  free(t->head);
-  free(t->cells);
-  memset(t, 0, sizeof *t);
-}
-
-static int split_line(char *line, char ***out, int *n) {
-  int cap = 16, k = 0;
-  char **v = malloc(sizeof(char *) * (size_t)cap);
-  if (!v) return 0;
-  char *p = line;
-  for (;;) {
-    char *c = strchr(p, ',');
-    if (c) *c = 0;
-    if (k == cap) {
-      char **nv = realloc(v, sizeof(char *) * (size_t)(cap *= 2));
-      if (!nv) break;
-      v = nv;
-    }
-    v[k++] = strdup(p);
-    if (!c) break;
-    p = c + 1;
-  }
-  *out = v;
-  *n = k;
-  return 1;
-}
-
-int ss_csv_read(const char *path, ss_csv *t, ss_err *err) {
-  memset(t, 0, sizeof *t);
-  char *data;
-  size_t len;
-  int rc = ss_read_file(path, &data, &len, err);
-  if (rc) return rc;
-  char *save = NULL;
-  int cap = 0;
-  for (char *line = strtok_r(data, "\r\n", &save); line; line = strtok_r(NULL, "\r\n", &save)) {
-    if (!*line) continue;
-    char **v;
-    int n;
-    if (!split_line(line, &v, &n)) {
-      rc = ss_seterr(err, SS_ERUN, "out of memory");
-      break;
-    }
-    if (!t->head) {
-      t->head = v;
-      t->ncols = n;
-      continue;
-    }
-    if (n != t->ncols) {
-      for (int i = 0; i < n; i++) free(v[i]);
-      free(v);
-      rc = ss_seterr(err, SS_EINPUT, "file '%s': row %d has %d columns, the header %d", path, t->nrows + 2, n, t->ncols);
-      break;
-    }
-    if (t->nrows == cap) {
-      cap = cap ? cap * 2 : 64;
-      char **nc = realloc(t->cells, sizeof(char *) * (size_t)cap * (size_t)t->ncols);
-      if (!nc) {
-        rc = ss_seterr(err, SS_ERUN, "out of memory");
-        for (int i = 0; i < n; i++) free(v[i]);
-        free(v);
-        break;
-      }
-      t->cells = nc;
-    }
-    memcpy(t->cells + (size_t)t->nrows * t->ncols, v, sizeof(char *) * (size_t)n);
-    free(v);
-    t->nrows++;
-  }
-  free(data);
-  if (!rc && !t->head) rc = ss_seterr(err, SS_EINPUT, "file '%s' is empty (expected a CSV header)", path);
-  if (rc) ss_csv_free(t);
-  return rc;
-}
-
-int ss_csv_col(const ss_csv *t, const char *name) {
-  for (int i = 0; i < t->ncols; i++)
-    if (!strcmp(t->head[i], name)) return i;
-  return -1;
-}
-
-const char *ss_csv_cell(const ss_csv *t, int row, int col) { return t->cells[(size_t)row * t->ncols + col]; }
 
 /* ---- aggregate ------------------------------------------------------------------------------ */
 
