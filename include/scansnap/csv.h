@@ -46,5 +46,7 @@ int ss_csv_parse(const char *data, size_t n, const char *name, ss_csv *t, ss_err
 int ss_csv_col(const ss_csv *t, const char *name); /* -1 if absent */
 const char *ss_csv_cell(const ss_csv *t, int row, int col);
 void ss_csv_free(ss_csv *t);
+/* Writes t (header and rows) to path atomically through the writer above. */
+int ss_csv_write_file(const char *path, const ss_csv *t, ss_err *err);
 
 #endif

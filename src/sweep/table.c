@@ -81,13 +81,6 @@ int ss_sweep_aggregate(const ss_sweep *s, const ss_sweep_result *res, ss_sweep_g
 
 /* ---- writing -------------------------------------------------------------------------------- */
 
-static void put_num(FILE *f, double v) {
-  if (isfinite(v))
-    fprintf(f, "%.17g", v);
-  else
-    fputs("nan", f);
-}
-
 static const char *status_name(int st) {
   switch (st) {
   case SS_PT_COMPLETE: return "complete";
@@ -103,30 +96,28 @@ static int write_sweep_csv(const ss_sweep *s, const ss_sweep_result *res, int an
   int rc = ss_afile_open(&a, p, err);
   free(p);
   if (rc) return rc;
-  for (int k = 0; k < s->naxes; k++) fprintf(a.f, "%s,", s->axes[k].key);
-  fputs("status", a.f);
-  for (int k = 0; k < SS_SWEEP_NMETRICS; k++) fprintf(a.f, ",%s", ss_sweep_metric_names[k]);
-  if (any_snap) fputs(",t0", a.f);
-  fputs(",dir\n", a.f);
+  ss_csv_writer w;
+  ss_csv_writer_init(&w, a.f);
+  for (int k = 0; k < s->naxes; k++) ss_csv_field(&w, s->axes[k].key);
+  ss_csv_field(&w, "status");
+  for (int k = 0; k < SS_SWEEP_NMETRICS; k++) ss_csv_field(&w, ss_sweep_metric_names[k]);
+  if (any_snap) ss_csv_field(&w, "t0");
+  ss_csv_field(&w, "dir");
+  ss_csv_endrow(&w);
   long np = ss_sweep_npoints(s);
   for (long i = 0; i < np; i++) {
     int idx[SS_SWEEP_MAX_AXES];
     ss_sweep_indices(s, i, idx);
-    for (int k = 0; k < s->naxes; k++) fprintf(a.f, "%s,", s->axes[k].values[idx[k]]);
-    fputs(status_name(res[i].status), a.f);
-    for (int k = 0; k < SS_SWEEP_NMETRICS; k++) {
-      fputc(',', a.f);
-      put_num(a.f, res[i].m[k]);
-    }
-    if (any_snap) {
-      fputc(',', a.f);
-      put_num(a.f, res[i].t0);
-    }
+    for (int k = 0; k < s->naxes; k++) ss_csv_field(&w, s->axes[k].values[idx[k]]);
+    ss_csv_field(&w, status_name(res[i].status));
+    for (int k = 0; k < SS_SWEEP_NMETRICS; k++) ss_csv_num(&w, res[i].m[k]);
+    if (any_snap) ss_csv_num(&w, res[i].t0);
     ss_config c;
     char name[SS_PATH_MAX];
     ss_err e;
     ss_sweep_point(s, i, &c, name, sizeof name, &e);
-    fprintf(a.f, ",%s\n", name);
+    ss_csv_field(&w, name);
+    ss_csv_endrow(&w);
   }
   return ss_afile_commit(&a, err);
 }
@@ -137,32 +128,42 @@ static int write_aggregate(const ss_sweep *s, const ss_sweep_group *g, int ng, i
   int rc = ss_afile_open(&a, p, err);
   free(p);
   if (rc) return rc;
+  ss_csv_writer w;
+  ss_csv_writer_init(&w, a.f);
   for (int k = 0; k < s->naxes; k++)
-    if (!is_seed(&s->axes[k])) fprintf(a.f, "%s,", s->axes[k].key);
-  fputs("count,failed", a.f);
-  for (int k = 0; k < SS_SWEEP_NMETRICS; k++) fprintf(a.f, ",%s_mean,%s_std", ss_sweep_metric_names[k], ss_sweep_metric_names[k]);
-  if (any_snap) fputs(",t0_mean,t0_std,t0_count", a.f);
-  fputc('\n', a.f);
+    if (!is_seed(&s->axes[k])) ss_csv_field(&w, s->axes[k].key);
+  ss_csv_field(&w, "count");
+  ss_csv_field(&w, "failed");
+  char h[128];
+  for (int k = 0; k < SS_SWEEP_NMETRICS; k++) {
+    snprintf(h, sizeof h, "%s_mean", ss_sweep_metric_names[k]);
+    ss_csv_field(&w, h);
+    snprintf(h, sizeof h, "%s_std", ss_sweep_metric_names[k]);
+    ss_csv_field(&w, h);
+  }
+  if (any_snap) {
+    ss_csv_field(&w, "t0_mean");
+    ss_csv_field(&w, "t0_std");
+    ss_csv_field(&w, "t0_count");
+  }
+  ss_csv_endrow(&w);
   for (int j = 0; j < ng; j++) {
     int idx[SS_SWEEP_MAX_AXES];
     ss_sweep_indices(s, g[j].first, idx);
     for (int k = 0; k < s->naxes; k++)
-      if (!is_seed(&s->axes[k])) fprintf(a.f, "%s,", s->axes[k].values[idx[k]]);
-    fprintf(a.f, "%d,%d", g[j].count, g[j].failed);
+      if (!is_seed(&s->axes[k])) ss_csv_field(&w, s->axes[k].values[idx[k]]);
+    ss_csv_int(&w, g[j].count);
+    ss_csv_int(&w, g[j].failed);
     for (int k = 0; k < SS_SWEEP_NMETRICS; k++) {
-      fputc(',', a.f);
-      put_num(a.f, g[j].mean[k]);
-      fputc(',', a.f);
-      put_num(a.f, g[j].std[k]);
+      ss_csv_num(&w, g[j].mean[k]);
+      ss_csv_num(&w, g[j].std[k]);
     }
     if (any_snap) {
-      fputc(',', a.f);
-      put_num(a.f, g[j].t0_mean);
-      fputc(',', a.f);
-      put_num(a.f, g[j].t0_std);
-      fprintf(a.f, ",%d", g[j].t0_count);
+      ss_csv_num(&w, g[j].t0_mean);
+      ss_csv_num(&w, g[j].t0_std);
+      ss_csv_int(&w, g[j].t0_count);
     }
-    fputc('\n', a.f);
+    ss_csv_endrow(&w);
   }
   if ((rc = ss_afile_commit(&a, err))) return rc;
 
@@ -352,21 +353,22 @@ static int write_comparison(const ss_sweep *s, const ss_sweep_cmp *c, int n, ss_
   int rc = ss_afile_open(&a, p, err);
   free(p);
   if (rc) return rc;
-  fputs("group,ours_mean,ours_std,ours_n,ref_mean,ref_std,ref_n,diff,diff_in_ref_se\n", a.f);
+  ss_csv_writer w;
+  ss_csv_writer_init(&w, a.f);
+  static const char *const head[] = {"group", "ours_mean", "ours_std", "ours_n", "ref_mean", "ref_std", "ref_n", "diff", "diff_in_ref_se"};
+  for (size_t k = 0; k < sizeof head / sizeof head[0]; k++) ss_csv_field(&w, head[k]);
+  ss_csv_endrow(&w);
   for (int i = 0; i < n; i++) {
-    fprintf(a.f, "%s,", c[i].keys);
-    put_num(a.f, c[i].ours_mean);
-    fputc(',', a.f);
-    put_num(a.f, c[i].ours_std);
-    fprintf(a.f, ",%d,", c[i].ours_n);
-    put_num(a.f, c[i].ref_mean);
-    fputc(',', a.f);
-    put_num(a.f, c[i].ref_std);
-    fprintf(a.f, ",%d,", c[i].ref_n);
-    put_num(a.f, c[i].diff);
-    fputc(',', a.f);
-    put_num(a.f, c[i].z);
-    fputc('\n', a.f);
+    ss_csv_field(&w, c[i].keys);
+    ss_csv_num(&w, c[i].ours_mean);
+    ss_csv_num(&w, c[i].ours_std);
+    ss_csv_int(&w, c[i].ours_n);
+    ss_csv_num(&w, c[i].ref_mean);
+    ss_csv_num(&w, c[i].ref_std);
+    ss_csv_int(&w, c[i].ref_n);
+    ss_csv_num(&w, c[i].diff);
+    ss_csv_num(&w, c[i].z);
+    ss_csv_endrow(&w);
   }
   if ((rc = ss_afile_commit(&a, err))) return rc;
 
@@ -472,14 +474,14 @@ int ss_sweep_write_tables(const ss_sweep *s, const ss_sweep_result *res, int nra
     if (rc == SS_OK) rc = write_comparison(s, c, nc, err);
     free(c);
     if (rc == SS_OK) {
-      /* a copy, so the sweep directory (plots, report) stands alone */
-      char *data;
-      size_t len;
-      if ((rc = ss_read_file(s->reference, &data, &len, err)) == SS_OK) {
+      /* a copy, so the sweep directory (plots, report) stands alone; written from the
+       * parsed table, so it is valid CSV whatever the original's line ends and quoting */
+      ss_csv t;
+      if ((rc = ss_csv_read(s->reference, &t, err)) == SS_OK) {
         char *p = ss_path_join(s->out, "reference.csv");
-        rc = ss_write_file_atomic(p, data, len, err);
+        rc = ss_csv_write_file(p, &t, err);
         free(p);
-        free(data);
+        ss_csv_free(&t);
         has_ref = rc == SS_OK;
       }
     }

@@ -231,3 +231,16 @@ int ss_csv_col(const ss_csv *t, const char *name) {
 }
 
 const char *ss_csv_cell(const ss_csv *t, int row, int col) { return t->cells[(size_t)row * t->ncols + col]; }
+
+int ss_csv_write_file(const char *path, const ss_csv *t, ss_err *err) {
+  ss_afile a;
+  int rc = ss_afile_open(&a, path, err);
+  if (rc) return rc;
+  ss_csv_writer w;
+  ss_csv_writer_init(&w, a.f);
+  for (int r = -1; r < t->nrows; r++) {
+    for (int c = 0; c < t->ncols; c++) ss_csv_field(&w, r < 0 ? t->head[c] : ss_csv_cell(t, r, c));
+    ss_csv_endrow(&w);
+  }
+  return ss_afile_commit(&a, err);
+}
