@@ -117,41 +117,6 @@ static int is_grid_value(const ss_keydef *k, const char *v) {
   return (k->type == SS_KEY_INT || k->type == SS_KEY_DOUBLE) && strchr(v, ':');
 }
 
-typedef struct {
-  const char *v;
-  int i;
-} value_at;
-
-static int cmp_value_at(const void *x, const void *y) {
-  const value_at *a = x, *b = y;
-  const int c = strcmp(a->v, b->v);
-  return c ? c : (a->i > b->i) - (a->i < b->i);
-}
-
-/* The first of v[0..n) (in order) equal to an earlier one, and in *earlier the first it
- * equals; -1 if none, -2 out of memory. By sorting (value, position) pairs: O(n log n), where
- * comparing every pair was O(n^2) and hung on a range of a million values. */
-static int first_repeat(const char *const *v, int n, int *earlier) {
-  if (n < 2) return -1;
-  value_at *t = malloc(sizeof *t * (size_t)n);
-  if (!t) return -2;
-  for (int i = 0; i < n; i++) t[i] = (value_at){v[i], i};
-  qsort(t, (size_t)n, sizeof *t, cmp_value_at);
-  int first = -1;
-  for (int i = 1, run = 0; i < n; i++) {
-    if (strcmp(t[i].v, t[i - 1].v)) {
-      run = i; /* a run of equal values starts, positions ascending */
-      continue;
-    }
-    if (i == run + 1 && (first < 0 || t[i].i < first)) { /* the run's second position repeats its first */
-      first = t[i].i;
-      *earlier = t[run].i;
-    }
-  }
-  free(t);
-  return first;
-}
-
 static int set_axis(ss_sweep *s, const char *arg, const ss_keydef *k, const char *v, ss_err *err) {
   ss_sweep_axis a;
   memset(&a, 0, sizeof a);
@@ -190,7 +155,7 @@ static int set_axis(ss_sweep *s, const char *arg, const ss_keydef *k, const char
   }
   if (rc == SS_OK) {
     int prev;
-    const int rep = first_repeat((const char *const *)a.values, a.n, &prev);
+    const int rep = ss_first_repeat((const char *const *)a.values, a.n, &prev);
     if (rep == -2)
       rc = ss_seterr(err, SS_ERUN, "out of memory");
     else if (rep >= 0)
@@ -384,7 +349,7 @@ int ss_sweep_check(ss_sweep *s, ss_err *err) {
       if (!(safe[i] = strdup(x))) rep = -2;
     }
     int j = 0;
-    if (rep == -1) rep = first_repeat((const char *const *)safe, A->n, &j);
+    if (rep == -1) rep = ss_first_repeat((const char *const *)safe, A->n, &j);
     for (int i = 0; safe && i < A->n; i++) free(safe[i]);
     free(safe);
     if (rep == -2) return ss_seterr(err, SS_ERUN, "out of memory");
