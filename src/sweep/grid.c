@@ -111,40 +111,108 @@ static int expand_range(ss_sweep_axis *a, const ss_keydef *k, const char *arg, c
   return SS_OK;
 }
 
-/* A value with ',' is a list, one with ':' on a numeric key a range. */
-static int is_grid_value(const ss_keydef *k, const char *v) {
-  if (strchr(v, ',')) return 1;
-  return (k->type == SS_KEY_INT || k->type == SS_KEY_DOUBLE) && strchr(v, ':');
+/* A value as given: the text, and whether it was written plain (so "a:b" on a numeric key is
+ * a range) or quoted / in brackets (one value, whatever it holds). */
+typedef struct {
+  char *text;
+  int plain;
+} token;
+
+static void tokens_free(token *t, int n) {
+  for (int i = 0; i < n; i++) free(t[i].text);
+  free(t);
 }
 
-static int set_axis(ss_sweep *s, const char *arg, const ss_keydef *k, const char *v, ss_err *err) {
+static int is_numeric(const ss_keydef *k) { return k->type == SS_KEY_INT || k->type == SS_KEY_DOUBLE; }
+static int is_range(const ss_keydef *k, const token *t) { return t->plain && is_numeric(k) && strchr(t->text, ':'); }
+
+/* Splits a command-line value at the commas outside quotes and brackets:
+ *   a,b,c          three values (each a range a:b[:step] on a numeric key)
+ *   "a,b" / 'a,b'  one value, as written between the quotes
+ *   [a,b]          one list value "a,b" (keys whose value is a list: text.probe_steps) */
+static int split_value(const char *arg, const ss_keydef *k, const char *v, token **out, int *nout, ss_err *err) {
+  token *t = NULL;
+  int n = 0, rc = SS_OK;
+  const char *p = v;
+  for (;;) {
+    const char *start = p;
+    int plain = 1;
+    size_t len;
+    if (*p == '"' || *p == '\'') {
+      const char *close = strchr(p + 1, *p);
+      if (!close) {
+        rc = ss_seterr(err, SS_EINPUT, "sweep argument '%s': the quote %c opened in '%s' is not closed", arg, *p, v);
+        break;
+      }
+      start = p + 1;
+      len = (size_t)(close - start);
+      plain = 0;
+      p = close + 1;
+    } else if (*p == '[') {
+      const char *close = strchr(p, ']');
+      if (!close) {
+        rc = ss_seterr(err, SS_EINPUT, "sweep argument '%s': the bracket [ opened in '%s' is not closed", arg, v);
+        break;
+      }
+      if (k->type != SS_KEY_LIST) {
+        rc = ss_seterr(err, SS_EINPUT, "sweep argument '%s': key '%s' takes one value, not a list [..]; to sweep it write %s=a,b", arg, k->name, k->name);
+        break;
+      }
+      start = p + 1;
+      len = (size_t)(close - start);
+      plain = 0;
+      p = close + 1;
+    } else {
+      len = strcspn(p, ",");
+      p += len;
+    }
+    if (*p && *p != ',') {
+      rc = ss_seterr(err, SS_EINPUT, "sweep argument '%s': expected ',' after a quoted or [..] value in '%s'", arg, v);
+      break;
+    }
+    if (plain && len == 0 && (n > 0 || *p == ',')) { /* "key=" alone is the empty value */
+      rc = ss_seterr(err, SS_EINPUT, "sweep argument '%s': empty value in list '%s'", arg, v);
+      break;
+    }
+    token *nt = realloc(t, sizeof *t * (size_t)(n + 1));
+    if (!nt) {
+      rc = ss_seterr(err, SS_ERUN, "out of memory");
+      break;
+    }
+    t = nt;
+    t[n].plain = plain;
+    if (!(t[n].text = strndup(start, len))) {
+      rc = ss_seterr(err, SS_ERUN, "out of memory");
+      break;
+    }
+    n++;
+    if (!*p) break;
+    p++; /* the comma */
+    if (!*p) {
+      rc = ss_seterr(err, SS_EINPUT, "sweep argument '%s': empty value in list '%s'", arg, v);
+      break;
+    }
+  }
+  if (rc) {
+    tokens_free(t, n);
+    return rc;
+  }
+  *out = t;
+  *nout = n;
+  return SS_OK;
+}
+
+/* The axis of key k over the values t[0..n) (ranges expanded), replacing any earlier axis of k. */
+static int set_axis(ss_sweep *s, const char *arg, const ss_keydef *k, const token *t, int n, ss_err *err) {
   ss_sweep_axis a;
   memset(&a, 0, sizeof a);
   snprintf(a.key, sizeof a.key, "%s", k->name);
   int rc = SS_OK;
-  const char *p = v;
-  for (;;) {
-    const char *c = strchr(p, ',');
-    size_t len = c ? (size_t)(c - p) : strlen(p);
-    char tok[256];
-    if (len == 0) {
-      rc = ss_seterr(err, SS_EINPUT, "sweep argument '%s': empty value in list '%s'", arg, v);
-      break;
-    }
-    if (len >= sizeof tok) {
-      rc = ss_seterr(err, SS_EINPUT, "sweep argument '%s': value too long", arg);
-      break;
-    }
-    memcpy(tok, p, len);
-    tok[len] = 0;
-    if ((k->type == SS_KEY_INT || k->type == SS_KEY_DOUBLE) && strchr(tok, ':')) {
-      if ((rc = expand_range(&a, k, arg, tok, err))) break;
-    } else if (!push_value(&a, tok, len)) {
+  for (int i = 0; i < n && rc == SS_OK; i++) {
+    if (is_range(k, &t[i]))
+      rc = expand_range(&a, k, arg, t[i].text, err);
+    else if (!push_value(&a, t[i].text, strlen(t[i].text)))
       rc = ss_seterr(err, SS_ERUN, "out of memory");
-      break;
-    }
-    if (!c) break;
-    p = c + 1;
   }
   /* Each value must be a valid value of the key (type and range). */
   for (int i = 0; rc == SS_OK && i < a.n; i++) {
@@ -223,19 +291,28 @@ static int sweep_option(ss_sweep *s, const char *key, const char *v, const char 
   return 0;
 }
 
-static int sweep_set(ss_sweep *s, const char *key, const char *v, const char *arg, const char *base_dir, ss_err *err) {
+/* key = the values t[0..n): two or more, or a range, make an axis; one is a fixed key (and a
+ * later fixed value drops an earlier axis of the key). */
+static int sweep_set(ss_sweep *s, const char *key, const token *t, int n, const char *arg, const char *base_dir, ss_err *err) {
   int rc;
   while (*key == '+') key++;
-  if (sweep_option(s, key, v, arg, base_dir, &rc, err)) return rc;
+  if (n == 1 && sweep_option(s, key, t[0].text, arg, base_dir, &rc, err)) return rc;
   const ss_keydef *k = ss_config_find(key);
   if (!k) {
     ss_err e;
-    ss_config_set(&s->base, key, v, &e); /* for its 'did you mean' */
+    if (!strncmp(key, "sweep.", 6) || !strcmp(key, "out") || !strcmp(key, "jobs") || !strcmp(key, "theory") ||
+        !strcmp(key, "reference") || !strcmp(key, "metric"))
+      return ss_seterr(err, SS_EINPUT, "sweep argument '%s': sweep option '%s' takes one value", arg, key);
+    ss_config_set(&s->base, key, "", &e); /* for its 'did you mean' */
     return ss_seterr(err, SS_EINPUT, "sweep argument '%s': %s", arg, e.msg);
   }
-  if (is_grid_value(k, v)) return set_axis(s, arg, k, v, err);
+  if (n > 1 || is_range(k, &t[0])) return set_axis(s, arg, k, t, n, err);
   ss_err e;
-  if ((rc = ss_config_set(&s->base, key, v, &e))) return ss_seterr(err, rc, "sweep argument '%s': %s", arg, e.msg);
+  if ((rc = ss_config_set(&s->base, key, t[0].text, &e))) {
+    if (t[0].plain && strchr(t[0].text, ',') && k->type != SS_KEY_LIST)
+      return ss_seterr(err, rc, "sweep argument '%s': %s (to sweep it, give a list of values)", arg, e.msg);
+    return ss_seterr(err, rc, "sweep argument '%s': %s", arg, e.msg);
+  }
   int at = ss_sweep_axis_of(s, key);
   if (at >= 0) drop_axis(s, at); /* a later plain value overrides an earlier list */
   return SS_OK;
@@ -249,9 +326,24 @@ int ss_sweep_arg(ss_sweep *s, const char *arg, ss_err *err) {
   if (n >= sizeof key) return ss_seterr(err, SS_EINPUT, "sweep argument '%.60s...': key too long", arg);
   memcpy(key, arg, n);
   key[n] = 0;
-  return sweep_set(s, key, eq + 1, arg, NULL, err);
+  const char *k0 = key;
+  while (*k0 == '+') k0++;
+  const ss_keydef *k = ss_config_find(k0);
+  if (!k) { /* a sweep option or an unknown key: its value as it is */
+    token one = {(char *)(eq + 1), 1};
+    return sweep_set(s, key, &one, 1, arg, NULL, err);
+  }
+  token *t;
+  int nt, rc = split_value(arg, k, eq + 1, &t, &nt, err);
+  if (rc) return rc;
+  rc = sweep_set(s, key, t, nt, arg, NULL, err);
+  tokens_free(t, nt);
+  return rc;
 }
 
+/* In a YAML file a sequence is an axis (each item a value, a plain a:b[:step] a range); a
+ * plain scalar a:b[:step] on a numeric key is an axis too (seed: 1:10); any other scalar is
+ * one value, commas and all (text.probe_steps: "0,500,1000"). */
 int ss_sweep_load_yaml(ss_sweep *s, const char *path, ss_err *err) {
   ss_yaml_pair *p;
   int n, rc = ss_yaml_load_pairs(path, &p, &n, err);
@@ -265,10 +357,24 @@ int ss_sweep_load_yaml(ss_sweep *s, const char *path, ss_err *err) {
     strcpy(dir, ".");
   for (int i = 0; i < n && rc == SS_OK; i++) {
     char arg[SS_PATH_MAX + 300];
-    snprintf(arg, sizeof arg, "%s=%s", p[i].key, p[i].value);
+    snprintf(arg, sizeof arg, p[i].is_list ? "%s: [%s]" : "%s: %s", p[i].key, p[i].value);
     ss_err e;
-    /* YAML lists and scalars with ',' or a range are axes, as on the command line. */
-    rc = sweep_set(s, p[i].key, p[i].value, arg, dir, &e);
+    token one = {p[i].value, !p[i].quoted}, *t = &one;
+    int nt = 1;
+    if (p[i].is_list) {
+      nt = p[i].nitems;
+      t = calloc((size_t)(nt ? nt : 1), sizeof *t);
+      if (!t) {
+        rc = ss_seterr(err, SS_ERUN, "out of memory");
+        break;
+      }
+      for (int j = 0; j < nt; j++) t[j] = (token){p[i].items[j].text, !p[i].items[j].quoted};
+    }
+    if (nt == 0)
+      rc = ss_seterr(&e, SS_EINPUT, "an empty list has no value to sweep");
+    else
+      rc = sweep_set(s, p[i].key, t, nt, arg, dir, &e);
+    if (t != &one) free(t); /* the texts belong to p */
     if (rc) ss_seterr(err, rc, "config file '%s' line %d: %s", path, p[i].line, e.msg);
   }
   ss_yaml_free_pairs(p, n);

@@ -126,6 +126,103 @@ static void test_yaml_lists_become_axes(void **st) {
   free(d);
 }
 
+/* A quoted YAML scalar is one value, commas and all: configs/fig7.yaml's
+ * text.probe_steps: "0,500,1000,1500" made 8 runs of `--preset fig7` instead of 1. A YAML
+ * sequence is an axis; a plain a:b range on a numeric key too (configs/fig6.yaml's seed: 1:10). */
+static void test_quoted_yaml_strings_are_one_value(void **st) {
+  (void)st;
+  ss_sweep s;
+  ss_err e;
+  char fig7[4300];
+  snprintf(fig7, sizeof fig7, "%s/configs/fig7.yaml", ss_test_srcdir());
+  ss_sweep_init(&s);
+  if (ss_sweep_load_yaml(&s, fig7, &e)) fail_msg("%s", e.msg);
+  assert_int_equal(s.naxes, 0);
+  assert_int_equal(ss_sweep_npoints(&s), 1);
+  assert_string_equal(s.base.text.probe_steps, "0,500,1000,1500");
+  ss_sweep_free(&s);
+
+  char *d = ss_test_tmpdir("sweep-yaml-quoted");
+  char *path = ss_test_write_file(d, "q.yaml",
+                                  "seed: [1, 2]\nniter: 2:4\ntext:\n  probe_steps: '0,50'\ndata:\n  classes: \"a,b.json\"\n"
+                                  "opt:\n  lr_z:\n    - 0.5\n    - 1:2\n");
+  ss_sweep_init(&s);
+  assert_int_equal(ss_sweep_load_yaml(&s, path, &e), SS_OK);
+  assert_int_equal(s.naxes, 3); /* seed, niter, opt.lr_z */
+  assert_string_equal(s.axes[1].key, "niter");
+  assert_int_equal(s.axes[1].n, 3);
+  assert_string_equal(s.axes[2].key, "opt.lr_z");
+  assert_int_equal(s.axes[2].n, 3); /* 0.5, 1, 2 */
+  assert_string_equal(s.base.text.probe_steps, "0,50");
+  assert_string_equal(s.base.data.classes, "a,b.json");
+  ss_sweep_free(&s);
+  free(path);
+
+  /* a plain scalar with commas is one value too; a number key says how to sweep it */
+  path = ss_test_write_file(d, "plain.yaml", "opt:\n  lr_z: 0.5,1\n");
+  ss_sweep_init(&s);
+  assert_int_equal(ss_sweep_load_yaml(&s, path, &e), SS_EINPUT);
+  assert_non_null(strstr(e.msg, "line 2"));
+  assert_non_null(strstr(e.msg, "give a list of values"));
+  ss_sweep_free(&s);
+  free(path);
+  /* so is a quoted range */
+  path = ss_test_write_file(d, "qrange.yaml", "seed: \"1:3\"\n");
+  ss_sweep_init(&s);
+  assert_int_equal(ss_sweep_load_yaml(&s, path, &e), SS_EINPUT);
+  assert_non_null(strstr(e.msg, "'1:3' is not an integer"));
+  ss_sweep_free(&s);
+  free(path);
+  free(d);
+}
+
+/* On the command line key=a,b sweeps; a list value of a list key (text.probe_steps) is
+ * written [a,b] or quoted, and [..],[..] sweeps list values. */
+static void test_list_values_on_the_command_line(void **st) {
+  (void)st;
+  ss_sweep s;
+  ss_err e;
+  ss_sweep_init(&s);
+  args(&s, (const char *[]){"model.type=transformer", "text.probe_steps=[0,500]", NULL});
+  assert_int_equal(s.naxes, 0);
+  assert_string_equal(s.base.text.probe_steps, "0,500");
+  args(&s, (const char *[]){"text.probe_steps=\"0,100,200\"", "data.classes='x,y.json'", NULL});
+  assert_int_equal(s.naxes, 0);
+  assert_string_equal(s.base.text.probe_steps, "0,100,200");
+  assert_string_equal(s.base.data.classes, "x,y.json");
+  args(&s, (const char *[]){"data.classes=", "text.probe_steps=[0,500],[0,100],'7'", NULL});
+  assert_int_equal(s.naxes, 1);
+  assert_int_equal(s.axes[0].n, 3);
+  assert_string_equal(s.axes[0].values[0], "0,500");
+  assert_string_equal(s.axes[0].values[1], "0,100");
+  assert_string_equal(s.axes[0].values[2], "7");
+  ss_config c;
+  char name[256];
+  assert_int_equal(ss_sweep_point(&s, 1, &c, name, sizeof name, &e), SS_OK);
+  assert_string_equal(c.text.probe_steps, "0,100");
+  assert_string_equal(name, "probe_steps=0,100");
+  /* plain commas sweep, as for every key */
+  args(&s, (const char *[]){"text.probe_steps=0,500", NULL});
+  assert_int_equal(s.axes[0].n, 2);
+  ss_sweep_free(&s);
+
+  ss_sweep_init(&s);
+  const struct {
+    const char *arg, *want;
+  } bad[] = {{"opt.lr_z=[0.5,1]", "write opt.lr_z=a,b"},
+             {"text.probe_steps=[0,500", "not closed"},
+             {"text.probe_steps=\"0,500", "not closed"},
+             {"text.probe_steps=[0,5]x", "expected ','"},
+             {"text.probe_steps=[0],", "empty value"},
+             {"seed=\"1:3\"", "'1:3' is not an integer"}};
+  for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+    assert_int_equal(ss_sweep_arg(&s, bad[i].arg, &e), SS_EINPUT);
+    if (!strstr(e.msg, bad[i].want)) fail_msg("%s: '%s' lacks '%s'", bad[i].arg, e.msg, bad[i].want);
+  }
+  assert_int_equal(s.naxes, 0);
+  ss_sweep_free(&s);
+}
+
 static void expect_exit2(const char *argv_tail, const char *token) {
   char *out;
   int rc = ss_test_sh(&out, "'%s' sweep %s out=/nonexistent/never", ss_test_cli(), argv_tail);
@@ -207,6 +304,8 @@ int main(void) {
       cmocka_unit_test(test_a_million_values_parse_and_repeats_are_found),
       cmocka_unit_test(test_several_keys_make_a_product_first_key_slowest),
       cmocka_unit_test(test_yaml_lists_become_axes),
+      cmocka_unit_test(test_quoted_yaml_strings_are_one_value),
+      cmocka_unit_test(test_list_values_on_the_command_line),
       cmocka_unit_test(test_bad_syntax_exits_2_naming_the_token),
       cmocka_unit_test(test_aggregate_matches_hand_computed_means_and_stds),
   };
