@@ -21,6 +21,7 @@
 
 #define SS_SWEEP_MAX_AXES 16
 #define SS_SWEEP_MAX_POINTS 1000000
+#define SS_SWEEP_NAME_MAX 255 /* bytes of a run directory name (NAME_MAX) */
 /* Final metrics kept per run: the columns of SS_METRIC_COLUMNS after "step". */
 #define SS_SWEEP_NMETRICS 9
 extern const char *const ss_sweep_metric_names[SS_SWEEP_NMETRICS];
@@ -55,8 +56,11 @@ int ss_sweep_arg(ss_sweep *s, const char *arg, ss_err *err);
 /* A YAML file: list values become axes, a 'sweep:' section sets sweep options (paths
  * relative to the file's folder). */
 int ss_sweep_load_yaml(ss_sweep *s, const char *path, ss_err *err);
-/* Checks every point's configuration and that run names are distinct. */
+/* Checks the size of the grid, every point's configuration, that run names are distinct
+ * and short enough (SS_SWEEP_NAME_MAX, and out/name under SS_PATH_MAX when out is set). */
 int ss_sweep_check(ss_sweep *s, ss_err *err);
+/* The number of points (the product of the axes' lengths), SS_SWEEP_MAX_POINTS + 1 for any
+ * grid larger than SS_SWEEP_MAX_POINTS (computed without overflow; ss_sweep_check refuses it). */
 long ss_sweep_npoints(const ss_sweep *s);
 /* Axis value indices of point i (axis 0 slowest). */
 void ss_sweep_indices(const ss_sweep *s, long i, int *idx);

@@ -171,13 +171,13 @@ static int sweep_main(int argc, char **argv, int rank, int size) {
       rc = ss_seterr(&err, SS_EINPUT, "argument '%s' is neither key=value nor a .yaml file", a);
     }
   }
+  if (rc == 0 && !s.out[0]) default_out(&s, stem, s.out, sizeof s.out);
   if (rc == 0) rc = ss_sweep_check(&s, &err);
   if (rc) {
     if (rank == 0) ss_cli_fail(&err);
     ss_sweep_free(&s);
     return ss_cli_exit_code(rc);
   }
-  if (!s.out[0]) default_out(&s, stem, s.out, sizeof s.out);
   long np = ss_sweep_npoints(&s);
   ss_sweep_result *res = calloc((size_t)np, sizeof *res);
   if (!res) {

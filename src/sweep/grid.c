@@ -251,8 +251,13 @@ static int set_axis(ss_sweep *s, const char *arg, const ss_keydef *k, const toke
 static int sweep_option(ss_sweep *s, const char *key, const char *v, const char *arg, const char *base_dir, int *rc, ss_err *err) {
   *rc = SS_OK;
   if (!strcmp(key, "out")) {
-    if (!*v || strlen(v) >= sizeof s->out) *rc = ss_seterr(err, SS_EINPUT, "sweep argument '%s': expected a directory", arg);
-    else snprintf(s->out, sizeof s->out, "%s", v);
+    if (!*v)
+      *rc = ss_seterr(err, SS_EINPUT, "sweep argument 'out=': expected a directory");
+    else if (strlen(v) >= sizeof s->out)
+      *rc = ss_seterr(err, SS_EINPUT, "sweep argument 'out=%.60s...': the directory is %zu bytes long; at most %zu", v, strlen(v),
+                      sizeof s->out - 1);
+    else
+      snprintf(s->out, sizeof s->out, "%s", v);
     return 1;
   }
   if (!strcmp(key, "jobs") || !strcmp(key, "sweep.jobs")) {
@@ -383,8 +388,12 @@ int ss_sweep_load_yaml(ss_sweep *s, const char *path, ss_err *err) {
 
 long ss_sweep_npoints(const ss_sweep *s) {
   long n = 1;
-  for (int i = 0; i < s->naxes; i++) n *= s->axes[i].n;
-  return n;
+  for (int i = 0; i < s->naxes; i++) {
+    if (s->axes[i].n <= 0) return 0;
+    if (n > (SS_SWEEP_MAX_POINTS + 1L) / s->axes[i].n) return SS_SWEEP_MAX_POINTS + 1L; /* no overflow, still too many */
+    n *= s->axes[i].n;
+  }
+  return n > SS_SWEEP_MAX_POINTS ? SS_SWEEP_MAX_POINTS + 1L : n;
 }
 
 void ss_sweep_indices(const ss_sweep *s, long i, int *idx) {
@@ -437,7 +446,31 @@ int ss_sweep_check(ss_sweep *s, ss_err *err) {
     snprintf(s->axes[a].label, sizeof s->axes[a].label, "%s", clash ? s->axes[a].key : shortn);
   }
   long np = ss_sweep_npoints(s);
-  if (np > SS_SWEEP_MAX_POINTS) return ss_seterr(err, SS_EINPUT, "the grid has %ld points (at most %d)", np, SS_SWEEP_MAX_POINTS);
+  if (np > SS_SWEEP_MAX_POINTS) {
+    char sizes[512] = "";
+    for (int a = 0; a < s->naxes; a++) {
+      size_t L = strlen(sizes);
+      snprintf(sizes + L, sizeof sizes - L, "%s%d %s", a ? " x " : "", s->axes[a].n, s->axes[a].label);
+    }
+    return ss_seterr(err, SS_EINPUT, "the grid has more than %d points (%s); a sweep runs at most %d", SS_SWEEP_MAX_POINTS, sizes,
+                     SS_SWEEP_MAX_POINTS);
+  }
+  /* Run directory names: at most NAME_MAX bytes, and out/name must fit a path of SS_PATH_MAX
+   * (checked before anything is created: mkdir would fail with ENAMETOOLONG half-way). The
+   * longest name takes the longest value of every axis. */
+  size_t longest = s->naxes ? (size_t)(s->naxes - 1) : 3; /* commas, or "run" */
+  for (int a = 0; a < s->naxes; a++) {
+    size_t mv = 0;
+    for (int i = 0; i < s->axes[a].n; i++)
+      if (strlen(s->axes[a].values[i]) > mv) mv = strlen(s->axes[a].values[i]);
+    longest += strlen(s->axes[a].label) + 1 + mv;
+  }
+  if (longest > SS_SWEEP_NAME_MAX)
+    return ss_seterr(err, SS_EINPUT, "the longest run directory name of this grid is %zu bytes; a name has at most %d (sweep fewer keys or shorter values)",
+                     longest, SS_SWEEP_NAME_MAX);
+  if (s->out[0] && strlen(s->out) + 1 + longest >= SS_PATH_MAX)
+    return ss_seterr(err, SS_EINPUT, "sweep key 'out': '%.80s...' and the longest run directory name make a path of %zu bytes; at most %d",
+                     s->out, strlen(s->out) + 1 + longest, SS_PATH_MAX - 1);
   for (long i = 0; i < np; i++) {
     ss_config c;
     ss_err e;

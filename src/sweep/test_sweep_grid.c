@@ -223,6 +223,60 @@ static void test_list_values_on_the_command_line(void **st) {
   ss_sweep_free(&s);
 }
 
+/* A grid past SS_SWEEP_MAX_POINTS is refused by name, whatever its size: 65536^4 = 2^64
+ * points wrapped to 0 ("0 runs", then "out of memory"). */
+static void test_huge_grids_are_refused_without_overflow(void **st) {
+  (void)st;
+  ss_sweep s;
+  ss_err e;
+  ss_sweep_init(&s);
+  const char *a[] = {"seed=1:65536", "opt.lr_z=1:65536", "niter=0:65535", "batchsize=1:65536"};
+  for (int i = 0; i < 4; i++) assert_int_equal(ss_sweep_arg(&s, a[i], &e), SS_OK);
+  assert_true(ss_sweep_npoints(&s) > SS_SWEEP_MAX_POINTS);
+  assert_int_equal(ss_sweep_check(&s, &e), SS_EINPUT);
+  if (!strstr(e.msg, "more than 1000000 points (65536 seed x 65536 lr_z x 65536 niter x 65536 batchsize)")) fail_msg("%s", e.msg);
+  ss_sweep_free(&s);
+  /* just past the limit, and just at it */
+  ss_sweep_init(&s);
+  assert_int_equal(ss_sweep_arg(&s, "seed=1:1001", &e), SS_OK);
+  assert_int_equal(ss_sweep_arg(&s, "niter=1:1000", &e), SS_OK);
+  assert_int_equal(ss_sweep_npoints(&s), SS_SWEEP_MAX_POINTS + 1);
+  assert_int_equal(ss_sweep_arg(&s, "seed=1:1000", &e), SS_OK);
+  assert_int_equal(ss_sweep_npoints(&s), SS_SWEEP_MAX_POINTS);
+  ss_sweep_free(&s);
+}
+
+/* A run directory name over 255 bytes failed at mkdir (ENAMETOOLONG) with a message about a
+ * run.json that did not exist; now the limit is named before anything is created. */
+static void test_too_long_names_are_refused_up_front(void **st) {
+  (void)st;
+  ss_sweep s;
+  ss_err e;
+  char arg[1200], big[1100];
+  memset(big, 'x', 250);
+  big[250] = 0;
+  snprintf(arg, sizeof arg, "data.classes=%s.json,b.json", big);
+  ss_sweep_init(&s);
+  assert_int_equal(ss_sweep_arg(&s, arg, &e), SS_OK);
+  assert_int_equal(ss_sweep_arg(&s, "seed=1,2", &e), SS_OK);
+  assert_int_equal(ss_sweep_check(&s, &e), SS_EINPUT);
+  if (!strstr(e.msg, "is 270 bytes; a name has at most 255")) fail_msg("%s", e.msg);
+  ss_sweep_free(&s);
+  /* out= and the names together under SS_PATH_MAX */
+  ss_sweep_init(&s);
+  memset(big, 'd', 1010);
+  big[1010] = 0;
+  snprintf(arg, sizeof arg, "out=/tmp/%.590s", big);
+  assert_int_equal(ss_sweep_arg(&s, arg, &e), SS_OK);
+  assert_int_equal(ss_sweep_arg(&s, "opt.lr_z=0.5,1", &e), SS_OK);
+  assert_int_equal(ss_sweep_arg(&s, "seed=1,2", &e), SS_OK);
+  assert_int_equal(ss_sweep_check(&s, &e), SS_OK);
+  snprintf(s.out, sizeof s.out, "/tmp/%.1010s", big);
+  assert_int_equal(ss_sweep_check(&s, &e), SS_EINPUT);
+  if (!strstr(e.msg, "make a path of 1031 bytes; at most 1023")) fail_msg("%s", e.msg);
+  ss_sweep_free(&s);
+}
+
 static void expect_exit2(const char *argv_tail, const char *token) {
   char *out;
   int rc = ss_test_sh(&out, "'%s' sweep %s out=/nonexistent/never", ss_test_cli(), argv_tail);
@@ -244,6 +298,24 @@ static void test_bad_syntax_exits_2_naming_the_token(void **st) {
   expect_exit2("seed=1,1", "listed twice");
   expect_exit2("jobs=-1", "jobs");
   expect_exit2("model.type=yz,banana", "'banana'");
+  expect_exit2("seed=1:65536 opt.lr_z=1:65536 niter=0:65535 batchsize=1:65536", "a sweep runs at most 1000000");
+}
+
+/* out= longer than SS_PATH_MAX: the message names the limit and is one whole line (it was
+ * cut off mid-path), and nothing is created. */
+static void test_long_out_is_refused_naming_the_limit(void **st) {
+  (void)st;
+  char *d = ss_test_tmpdir("sweep-longout");
+  char big[1600];
+  memset(big, 'o', sizeof big - 1);
+  big[sizeof big - 1] = 0;
+  char *out;
+  int rc = ss_test_sh(&out, "cd '%s' && '%s' sweep seed=1,2 niter=2 out=%s; echo; ls | wc -l", d, ss_test_cli(), big);
+  (void)rc;
+  if (!strstr(out, "is 1599 bytes long; at most 1023")) fail_msg("%s", out);
+  assert_non_null(strstr(out, "\n0\n")); /* nothing created */
+  free(out);
+  free(d);
 }
 
 /* Hand-computed: values 1,2,4 -> mean 7/3, sample std sqrt(((4/3)^2+(1/3)^2+(5/3)^2)/2) = sqrt(7/3). */
@@ -307,6 +379,9 @@ int main(void) {
       cmocka_unit_test(test_quoted_yaml_strings_are_one_value),
       cmocka_unit_test(test_list_values_on_the_command_line),
       cmocka_unit_test(test_bad_syntax_exits_2_naming_the_token),
+      cmocka_unit_test(test_huge_grids_are_refused_without_overflow),
+      cmocka_unit_test(test_too_long_names_are_refused_up_front),
+      cmocka_unit_test(test_long_out_is_refused_naming_the_limit),
       cmocka_unit_test(test_aggregate_matches_hand_computed_means_and_stds),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
