@@ -7,20 +7,14 @@
 #include <string.h>
 
 #include "scansnap/sweep.h"
-
-const char *const ss_sweep_metric_names[SS_SWEEP_NMETRICS] = {
-    "loss", "acc", "entropy", "entropy_distinct", "common_mass", "distinct_mass", "kendall_tau", "y_norm", "z_norm"};
-
-int ss_sweep_metric_index(const char *name) {
-  for (int i = 0; i < SS_SWEEP_NMETRICS; i++)
-    if (!strcmp(name, ss_sweep_metric_names[i])) return i;
-  return -1;
-}
+#include "scansnap/train.h"
 
 void ss_sweep_init(ss_sweep *s) {
   memset(s, 0, sizeof *s);
   ss_config_defaults(&s->base);
   snprintf(s->metric, sizeof s->metric, "entropy_distinct");
+  s->nranks = 1;
+  s->local_ranks = 1;
 }
 
 static void axis_free(ss_sweep_axis *a) {
@@ -283,8 +277,8 @@ static int sweep_option(ss_sweep *s, const char *key, const char *v, const char 
     return 1;
   }
   if (!strcmp(key, "metric") || !strcmp(key, "sweep.metric")) {
-    if (ss_sweep_metric_index(v) < 0)
-      *rc = ss_seterr(err, SS_EINPUT, "sweep argument '%s': unknown metric '%s' (expected one of the metrics.csv columns, e.g. entropy_distinct)", arg, v);
+    if (!ss_sweep_is_column_name(v))
+      *rc = ss_seterr(err, SS_EINPUT, "sweep argument '%s': metric '%s' is not a column name (expected a metrics.csv column, e.g. entropy_distinct)", arg, v);
     else
       snprintf(s->metric, sizeof s->metric, "%s", v);
     return 1;
@@ -471,11 +465,13 @@ int ss_sweep_check(ss_sweep *s, ss_err *err) {
   if (s->out[0] && strlen(s->out) + 1 + longest >= SS_PATH_MAX)
     return ss_seterr(err, SS_EINPUT, "sweep key 'out': '%.80s...' and the longest run directory name make a path of %zu bytes; at most %d",
                      s->out, strlen(s->out) + 1 + longest, SS_PATH_MAX - 1);
+  int lm = 0; /* language-model runs: their metrics.csv columns are known once they ran */
   for (long i = 0; i < np; i++) {
     ss_config c;
     ss_err e;
     char name[SS_PATH_MAX];
     if (ss_sweep_point(s, i, &c, name, sizeof name, &e)) return ss_seterr(err, SS_EINPUT, "grid point %s: %s", name, e.msg);
+    lm |= !s->theory && c.model.type == SS_MODEL_TRANSFORMER && c.model.task == SS_TASK_LM;
   }
   /* Values that differ as text but sanitise to the same name would share a directory. */
   for (int a = 0; a < s->naxes; a++) {
@@ -495,6 +491,14 @@ int ss_sweep_check(ss_sweep *s, ss_err *err) {
     if (rep >= 0)
       return ss_seterr(err, SS_EINPUT, "sweep key '%s': values '%s' and '%s' would share a run directory name", A->key, A->values[j], A->values[rep]);
   }
-  if (s->metric[0] && ss_sweep_metric_index(s->metric) < 0) return ss_seterr(err, SS_EINPUT, "unknown sweep metric '%s'", s->metric);
-  return SS_OK;
+  /* The metric: a column of every run's metrics.csv (SS_METRIC_COLUMNS after step) for
+   * synthetic and theory runs; language-model runs add theirs (checked after the runs). */
+  char cols[] = SS_METRIC_COLUMNS, *save = NULL;
+  int known = 0;
+  strtok_r(cols, ",", &save); /* step */
+  for (char *c = strtok_r(NULL, ",", &save); c; c = strtok_r(NULL, ",", &save)) known |= !strcmp(c, s->metric);
+  if (!lm && !known)
+    return ss_seterr(err, SS_EINPUT, "sweep key 'metric': '%s' is not a column of these runs' metrics.csv (%s)", s->metric,
+                     strchr(SS_METRIC_COLUMNS, ',') + 1);
+  return ss_sweep_check_reference(s, err);
 }

@@ -115,6 +115,13 @@ static void test_yaml_lists_become_axes(void **st) {
   ss_sweep_init(&s);
   ss_err e;
   assert_int_equal(ss_sweep_load_yaml(&s, path, &e), SS_OK);
+  /* the reference table is read before any run: missing, or without the columns, is bad input */
+  assert_int_equal(ss_sweep_check(&s, &e), SS_EINPUT);
+  assert_non_null(strstr(e.msg, "ref.csv"));
+  free(ss_test_write_file(d, "ref.csv", "lr_z,entropy_mean,seeds\n0.5,2,10\n"));
+  assert_int_equal(ss_sweep_check(&s, &e), SS_EINPUT);
+  assert_non_null(strstr(e.msg, "expected <metric>_mean and <metric>_std columns"));
+  free(ss_test_write_file(d, "ref.csv", "lr_z,entropy_mean,entropy_std,seeds\n0.5,2,0.1,10\n"));
   assert_int_equal(ss_sweep_check(&s, &e), SS_OK);
   assert_int_equal(ss_sweep_npoints(&s), 8);
   assert_int_equal(s.base.niter, 3);
@@ -324,20 +331,25 @@ static void test_aggregate_matches_hand_computed_means_and_stds(void **st) {
   ss_sweep s;
   ss_sweep_init(&s);
   args(&s, (const char *[]){"opt.lr_z=1,2", "seed=1:3", NULL});
-  ss_sweep_result r[6];
-  memset(r, 0, sizeof r);
+  ss_sweep_results r;
+  ss_err e;
+  assert_int_equal(ss_sweep_results_init(&r, 6, &e), SS_OK);
+  const char *cols[] = {"loss", "acc", "entropy", "entropy_distinct"};
+  for (int k = 0; k < 4; k++) assert_int_equal(ss_sweep_results_add_col(&r, cols[k]), k);
+  assert_int_equal(ss_sweep_results_add_col(&r, "acc"), 1);         /* known: its index */
+  assert_int_equal(ss_sweep_results_add_col(&r, "not a name"), -1); /* only column names */
   double ed[6] = {1, 2, 4, 10, 10, 99};
   for (int i = 0; i < 6; i++) {
-    r[i].status = SS_PT_COMPLETE;
-    for (int k = 0; k < SS_SWEEP_NMETRICS; k++) r[i].m[k] = k;
-    r[i].m[3] = ed[i]; /* entropy_distinct */
-    r[i].t0 = NAN;
+    r.pt[i].status = SS_PT_COMPLETE;
+    for (int k = 0; k < 3; k++) assert_int_equal(ss_sweep_set_value(&r, i, k, k), SS_OK);
+    if (i != 4) assert_int_equal(ss_sweep_set_value(&r, i, 3, ed[i]), SS_OK); /* point 4 read before the column existed */
   }
-  r[5].status = SS_PT_FAILED; /* not averaged, counted as failed */
+  ss_sweep_set_value(&r, 4, 3, 10);
+  assert_true(isnan(ss_sweep_value(&r, 0, 7)));
+  r.pt[5].status = SS_PT_FAILED; /* not averaged, counted as failed */
   ss_sweep_group *g;
   int ng;
-  ss_err e;
-  assert_int_equal(ss_sweep_aggregate(&s, r, &g, &ng, &e), SS_OK);
+  assert_int_equal(ss_sweep_aggregate(&s, &r, &g, &ng, &e), SS_OK);
   assert_int_equal(ng, 2);
   assert_int_equal(g[0].count, 3);
   assert_int_equal(g[0].failed, 0);
@@ -347,7 +359,6 @@ static void test_aggregate_matches_hand_computed_means_and_stds(void **st) {
   assert_int_equal(g[1].count, 2);
   assert_int_equal(g[1].failed, 1);
   assert_true(g[1].mean[3] == 10 && g[1].std[3] == 0);
-  assert_int_equal(ss_sweep_metric_index("entropy_distinct"), 3);
 
   /* comparison with a reference table: diff and diff in units of std/sqrt(n) */
   char *d = ss_test_tmpdir("sweep-ref");
@@ -356,7 +367,7 @@ static void test_aggregate_matches_hand_computed_means_and_stds(void **st) {
                                   "lr_z,lr_y_multi_on_z,entropy_mean,entropy_std,seeds\n2.0,1,9.5,2,4\n1,2,7,1,1\n1,1,2.5,0.6,9\n5,1,1,1,1\n");
   ss_sweep_cmp *c;
   int nc;
-  assert_int_equal(ss_sweep_compare(&s, g, ng, path, &c, &nc, &e), SS_OK);
+  assert_int_equal(ss_sweep_compare(&s, g, ng, 3, path, &c, &nc, &e), SS_OK);
   assert_int_equal(nc, 3);
   assert_int_equal(c[0].group_first, 3); /* "2.0" matches our "2" */
   assert_true(fabs(c[0].diff - 0.5) < 1e-15 && fabs(c[0].z - 0.5) < 1e-15);           /* SE = 2/2 */
@@ -366,6 +377,7 @@ static void test_aggregate_matches_hand_computed_means_and_stds(void **st) {
   free(g);
   free(path);
   free(d);
+  ss_sweep_results_free(&r);
   ss_sweep_free(&s);
 }
 
