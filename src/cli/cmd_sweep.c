@@ -17,20 +17,26 @@ static void sweep_help(void) {
          "Runs every point of the grid (the Cartesian product of the swept keys, first key slowest)\n"
          "as a normal run directory DIR/<key>=<value>,..., on a pool of worker processes\n"
          "(jobs, default = cores), then writes DIR/sweep.csv (one row per run: swept keys,\n"
-         "status, final metrics), DIR/aggregate.csv and aggregate.md (mean ± std [count] over\n"
-         "every swept key except seed) and prints the aggregate.\n\n"
+         "status, every column of its final metrics row), DIR/aggregate.csv and aggregate.md\n"
+         "(mean ± std [count] over every swept key except seed) and prints the aggregate.\n\n"
          "  key=v1,v2,v3    a list of values (any key)\n"
          "  key=a:b[:step]  numbers a, a+step, ... up to and including b (step 1)\n"
-         "  out=DIR         sweep directory (default runs/sweep-<name>-<hash of the grid>)\n"
+         "  'key=\"a,b\"'     one value holding commas; key=[a,b] for list keys (text.probe_steps=[0,500])\n"
+         "  out=DIR         sweep directory: new, empty, or this grid's sweep to resume\n"
+         "                  (default runs/sweep-<name>-<hash of the grid>)\n"
          "  jobs=N          worker processes (0 = all cores); results do not depend on it\n"
          "  theory=true     population runs (SPEC §4) instead of SGD runs\n"
          "  reference=CSV   compare the aggregate with a reference table (the paper's Figure 6)\n"
-         "  metric=NAME     metric compared and plotted (default entropy_distinct)\n"
+         "  metric=NAME     metrics.csv column compared and plotted (default entropy_distinct)\n"
          "  --preset NAME   configs/NAME.yaml (fig6 = the paper's Figure-6 sweep)\n\n"
-         "Rerunning the same command resumes: complete runs are skipped, unfinished ones redone.\n"
+         "In a YAML file a list is an axis (and a plain a:b range); any other value is one value.\n"
+         "Rerunning the same command resumes: complete runs are skipped, unfinished ones continued\n"
+         "from their checkpoints or redone. A sweep touches only run directories it made, under\n"
+         "their run lock (a run in use elsewhere is 'busy', a folder it did not make 'foreign').\n"
+         "SIGINT/SIGTERM: the runs stop with a checkpoint, the tables of what finished are written.\n"
          "Under `mpirun -np N scansnap sweep ...` the runs are spread over the ranks and rank 0\n"
-         "writes the tables. Exit status: 0 all runs complete, 1 some run failed (the tables\n"
-         "are still written), 2 bad arguments.\n");
+         "writes the tables. Exit status: 0 all runs complete, 1 some run failed, diverged or was\n"
+         "left alone (the tables are still written), 2 bad arguments, 130/143 stopped by a signal.\n");
 }
 
 static int is_yaml(const char *a) {
