@@ -203,7 +203,10 @@ static int sweep_main(int argc, char **argv, int rank, int size, int local) {
   ss_cli_catch_signals();
   rc = ss_sweep_run(&s, &res, on_progress, &ps, &err);
   if (rc && rc != SS_ESTOP) {
-    if (rank == 0 || !strstr(err.msg, "another MPI rank")) fprintf(stderr, "scansnap: %s%s\n", size > 1 ? "rank " : "", err.msg);
+    if (size == 1)
+      ss_cli_fail(&err);
+    else if (rank == 0 || !strstr(err.msg, "another MPI rank"))
+      fprintf(stderr, "scansnap: rank %d: %s\n", rank, err.msg);
   } else if (rank == 0) {
     const int stopped = rc;
     ss_err terr = {0};

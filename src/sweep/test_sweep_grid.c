@@ -284,6 +284,54 @@ static void test_too_long_names_are_refused_up_front(void **st) {
   ss_sweep_free(&s);
 }
 
+/* sweep.json read back (plot, report) is input like any other: an axis without values made
+ * `plot` segfault (strtod on NULL), a crafted grid size a negative run count, a reference
+ * path could point outside the folder. Each is SS_EINPUT with the file named. */
+static void test_crafted_sweep_json_is_refused(void **st) {
+  (void)st;
+  char *d = ss_test_tmpdir("sweep-loaddir");
+  const struct {
+    const char *json, *want;
+  } bad[] = {
+      {"{\"axes\": [{\"key\": \"seed\", \"values\": []}]}", "axis 1 is malformed"},
+      {"{\"axes\": [{\"key\": \"seed\", \"values\": [1, 2]}]}", "value 1 is not a string"},
+      {"{\"axes\": [{\"key\": \"nokey\", \"values\": [\"1\"]}]}", "axis 1 is malformed"},
+      {"{\"axes\": 5}", "axes is not a list"},
+      {"{\"metric\": \"x\\\" system\", \"axes\": []}", "metric is not a column name"},
+      {"{\"reference\": \"../../etc/passwd\", \"axes\": []}", "reference must be"},
+  };
+  for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+    free(ss_test_write_file(d, "sweep.json", bad[i].json));
+    ss_sweep s;
+    ss_err e;
+    assert_int_equal(ss_sweep_load_dir(&s, d, &e), SS_EINPUT);
+    if (!strstr(e.msg, bad[i].want) || !strstr(e.msg, d)) fail_msg("case %zu: '%s' lacks '%s'", i, e.msg, bad[i].want);
+  }
+  /* a grid past the limit, built from axes of 1001 values */
+  char *big = malloc(200000);
+  size_t n = (size_t)sprintf(big, "{\"axes\": [");
+  for (int a = 0; a < 2; a++) {
+    n += (size_t)sprintf(big + n, "%s{\"key\": \"%s\", \"values\": [", a ? ", " : "", a ? "niter" : "seed");
+    for (int v = 0; v < 1001; v++) n += (size_t)sprintf(big + n, "%s\"%d\"", v ? ", " : "", v);
+    n += (size_t)sprintf(big + n, "]}");
+  }
+  sprintf(big + n, "]}");
+  free(ss_test_write_file(d, "sweep.json", big));
+  free(big);
+  ss_sweep s;
+  ss_err e;
+  assert_int_equal(ss_sweep_load_dir(&s, d, &e), SS_EINPUT);
+  assert_non_null(strstr(e.msg, "more than 1000000 points"));
+  /* and a good one loads */
+  free(ss_test_write_file(d, "sweep.json", "{\"metric\": \"attn_entropy\", \"reference\": \"reference.csv\", "
+                                           "\"axes\": [{\"key\": \"opt.lr_z\", \"label\": \"lr_z\", \"values\": [\"1\", \"2\"]}]}"));
+  assert_int_equal(ss_sweep_load_dir(&s, d, &e), SS_OK);
+  assert_int_equal(ss_sweep_npoints(&s), 2);
+  assert_string_equal(s.metric, "attn_entropy");
+  ss_sweep_free(&s);
+  free(d);
+}
+
 static void expect_exit2(const char *argv_tail, const char *token) {
   char *out;
   int rc = ss_test_sh(&out, "'%s' sweep %s out=/nonexistent/never", ss_test_cli(), argv_tail);
@@ -394,6 +442,7 @@ int main(void) {
       cmocka_unit_test(test_huge_grids_are_refused_without_overflow),
       cmocka_unit_test(test_too_long_names_are_refused_up_front),
       cmocka_unit_test(test_long_out_is_refused_naming_the_limit),
+      cmocka_unit_test(test_crafted_sweep_json_is_refused),
       cmocka_unit_test(test_aggregate_matches_hand_computed_means_and_stds),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
