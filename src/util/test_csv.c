@@ -21,7 +21,7 @@ static char *write_table(const char *dir, const char *name) {
   ss_csv_writer w;
   ss_csv_writer_init(&w, f);
   for (int i = 0; i < NNASTY; i++) {
-    char h[8];
+    char h[16];
     snprintf(h, sizeof h, "c%d", i);
     ss_csv_field(&w, h);
   }
