@@ -3,8 +3,9 @@
 # writes the same sweep.csv and aggregate as the single-process sweep.
 set -euo pipefail
 cli=${SS_CLI:?}
-if ! command -v mpirun >/dev/null; then echo "SKIP: mpirun not installed"; exit 0; fi
-if ! ldd "$cli" | grep -q libmpi; then echo "SKIP: scansnap built without MPI"; exit 0; fi
+if ! command -v mpirun >/dev/null; then echo "SKIP: mpirun not installed"; exit 77; fi
+# (not grep -q: it would end the pipe early, ldd dies of SIGPIPE and pipefail calls it a skip)
+if ! ldd "$cli" | grep libmpi >/dev/null; then echo "SKIP: scansnap built without MPI"; exit 77; fi
 tmp=${SS_TMP:-/tmp}/sweep-mpi-$$
 rm -rf "$tmp" && mkdir -p "$tmp"
 trap 'rm -rf "$tmp"' EXIT

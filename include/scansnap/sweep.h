@@ -19,6 +19,8 @@
  * std/sqrt(n)). Every CSV goes through the CSV writer (scansnap/csv.h). */
 #ifndef SCANSNAP_SWEEP_H
 #define SCANSNAP_SWEEP_H
+#include <signal.h>
+
 #include "scansnap/config.h"
 #include "scansnap/csv.h"
 
@@ -50,6 +52,10 @@ typedef struct {
   int rank, nranks;               /* MPI rank and size, 0 and 1 without MPI (ss_sweep_init) */
   int local_ranks;                /* ranks on this host, sharing its cores (1 without MPI) */
   char id[40];                    /* the sweep's id, from sweep.json (set by ss_sweep_run) */
+  /* Polled by the sweep and given to every run (ss_run_opts.stop): nonzero = stop (the CLI
+   * points it at its SIGINT/SIGTERM flag). NULL: never stops. */
+  const volatile sig_atomic_t *stop;
+  long step_delay_us; /* test hook given to every run (ss_run_opts.step_delay_us) */
 } ss_sweep;
 
 void ss_sweep_init(ss_sweep *s);
@@ -128,7 +134,7 @@ typedef void (*ss_sweep_progress_fn)(void *ud, const ss_sweep_progress *p);
  * is BUSY, one that is not ours FOREIGN, and the sweep goes on. Runs that fail are recorded
  * and the sweep goes on; the return value is about the sweep itself.
  *
- * Stop: on ss_request_stop (the CLI's SIGINT/SIGTERM handler) no new run starts, the workers
+ * Stop: once *s->stop is set (the CLI's SIGINT/SIGTERM flag) no new run starts, the workers
  * get SIGTERM (the in-process run sees the flag), each run stops at a step boundary with a
  * checkpoint and run.json "interrupted", and ss_sweep_run returns SS_ESTOP once they have
  * exited, with the results of what finished: write the tables, and run the same sweep again

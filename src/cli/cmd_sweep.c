@@ -201,6 +201,8 @@ static int sweep_main(int argc, char **argv, int rank, int size, int local) {
   /* SIGINT/SIGTERM: the runs stop at a step boundary with a checkpoint, the tables of what
    * finished are written, exit 130/143; the same command resumes */
   ss_cli_catch_signals();
+  s.stop = ss_cli_stop_flag();
+  s.step_delay_us = ss_cli_test_step_delay();
   rc = ss_sweep_run(&s, &res, on_progress, &ps, &err);
   if (rc && rc != SS_ESTOP) {
     if (size == 1)

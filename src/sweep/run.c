@@ -20,7 +20,7 @@
  * ours is cleared and the point redone. Runs write run.json "complete" last (train.h), so no
  * half-written run is ever counted.
  *
- * Stop (ss_request_stop, the CLI's SIGINT/SIGTERM handler): no new run starts, running
+ * Stop (*s->stop, the flag of the CLI's SIGINT/SIGTERM handler): no new run starts, running
  * workers get SIGTERM once (they inherit the CLI's handler, made repeatable in the worker so
  * that a signal sent to the whole process group as well cannot kill it before its
  * checkpoint), each run stops at a step boundary with a checkpoint and run.json
@@ -62,6 +62,9 @@
 #define MARKER ".sweep-point.json"
 #define LOCKPREFIX ".sweep.lock."
 #define NEWPREFIX ".sweep-new-"
+
+/* The stop request the caller passed (the CLI's SIGINT/SIGTERM flag), 0 if none. */
+static int stop_of(const ss_sweep *s) { return s->stop ? (int)*s->stop : 0; }
 
 /* ---- files of a point ------------------------------------------------------------------ */
 
@@ -359,25 +362,31 @@ static int mark_failed(const ss_sweep *s, const char *dir, const ss_config *cfg,
  * run.json, PENDING when stopped before it), else -1: the caller reads run.json. */
 static int run_point(const ss_sweep *s, const ss_config *cfg, const char *dir, const char *name) {
   ss_err e = {0};
-  if (ss_stop_requested()) return SS_PT_PENDING;
+  if (stop_of(s)) return SS_PT_PENDING;
   int c = claim_point(s, cfg, dir, name, 0, &e);
   if (c < 0) return mark_failed(s, dir, cfg, e.msg);
   if (c < CLAIM_FRESH) return c;
+  ss_run_opts o;
+  ss_run_opts_default(&o);
+  o.dir = dir;
+  o.stop = s->stop;
+  o.step_delay_us = s->step_delay_us;
   ss_run_summary sum;
+  ss_train_summary tsum;
   if (s->theory) {
-    ss_theory_run(cfg, dir, &sum, &e);
+    ss_theory_run_opts(cfg, &o, &sum, &e);
   } else {
     if (c == CLAIM_RESUME) {
       /* byte-identical to running it again from the start, minus the steps already done */
       ss_config rc = *cfg;
       snprintf(rc.resume, sizeof rc.resume, "%s", dir);
-      const int r = ss_train(&rc, dir, &sum, &e);
+      const int r = ss_train_run(&rc, &o, &tsum, &e);
       /* SS_EINPUT: the checkpoint cannot be used (damaged, inputs changed) or the run is
        * locked: start again under the lock, or leave it to its owner */
-      if (r == SS_EINPUT && !ss_stop_requested() && (c = claim_point(s, cfg, dir, name, 1, &e)) != CLAIM_FRESH)
+      if (r == SS_EINPUT && !stop_of(s) && (c = claim_point(s, cfg, dir, name, 1, &e)) != CLAIM_FRESH)
         return c < 0 ? mark_failed(s, dir, cfg, e.msg) : c;
     }
-    if (c == CLAIM_FRESH) ss_train(cfg, dir, &sum, &e);
+    if (c == CLAIM_FRESH) ss_train_run(cfg, &o, &tsum, &e);
   }
   /* a run that could not start (bad input found inside it, its lock taken) wrote no status */
   return run_status(dir) == SS_PT_PENDING ? mark_failed(s, dir, cfg, e.msg[0] ? e.msg : "the run ended without a status") : -1;
@@ -585,6 +594,9 @@ static int worker_result(int st, char *why, size_t n) {
 
 static int gather(ss_sweep *s, ss_sweep_results *res, int rc, ss_err *err);
 
+/* A point that ended without its result: failed, diverged, busy or foreign (progress counts). */
+static int not_done(int st) { return st != SS_PT_COMPLETE && st != SS_PT_PENDING && st != SS_PT_INTERRUPTED; }
+
 int ss_sweep_run(ss_sweep *s, ss_sweep_results *res, ss_sweep_progress_fn fn, void *ud, ss_err *err) {
   const long np = ss_sweep_npoints(s);
   const int rank = s->rank, nranks = s->nranks > 0 ? s->nranks : 1;
@@ -639,7 +651,7 @@ int ss_sweep_run(ss_sweep *s, ss_sweep_results *res, ss_sweep_progress_fn fn, vo
     return gather(s, res, ss_seterr(err, SS_ERUN, "out of memory"), err);
   }
   long ntodo = 0;
-  for (long i = rank; i < np && rc == SS_OK && !ss_stop_requested(); i += nranks) {
+  for (long i = rank; i < np && rc == SS_OK && !stop_of(s); i += nranks) {
     ss_config cfg;
     if ((rc = ss_sweep_point(s, i, &cfg, name, sizeof name, err))) break;
     char *dir = ss_path_join(s->out, name);
@@ -665,7 +677,7 @@ int ss_sweep_run(ss_sweep *s, ss_sweep_results *res, ss_sweep_progress_fn fn, vo
   int nrun = 0, forwarded = 0;
   for (int k = 0; k < jobs; k++) w[k].fd = -1;
   while (rc == SS_OK) {
-    const int stop = ss_stop_requested();
+    const int stop = stop_of(s);
     if (stop && !forwarded) { /* once: the workers stop at a step boundary with a checkpoint */
       for (int k = 0; k < jobs; k++)
         if (w[k].pid > 0) kill(w[k].pid, SIGTERM);
@@ -673,7 +685,7 @@ int ss_sweep_run(ss_sweep *s, ss_sweep_results *res, ss_sweep_progress_fn fn, vo
     }
     if ((stop || next == ntodo) && nrun == 0) break;
     /* fill the pool */
-    while (!ss_stop_requested() && next < ntodo && nrun < jobs) {
+    while (!stop_of(s) && next < ntodo && nrun < jobs) {
       const long i = todo[next++];
       ss_config cfg;
       if ((rc = ss_sweep_point(s, i, &cfg, name, sizeof name, err))) break;
@@ -694,7 +706,7 @@ int ss_sweep_run(ss_sweep *s, ss_sweep_results *res, ss_sweep_progress_fn fn, vo
       if (jobs == 1 && rc == SS_OK) {
         pr.done++;
         ran++;
-        pr.failed += res->pt[i].status != SS_PT_COMPLETE && res->pt[i].status != SS_PT_PENDING;
+        pr.failed += not_done(res->pt[i].status);
         pr.elapsed = ss_now() - t0;
         pr.eta = pr.elapsed / (double)ran * (double)(pr.total - pr.done);
         if (fn) fn(ud, &pr);
@@ -723,7 +735,7 @@ int ss_sweep_run(ss_sweep *s, ss_sweep_results *res, ss_sweep_progress_fn fn, vo
       finish_point(s, res, i, worker_result(st, why, sizeof why), why);
       pr.done++;
       ran++;
-      pr.failed += res->pt[i].status != SS_PT_COMPLETE && res->pt[i].status != SS_PT_PENDING;
+      pr.failed += not_done(res->pt[i].status);
       pr.running = nrun;
       pr.elapsed = ss_now() - t0;
       pr.eta = pr.elapsed / (double)ran * (double)(pr.total - pr.done);
@@ -748,14 +760,14 @@ int ss_sweep_run(ss_sweep *s, ss_sweep_results *res, ss_sweep_progress_fn fn, vo
   pr.running = 0;
   if (fn && rc == SS_OK) fn(ud, &pr);
   close(lockfd);
-  if (rc == SS_OK && ss_stop_requested()) {
+  if (rc == SS_OK && stop_of(s)) {
     long stopped = 0, waiting = 0;
     for (long i = rank; i < np; i += nranks) {
       stopped += res->pt[i].status == SS_PT_INTERRUPTED;
       waiting += res->pt[i].status == SS_PT_PENDING;
     }
     rc = ss_seterr(err, SS_ESTOP, "stopped by signal %d: %ld run%s interrupted with a checkpoint, %ld not started; run the same sweep again to resume",
-                   ss_stop_requested(), stopped, stopped == 1 ? "" : "s", waiting);
+                   stop_of(s), stopped, stopped == 1 ? "" : "s", waiting);
   }
   return gather(s, res, rc, err);
 }
