@@ -49,7 +49,7 @@ static const ss_keydef keys[] = {
   {"text.eval_batches", SS_KEY_INT, F(text.eval_batches), 0, "0", 0, 0, 1e9, SS_SCOPE_TF, "real text: validate on at most this many batches (0 = the whole validation split)"},
   {"text.probes", SS_KEY_INT, F(text.probes), 0, "8", 0, 1, 4096, SS_SCOPE_TF, "real text: fixed probe sequences (from the validation split) for attention entropy and mass"},
   {"text.top_k", SS_KEY_INT, F(text.top_k), 0, "50", 0, 1, 1e8, SS_SCOPE_TF, "real text: attention mass is measured on the top_k most frequent tokens vs the rest"},
-  {"text.probe_steps", SS_KEY_STRING, S(text.probe_steps), "0,500,1000,1500", 0, NOLIM, SS_SCOPE_TF, "real text: steps at which the attention maps of probe 0 are saved (Figure 7)"},
+  {"text.probe_steps", SS_KEY_LIST, S(text.probe_steps), "0,500,1000,1500", 0, NOLIM, SS_SCOPE_TF, "real text: steps at which the attention maps of probe 0 are saved (Figure 7)"},
   /* model */
   {"model.type", SS_KEY_ENUM, F(model.type), 0, "yz", "yz|transformer", NOLIM, 0, "yz = the paper's reparameterised model (SPEC 2.1); transformer = standard 1-layer transformer (SPEC 2.2)"},
   {"model.normalize", SS_KEY_BOOL, F(model.normalize), 0, "true", 0, NOLIM, SS_SCOPE_YZ, "f = c/||c||"},
