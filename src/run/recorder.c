@@ -128,7 +128,6 @@ static void pack(const ss_recorder *r, const ss_row *w, unsigned char *buf) {
 
 /* Appends n bytes to a pending buffer. */
 static int pend(unsigned char **buf, size_t *len, size_t *cap, const void *data, size_t n) {
-  if (n == 0) return 0; /* nothing to add (and *buf may still be NULL: memcpy must not see it) */
   if (*len + n > *cap) {
     size_t nc = (*cap ? *cap * 2 : 65536) + n;
     unsigned char *nb = realloc(*buf, nc);
