@@ -1,5 +1,6 @@
 /* Which OpenBLAS kernels run (see ss_blas_coretype_hint in scansnap/transformer.h). */
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "scansnap/transformer.h"
