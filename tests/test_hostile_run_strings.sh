@@ -53,7 +53,7 @@ body = open(f"{d}/figures/attention.body.gp").read()
 def gp(w):  # a literal word in a single-quoted gnuplot string under enhanced text
     out = ""
     for c in w:
-        if c == "'": out += "''"
+        if c == "'": out += "\\047"
         elif c == "&": out += "\uff06"
         elif c in "\\^_@~{}": out += "\\" + c
         else: out += c

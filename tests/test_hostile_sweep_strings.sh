@@ -15,10 +15,10 @@ trap 'rm -rf "$tmp"' EXIT
 . "$(dirname "$0")/lib_hostile.sh"
 outside_setup
 
-open_all() { # DIR WHAT: plot, report and show it; nothing may run or leak
-  run_cli "0 2" "plot $2" plot "$1"
-  run_cli "0 2" "report $2" report "$1"
-  run_cli "0 2" "show $2" show "$1"
+open_all() { # DIR WHAT [STATUSES]: plot, report and show it; nothing may run or leak
+  run_cli "${3:-0 2}" "plot $2" plot "$1"
+  run_cli "${3:-0 2}" "report $2" report "$1"
+  run_cli "${3:-0 2}" "show $2" show "$1"
   no_command_ran "$2"
   outside_unchanged "$2"
   no_secret "$1/report.html" "$1"/figures/*.gp "$tmp/cli.log"
@@ -55,7 +55,7 @@ PY
 # values of the x axis (lr_y_multi_on_z) replaced in sweep.json and in the tables
 edit values '
 ax = j["axes"][2]
-old = ax["values"]; ax["values"] = [P[0], P[5]]
+old = ax["values"]; ax["values"] = [P[1], P[5]]
 def sub(rows):
     h = rows[0]
     c = h.index("opt.lr_y_multi_on_z")
@@ -64,10 +64,16 @@ def sub(rows):
     return rows
 rewrite_csv("aggregate.csv", sub)
 '
-open_all "$tmp/values" "edited axis values"
+open_all "$tmp/values" "edited axis values" 0
+python3 - "$tmp/values/figures/fig6.svg" "${payloads[1]}" <<'PY' || fail "the x values are not drawn as written"
+import sys, xml.dom.minidom as m
+def text(n): return "".join(c.data if c.nodeType == c.TEXT_NODE else text(c) for c in n.childNodes)
+got = [text(t) for t in m.parse(sys.argv[1]).getElementsByTagName("text")]
+assert any(sys.argv[2][:16] in g for g in got), got
+PY
 for i in 1 2 3 4 5 6 7; do
   edit "v$i" "j['axes'][1]['values'] = [P[$i], P[($i + 1) % 8]]"
-  open_all "$tmp/v$i" "axis values, payload $i"
+  open_all "$tmp/v$i" "axis values, payload $i" 0
 done
 edit nl "j['axes'][1]['values'] = [P[8], '1']"
 open_all "$tmp/nl" "a value with line breaks"

@@ -53,7 +53,7 @@ for k, r in enumerate(rows[1:]):
 # every word of the probe is a tic label of Figure 7 (escaped for gnuplot)
 body = open(f"{d}/figures/attention.body.gp").read()
 for w in set(words):
-    assert "'" + w.replace("'", "''") + "'" in body or "\\" in w, w
+    assert "'" + w.replace("'", "\\047") + "'" in body or any(c in w for c in "\\^_@~{}&"), w
 PY
 grep -q "attention.csv" "$tmp/plot.log" || fail "plot does not say where attention.csv went"
 "$cli" show "$tmp/lm" >"$tmp/show.txt"

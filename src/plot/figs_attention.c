@@ -157,7 +157,7 @@ int ss_plot_attention(ss_plan *p, const ss_rundir *r, ss_err *err) {
     ss_sbuf b = {0};
     ss_sb_printf(&b, "reset\nset multiplot layout %d,%d title 'Figure 7: attention of a fixed probe sequence over training", H, S);
     if (nmaps > 1 || maps[m].layer > 0) ss_sb_printf(&b, ", layer %d", maps[m].layer);
-    ss_sb_puts(&b, SS_GP_NL "{/*0.8 row: query position, column: key position; the probe''s words on the axes}' font 'Sans,15'");
+    ss_sb_puts(&b, SS_GP_NL "{/*0.8 row: query position, column: key position; the words of the probe on the axes}' font 'Sans,15'");
     /* the panels share the figure left of one colour bar */
     ss_sb_printf(&b, " margins %.4f,%.4f,%.4f,%.4f spacing %.4f,%.4f\n", (double)lab / w, 1 - 110.0 / w, (lab + 10.0) / h, 1 - 115.0 / h,
                  (double)lab / w, (lab + 40.0) / h);

@@ -311,7 +311,7 @@ static int composition_classes(ss_plan *p, const ss_rundir *r, ss_err *err) {
   for (size_t i = 0; i < (size_t)r->S * r->N * r->M; i++) hi = fmax(hi, isfinite(c[i]) ? c[i] : 0);
   const int w = cols * 300 + 170 > 1000 ? cols * 300 + 170 : 1000, h = rows * 260 + 130;
   ss_sb_printf(&b, "reset\nset multiplot layout %d,%d title 'c_n[l] of every class over training" SS_GP_NL
-                   "{/*0.8 x: the class''s tokens, common block then distinct tokens by increasing P(l|n); y: step, upwards; one colour scale}' font 'Sans,14'",
+                   "{/*0.8 x: tokens of the class, common block then distinct tokens by increasing P(l|n); y: step, upwards; one colour scale}' font 'Sans,14'",
                rows, cols);
   ss_sb_printf(&b, " margins %.4f,%.4f,%.4f,%.4f spacing %.4f,%.4f\n", 70.0 / w, 1 - 120.0 / w, 30.0 / h, 1 - 100.0 / h, 40.0 / w, 50.0 / h);
   palette(&b, lc);

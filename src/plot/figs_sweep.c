@@ -417,7 +417,7 @@ static int figure(ss_plan *p, const layout *L, const fig_src *f, ss_err *err) {
     ss_sb_free(&b);
     return rc;
   }
-  char cap[320], xk[64], bk[64] = "", pk[64] = "";
+  char cap[600], xk[64], bk[64] = "", pk[64] = "";
   key_plain(xk, sizeof xk, X);
   if (L->by >= 0) key_plain(bk, sizeof bk, &s->axes[L->by]);
   if (L->panel >= 0) key_plain(pk, sizeof pk, &s->axes[L->panel]);

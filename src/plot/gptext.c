@@ -103,7 +103,7 @@ static void walk_text(ss_sbuf *b, const char *s, int maxchars, int keep_lines, p
 static void put_gp(ss_sbuf *b, const char *c, int len) {
   if (len == 1) {
     switch (*c) {
-    case '\'': ss_sb_puts(b, "''"); return;
+    case '\'': ss_sb_puts(b, "\\047"); return; /* no quote inside: see plot_int.h */
     case '&': ss_sb_puts(b, "\xef\xbc\x86"); return; /* U+FF06 FULLWIDTH AMPERSAND */
     case '\\': case '^': case '_': case '@': case '~': case '{': case '}':
       ss_sb_put(b, "\\", 1);

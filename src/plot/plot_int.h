@@ -26,9 +26,11 @@ void ss_sb_printf(ss_sbuf *b, const char *fmt, ...) __attribute__((format(printf
 void ss_sb_free(ss_sbuf *b);
 
 /* Text from a directory, a config or the command line in a gnuplot script: the inside of a
- * single-quoted string that gnuplot's enhanced text shows literally. Single quotes are
- * doubled (the only escape a single-quoted gnuplot string has; backquotes, @macros and
- * system() are inert in it), the enhanced-text markup characters \ ^ _ @ ~ { } get a
+ * single-quoted string that gnuplot's enhanced text shows literally. A single-quoted gnuplot
+ * string is inert (no backslash escapes, no backquote substitution, no @macros) and ends at
+ * a single quote, so the text never holds one: ' becomes the enhanced-text octal escape
+ * \047 (gnuplot's own '' escape is read only after another character, so '''x' and
+ * 'a''''b' end early). The enhanced-text markup characters \ ^ _ @ ~ { } get a
  * backslash, & becomes U+FF06 (gnuplot 5.4's SVG terminal writes an escaped & raw, which
  * breaks the SVG), line breaks and other control characters become spaces, bytes that are
  * not UTF-8 become U+FFFD; at most maxchars characters, then an ellipsis (0 = no limit). */
