@@ -32,12 +32,15 @@ else:
     exec(code)
     json.dump(j, open(path, "w"))
 PY
-  for c in plot report show; do run_cli "0 2" "$c, case $n ($1)" "$c" "$d"; done
+  # report draws the figures as plot does
+  for c in report show; do run_cli "0 2" "$c, case $n ($1)" "$c" "$d"; done
   if [ -f "$d/report.html" ]; then
     ! grep -Eq '(^|[^0-9.])-[0-9]+ runs' "$d/report.html" || fail "case $n: the report states a negative number of runs"
   fi
 }
 case_json 'j["axes"][1]["values"] = []'
+run_cli "2" "plot, an axis without values" plot "$tmp/c$n"
+grep -q "values" "$tmp/cli.log" || fail "the refusal does not say what is wrong: $(cat "$tmp/cli.log")"
 case_json 'j["axes"][0]["values"] = []; j["axes"][1]["values"] = []'
 case_json 'j["axes"][1]["values"] = [0.5, None, {"a": 1}]'
 case_json 'j["axes"][1]["values"] = "0.5,1"'
@@ -66,7 +69,7 @@ case_agg() { # TEXT written as aggregate.csv
   local d=$tmp/c$n
   rm -rf "$d" && cp -r "$tmp/base" "$d"
   printf '%s' "$1" >"$d/aggregate.csv"
-  for c in plot report show; do run_cli "0 2" "$c, aggregate case $n" "$c" "$d"; done
+  for c in report show; do run_cli "0 2" "$c, aggregate case $n" "$c" "$d"; done
 }
 case_agg ''
 case_agg $'opt.lr_z,count\n'
