@@ -1,13 +1,20 @@
 # Shared by tests/test_hostile_*.sh (sourced, not a test): directories written by someone
 # else (a shared sweep folder, a tarball) opened with `scansnap plot/report/show`.
-# Needs $cli and $tmp. What every hostile test asserts:
+# Needs $cli; hostile_setup makes $tmp. What every hostile test asserts:
 #   - no command ran: the payloads below all try to create a file named pwned* (relative to
 #     wherever the command would run, or in $tmp), and none may exist anywhere under $tmp;
 #   - nothing outside the directory changed: $tmp/outside (victims a link may point at, a
 #     secret a link may pull in) has the same files and bytes before and after;
 #   - the secret's text appears in no output.
 
-fail() { echo "FAIL: $*" >&2; exit 1; }
+# shellcheck source=tests/lib_plot.sh
+. "$(dirname "${BASH_SOURCE[0]}")/lib_plot.sh"
+
+# hostile_setup NAME: plot_setup NAME, then the files outside the directory (outside_setup)
+hostile_setup() {
+  plot_setup "$1"
+  outside_setup
+}
 
 # Strings meant to escape a gnuplot string (either quote), gnuplot's backquote and macro
 # substitution, a shell, HTML; no comma and no slash, so they also survive as sweep values and

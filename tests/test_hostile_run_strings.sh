@@ -10,12 +10,10 @@
 # refused).
 set -euo pipefail
 cli=${SS_CLI:?}
-tmp=${SS_TMP:-/tmp}/hostile-run-$$
-rm -rf "$tmp" && mkdir -p "$tmp"
-trap 'rm -rf "$tmp"' EXIT
 # shellcheck source=tests/lib_hostile.sh
 . "$(dirname "$0")/lib_hostile.sh"
-tiny_corpus() { # FILE: 300 lines of words, some of them quote and markup characters
+hostile_setup hostile-run
+special_corpus() { # FILE: 300 lines of words, some of them quote and markup characters
   local words=(the cat "'" '"' '`' '@' '{' '}' '_' '^' '&' '<' '\' sat mat) i j line
   for i in $(seq 1 300); do
     line=""
@@ -23,9 +21,6 @@ tiny_corpus() { # FILE: 300 lines of words, some of them quote and markup charac
     echo "$line"
   done >"$1"
 }
-outside_setup
-export SS_NO_GNUPLOT=1
-svg_ok() { python3 -c 'import sys, xml.dom.minidom as m; [m.parse(f) for f in sys.argv[1:]]' "$@" || fail "an SVG is not well-formed XML: $*"; }
 open_all() { # DIR WHAT: the report (which draws the figures as plot does) and show
   run_cli "0" "report $2" report "$1"
   svg_ok "$1"/figures/*.svg
@@ -38,8 +33,8 @@ open_all() { # DIR WHAT: the report (which draws the figures as plot does) and s
 
 # a language-model run on a corpus of quote and markup characters, then its probe's words
 # replaced by the payloads
-tiny_corpus "$tmp/text.txt"
-"$cli" train model.type=transformer model.task=lm data.path="$tmp/text.txt" data.cache="$tmp/cache" model.d=8 model.H=1 data.T=8 \
+special_corpus "$tmp/special.txt"
+"$cli" train model.type=transformer model.task=lm data.path="$tmp/special.txt" data.cache="$tmp/cache" model.d=8 model.H=1 data.T=8 \
   batchsize=4 text.epochs=1 text.epoch_steps=6 text.eval_batches=2 text.top_k=3 text.probes=2 text.probe_steps=0,6 threads=1 \
   out="$tmp/lm" >/dev/null
 open_all "$tmp/lm" "corpus words"

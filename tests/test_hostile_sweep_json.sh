@@ -7,12 +7,9 @@
 # status 0 or 2 and one line; a page never states a negative or impossible number of runs.
 set -euo pipefail
 cli=${SS_CLI:?}
-tmp=${SS_TMP:-/tmp}/hostile-sj-$$
-rm -rf "$tmp" && mkdir -p "$tmp"
-trap 'rm -rf "$tmp"' EXIT
 # shellcheck source=tests/lib_hostile.sh
 . "$(dirname "$0")/lib_hostile.sh"
-outside_setup
+hostile_setup hostile-sj
 
 "$cli" sweep seed=1,2 opt.lr_z=0.5,1 niter=3 out="$tmp/base" >/dev/null 2>&1
 n=0

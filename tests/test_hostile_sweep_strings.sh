@@ -8,12 +8,9 @@
 # Every command ends with status 0 (drawn, text shown as text) or 2 (refused, one line).
 set -euo pipefail
 cli=${SS_CLI:?}
-tmp=${SS_TMP:-/tmp}/hostile-sweep-$$
-rm -rf "$tmp" && mkdir -p "$tmp"
-trap 'rm -rf "$tmp"' EXIT
 # shellcheck source=tests/lib_hostile.sh
 . "$(dirname "$0")/lib_hostile.sh"
-outside_setup
+hostile_setup hostile-sweep
 
 open_all() { # DIR WHAT [STATUSES]: report (which draws the figures as plot does) and show it;
   # nothing may run or leak

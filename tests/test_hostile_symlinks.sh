@@ -8,13 +8,10 @@
 # hangs on a FIFO.
 set -euo pipefail
 cli=${SS_CLI:?}
-tmp=${SS_TMP:-/tmp}/hostile-links-$$
-rm -rf "$tmp" && mkdir -p "$tmp"
-trap 'rm -rf "$tmp"' EXIT
 # shellcheck source=tests/lib_hostile.sh
 . "$(dirname "$0")/lib_hostile.sh"
-outside_setup
-command -v gnuplot >/dev/null || { echo "SKIP: gnuplot not installed"; exit 77; }
+hostile_setup hostile-links
+need_gnuplot
 
 "$cli" train niter=4 out="$tmp/base" >/dev/null
 "$cli" theory niter=4 out="$tmp/theory" >/dev/null

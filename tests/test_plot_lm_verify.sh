@@ -7,18 +7,10 @@
 # run.
 set -euo pipefail
 cli=${SS_CLI:?}
-if ! command -v gnuplot >/dev/null; then echo "SKIP: gnuplot not installed"; exit 77; fi
-tmp=${SS_TMP:-/tmp}/plot-lm-$$
-rm -rf "$tmp" && mkdir -p "$tmp"
-trap 'rm -rf "$tmp"' EXIT
-# shellcheck source=tests/lib_resume.sh
-. "$(dirname "$0")/lib_resume.sh"
-export SS_NO_GNUPLOT=1
-svg_ok() { python3 -c 'import sys, xml.dom.minidom as m; m.parse(sys.argv[1])' "$1" || fail "$1 is not well-formed"; }
-
-tiny_corpus "$tmp/text.txt"
-lm=(model.type=transformer model.task=lm data.path="$tmp/text.txt" data.cache="$tmp/cache" model.d=16 model.H=2 data.T=8 batchsize=4
-    text.epochs=2 text.epoch_steps=10 text.eval_batches=2 text.top_k=3 text.probes=2 save_per_minibatch=2 threads=1)
+# shellcheck source=tests/lib_plot.sh
+. "$(dirname "$0")/lib_plot.sh"
+need_gnuplot
+plot_setup plot-lm
 
 # a language-model run
 "$cli" train "${lm[@]}" text.probe_steps=0,5,10,20 out="$tmp/lm" >/dev/null

@@ -8,18 +8,10 @@
 # holding '=' and ',') is plotted and shown as the run it is (issue 11.11).
 set -euo pipefail
 cli=${SS_CLI:?}
-if ! command -v gnuplot >/dev/null; then echo "SKIP: gnuplot not installed"; exit 77; fi
-tmp=${SS_TMP:-/tmp}/plot-sweeps-$$
-rm -rf "$tmp" && mkdir -p "$tmp"
-trap 'rm -rf "$tmp"' EXIT
-# shellcheck source=tests/lib_resume.sh
-. "$(dirname "$0")/lib_resume.sh"
-export SS_NO_GNUPLOT=1
-svg_ok() { python3 -c 'import sys, xml.dom.minidom as m; m.parse(sys.argv[1])' "$1" || fail "$1 is not well-formed"; }
-
-tiny_corpus "$tmp/text.txt"
-lm=(model.type=transformer model.task=lm data.path="$tmp/text.txt" data.cache="$tmp/cache" model.d=16 model.H=2 data.T=8 batchsize=4
-    text.epochs=2 text.epoch_steps=10 text.eval_batches=2 text.top_k=3 text.probes=2 save_per_minibatch=2 threads=1)
+# shellcheck source=tests/lib_plot.sh
+. "$(dirname "$0")/lib_plot.sh"
+need_gnuplot
+plot_setup plot-sweeps
 
 # a sweep of another key; its run folders are paths with '=' and ','
 "$cli" sweep seed=1,2 opt.lr_z=0.5,1 data.zipf_exponent=1,1.5,2 data.unique_shape=zipf niter=8 out="$tmp/zipf" >/dev/null 2>&1

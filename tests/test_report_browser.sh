@@ -10,9 +10,9 @@ set -euo pipefail
 cli=${SS_CLI:?}
 chrome=$(command -v chromium || command -v chromium-browser || command -v google-chrome || true)
 if [ -z "$chrome" ]; then echo "SKIP: chromium not installed"; exit 0; fi
-tmp=${SS_TMP:-/tmp}/report-$$
-rm -rf "$tmp" && mkdir -p "$tmp"
-trap 'rm -rf "$tmp"' EXIT
+# shellcheck source=tests/lib_plot.sh
+. "$(dirname "$0")/lib_plot.sh"
+plot_setup report
 export HOME="$tmp/home"; mkdir -p "$HOME"
 browse() { # html, what ("dom" or a screenshot path)
   local flags=(--headless --no-sandbox --disable-gpu --no-first-run --disable-extensions --user-data-dir="$tmp/profile"
@@ -84,12 +84,7 @@ if grep -E 'CONSOLE|Uncaught' "$tmp/console.log"; then echo "FAIL: console error
 ! grep -q "#comparison" "$tmp/sweep2/report.html" || { echo "FAIL: a Comparison link without a comparison"; exit 1; }
 
 # a language-model run and verify's directory (its text/ run as claim 4 leaves it)
-# shellcheck source=tests/lib_resume.sh
-. "$(dirname "$0")/lib_resume.sh"
-tiny_corpus "$tmp/text.txt"
-SS_NO_GNUPLOT=1 "$cli" train model.type=transformer model.task=lm data.path="$tmp/text.txt" data.cache="$tmp/cache" model.d=16 model.H=2 \
-  data.T=8 batchsize=4 text.epochs=2 text.epoch_steps=10 text.eval_batches=2 text.top_k=3 text.probes=2 text.probe_steps=0,10,20 \
-  save_per_minibatch=2 threads=1 out="$tmp/lm" >/dev/null
+"$cli" train "${lm[@]}" text.probe_steps=0,10,20 out="$tmp/lm" >/dev/null
 "$cli" report "$tmp/lm" >/dev/null
 browse "$tmp/lm/report.html" dom > "$tmp/dom3.html"
 for h in "scansnap report" "Figures" "Metrics" "valid_loss" "attn_entropy" "Figure 7"; do

@@ -22,7 +22,7 @@ static int optional_file(const char *dir, const char *rel, int *present, ss_err 
   return SS_EINPUT;
 }
 
-static json_t *load_json_in(const char *dir, const char *rel, ss_err *err) {
+json_t *ss_json_in(const char *dir, const char *rel, ss_err *err) {
   char *data;
   size_t n;
   if (ss_in_read(dir, rel, JSON_MAX, &data, &n, err)) return NULL;
@@ -83,6 +83,16 @@ int ss_numtab_col(const ss_numtab *t, const char *name) {
 }
 
 double ss_numtab_at(const ss_numtab *t, int row, int col) { return t->v[(size_t)row * t->ncols + col]; }
+
+int ss_numtab_span(const ss_numtab *t, int col, int *first, int *last) {
+  *first = *last = -1;
+  for (int i = 0; i < t->nrows; i++)
+    if (isfinite(ss_numtab_at(t, i, col))) {
+      if (*first < 0) *first = i;
+      *last = i;
+    }
+  return *first >= 0;
+}
 
 void ss_numtab_free(ss_numtab *t) {
   for (int i = 0; i < t->ncols && t->names; i++) free(t->names[i]);
@@ -167,7 +177,7 @@ int ss_rundir_load(const char *dir, ss_rundir *r, ss_err *err) {
   memset(r, 0, sizeof *r);
   if (strlen(dir) >= sizeof r->dir) return ss_seterr(err, SS_EINPUT, "path '%.64s...' is longer than %d bytes", dir, SS_PATH_MAX - 1);
   snprintf(r->dir, sizeof r->dir, "%s", dir);
-  json_t *o = load_json_in(dir, "run.json", err);
+  json_t *o = ss_json_in(dir, "run.json", err);
   if (!o) return SS_EINPUT;
   json_word(o, "status", r->status, sizeof r->status);
   json_word(o, "command", r->command, sizeof r->command);
@@ -288,7 +298,7 @@ static long count_field(json_t *o, const char *key, long max, int *ok) {
 int ss_sweep_dir_load(const char *dir, ss_sweep *s, ss_sweep_info *info, ss_err *err) {
   ss_sweep_init(s);
   memset(info, 0, sizeof *info);
-  json_t *o = load_json_in(dir, "sweep.json", err);
+  json_t *o = ss_json_in(dir, "sweep.json", err);
   if (!o) return SS_EINPUT;
   int rc = SS_OK;
   char msg[400];

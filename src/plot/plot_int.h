@@ -75,6 +75,9 @@ typedef struct {
 } ss_numtab;
 int ss_numtab_col(const ss_numtab *t, const char *name); /* -1 if absent */
 double ss_numtab_at(const ss_numtab *t, int row, int col);
+/* The first and last row where column col holds a number; 0 if it never does (the class
+ * metrics of a language-model run). */
+int ss_numtab_span(const ss_numtab *t, int col, int *first, int *last);
 void ss_numtab_free(ss_numtab *t);
 
 /* A run directory, read and checked. */
@@ -110,6 +113,10 @@ typedef struct {
 } ss_sweep_info;
 int ss_sweep_dir_load(const char *dir, ss_sweep *s, ss_sweep_info *info, ss_err *err);
 
+/* A JSON object file inside dir (regular, not a link, at most 64 MiB); NULL and SS_EINPUT
+ * naming the file otherwise. */
+struct json_t;
+struct json_t *ss_json_in(const char *dir, const char *rel, ss_err *err);
 /* A CSV file inside dir (regular, not a link) through ss_csv_read. */
 int ss_csv_read_in(const char *dir, const char *name, ss_csv *t, ss_err *err);
 

@@ -13,37 +13,25 @@
 #include "plot/plot_int.h"
 #include <scansnap/io.h>
 
-static const char *const samples[] = {
-    "plain",
-    "it's \"quoted\"",
-    "' 1); system 'touch pwned_a'; #",
-    "\" 1); system \"touch pwned_b\"; #",
-    "''''x'' ''",
-    "`touch pwned_c` $(touch pwned_d)",
-    "@ARG0 @foo",
-    "data.zipf_exponent x^2 {/Symbol a} ~a",
-    "back\\slash\\",
-    "a & b &amp; <script>",
-    "line\nbreak\rand\ttab",
-    "esc \x1b]0;title\x07 \x1b[2J",
-    "caf\xc3\xa9 \xe2\x86\x92 \xff\xfe bad",
+/* each text and how gnuplot must draw it */
+static const struct {
+  const char *text, *drawn;
+} cases[] = {
+    {"plain", "plain"},
+    {"it's \"quoted\"", "it's \"quoted\""},
+    {"' 1); system 'touch pwned_a'; #", "' 1); system 'touch pwned_a'; #"},
+    {"\" 1); system \"touch pwned_b\"; #", "\" 1); system \"touch pwned_b\"; #"},
+    {"''''x'' ''", "''''x'' ''"},
+    {"`touch pwned_c` $(touch pwned_d)", "`touch pwned_c` $(touch pwned_d)"},
+    {"@ARG0 @foo", "@ARG0 @foo"},
+    {"data.zipf_exponent x^2 {/Symbol a} ~a", "data.zipf_exponent x^2 {/Symbol a} ~a"},
+    {"back\\slash\\", "back\\slash\\"},
+    {"a & b &amp; <script>", "a \xef\xbc\x86 b \xef\xbc\x86" "amp; <script>"},
+    {"line\nbreak\rand\ttab", "line break and tab"},
+    {"esc \x1b]0;title\x07 \x1b[2J", "esc  ]0;title   [2J"},
+    {"caf\xc3\xa9 \xe2\x86\x92 \xff\xfe bad", "caf\xc3\xa9 \xe2\x86\x92 \xef\xbf\xbd\xef\xbf\xbd bad"},
 };
-static const char *const expect[] = {
-    "plain",
-    "it's \"quoted\"",
-    "' 1); system 'touch pwned_a'; #",
-    "\" 1); system \"touch pwned_b\"; #",
-    "''''x'' ''",
-    "`touch pwned_c` $(touch pwned_d)",
-    "@ARG0 @foo",
-    "data.zipf_exponent x^2 {/Symbol a} ~a",
-    "back\\slash\\",
-    "a \xef\xbc\x86 b \xef\xbc\x86" "amp; <script>",
-    "line break and tab",
-    "esc  ]0;title   [2J",
-    "caf\xc3\xa9 \xe2\x86\x92 \xef\xbf\xbd\xef\xbf\xbd bad",
-};
-#define NS (int)(sizeof samples / sizeof samples[0])
+#define NS (int)(sizeof cases / sizeof cases[0])
 
 static void gnuplot_draws_every_label_literally(void **state) {
   (void)state;
@@ -53,13 +41,13 @@ static void gnuplot_draws_every_label_literally(void **state) {
   ss_sb_puts(&b, "set terminal svg size 900,900 enhanced font 'Sans,10'\nset output 'labels.svg'\nunset border\nunset tics\n");
   for (int i = 0; i < NS; i++) {
     ss_sb_printf(&b, "set label %d ", i + 1);
-    ss_gp_str(&b, samples[i], 0);
+    ss_gp_str(&b, cases[i].text, 0);
     ss_sb_printf(&b, " at screen 0.05, screen %g\n", 0.95 - 0.07 * i);
   }
   ss_sb_puts(&b, "plot [0:1] -1 notitle\n");
   /* the expected texts, one per line, for the reader below */
   ss_sbuf e = {0};
-  for (int i = 0; i < NS; i++) ss_sb_printf(&e, "%s\n", expect[i]);
+  for (int i = 0; i < NS; i++) ss_sb_printf(&e, "%s\n", cases[i].drawn);
   char *gp = ss_path_join(dir, "labels.gp"), *ex = ss_path_join(dir, "expect.txt");
   ss_err err;
   assert_int_equal(ss_write_file_atomic(gp, b.buf, b.n, &err), SS_OK);

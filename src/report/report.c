@@ -93,15 +93,14 @@ static void csv_table(ss_sbuf *b, const ss_csv *t, int max_rows) {
 }
 
 static void section_claims(ss_sbuf *b, const char *dir) {
-  char *txt = read_text(b, dir, "claims.json");
-  if (!txt) return;
-  json_error_t je;
-  json_t *o = json_loads(txt, 0, &je);
-  free(txt);
+  ss_err e;
+  json_t *o = ss_json_in(dir, "claims.json", &e);
   ss_sb_puts(b, "<h2 id=claims>Claims</h2>\n");
   json_t *claims = json_object_get(o, "claims");
-  if (!json_is_object(o) || !json_is_array(claims)) {
-    ss_sb_puts(b, "<p class=note>claims.json is not what <code>scansnap verify</code> writes (an object with a list 'claims'); not shown.</p>\n");
+  if (!json_is_array(claims)) {
+    ss_sb_puts(b, "<p class=note>Not shown: ");
+    esc(b, o ? "claims.json is not what scansnap verify writes (an object with a list 'claims')" : e.msg);
+    ss_sb_puts(b, "</p>\n");
     json_decref(o);
     return;
   }
@@ -172,13 +171,8 @@ static void section_run(ss_sbuf *b, const char *dir, const char *id, const char 
   ss_sb_printf(b, ", %d metric rows.</p>\n", r.m.nrows);
   ss_sb_puts(b, "<table><thead><tr><th>quantity</th><th>start</th><th>step</th><th>end</th><th>step</th></tr></thead><tbody>\n");
   for (int c = 1; c < r.m.ncols; c++) {
-    int f = -1, l = -1;
-    for (int i = 0; i < r.m.nrows; i++)
-      if (isfinite(ss_numtab_at(&r.m, i, c))) {
-        if (f < 0) f = i;
-        l = i;
-      }
-    if (f < 0 || !r.m.names[c][0]) continue; /* never measured (a language model's class metrics) */
+    int f, l;
+    if (!ss_numtab_span(&r.m, c, &f, &l) || !r.m.names[c][0]) continue; /* never measured (a language model's class metrics) */
     ss_sb_puts(b, "<tr><td>");
     esc(b, r.m.names[c]);
     ss_sb_printf(b, "</td><td>%.6g</td><td>%.0f</td><td>%.6g</td><td>%.0f</td></tr>\n", ss_numtab_at(&r.m, f, c), ss_numtab_at(&r.m, f, 0),

@@ -11,28 +11,11 @@
 #include "scansnap/indir.h"
 #include "scansnap/report.h"
 
-#define SHOW_JSON_MAX (16u << 20)
-
 /* s cleaned for a terminal, appended */
 static void put_clean(ss_sbuf *b, const char *s, int maxchars) {
   char *c = ss_text_clean(s ? s : "", maxchars);
   ss_sb_puts(b, c ? c : "?");
   free(c);
-}
-
-static json_t *json_in(const char *dir, const char *rel, ss_err *err) {
-  char *data;
-  size_t n;
-  if (ss_in_read(dir, rel, SHOW_JSON_MAX, &data, &n, err)) return NULL;
-  json_error_t je;
-  json_t *o = json_loadb(data, n, 0, &je);
-  free(data);
-  if (!json_is_object(o)) {
-    ss_seterr(err, SS_EINPUT, "%s is not a JSON object", rel);
-    json_decref(o);
-    return NULL;
-  }
-  return o;
 }
 
 static void num(ss_sbuf *b, double v) {
@@ -66,7 +49,7 @@ static void claims(ss_sbuf *b, const char *dir) {
   ss_err e;
   ss_in_kind k = ss_in_stat(dir, "claims.json");
   if (k == SS_IN_ABSENT) return;
-  json_t *o = json_in(dir, "claims.json", &e);
+  json_t *o = ss_json_in(dir, "claims.json", &e);
   json_t *cl = json_object_get(o, "claims");
   if (!json_is_array(cl)) {
     ss_sb_puts(b, "claims:      claims.json unreadable: ");
@@ -100,7 +83,7 @@ static void claims(ss_sbuf *b, const char *dir) {
 static void snap(ss_sbuf *b, const char *dir) {
   ss_err e;
   if (ss_in_stat(dir, "snap.json") == SS_IN_ABSENT) return;
-  json_t *o = json_in(dir, "snap.json", &e);
+  json_t *o = ss_json_in(dir, "snap.json", &e);
   ss_sb_puts(b, "t0 (snap):   ");
   if (!o) {
     put_clean(b, e.msg, 200);
@@ -149,13 +132,8 @@ static void show_run(ss_sbuf *b, const char *dir, const char *indent) {
   }
   ss_sb_puts(b, " (first -> last measured value)\n");
   for (int c = 1; c < r.m.ncols; c++) {
-    int f = -1, l = -1;
-    for (int i = 0; i < r.m.nrows; i++)
-      if (isfinite(ss_numtab_at(&r.m, i, c))) {
-        if (f < 0) f = i;
-        l = i;
-      }
-    if (f < 0 || !r.m.names[c][0]) continue;
+    int f, l;
+    if (!ss_numtab_span(&r.m, c, &f, &l) || !r.m.names[c][0]) continue;
     char nm[40];
     snprintf(nm, sizeof nm, "%-22s", r.m.names[c]);
     ss_sb_printf(b, "%s  %s ", indent, nm);
