@@ -62,7 +62,7 @@ int main(int argc, char **argv) {
   }
   const int V = atoi(argv[1]), steps = atoi(argv[2]), threads = atoi(argv[3]);
   const int B = 20, T = 35;
-  ss_set_threads(threads);
+  ss_threads_set(ss_threads_for(threads));
   ss_config c;
   ss_err e;
   ss_config_defaults(&c);

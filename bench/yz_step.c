@@ -38,7 +38,7 @@ int main(int argc, char **argv) {
     fprintf(stderr, "yz_step: %s\n", rounds < 1 || threads < 1 ? "ROUNDS and THREADS must be >= 1" : err.msg);
     return 2;
   }
-  ss_set_threads(threads);
+  ss_threads_set(ss_threads_for(threads));
   ss_classes cl;
   if (ss_classes_from_config(&cfg, &cl, &err)) {
     fprintf(stderr, "yz_step: %s\n", err.msg);

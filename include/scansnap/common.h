@@ -43,16 +43,13 @@ double ss_rng_normal(ss_rng *r);              /* standard normal (Box-Muller, no
 /* Seconds from a monotonic clock. */
 double ss_now(void);
 
-/* Cooperative stop (SIGINT/SIGTERM): the CLI's signal handler calls ss_request_stop(signo)
- * (async-signal-safe: it only stores to a volatile sig_atomic_t); long runs poll
- * ss_stop_requested() at step boundaries, write a checkpoint and return SS_ESTOP.
- * ss_stop_requested() returns the value given (the signal number), 0 if none. */
-void ss_request_stop(int why);
-int ss_stop_requested(void);
-void ss_clear_stop(void);
-
-/* Number of threads the library uses (0 in the setter = all cores). */
-void ss_set_threads(int n);
+/* Threads of the library's parallel regions (every "omp parallel" says num_threads(ss_threads())).
+ * ss_threads_for(n): n, or all cores for n <= 0. ss_threads_set(n) sets the count for the
+ * calling thread and returns the previous setting (0: none), so a call can restore it;
+ * ss_threads(): the calling thread's count, or OpenMP's default when none is set. Nothing
+ * here changes the program's OpenMP settings. Stop requests are per run (ss_run_opts.stop). */
+int ss_threads_for(int n);
+int ss_threads_set(int n);
 int ss_threads(void);
 
 #endif

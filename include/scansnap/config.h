@@ -104,6 +104,11 @@ typedef struct {
 int ss_yaml_load_pairs(const char *path, ss_yaml_pair **pairs, int *n, ss_err *err);
 void ss_yaml_free_pairs(ss_yaml_pair *pairs, int n);
 int ss_config_load_yaml(ss_config *c, const char *path, ss_err *err);
+/* The same from YAML text (name: how messages call it). */
+int ss_config_load_yaml_text(ss_config *c, const char *text, const char *name, ss_err *err);
+/* The text of a configuration built into the library from configs/NAME.yaml (claim3,
+ * claim4: the runs of `verify`), or NULL. */
+const char *ss_config_builtin(const char *name);
 
 /* Cross-key checks and derived values (learning rates as the paper's code resolves them:
  * lr_z = opt.lr_z if given, else opt.lr; lr_y = opt.lr_y if given, else lr_z·lr_y_multi_on_z). */

@@ -1,5 +1,6 @@
 /* Real text (SPEC §5): a streaming tokenizer, the vocabulary of the training split, the
  * token-id cache (memory-mapped on later runs) and the language-model training run.
+ * (The language-model run itself is a task of the trainer: src/train/task_lm.c.)
  *
  * Memory: building a corpus reads the text in 1 MiB chunks and never holds it; what stays
  * in memory is the hash table of the distinct words of the training split (about
@@ -11,7 +12,6 @@
 #include <stdint.h>
 
 #include "scansnap/config.h"
-#include "scansnap/train.h"
 
 /* ---- tokenizer -------------------------------------------------------------------
  * Lower case (ASCII, Latin-1, Greek, Cyrillic capitals); white space separates words;
@@ -90,33 +90,5 @@ void ss_corpus_close(ss_corpus *c);
 int ss_corpus_id(const ss_corpus *c, const char *word);
 /* mask[V]: 1 for the k most frequent ids of the training split (ties: smaller id). */
 void ss_corpus_top_mask(const ss_corpus *c, int k, unsigned char *mask);
-
-/* ---- language-model run ------------------------------------------------------------
- * PyTorch word_language_model's loop over the training stream: the stream is cut into
- * B = batchsize parallel streams, each step takes the next data.T tokens of every stream
- * (targets shifted by one); SGD with gradient-norm clipping opt.clip; learning rates times
- * opt.lr_decay^epoch; validation loss/perplexity after every epoch. Writes the usual run
- * files plus attention.safetensors, attention_maps.dat and attention.gp (Figure 7). */
-typedef struct {
-  int epochs;
-  long long steps;       /* updates done */
-  double first_train_loss, final_train_loss;
-  double first_valid_loss, final_valid_loss, final_valid_ppl;
-  double attn_entropy_first, attn_entropy_last;
-  double freq_mass_first, freq_mass_last, freq_mass_uniform;
-  double ctx_mass_first, ctx_mass_last, ctx_mass_uniform; /* freq_mass_ctx: context j < i only */
-  double self_mass_first, self_mass_last;
-  double seconds_tokenize, seconds_train, seconds_valid;
-  double tokens_per_second;
-  int V, cache_built; /* cache_built: the token cache was (re)built by this run */
-  int64_t train_tokens;
-  char note[512];
-} ss_lm_summary;
-
-/* The language-model run into dir (created). With cfg->resume set (= dir) it continues the
- * run in dir from its checkpoint (from the start if it has none) and finishes byte-identical
- * to an uninterrupted run. Checkpoints every cfg->save_every updates and, on a stop request
- * (ss_stop_requested, polled at every step), at that step boundary, then SS_ESTOP. */
-int ss_lm_train(const ss_config *cfg, const char *dir, ss_lm_summary *s, ss_err *err);
 
 #endif

@@ -1,9 +1,15 @@
 /* Shared argument handling: YAML files and key=value overrides into an ss_config. */
 #include <signal.h>
+#include <stdlib.h>
 #include <stdio.h>
 #include <string.h>
 
 #include "cli/cli.h"
+
+/* The stop request of this process: the SIGINT/SIGTERM handler stores the signal number;
+ * every run polls it through ss_run_opts.stop (a volatile sig_atomic_t is the only object a
+ * signal handler may portably write). */
+static volatile sig_atomic_t g_stop = 0;
 
 int ss_cli_exit_code(int rc) {
   switch (rc) {
@@ -12,7 +18,7 @@ int ss_cli_exit_code(int rc) {
   case SS_EDIVERGE: return 3;
   case SS_ESTOP: {
     /* the shell convention for a process ended by signal s: 128 + s (130 SIGINT, 143 SIGTERM) */
-    int s = ss_stop_requested();
+    int s = (int)g_stop;
     return 128 + (s > 0 && s < 64 ? s : SIGINT);
   }
   default: return 1;
@@ -52,7 +58,15 @@ int ss_cli_config(int argc, char **argv, ss_config *cfg, int *rest, int *nrest) 
   return 0;
 }
 
-static void on_stop_signal(int sig) { ss_request_stop(sig); }
+static void on_stop_signal(int sig) { g_stop = sig; }
+
+const volatile sig_atomic_t *ss_cli_stop_flag(void) { return &g_stop; }
+
+long ss_cli_test_step_delay(void) {
+  /* test hook (tests/lib_resume.sh): slow every step down so that a kill lands mid-run */
+  const char *v = getenv("SS_TEST_STEP_DELAY_US");
+  return v ? atol(v) : 0;
+}
 
 void ss_cli_catch_signals(void) {
   struct sigaction sa;
@@ -84,4 +98,12 @@ int ss_cli_command_config(int argc, char **argv, const char *cmd, ss_config *cfg
     return 2;
   }
   return 0;
+}
+
+void ss_cli_run_opts(ss_run_opts *o, const char *dir, const char *command) {
+  ss_run_opts_default(o);
+  o->dir = dir;
+  o->command = command;
+  o->stop = ss_cli_stop_flag();
+  o->step_delay_us = ss_cli_test_step_delay();
 }

@@ -4,6 +4,7 @@
 #ifndef SS_CLI_H
 #define SS_CLI_H
 #include <scansnap.h>
+#include <scansnap/verify.h>
 #include <scansnap/plot.h>
 #include <scansnap/sweep.h>
 
@@ -19,9 +20,15 @@ int ss_cli_wants_help(int argc, char **argv);
 /* Prints "scansnap: <msg>" to stderr and returns the exit code for err->code. */
 int ss_cli_fail(const ss_err *err);
 int ss_cli_exit_code(int rc);
-/* SIGINT/SIGTERM ask the library to stop at the next step boundary (ss_request_stop);
- * the run then writes a checkpoint and the command exits 128 + signal (130 / 143). */
+/* SIGINT/SIGTERM set this process's stop flag (ss_cli_stop_flag, given to every run as
+ * ss_run_opts.stop): the run stops at the next step boundary with a checkpoint and the
+ * command exits 128 + signal (130 / 143). */
 void ss_cli_catch_signals(void);
+const volatile sig_atomic_t *ss_cli_stop_flag(void);
+/* Run options of the CLI: the stop flag, and the test hook SS_TEST_STEP_DELAY_US (a sleep
+ * before every step, so that tests can kill a run mid-way). */
+long ss_cli_test_step_delay(void);
+void ss_cli_run_opts(ss_run_opts *o, const char *dir, const char *command);
 
 int cmd_train(int argc, char **argv);
 int cmd_theory(int argc, char **argv);

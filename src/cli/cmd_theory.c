@@ -28,8 +28,10 @@ int cmd_theory(int argc, char **argv) {
   ss_err err = {0};
   if (ss_run_dir(&cfg, "theory", dir, sizeof dir, &err)) return ss_cli_fail(&err);
   ss_run_summary s;
+  ss_run_opts o;
+  ss_cli_run_opts(&o, dir, "theory");
   ss_cli_catch_signals();
-  rc = ss_theory_run(&cfg, dir, &s, &err);
+  rc = ss_theory_run_opts(&cfg, &o, &s, &err);
   if (rc) {
     fprintf(stderr, "scansnap: %s%s\n", rc == SS_ESTOP || rc == SS_EINPUT ? "" : "theory run failed: ", err.msg);
     return ss_cli_exit_code(rc);

@@ -23,56 +23,55 @@ static void train_help(void) {
   ss_config_print_help(stdout);
 }
 
-/* model.task=lm: the real-text run, its summary, and Figure 7 through gnuplot if present. */
-static int train_lm(const ss_config *cfg, const char *dir) {
-  ss_err err = {0};
-  ss_lm_summary s;
-  ss_cli_catch_signals();
-  int rc = ss_lm_train(cfg, dir, &s, &err);
-  if (rc) { /* one line: the error (a cache-rebuild note would only distract from it); bad
-             * input and a requested stop are not failures of the run itself */
-    fprintf(stderr, "scansnap: %s%s\n", rc == SS_EINPUT || rc == SS_ESTOP ? "" : "run failed: ", err.msg);
-    return ss_cli_exit_code(rc);
-  }
-  if (s.note[0]) fprintf(stderr, "scansnap: note: %s\n", s.note);
+/* The summary of a language-model run, and Figure 7 through gnuplot if present. */
+static void print_lm(const ss_config *cfg, const char *dir, const ss_lm_summary *s) {
+  if (s->note[0]) fprintf(stderr, "scansnap: note: %s\n", s->note);
   printf("run:            %s\n", dir);
-  printf("text:           %s: V = %d words, %lld training tokens (%s in %.2f s)\n", cfg->data.path, s.V, (long long)s.train_tokens,
-         s.cache_built ? "tokenized" : "cache mapped", s.seconds_tokenize);
-  printf("steps:          %lld in %d epoch(s), %.0f tokens/s (%.2f s training, %.2f s validation)\n", s.steps, s.epochs,
-         s.tokens_per_second, s.seconds_train, s.seconds_valid);
-  printf("train loss:     %.4f -> %.4f\n", s.first_train_loss, s.final_train_loss);
-  printf("valid loss:     %.4f -> %.4f (perplexity %.2f)\n", s.first_valid_loss, s.final_valid_loss, s.final_valid_ppl);
-  printf("attn entropy:   %.4f -> %.4f\n", s.attn_entropy_first, s.attn_entropy_last);
-  printf("freq. mass:     %.4f -> %.4f on the top-%d tokens (uniform attention: %.4f)\n", s.freq_mass_first, s.freq_mass_last,
-         cfg->text.top_k, s.freq_mass_uniform);
+  printf("text:           %s: V = %d words, %lld training tokens (%s in %.2f s)\n", cfg->data.path, s->V, (long long)s->train_tokens,
+         s->cache_built ? "tokenized" : "cache mapped", s->seconds_tokenize);
+  printf("steps:          %lld in %d epoch(s), %.0f tokens/s (%.2f s training, %.2f s validation)\n", s->steps, s->epochs,
+         s->tokens_per_second, s->seconds_train, s->seconds_valid);
+  printf("train loss:     %.4f -> %.4f\n", s->first_train_loss, s->final_train_loss);
+  printf("valid loss:     %.4f -> %.4f (perplexity %.2f)\n", s->first_valid_loss, s->final_valid_loss, s->final_valid_ppl);
+  printf("attn entropy:   %.4f -> %.4f\n", s->attn_entropy_first, s->attn_entropy_last);
+  printf("freq. mass:     %.4f -> %.4f on the top-%d tokens (uniform attention: %.4f)\n", s->freq_mass_first, s->freq_mass_last,
+         cfg->text.top_k, s->freq_mass_uniform);
   printf("  in context:   %.4f -> %.4f of the mass on earlier positions (uniform: %.4f); on itself %.4f -> %.4f\n",
-         s.ctx_mass_first, s.ctx_mass_last, s.ctx_mass_uniform, s.self_mass_first, s.self_mass_last);
+         s->ctx_mass_first, s->ctx_mass_last, s->ctx_mass_uniform, s->self_mass_first, s->self_mass_last);
   if (!access("/usr/bin/gnuplot", X_OK) && !getenv("SS_NO_GNUPLOT")) {
     char cmd[SS_PATH_MAX + 64];
     snprintf(cmd, sizeof cmd, "cd '%s' && gnuplot attention.gp 2>/dev/null", dir);
     if (strchr(dir, '\'') == NULL && system(cmd) == 0) printf("figure 7:       %s/attention.png\n", dir);
   }
-  return 0;
+}
+
+static void print_run(const ss_run_summary *s) {
+  printf("run:            %s\n", s->dir);
+  printf("classes:        N = %d over M = %d tokens, %d metric rows\n", s->N, s->M, s->rows);
+  printf("loss:           %.4f -> %.4f (final accuracy %.3f)\n", s->first_loss, s->final_loss, s->final_acc);
+  printf("entropy c_n:    %.4f -> %.4f (distinct tokens only: %.4f -> %.4f)\n", s->start.entropy, s->end.entropy, s->start.entropy_distinct, s->end.entropy_distinct);
+  printf("common mass:    %.4f -> %.4f\n", s->start.common_mass, s->end.common_mass);
+  printf("kendall tau:    %.4f at the end\n", s->end.kendall_tau);
+  printf("throughput:     %.0f sequences/s (%.4f s of compute)\n", s->seqs_per_second, s->train_seconds);
 }
 
 static int run_and_report(const ss_config *cfg, const char *dir) {
   ss_err err = {0};
-  ss_run_summary s;
+  ss_train_summary s;
+  ss_run_opts o;
+  ss_cli_run_opts(&o, dir, "train");
   ss_cli_catch_signals();
-  int rc = ss_train(cfg, dir, &s, &err);
+  int rc = ss_train_run(cfg, &o, &s, &err);
   if (rc) {
     /* bad input is found before the run starts, and a requested stop is not a failure:
      * say what happened, not that a run failed */
     fprintf(stderr, "scansnap: %s%s\n", rc == SS_EINPUT || rc == SS_ESTOP ? "" : "run failed: ", err.msg);
     return ss_cli_exit_code(rc);
   }
-  printf("run:            %s\n", dir);
-  printf("classes:        N = %d over M = %d tokens, %d metric rows\n", s.N, s.M, s.rows);
-  printf("loss:           %.4f -> %.4f (final accuracy %.3f)\n", s.first_loss, s.final_loss, s.final_acc);
-  printf("entropy c_n:    %.4f -> %.4f (distinct tokens only: %.4f -> %.4f)\n", s.start.entropy, s.end.entropy, s.start.entropy_distinct, s.end.entropy_distinct);
-  printf("common mass:    %.4f -> %.4f\n", s.start.common_mass, s.end.common_mass);
-  printf("kendall tau:    %.4f at the end\n", s.end.kendall_tau);
-  printf("throughput:     %.0f sequences/s (%.4f s of compute)\n", s.seqs_per_second, s.train_seconds);
+  if (s.is_lm)
+    print_lm(cfg, dir, &s.lm);
+  else
+    print_run(&s.run);
   return 0;
 }
 
@@ -95,47 +94,18 @@ static const char *find_resume(int argc, char **argv, unsigned char *skip) {
 }
 
 static int train_resume(int argc, char **argv, const char *dir, const unsigned char *skip) {
-  if (!dir[0]) {
-    fprintf(stderr, "scansnap: key 'resume': expected the run directory to continue (--resume DIR)\n");
-    return 2;
-  }
+  const char *over[64];
+  int n = 0;
+  for (int i = 1; i < argc; i++)
+    if (!skip[i]) over[n++] = argv[i];
   ss_config cfg;
   ss_err err = {0};
-  if (ss_run_load_config(dir, &cfg, &err)) return ss_cli_fail(&err);
-  char status[64];
-  if (ss_run_status(dir, status, sizeof status, &err)) return ss_cli_fail(&err);
-  int saved_niter = cfg.niter, niter_given = 0;
-  /* A resumed run keeps its configuration, or it would not be the same run; only how far
-   * it goes and how many threads compute it (results do not depend on threads) may change. */
-  for (int i = 1; i < argc; i++) {
-    if (skip[i]) continue;
-    const char *a = argv[i];
-    int ok = !strncmp(a, "niter=", 6) || !strncmp(a, "threads=", 8);
-    if (!ok) {
-      fprintf(stderr, "scansnap: '%s' cannot be given with --resume: the run continues with its saved %s/config.yaml; only niter= and threads= may change\n", a, dir);
-      return 2;
-    }
-    niter_given |= a[0] == 'n';
-    if (ss_config_override(&cfg, a, &err)) return ss_cli_fail(&err);
-  }
-  if (ss_config_validate(&cfg, &err)) return ss_cli_fail(&err);
-  if (cfg.model.type == SS_MODEL_TRANSFORMER && cfg.model.task == SS_TASK_LM) {
-    /* a language-model run is as long as text.epochs, which a resumed run cannot change */
-    if (!strcmp(status, "complete")) {
-      printf("run %s is already complete (text.epochs = %d); nothing to do\n", dir, cfg.text.epochs);
-      return 0;
-    }
-    return train_lm(&cfg, dir);
-  }
-  if (!strcmp(status, "complete")) {
-    if (!niter_given || cfg.niter == saved_niter) {
-      printf("run %s is already complete (niter = %d); nothing to do\n", dir, saved_niter);
-      return 0;
-    }
-    if (cfg.niter < saved_niter) {
-      fprintf(stderr, "scansnap: key 'niter': run '%s' is complete at niter = %d; a resumed run can only be extended\n", dir, saved_niter);
-      return 2;
-    }
+  int nothing = 0;
+  char msg[SS_PATH_MAX + 128];
+  if (ss_train_resume_config(dir, over, n, &cfg, &nothing, msg, sizeof msg, &err)) return ss_cli_fail(&err);
+  if (nothing) {
+    printf("%s\n", msg);
+    return 0;
   }
   return run_and_report(&cfg, dir);
 }
@@ -171,6 +141,5 @@ int cmd_train(int argc, char **argv) {
   char dir[SS_PATH_MAX];
   ss_err err = {0};
   if (ss_run_dir(&cfg, "train", dir, sizeof dir, &err)) return ss_cli_fail(&err);
-  if (cfg.model.type == SS_MODEL_TRANSFORMER && cfg.model.task == SS_TASK_LM) return train_lm(&cfg, dir);
   return run_and_report(&cfg, dir);
 }

@@ -251,8 +251,22 @@ static void yaml_errors_name_file_and_line(void **state) {
   free(dir);
 }
 
+/* Every key's built-in default is a valid value of that key (ss_config_defaults relies on it). */
+static void every_builtin_default_parses(void **state) {
+  (void)state;
+  int n;
+  const ss_keydef *k = ss_config_keys(&n);
+  for (int i = 0; i < n; i++) {
+    ss_config c;
+    ss_err e = {0};
+    ss_config_defaults(&c);
+    if (ss_config_set(&c, k[i].name, k[i].def, &e) != SS_OK) fail_msg("default of %s ('%s'): %s", k[i].name, k[i].def, e.msg);
+  }
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
+      cmocka_unit_test(every_builtin_default_parses),
       cmocka_unit_test(paper_aliases_set_our_keys),
       cmocka_unit_test(overrides_and_learning_rate_resolution),
       cmocka_unit_test(nested_yaml_sets_keys_and_aliases),

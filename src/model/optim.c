@@ -139,7 +139,7 @@ double ss_clip_grad_norm(ss_model *m, double max_norm) {
   double *part = calloc(nch ? nch : 1, sizeof(double));
   if (!part) return NAN;
   const int f64 = m->dtype == SS_F64;
-#pragma omp parallel for schedule(static) if (nch > 1)
+#pragma omp parallel for schedule(static) if (nch > 1) num_threads(ss_threads())
   for (size_t c = 0; c < nch; c++) {
     const size_t a = c * CLIP_CHUNK, e = a + CLIP_CHUNK < n ? a + CLIP_CHUNK : n;
     double s = 0;
@@ -160,11 +160,11 @@ double ss_clip_grad_norm(ss_model *m, double max_norm) {
     double c = max_norm / (norm + 1e-6);
     if (f64) {
       double *g = m->grads;
-#pragma omp parallel for schedule(static) if (n > CLIP_CHUNK)
+#pragma omp parallel for schedule(static) if (n > CLIP_CHUNK) num_threads(ss_threads())
       for (size_t i = 0; i < n; i++) g[i] *= c;
     } else {
       float *g = m->grads;
-#pragma omp parallel for schedule(static) if (n > CLIP_CHUNK)
+#pragma omp parallel for schedule(static) if (n > CLIP_CHUNK) num_threads(ss_threads())
       for (size_t i = 0; i < n; i++) g[i] = (float)(g[i] * c);
     }
   }

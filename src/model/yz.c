@@ -123,7 +123,7 @@ static int n_chunks(int B, int T, int M) {
 
 static int grow(yz_impl *y, int B, int T, ss_err *err) {
   int M = y->o.M, S = (T < M ? T : M) + 1;
-  int thr = omp_get_max_threads();
+  int thr = ss_threads();
   if (B <= y->cap_B && S <= y->S && thr <= y->nslot && y->nch == n_chunks(B, T, M)) return SS_OK;
   free_scratch(y);
   y->cap_B = B;
@@ -399,7 +399,7 @@ static int yz_run_grouped(yz_impl *y, ss_model *mdl, const ss_batch *b, double *
   }
   y->dg_on = backward && need <= y->dg_cap;
   if (par_seq) {
-#pragma omp parallel for schedule(dynamic, 1)
+#pragma omp parallel for schedule(dynamic, 1) num_threads(ss_threads())
     for (int g = 0; g < ng; g++) gk->phase1(y, b, Y, y->Yt, Z, g, omp_get_thread_num(), inv_B, backward);
   } else { /* no OpenMP region at all: even one of one thread costs a microsecond or more */
     for (int g = 0; g < ng; g++) gk->phase1(y, b, Y, y->Yt, Z, g, 0, inv_B, backward);
@@ -420,7 +420,7 @@ static int yz_run_grouped(yz_impl *y, ss_model *mdl, const ss_batch *b, double *
   } else {
     /* phase 2: dY by blocks of 8 rows, every group in order */
     const int nblk = (M + 7) / 8;
-#pragma omp parallel for schedule(static) if (par_seq)
+#pragma omp parallel for schedule(static) if (par_seq) num_threads(ss_threads())
     for (int c = 0; c < nblk; c++)
       gk->dY(y, dY, ng, 8 * c, M, (char *)y->dtmp + (size_t)omp_get_thread_num() * 8 * Mp * gk->esize);
   }
@@ -479,7 +479,7 @@ static int yz_run(ss_model *mdl, const ss_batch *b, double *loss, double *acc, i
   transpose_f64(Yt, Y, M, grouped ? (M + SS_YZ_LW - 1) & ~(SS_YZ_LW - 1) : M);
   if (grouped) return yz_run_grouped(y, mdl, b, loss, acc, backward);
   /* phase 1: every sequence on its own */
-#pragma omp parallel for schedule(static) if (par_seq)
+#pragma omp parallel for schedule(static) if (par_seq) num_threads(ss_threads())
   for (int i = 0; i < B; i++) {
     int *slot = y->slot + (size_t)omp_get_thread_num() * M;
     y->k->seq_fb(y, Yt, Z, b->x + (size_t)i * T, T, b->label[i], inv_B, slot, (double *)y->G + (size_t)i * M,
@@ -498,11 +498,11 @@ static int yz_run(ss_model *mdl, const ss_batch *b, double *loss, double *acc, i
   double *dY = mdl->grads, *dZ = (double *)mdl->grads + (size_t)M * M;
   if (nch > 0) {
     /* phase 2: dYt_c[u, :] = sum over the chunk's sequences (ascending) of f_b[u] g_b */
-#pragma omp parallel for schedule(static) if (par_seq)
+#pragma omp parallel for schedule(static) if (par_seq) num_threads(ss_threads())
     for (int c = 0; c < nch; c++)
       y->k->chunk_dY(y, y->dYt + (size_t)c * M * M, (int)((long)B * c / nch), (int)((long)B * (c + 1) / nch), M);
     /* phase 3: dY[i, u] = sum_c dYt_c[u, i], chunks in order */
-#pragma omp parallel for schedule(static) if ((double)nch * M * M > SS_YZ_PAR_WORK)
+#pragma omp parallel for schedule(static) if ((double)nch * M * M > SS_YZ_PAR_WORK) num_threads(ss_threads())
     for (int i = 0; i < M; i++) {
       double *dYi = dY + (size_t)i * M;
       for (int u = 0; u < M; u++) {
@@ -513,7 +513,7 @@ static int yz_run(ss_model *mdl, const ss_batch *b, double *loss, double *acc, i
     }
   } else {
     /* no chunk buffer (very large M): dY[i, u] = sum_b G[b,i] f_b[u], parallel over rows i, b ascending */
-#pragma omp parallel for schedule(static) if (par_seq)
+#pragma omp parallel for schedule(static) if (par_seq) num_threads(ss_threads())
     for (int i = 0; i < M; i++) {
       double *dYi = dY + (size_t)i * M;
       memset(dYi, 0, sizeof(double) * (size_t)M);

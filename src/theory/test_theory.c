@@ -79,18 +79,20 @@ static void starts_where_training_starts(void **state) {
   free(tmp);
 }
 
-static void final_c(const ss_config *c, double *out) {
-  ss_classes cl;
-  ss_recorder rec;
+/* c_n at the end of an in-memory run of task ops (the trainer with no directory). */
+static void final_c_of(const ss_config *c, const ss_task_ops *ops, double *out) {
+  ss_trainer tr;
   ss_err err;
-  assert_int_equal(ss_classes_from_config(c, &cl, &err), SS_OK);
-  ss_recorder_init(&rec, &cl, &err);
-  assert_int_equal(ss_theory_trajectory(c, &cl, &rec, NULL, &err), SS_OK);
-  size_t NM = (size_t)cl.N * cl.M;
-  memcpy(out, rec.c + NM * (rec.nrows - 1), sizeof(double) * NM);
-  ss_recorder_free(&rec);
-  ss_classes_free(&cl);
+  ss_run_opts o;
+  ss_run_opts_default(&o);
+  assert_int_equal(ss_trainer_init(&tr, c, &o, ops, &err), SS_OK);
+  assert_int_equal(ss_trainer_run(&tr, &err), SS_OK);
+  size_t NM = (size_t)tr.rec.cl->N * tr.rec.cl->M;
+  memcpy(out, tr.rec.c + NM * (tr.rec.nrows - 1), sizeof(double) * NM);
+  ss_trainer_free(&tr);
 }
+
+static void final_c(const ss_config *c, double *out) { final_c_of(c, &ss_task_theory, out); }
 
 static double maxdiff(const double *a, const double *b, int n) {
   double d = 0;
@@ -136,7 +138,7 @@ static void flow_is_the_small_step_limit(void **state) {
   ss_classes_free(&cl);
 }
 
-/* verify's in-memory SGD runs are ss_train's runs, row for row, bit for bit. */
+/* A run in memory (verify's grids) is the run in a directory, row for row, bit for bit. */
 static void sgd_in_memory_equals_train(void **state) {
   (void)state;
   const char *kv[] = {"model.zero_init=false", "seed=3", "niter=12", "save_per_minibatch=3", "data.num_last=1",
@@ -148,13 +150,13 @@ static void sgd_in_memory_equals_train(void **state) {
   ss_run_summary s;
   ss_err err;
   assert_int_equal(ss_train(&c, a, &s, &err), SS_OK);
-  ss_classes cl;
-  ss_recorder rec;
-  assert_int_equal(ss_classes_from_config(&c, &cl, &err), SS_OK);
-  ss_recorder_init(&rec, &cl, &err);
-  assert_int_equal(ss_sgd_trajectory(&c, &cl, &rec, &err), SS_OK);
+  ss_trainer tr;
+  ss_run_opts o;
+  ss_run_opts_default(&o); /* no directory: in memory */
+  assert_int_equal(ss_trainer_init(&tr, &c, &o, &ss_task_synthetic, &err), SS_OK);
+  assert_int_equal(ss_trainer_run(&tr, &err), SS_OK);
   assert_int_equal(ss_mkdir_p(b, &err), SS_OK);
-  assert_int_equal(ss_recorder_write(&rec, b, &err), SS_OK);
+  assert_int_equal(ss_recorder_write(&tr.rec, b, &err), SS_OK);
   ss_compare cmp;
   assert_int_equal(ss_compare_runs(a, b, -1, &cmp, &err), SS_OK);
   assert_int_equal(cmp.nshared, 5); /* 0, 3, 6, 9, 12 */
@@ -162,8 +164,7 @@ static void sgd_in_memory_equals_train(void **state) {
   for (int k = 0; k < cmp.nscalar; k++)
     if (cmp.scalar[k].max != 0) fail_msg("%s differs by %g", cmp.scalar[k].name, cmp.scalar[k].max);
   ss_compare_free(&cmp);
-  ss_recorder_free(&rec);
-  ss_classes_free(&cl);
+  ss_trainer_free(&tr);
   free(a);
   free(b);
   free(tmp);

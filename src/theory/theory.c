@@ -12,7 +12,6 @@
  * A row's loss/acc is J and the class accuracy at the parameters of that row (before the
  * update), as in a training run. */
 #include <math.h>
-#include <omp.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -21,12 +20,6 @@
 
 static void yz_opts_of(const ss_config *cfg, const ss_classes *cl, ss_yz_opts *o) {
   *o = (ss_yz_opts){cl->M, cfg->model.normalize, cfg->model.residual, cfg->model.include_base_token, cfg->model.zero_init, 0};
-}
-
-static int record(ss_recorder *rec, ss_model *m, const ss_classes *cl, long long step, double loss, double acc,
-                  double *c, ss_err *err) {
-  ss_yz_composition_from_Z((const double *)m->params + (size_t)cl->M * cl->M, cl, c);
-  return ss_recorder_add(rec, step, loss, acc, c, ss_model_group_norm(m, 0), ss_model_group_norm(m, 1), NULL, err);
 }
 
 /* ---- flow: RK4 on d theta/dt = -eta * grad J ---- */
@@ -94,161 +87,122 @@ static int flow_advance(flow_ws *w, const ss_config *cfg, double *th, double t, 
   return SS_OK;
 }
 
-/* The trajectory; on success *mout (and *oout in steps mode, initialised) hold the final state. */
-static int trajectory_impl(const ss_config *cfg, const ss_classes *cl, ss_recorder *rec, ss_model **mout, ss_optim *oout,
-                           ss_err *err);
+/* ---- the task ---------------------------------------------------------------------
+ * steps: forward = J and dJ at the current parameters, update = the run's optimizer.
+ * flow:  the parameters move only between rows: forward at a row step s advances the flow
+ *        from the previous row's time to s (RK4), then evaluates J there; other steps keep
+ *        the last value and do nothing (so rows land exactly on the run's save steps). */
+typedef struct {
+  ss_classes cl;
+  ss_pop *pop;
+  int flow;
+  flow_ws w;
+  double *buf;         /* [8 * nparams]: k1..k4, tmp, g, and two states for the error estimate */
+  double t, h;         /* flow: time reached and the adaptive step size */
+  double last_loss, last_acc;
+} theory_task;
 
-/* The population gradient is serial; the only parallel region is the optimizer's loop over
- * parameters, which for small models costs more in thread wake-ups than it saves (on a busy
- * machine, milliseconds per step). Small models therefore run on this thread alone; results
- * do not depend on the thread count either way. */
-static int trajectory(const ss_config *cfg, const ss_classes *cl, ss_recorder *rec, ss_model **mout, ss_optim *oout,
-                      ss_err *err) {
-  int saved = omp_get_max_threads();
-  if (2.0 * cl->M * cl->M < 4e6) omp_set_num_threads(1);
-  int rc = trajectory_impl(cfg, cl, rec, mout, oout, err);
-  omp_set_num_threads(saved);
-  return rc;
+static void theory_free(ss_trainer *tr) {
+  theory_task *t = tr->task;
+  if (!t) return;
+  free(t->buf);
+  ss_pop_free(t->pop);
+  ss_classes_free(&t->cl);
+  free(t);
+  tr->task = NULL;
 }
 
-static int trajectory_impl(const ss_config *cfg, const ss_classes *cl, ss_recorder *rec, ss_model **mout, ss_optim *oout,
-                           ss_err *err) {
-  *mout = NULL;
-  memset(oout, 0, sizeof *oout);
+static int theory_init(ss_trainer *tr, ss_err *err) {
+  const ss_config *cfg = &tr->cfg;
+  theory_task *t = calloc(1, sizeof *t);
+  if (!t) return ss_seterr(err, SS_ERUN, "out of memory");
+  tr->task = t;
   if (cfg->model.type != SS_MODEL_YZ)
     return ss_seterr(err, SS_EINPUT, "key 'model.type': theory runs need the yz model (SPEC §4), not the transformer");
-  ss_model *m = NULL;
-  ss_pop *pop = NULL;
-  ss_yz_opts yo;
-  yz_opts_of(cfg, cl, &yo);
-  int rc = ss_model_from_config(cfg, cl, &m, err);
+  int rc = ss_classes_from_config(cfg, &t->cl, err);
   if (rc) return rc;
-  if ((rc = ss_pop_new(cl, &yo, &pop, err))) goto fail;
-  const int M = cl->M;
-  double *c = malloc(sizeof(double) * (size_t)cl->N * M);
-  if (!c) {
-    rc = ss_seterr(err, SS_ERUN, "out of memory");
-    goto fail;
+  t->flow = cfg->theory.mode == SS_THEORY_FLOW;
+  ss_model *m = NULL;
+  if ((rc = ss_model_from_config(cfg, &t->cl, &m, err))) return rc;
+  if ((rc = ss_trainer_set_model(tr, m, !t->flow, err))) return rc;
+  ss_yz_opts yo;
+  yz_opts_of(cfg, &t->cl, &yo);
+  if ((rc = ss_pop_new(&t->cl, &yo, &t->pop, err))) return rc;
+  if ((rc = ss_trainer_set_classes(tr, &t->cl, err))) return rc;
+  tr->flags = SS_TASK_NO_RESUME | (t->flow ? SS_TASK_NO_GRADS : 0);
+  /* The population gradient is serial; the only parallel region is the optimizer's loop over
+   * parameters, which for small models costs more in thread wake-ups than it saves (on a busy
+   * machine, milliseconds per step). Small models therefore run on one thread; results do not
+   * depend on the thread count either way. */
+  if (2.0 * t->cl.M * t->cl.M < 4e6) tr->threads = 1;
+  if (t->flow) {
+    const size_t n = m->nparams;
+    t->buf = malloc(sizeof(double) * n * 8);
+    if (!t->buf) return ss_seterr(err, SS_ERUN, "out of memory");
+    t->w = (flow_ws){t->pop, n, (size_t)t->cl.M * t->cl.M, m->groups[0].lr, m->groups[1].lr, t->buf, t->buf + n, t->buf + 2 * n,
+                     t->buf + 3 * n, t->buf + 4 * n, t->buf + 5 * n};
+    t->h = cfg->theory.dt;
   }
-  double *th = m->params;
-  const long long niter = cfg->niter, every = cfg->save_per_minibatch;
-  if (cfg->theory.mode == SS_THEORY_STEPS) {
-    if ((rc = ss_optim_init(oout, cfg, m, err))) goto fail_c;
-    for (long long step = 0;; step++) {
-      if (ss_stop_requested()) { /* SIGINT/SIGTERM: stop at this step, keep the rows so far */
-        rc = ss_seterr(err, SS_ESTOP, "stopped by signal %d at step %lld; theory runs are run again, not resumed", ss_stop_requested(), step);
-        break;
-      }
-      double loss, acc;
-      ss_pop_eval(pop, th, m->grads, &loss, &acc);
-      if (step == niter || step % every == 0)
-        if ((rc = record(rec, m, cl, step, loss, acc, c, err))) break;
-      if (!isfinite(loss) || !all_finite(m->grads, m->nparams)) {
-        rc = ss_seterr(err, SS_EDIVERGE, "diverged at step %lld: the population loss or its gradient is not finite", step);
-        break;
-      }
-      if (step == niter) break;
-      ss_optim_step(oout, m, 1.0);
-    }
-  } else {
-    flow_ws w = {pop, m->nparams, (size_t)M * M, m->groups[0].lr, m->groups[1].lr, NULL, NULL, NULL, NULL, NULL, NULL};
-    double *buf = malloc(sizeof(double) * m->nparams * 8);
-    if (!buf) {
-      rc = ss_seterr(err, SS_ERUN, "out of memory");
-      goto fail_c;
-    }
-    w.k1 = buf; w.k2 = buf + w.n; w.k3 = buf + 2 * w.n; w.k4 = buf + 3 * w.n;
-    w.tmp = buf + 4 * w.n; w.g = buf + 5 * w.n;
-    double h = cfg->theory.dt, t = 0;
-    for (long long step = 0;; step = step + every < niter ? step + every : niter) {
-      if (ss_stop_requested()) {
-        rc = ss_seterr(err, SS_ESTOP, "stopped by signal %d at t = %lld; theory runs are run again, not resumed", ss_stop_requested(), step);
-        break;
-      }
-      if ((rc = flow_advance(&w, cfg, th, t, (double)step, &h, buf + 6 * w.n, buf + 7 * w.n, err))) break;
-      t = (double)step;
-      double loss, acc;
-      ss_pop_eval(pop, th, NULL, &loss, &acc);
-      if ((rc = record(rec, m, cl, step, loss, acc, c, err))) break;
-      if (!isfinite(loss)) {
-        rc = ss_seterr(err, SS_EDIVERGE, "diverged in the gradient flow at t = %lld: the population loss is not finite", step);
-        break;
-      }
-      if (step == niter) break;
-    }
-    free(buf);
-  }
-fail_c:
-  free(c);
-fail:
-  ss_pop_free(pop);
-  if (rc && rc != SS_EDIVERGE && rc != SS_ESTOP) {
-    ss_optim_free(oout);
-    ss_model_free(m);
-    return rc;
-  }
-  *mout = m;
-  return rc;
+  return SS_OK;
 }
 
-int ss_theory_trajectory(const ss_config *cfg, const ss_classes *cl, ss_recorder *rec, ss_model **final, ss_err *err) {
-  ss_model *m = NULL;
-  ss_optim o;
-  int rc = trajectory(cfg, cl, rec, &m, &o, err);
-  ss_optim_free(&o);
-  if (final && rc == SS_OK)
-    *final = m;
-  else
-    ss_model_free(m);
-  return rc;
+static int theory_forward(ss_trainer *tr, long long s, int last, double *loss, double *acc, ss_err *err) {
+  theory_task *t = tr->task;
+  ss_model *m = tr->m;
+  if (!t->flow) {
+    ss_pop_eval(t->pop, m->params, m->grads, loss, acc);
+    return SS_OK;
+  }
+  if (last || s % tr->cfg.save_per_minibatch == 0) {
+    double *buf = t->buf;
+    const size_t n = t->w.n;
+    int rc = flow_advance(&t->w, &tr->cfg, m->params, t->t, (double)s, &t->h, buf + 6 * n, buf + 7 * n, err);
+    if (rc) return rc;
+    t->t = (double)s;
+    ss_pop_eval(t->pop, m->params, NULL, &t->last_loss, &t->last_acc);
+  }
+  *loss = t->last_loss;
+  *acc = t->last_acc;
+  return SS_OK;
 }
+
+static int theory_update(ss_trainer *tr, long long s, double loss, ss_err *err) {
+  (void)s;
+  (void)loss;
+  (void)err;
+  theory_task *t = tr->task;
+  if (!t->flow) ss_optim_step(&tr->opt, tr->m, 1.0);
+  return SS_OK;
+}
+
+static int theory_finish(ss_trainer *tr, const char *dir, ss_err *err) {
+  return ss_snap_write(&tr->rec, dir, err); /* snap.json */
+}
+
+const ss_task_ops ss_task_theory = {
+    .name = "theory",
+    .init = theory_init,
+    .forward = theory_forward,
+    .update = theory_update,
+    .finish = theory_finish,
+    .free = theory_free,
+};
 
 int ss_theory_run(const ss_config *cfg, const char *dir, ss_run_summary *sum, ss_err *err) {
-  ss_classes cl;
-  ss_recorder rec;
-  memset(sum, 0, sizeof *sum);
-  snprintf(sum->dir, sizeof sum->dir, "%s", dir);
-  ss_set_threads(cfg->threads);
-  if (cfg->model.type != SS_MODEL_YZ)
-    return ss_seterr(err, SS_EINPUT, "key 'model.type': theory runs need the yz model (SPEC §4), not the transformer");
-  int rc = ss_classes_from_config(cfg, &cl, err);
-  if (rc) return rc;
-  if ((rc = ss_recorder_init(&rec, &cl, err))) goto out_cl;
-  sum->M = cl.M;
-  sum->N = cl.N;
-  ss_config_unused(cfg, sum->unused, sizeof sum->unused);
-  if ((rc = ss_run_begin(cfg, &cl, dir, "theory", err))) goto out_rec;
-  ss_model *m = NULL;
-  ss_optim opt;
-  double t0 = ss_now();
-  rc = trajectory(cfg, &cl, &rec, &m, &opt, err);
-  sum->train_seconds = ss_now() - t0;
-  if (rec.nrows) {
-    sum->start = rec.rows[0].avg;
-    sum->end = rec.rows[rec.nrows - 1].avg;
-    sum->first_loss = rec.rows[0].loss;
-    sum->final_loss = rec.rows[rec.nrows - 1].loss;
-    sum->final_acc = rec.rows[rec.nrows - 1].acc;
-    sum->rows = rec.nrows;
-  }
-  if (rc == SS_OK) {
-    if ((rc = ss_recorder_write(&rec, dir, err)) == SS_OK) {
-      char *p = ss_path_join(dir, "checkpoint.safetensors");
-      rc = ss_checkpoint_write(p, m, cfg->theory.mode == SS_THEORY_STEPS ? &opt : NULL, cfg->niter, NULL, 0, err);
-      free(p);
-    }
-    if (rc == SS_OK) rc = ss_snap_write(&rec, dir, err);
-    if (rc == SS_OK) rc = ss_run_finish(dir, "theory", "complete", cfg, sum, NULL, err);
-  } else {
-    ss_err e2;
-    if (rc == SS_EDIVERGE || rc == SS_ESTOP) ss_recorder_write(&rec, dir, &e2); /* keep what was computed */
-    ss_run_finish(dir, "theory", rc == SS_EDIVERGE ? "diverged" : rc == SS_ESTOP ? "interrupted" : "failed", cfg, sum, err->msg, &e2);
-  }
-  ss_optim_free(&opt);
-  ss_model_free(m);
-out_rec:
-  ss_recorder_free(&rec);
-out_cl:
-  ss_classes_free(&cl);
+  ss_run_opts o;
+  ss_run_opts_default(&o);
+  o.dir = dir;
+  o.command = "theory";
+  return ss_theory_run_opts(cfg, &o, sum, err);
+}
+
+int ss_theory_run_opts(const ss_config *cfg, const ss_run_opts *o, ss_run_summary *sum, ss_err *err) {
+  ss_trainer tr;
+  int rc = ss_trainer_init(&tr, cfg, o, &ss_task_theory, err);
+  if (rc == SS_OK) rc = ss_trainer_run(&tr, err);
+  ss_train_summary s;
+  ss_trainer_summary(&tr, &s);
+  *sum = s.run;
+  ss_trainer_free(&tr);
   return rc;
 }

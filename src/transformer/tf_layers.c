@@ -2,6 +2,8 @@
  * accumulate/overwrite convention). */
 #include "transformer/tf_layers.h"
 
+#include "scansnap/common.h"
+
 #include <cblas.h>
 #include <math.h>
 #include <omp.h>
@@ -27,7 +29,7 @@ void ss_tfl_gemm(int ta, int tb, int m, int n, int k, const float *A, int lda, c
     const int nk = 8, kb = round16((k + nk - 1) / nk);
     float *part = malloc(sizeof(float) * (size_t)nk * m * n);
     if (part) {
-#pragma omp parallel for schedule(dynamic, 1)
+#pragma omp parallel for schedule(dynamic, 1) num_threads(ss_threads())
       for (int c = 0; c < nk; c++) {
         const int k0 = c * kb, kk = k - k0 < kb ? k - k0 : kb;
         float *pc = part + (size_t)c * m * n;
@@ -40,7 +42,7 @@ void ss_tfl_gemm(int ta, int tb, int m, int n, int k, const float *A, int lda, c
         cblas_sgemm(CblasRowMajor, ta ? CblasTrans : CblasNoTrans, tb ? CblasTrans : CblasNoTrans, m, n, kk, 1.0f, a,
                     lda, b, ldb, 0.0f, pc, n);
       }
-#pragma omp parallel for schedule(static)
+#pragma omp parallel for schedule(static) num_threads(ss_threads())
       for (int i = 0; i < m; i++)
         for (int j = 0; j < n; j++) {
           float s = beta == 0 ? 0.0f : beta * C[(size_t)i * ldc + j];
@@ -62,7 +64,7 @@ void ss_tfl_gemm(int ta, int tb, int m, int n, int k, const float *A, int lda, c
       nb = round16((nb + 1) / 2);
   }
   const int tm = (m + mb - 1) / mb, tn = (n + nb - 1) / nb;
-#pragma omp parallel for schedule(dynamic, 1) if (tm * tn > 1 && (double)m * n * k > 2e5)
+#pragma omp parallel for schedule(dynamic, 1) if (tm * tn > 1 && (double)m * n * k > 2e5) num_threads(ss_threads())
   for (int t = 0; t < tm * tn; t++) {
     int i = (t / tn) * mb, j = (t % tn) * nb;
     int mm = m - i < mb ? m - i : mb, nn = n - j < nb ? n - j : nb;
@@ -90,7 +92,7 @@ void ss_tfl_dropout_forward(float *out, const float *inp, size_t n, float p, uin
   }
   const uint32_t th = thresh_of(p);
   const float s = 1.0f / (1.0f - p);
-#pragma omp parallel for schedule(static) if (n > 65536)
+#pragma omp parallel for schedule(static) if (n > 65536) num_threads(ss_threads())
   for (size_t i = 0; i < n; i++) out[i] = ss_tfl_keep(key, i, th) ? inp[i] * s : 0.0f;
 }
 
@@ -101,7 +103,7 @@ void ss_tfl_dropout_backward(float *dinp, const float *dout, size_t n, float p, 
 /* ---------------------------------------------------------------- embedding */
 
 void ss_tfl_embed_forward(float *out, const int *x, const float *U, const float *pos, int B, int T, int C) {
-#pragma omp parallel for schedule(static) if ((long)B * T * C > 65536)
+#pragma omp parallel for schedule(static) if ((long)B * T * C > 65536) num_threads(ss_threads())
   for (int bt = 0; bt < B * T; bt++) {
     const float *u = U + (size_t)x[bt] * C;
     float *o = out + (size_t)bt * C;
@@ -134,7 +136,7 @@ void ss_tfl_embed_backward(float *dU, float *dpos, const float *dout, const int 
 void ss_tfl_linear_forward(float *out, const float *inp, const float *W, const float *b, int N, int IC, int OC) {
   ss_tfl_gemm(0, 1, N, OC, IC, inp, IC, W, IC, 0.0f, out, OC); /* [N,IC] x [IC,OC] */
   if (b) {
-#pragma omp parallel for schedule(static) if ((long)N * OC > 65536)
+#pragma omp parallel for schedule(static) if ((long)N * OC > 65536) num_threads(ss_threads())
     for (int r = 0; r < N; r++)
       for (int o = 0; o < OC; o++) out[(size_t)r * OC + o] += b[o];
   }
@@ -142,7 +144,7 @@ void ss_tfl_linear_forward(float *out, const float *inp, const float *W, const f
 
 /* db[c] = sum_r dout[r,c], rows in order, columns in parallel. */
 static void colsum(float *db, const float *dout, int N, int OC) {
-#pragma omp parallel for schedule(static) if ((long)N * OC > 65536)
+#pragma omp parallel for schedule(static) if ((long)N * OC > 65536) num_threads(ss_threads())
   for (int o = 0; o < OC; o++) {
     float s = 0;
     for (int r = 0; r < N; r++) s += dout[(size_t)r * OC + o];
@@ -171,7 +173,7 @@ void ss_tfl_attention_forward(float *out, float *att, float *attd, const float *
   const float scale = 1.0f / sqrtf((float)hs);
   const uint32_t th = thresh_of(p);
   const float ds = p > 0 ? 1.0f / (1.0f - p) : 1.0f;
-#pragma omp parallel for schedule(static)
+#pragma omp parallel for schedule(static) num_threads(ss_threads())
   for (int bh = 0; bh < B * H; bh++) {
     const int b = bh / H, h = bh % H;
     const size_t base = (size_t)b * T * C + (size_t)h * hs;
@@ -204,7 +206,7 @@ void ss_tfl_attention_backward(float *dq, float *dk, float *dv, float *scratch, 
   const float scale = 1.0f / sqrtf((float)hs);
   const uint32_t th = thresh_of(p);
   const float ds = p > 0 ? 1.0f / (1.0f - p) : 1.0f;
-#pragma omp parallel for schedule(static)
+#pragma omp parallel for schedule(static) num_threads(ss_threads())
   for (int bh = 0; bh < B * H; bh++) {
     const int b = bh / H, h = bh % H;
     const size_t base = (size_t)b * T * C + (size_t)h * hs;
@@ -233,7 +235,7 @@ void ss_tfl_attention_backward(float *dq, float *dk, float *dv, float *scratch, 
 
 void ss_tfl_layernorm_forward(float *out, float *mean, float *rstd, const float *inp, const float *w, const float *b,
                               int N, int C) {
-#pragma omp parallel for schedule(static) if ((long)N * C > 65536)
+#pragma omp parallel for schedule(static) if ((long)N * C > 65536) num_threads(ss_threads())
   for (int r = 0; r < N; r++) {
     const float *x = inp + (size_t)r * C;
     float *o = out + (size_t)r * C;
@@ -252,7 +254,7 @@ void ss_tfl_layernorm_forward(float *out, float *mean, float *rstd, const float 
 
 void ss_tfl_layernorm_backward(float *dinp, float *dw, float *db, const float *dout, const float *inp,
                                const float *w, const float *mean, const float *rstd, int N, int C) {
-#pragma omp parallel for schedule(static) if ((long)N * C > 65536)
+#pragma omp parallel for schedule(static) if ((long)N * C > 65536) num_threads(ss_threads())
   for (int r = 0; r < N; r++) {
     const float *x = inp + (size_t)r * C, *g = dout + (size_t)r * C;
     float *dx = dinp + (size_t)r * C;
@@ -271,7 +273,7 @@ void ss_tfl_layernorm_backward(float *dinp, float *dw, float *db, const float *d
       dx[c] += s * (w[c] * g[c] - a - xh * bsum);
     }
   }
-#pragma omp parallel for schedule(static) if ((long)N * C > 65536)
+#pragma omp parallel for schedule(static) if ((long)N * C > 65536) num_threads(ss_threads())
   for (int c = 0; c < C; c++) {
     float sw = 0, sb = 0;
     for (int r = 0; r < N; r++) {
@@ -287,7 +289,7 @@ void ss_tfl_layernorm_backward(float *dinp, float *dw, float *db, const float *d
 /* ---------------------------------------------------------------- FFN gate */
 
 void ss_tfl_gate_forward(float *out, const float *inp, size_t n, int gate) {
-#pragma omp parallel for schedule(static) if (n > 65536)
+#pragma omp parallel for schedule(static) if (n > 65536) num_threads(ss_threads())
   for (size_t i = 0; i < n; i++) {
     const float x = inp[i];
     out[i] = gate == 0 ? (x > 0 ? x : 0.0f) : x / (1.0f + expf(-x));
@@ -295,7 +297,7 @@ void ss_tfl_gate_forward(float *out, const float *inp, size_t n, int gate) {
 }
 
 void ss_tfl_gate_backward(float *dinp, const float *dout, const float *inp, size_t n, int gate) {
-#pragma omp parallel for schedule(static) if (n > 65536)
+#pragma omp parallel for schedule(static) if (n > 65536) num_threads(ss_threads())
   for (size_t i = 0; i < n; i++) {
     const float x = inp[i];
     if (gate == 0) {
@@ -369,7 +371,7 @@ double ss_tfl_decoder_xent(float *logits, const float *inp, const float *W, cons
     return NAN;
   }
   const int want_db = backward && b && db;
-#pragma omp parallel for schedule(dynamic, 1)
+#pragma omp parallel for schedule(dynamic, 1) num_threads(ss_threads())
   for (int ch = 0; ch < nch; ch++) {
     float *pc = want_db ? partial + (size_t)ch * V : NULL;
     const int r0 = ch * XENT_CHUNK, r1 = r0 + XENT_CHUNK < N ? r0 + XENT_CHUNK : N;
@@ -386,7 +388,7 @@ double ss_tfl_decoder_xent(float *logits, const float *inp, const float *W, cons
     }
   }
   if (want_db) {
-#pragma omp parallel for schedule(static) if ((long)nch * V > 65536)
+#pragma omp parallel for schedule(static) if ((long)nch * V > 65536) num_threads(ss_threads())
     for (int v = 0; v < V; v++) {
       float s = 0;
       for (int ch = 0; ch < nch; ch++) s += partial[(size_t)ch * V + v];

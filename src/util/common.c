@@ -68,13 +68,19 @@ double ss_now(void) {
   return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
 }
 
-/* Per thread, like the OpenMP setting it mirrors: runs started from inside a parallel loop
- * (verify, sweeps) each set their own without racing on a shared variable. */
+/* The thread count of the library's parallel regions: every "omp parallel" of the library
+ * says num_threads(ss_threads()). A run sets it for its own calls (ss_threads_set, restored
+ * when the call returns), per thread like the OpenMP setting it replaces: runs started from
+ * inside a parallel loop (verify, sweeps) each have their own, and the library never touches
+ * the program's OpenMP settings (omp_set_num_threads). */
 static _Thread_local int g_threads = 0;
 
-void ss_set_threads(int n) {
-  g_threads = n > 0 ? n : omp_get_num_procs();
-  omp_set_num_threads(g_threads);
+int ss_threads_for(int n) { return n > 0 ? n : omp_get_num_procs(); }
+
+int ss_threads_set(int n) {
+  const int old = g_threads;
+  g_threads = n;
+  return old;
 }
 
 int ss_threads(void) { return g_threads > 0 ? g_threads : omp_get_max_threads(); }

@@ -1,11 +1,11 @@
 /* Comparing two runs (training or theory) over the save steps they share: c_n from
- * dynamics.safetensors, scalars from metrics.csv. Definitions in include/scansnap/theory.h. */
+ * dynamics.safetensors, scalars from metrics.csv. Definitions in include/scansnap/run.h. */
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "scansnap/io.h"
-#include "scansnap/theory.h"
+#include "scansnap/run.h"
 
 typedef struct {
   int ncol, nrow;

@@ -16,15 +16,12 @@
  * the sequence file, and ss_checksum (FNV-1a-64 of the data section, verified on load).
  * Per-class metrics are not stored: they are a deterministic function of c (SPEC §3) and
  * are recomputed, so a resumed run writes byte-identical metrics files. */
-#include <dirent.h>
 #include <inttypes.h>
-#include <jansson.h>
 #include <stdlib.h>
 #include <string.h>
-#include <unistd.h>
 
 #include "scansnap/io.h"
-#include "scansnap/train.h"
+#include "scansnap/run.h"
 
 #define CKPT_FORMAT "scansnap-checkpoint-1"
 
@@ -235,85 +232,3 @@ out:
   return rc;
 }
 
-/* ---- run directories ---------------------------------------------------------------- */
-
-int ss_run_status(const char *dir, char *status, size_t n, ss_err *err) {
-  char *p = ss_path_join(dir, "run.json");
-  json_error_t je;
-  json_t *o = p ? json_load_file(p, 0, &je) : NULL;
-  int rc = SS_OK;
-  if (!o)
-    rc = ss_seterr(err, SS_EINPUT, "'%s' holds no run to resume (cannot read run.json: %s)", dir, ss_file_exists(p) ? je.text : "no such file");
-  else if (!json_is_string(json_object_get(o, "status")))
-    rc = ss_seterr(err, SS_EINPUT, "'%s': run.json has no status", p);
-  else
-    snprintf(status, n, "%s", json_string_value(json_object_get(o, "status")));
-  json_decref(o);
-  free(p);
-  return rc;
-}
-
-int ss_run_load_config(const char *dir, ss_config *cfg, ss_err *err) {
-  if (!ss_file_exists(dir)) return ss_seterr(err, SS_EINPUT, "key 'resume': no run directory '%s'", dir);
-  /* A run writes config.yaml and classes.json before run.json: without run.json it never
-   * started, and the original command can simply be run again. */
-  char *p = ss_path_join(dir, "run.json");
-  int started = p && ss_file_exists(p);
-  free(p);
-  if (!started) return ss_seterr(err, SS_EINPUT, "key 'resume': '%s' holds no run to resume (no run.json; a run that never started is simply run again)", dir);
-  p = ss_path_join(dir, "config.yaml");
-  if (!p) return ss_seterr(err, SS_ERUN, "out of memory");
-  if (!ss_file_exists(p)) {
-    int rc = ss_seterr(err, SS_EINPUT, "key 'resume': '%s' has run.json but no config.yaml; it cannot be resumed", dir);
-    free(p);
-    return rc;
-  }
-  ss_config_defaults(cfg);
-  int rc = ss_config_load_yaml(cfg, p, err);
-  free(p);
-  if (rc) return rc;
-  /* config.yaml lists every key; which ones the user gave matters (learning-rate
-   * resolution, unused-key notes), and run.json records them. */
-  p = ss_path_join(dir, "run.json");
-  json_error_t je;
-  json_t *o = json_load_file(p, 0, &je);
-  json_t *ek = o ? json_object_get(o, "explicit_keys") : NULL;
-  if (!json_is_array(ek)) {
-    rc = ss_seterr(err, SS_EINPUT, "'%s' lacks the list explicit_keys; cannot restore the run's configuration", p);
-  } else {
-    memset(cfg->set, 0, sizeof cfg->set);
-    int nk;
-    const ss_keydef *keys = ss_config_keys(&nk);
-    size_t i;
-    json_t *v;
-    json_array_foreach(ek, i, v) {
-      const ss_keydef *k = json_is_string(v) ? ss_config_find(json_string_value(v)) : NULL;
-      if (!k) {
-        rc = ss_seterr(err, SS_EINPUT, "'%s': explicit_keys holds an unknown key", p);
-        break;
-      }
-      cfg->set[k - keys] = 1;
-    }
-  }
-  json_decref(o);
-  free(p);
-  if (rc) return rc;
-  cfg->out[0] = 0;
-  snprintf(cfg->resume, sizeof cfg->resume, "%s", dir);
-  return SS_OK;
-}
-
-void ss_run_clean_tmp(const char *dir) {
-  DIR *d = opendir(dir);
-  if (!d) return;
-  struct dirent *e;
-  while ((e = readdir(d))) {
-    /* ss_afile_open names its temporary files NAME.tmp-XXXXXX (mkstemp); no result file
-     * of a run has ".tmp-" in its name */
-    if (!strstr(e->d_name, ".tmp-")) continue;
-    char *p = ss_path_join(dir, e->d_name);
-    if (p) unlink(p);
-    free(p);
-  }
-  closedir(d);
-}

@@ -8,7 +8,7 @@
 #include <string.h>
 
 #include "scansnap/io.h"
-#include "scansnap/train.h"
+#include "scansnap/run.h"
 
 int ss_recorder_init(ss_recorder *r, const ss_classes *cl, ss_err *err) {
   (void)err;
@@ -56,6 +56,8 @@ int ss_recorder_add(ss_recorder *r, long long step, double loss, double acc, con
     for (int i = 0; i < r->nextra; i++) row->extra[i] = extra[i];
   memcpy(r->c + NM * (size_t)r->nrows, c, sizeof(double) * NM);
   ss_metrics_all(r->cl, c, r->per + (size_t)r->cl->N * r->nrows, &row->avg);
+  if (r->cl->N == 0) /* no classes (real text): the class metrics are not defined */
+    row->avg.entropy = row->avg.entropy_distinct = row->avg.common_mass = row->avg.distinct_mass = row->avg.kendall_tau = NAN;
   r->nrows++;
   return SS_OK;
 }

@@ -8,6 +8,7 @@
 
 #include "scansnap/io.h"
 #include "scansnap/text.h"
+#include "scansnap/train.h"
 #include "scansnap/transformer.h"
 #include "ss_test.h"
 

@@ -1,4 +1,4 @@
-/* The snap detector (include/scansnap/theory.h): on a synthetic concentration curve with a
+/* The snap detector (include/scansnap/run.h): on a synthetic concentration curve with a
  * known break (fast linear growth, then slow growth, plus SGD-like noise) it reports t0 at the
  * break; on curves without a transition (linear growth, accelerating growth, nothing moving)
  * it reports none. */

@@ -1,4 +1,4 @@
-/* Snap detection (SPEC §4 claim 3; definition in include/scansnap/theory.h and
+/* Snap detection (SPEC §4 claim 3; definition in include/scansnap/run.h and
  * docs/theory.md). The concentration kappa_n(t) = H(c_n(0)) - H(c_n(t)) rises fast, then
  * (after the snap) roughly like log t. t0 is where its smoothed slope has fallen for good
  * below rho times its peak. Smoothing (a centred moving average) is what makes this robust
@@ -9,7 +9,7 @@
 #include <string.h>
 
 #include "scansnap/io.h"
-#include "scansnap/theory.h"
+#include "scansnap/run.h"
 
 void ss_snap_default_opts(ss_snap_opts *o) {
   o->rho = 0.1;

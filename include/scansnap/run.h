@@ -1,0 +1,171 @@
+/* The run layer: what every producer of runs (training, theory, language models) and every
+ * reader of them (compare, verify, sweeps, plots, reports) share — the run directory and its
+ * lock and status (run.json), the metrics rows and the files they go to (recorder), the
+ * checkpoint, the snap detector and the comparison of two runs.
+ *
+ * A run directory holds: config.yaml (resolved), classes.json, metrics.csv and
+ * metrics.jsonl (one row per save step), dynamics.safetensors (c_n of every class at every
+ * save step), checkpoint.safetensors (parameters, optimizer state, step, RNG state),
+ * snap.json and run.json (status running/complete/interrupted/failed/diverged, version,
+ * timings, summary). Every file is written atomically; run.json says "complete" only once
+ * everything else is on disk. */
+#ifndef SCANSNAP_RUN_H
+#define SCANSNAP_RUN_H
+#include "scansnap/config.h"
+#include "scansnap/data.h"
+#include "scansnap/metrics.h"
+#include "scansnap/model.h"
+#include "scansnap/optim.h"
+
+#define SS_MAX_EXTRA 16
+
+/* Scalar columns every metrics row has, in this order. */
+#define SS_METRIC_COLUMNS "step,loss,acc,entropy,entropy_distinct,common_mass,distinct_mass,kendall_tau,y_norm,z_norm"
+
+typedef struct {
+  long long step;
+  double loss, acc;
+  ss_class_metrics avg;
+  double y_norm, z_norm;
+  double extra[SS_MAX_EXTRA];
+} ss_row;
+
+typedef struct {
+  const ss_classes *cl; /* borrowed */
+  int nrows, cap;
+  ss_row *rows;
+  double *c;              /* [cap, N, M] composition at each row (NULL if keep_c = 0) */
+  ss_class_metrics *per;  /* [cap, N] */
+  int nextra;
+  char extra_names[SS_MAX_EXTRA][48];
+} ss_recorder;
+
+int ss_recorder_init(ss_recorder *r, const ss_classes *cl, ss_err *err);
+int ss_recorder_add_column(ss_recorder *r, const char *name);
+/* Appends a row; c is [N*M] (copied), extra holds nextra values (may be NULL). */
+int ss_recorder_add(ss_recorder *r, long long step, double loss, double acc, const double *c, double y_norm,
+                    double z_norm, const double *extra, ss_err *err);
+/* metrics.csv, metrics.jsonl, dynamics.safetensors in dir. */
+int ss_recorder_write(const ss_recorder *r, const char *dir, ss_err *err);
+void ss_recorder_free(ss_recorder *r);
+
+/* What `make run` and the CLI print at the end. */
+typedef struct {
+  char dir[SS_PATH_MAX];
+  int M, N, rows;
+  double first_loss, final_loss, final_acc;
+  ss_class_metrics start, end;
+  double train_seconds, seqs_per_second;
+  char unused[512];
+  long long resumed_from; /* step of the checkpoint this invocation continued from (0: from the start) */
+} ss_run_summary;
+
+/* Picks the run directory: cfg->out if given, else runs/<prefix>-<UTC timestamp>[-k]. */
+int ss_run_dir(const ss_config *cfg, const char *prefix, char *dir, size_t n, ss_err *err);
+/* Writes config.yaml, classes.json and run.json {status: running}. Refuses a directory
+ * that already holds a run. */
+int ss_run_begin(const ss_config *cfg, const ss_classes *cl, const char *dir, const char *command, ss_err *err);
+/* Writes run.json with the final status; error (may be NULL) is recorded when failed. */
+int ss_run_finish(const char *dir, const char *command, const char *status, const ss_config *cfg,
+                  const ss_run_summary *s, const char *error, ss_err *err);
+
+/* Where a run stands at a step boundary s (the start of iteration s): the params have had
+ * s updates, rng and data_pos are as before batch s is drawn, metrics rows have steps < s.
+ * A checkpoint holds exactly this (plus model, optimizer and rows); see src/train/checkpoint.c. */
+typedef struct {
+  long long step;
+  ss_rng rng;
+  long long data_pos;
+} ss_train_pos;
+
+/* Writes a checkpoint atomically with a checksum: params, optimizer moments and update
+ * count, pos, and the metrics rows of rec (may be NULL). meta: extra NULL-terminated
+ * key, value pairs for __metadata__ (may be NULL). */
+int ss_checkpoint_save(const char *path, const ss_model *m, const ss_optim *o, const ss_train_pos *pos,
+                       const ss_recorder *rec, const char *const *meta, ss_err *err);
+/* Restores what ss_checkpoint_save wrote into a model and optimizer built from the same
+ * configuration; rec (may be NULL; its extra columns already added) gets the rows with
+ * step < pos->step. expect: key, value pairs of __metadata__ that must match (may be NULL).
+ * A truncated, corrupt (checksum) or foreign file is SS_EINPUT with a message naming it. */
+int ss_checkpoint_load(const char *path, ss_model *m, ss_optim *o, ss_train_pos *pos, ss_recorder *rec,
+                       const char *const *expect, ss_err *err);
+/* The same with nextra (<= SS_CKPT_MAX_EXTRA) further tensors of the caller's loop state:
+ * save writes extra[i] as is; load copies the tensor named extra[i].name into
+ * extra[i].data, which must match its dtype and element count (SS_EINPUT otherwise). */
+#define SS_CKPT_MAX_EXTRA 8
+int ss_checkpoint_save_ext(const char *path, const ss_model *m, const ss_optim *o, const ss_train_pos *pos,
+                           const ss_recorder *rec, const char *const *meta, const ss_tensor *extra, int nextra, ss_err *err);
+int ss_checkpoint_load_ext(const char *path, ss_model *m, ss_optim *o, ss_train_pos *pos, ss_recorder *rec,
+                           const char *const *expect, ss_tensor *extra, int nextra, ss_err *err);
+/* Older form of ss_checkpoint_save without metrics rows. */
+int ss_checkpoint_write(const char *path, const ss_model *m, const ss_optim *o, long long step, const ss_rng *rng,
+                        long long data_pos, ss_err *err);
+
+/* Resuming (cfg->resume = DIR): the run's own configuration, config.yaml with the keys
+ * the user gave explicitly (run.json "explicit_keys"); sets cfg->resume = dir. */
+int ss_run_load_config(const char *dir, ss_config *cfg, ss_err *err);
+/* Removes temporary files (NAME.tmp-XXXXXX, any name with ".tmp-") a killed process left in a run directory. */
+void ss_run_clean_tmp(const char *dir);
+/* Takes DIR's run lock (DIR/.run.lock, flock; DIR is created if missing) for this process:
+ * a second process training into or resuming the same directory meanwhile gets SS_EINPUT
+ * naming it, instead of both writing the same files. Released by ss_run_unlock(fd) or at exit. */
+int ss_run_lock(const char *dir, int *fd, ss_err *err);
+void ss_run_unlock(int fd);
+/* The status recorded in DIR/run.json (running, complete, interrupted, failed, diverged). */
+int ss_run_status(const char *dir, char *status, size_t n, ss_err *err);
+
+/* ---- snap detection (docs/theory.md "The snap") ----------------------------------------
+ * Concentration of class n: kappa_n(t) = H(c_n(0)) - H(c_n(t)) (nats). It is smoothed by a
+ * centred moving average over `window` rows (shrinking at the ends); rate_max is the largest
+ * slope between consecutive smoothed rows (per step), at row i_p. t0 is the step of the first
+ * row i > i_p such that for every later row j >= i + min_after the smoothed curve rises by at
+ * most rho * rate_max per step: (s_j - s_i)/(t_j - t_i) <= rho * rate_max. Chords of at least
+ * min_after intervals average out row-to-row SGD noise. No transition (t0 = null) when
+ * rate_max <= min_rate (nothing concentrates) or no such row exists with min_after intervals
+ * to spare (still accelerating, or growing linearly, to the end of the run). */
+typedef struct {
+  double rho;      /* "much more slowly": fraction of the fastest rate (default 0.1) */
+  int window;      /* moving-average window in rows, odd (default 5) */
+  int min_after;   /* shortest stretch (in intervals) that must follow t0 (default 3) */
+  double min_rate; /* nats per step below which nothing is happening (default 1e-4) */
+} ss_snap_opts;
+
+typedef struct {
+  int found;
+  double t0;         /* step; NAN when not found */
+  double rate_max;   /* nats per step */
+  double step_max;   /* step at which the fastest interval starts */
+  double rate_after; /* mean rate from t0 to the end; NAN when not found */
+} ss_snap_class;
+
+void ss_snap_default_opts(ss_snap_opts *o);
+/* One series: steps[n] increasing, kappa[n]. */
+void ss_snap_detect(const double *steps, const double *kappa, int n, const ss_snap_opts *o, ss_snap_class *out);
+/* Every class of a recorder; out: [N]; returns the number of classes with a transition and
+ * their mean t0 in *t0_mean (NAN if none). */
+int ss_snap_recorder(const ss_recorder *r, const ss_snap_opts *o, ss_snap_class *out, double *t0_mean);
+/* snap.json into dir (default options):
+ * {"method", "measure", "rho", "window", "min_after", "min_rate", "t0", "found", "classes": [...]} */
+int ss_snap_write(const ss_recorder *r, const char *dir, ss_err *err);
+
+/* ---- comparing two runs ------------------------------------------------------------------
+ * Over the save steps both runs share (up to max_step when >= 0): for each class n,
+ * d_n(t) = max_l |c_A[n,l](t) - c_B[n,l](t)|, reported as its max and mean over t; and for
+ * each scalar column of metrics.csv both have, the max and mean over t of |A - B|. */
+#define SS_CMP_MAX_SCALARS 32
+typedef struct {
+  char name[48];
+  double max, mean;
+} ss_cmp_scalar;
+typedef struct {
+  int N, M, nshared;
+  long long first, last; /* shared steps range */
+  double *cls_max, *cls_mean; /* [N] */
+  double max, mean;           /* max over classes of cls_max, mean over classes of cls_mean */
+  int nscalar;
+  ss_cmp_scalar scalar[SS_CMP_MAX_SCALARS];
+} ss_compare;
+int ss_compare_runs(const char *dir_a, const char *dir_b, long long max_step, ss_compare *out, ss_err *err);
+void ss_compare_free(ss_compare *c);
+
+#endif

@@ -1,0 +1,284 @@
+/* The one training loop (include/scansnap/train.h has the loop's outline): recording,
+ * checkpoints, stop requests, divergence checks, run.json and the directory lock, for every
+ * kind of run. A task (ss_task_ops) plugs in what differs. */
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "scansnap/io.h"
+#include "scansnap/train.h"
+
+void ss_run_opts_default(ss_run_opts *o) { memset(o, 0, sizeof *o); }
+
+int ss_trainer_set_model(ss_trainer *tr, ss_model *m, int with_optim, ss_err *err) {
+  tr->m = m;
+  if (!with_optim) return SS_OK;
+  int rc = ss_optim_init(&tr->opt, &tr->cfg, m, err);
+  tr->has_opt = rc == SS_OK;
+  return rc;
+}
+
+int ss_trainer_set_classes(ss_trainer *tr, const ss_classes *cl, ss_err *err) {
+  int rc = ss_recorder_init(&tr->rec, cl, err);
+  if (rc) return rc;
+  tr->has_rec = 1;
+  free(tr->c);
+  tr->c = malloc(sizeof(double) * ((size_t)cl->N * cl->M + 1));
+  if (!tr->c) return ss_seterr(err, SS_ERUN, "out of memory");
+  return SS_OK;
+}
+
+int ss_trainer_record_classes(ss_trainer *tr, long long s, double loss, double acc, ss_err *err) {
+  int rc = tr->m->ops->composition(tr->m, tr->rec.cl, tr->c, err);
+  if (rc) return rc;
+  return ss_recorder_add(&tr->rec, s, loss, acc, tr->c, ss_model_group_norm(tr->m, 0), ss_model_group_norm(tr->m, 1), NULL, err);
+}
+
+int ss_trainer_init(ss_trainer *tr, const ss_config *cfg, const ss_run_opts *o, const ss_task_ops *ops, ss_err *err) {
+  memset(tr, 0, sizeof *tr);
+  tr->cfg = *cfg;
+  if (o) tr->opts = *o;
+  if (!tr->opts.command) tr->opts.command = "train";
+  if (tr->opts.dir) snprintf(tr->dir, sizeof tr->dir, "%s", tr->opts.dir);
+  tr->opts.dir = NULL; /* tr->dir is the one copy */
+  tr->ops = ops;
+  tr->lockfd = -1;
+  tr->last_good = -1;
+  tr->niter = cfg->niter;
+  tr->threads = ss_threads_for(cfg->threads);
+  const int saved = ss_threads_set(tr->threads);
+  int rc = ops->init ? ops->init(tr, err) : SS_OK;
+  ss_threads_set(saved);
+  if (rc == SS_OK && !tr->has_rec) rc = ss_seterr(err, SS_ERUN, "task '%s' set up no recorder", ops->name);
+  if (rc == SS_OK && !tr->m) rc = ss_seterr(err, SS_ERUN, "task '%s' set up no model", ops->name);
+  if (rc == SS_OK && tr->dir[0]) {
+    tr->ckpt = ss_path_join(tr->dir, "checkpoint.safetensors");
+    if (!tr->ckpt) rc = ss_seterr(err, SS_ERUN, "out of memory");
+  }
+  return rc;
+}
+
+void ss_trainer_free(ss_trainer *tr) {
+  if (tr->ops && tr->ops->free) tr->ops->free(tr);
+  ss_run_unlock(tr->lockfd);
+  tr->lockfd = -1;
+  free(tr->ckpt);
+  free(tr->c);
+  if (tr->has_rec) ss_recorder_free(&tr->rec);
+  if (tr->has_opt) ss_optim_free(&tr->opt);
+  ss_model_free(tr->m);
+  tr->m = NULL;
+  tr->has_rec = tr->has_opt = 0;
+  tr->ckpt = NULL;
+  tr->c = NULL;
+}
+
+/* The checkpoint of the boundary snapshot (boundary = 1) or of the live state. */
+static int save_checkpoint(ss_trainer *tr, long long step, int boundary, ss_err *err) {
+  ss_train_pos pos = {step, {{0, 0, 0, 0}}, 0};
+  ss_tensor extra[SS_CKPT_MAX_EXTRA];
+  int nextra = 0;
+  if (tr->ops->state) {
+    int rc = tr->ops->state(tr, boundary, &pos, extra, &nextra);
+    if (rc) return ss_seterr(err, SS_ERUN, "checkpoint '%s': the task's state does not fit", tr->ckpt);
+  }
+  pos.step = step;
+  const int rows = !(tr->flags & SS_TASK_NO_RESUME);
+  return ss_checkpoint_save_ext(tr->ckpt, tr->m, tr->has_opt ? &tr->opt : NULL, &pos, rows ? &tr->rec : NULL, rows ? tr->meta : NULL,
+                                extra, nextra, err);
+}
+
+static int restore_checkpoint(ss_trainer *tr, ss_err *err) {
+  ss_train_pos pos;
+  ss_tensor extra[SS_CKPT_MAX_EXTRA];
+  int nextra = 0;
+  if (tr->ops->state && tr->ops->state(tr, 0, &pos, extra, &nextra))
+    return ss_seterr(err, SS_ERUN, "checkpoint '%s': the task's state does not fit", tr->ckpt);
+  int rc = ss_checkpoint_load_ext(tr->ckpt, tr->m, tr->has_opt ? &tr->opt : NULL, &pos, &tr->rec, tr->meta, extra, nextra, err);
+  if (rc) return rc;
+  if (pos.step > tr->niter)
+    return ss_seterr(err, SS_EINPUT, "key 'niter': the checkpoint in '%s' is at step %lld, beyond niter = %lld", tr->dir, pos.step, tr->niter);
+  if (tr->ops->restore && (rc = tr->ops->restore(tr, &pos, err))) return rc;
+  tr->step = tr->first_step = tr->last_good = pos.step;
+  tr->restored = 1;
+  return SS_OK;
+}
+
+int ss_trainer_begin(ss_trainer *tr, ss_err *err) {
+  int rc = SS_OK;
+  const int saved = ss_threads_set(tr->threads);
+  tr->t_start = ss_now();
+  if (tr->dir[0]) {
+    const int resuming = tr->cfg.resume[0] != 0;
+    char status[64];
+    /* a run to continue: the directory holds its run.json (nothing is created otherwise) */
+    if (resuming && (rc = ss_run_status(tr->dir, status, sizeof status, err))) goto out;
+    /* one process per run directory, from before the checkpoint is read to the end */
+    if ((rc = ss_run_lock(tr->dir, &tr->lockfd, err))) goto out;
+    if (resuming && !(tr->flags & SS_TASK_NO_RESUME) && ss_file_exists(tr->ckpt) && (rc = restore_checkpoint(tr, err))) goto out;
+    if (resuming) {
+      ss_run_clean_tmp(tr->dir);
+      rc = ss_run_finish(tr->dir, tr->opts.command, "running", &tr->cfg, NULL, NULL, err);
+    } else {
+      rc = ss_run_begin(&tr->cfg, tr->rec.cl->N > 0 ? tr->rec.cl : NULL, tr->dir, tr->opts.command, err);
+    }
+    if (rc) goto out;
+  }
+  tr->begun = 1;
+  if (tr->ops->start) rc = tr->ops->start(tr, tr->restored, err);
+out:
+  ss_threads_set(saved);
+  return rc;
+}
+
+static int diverged(ss_err *err, long long step, const char *what) {
+  return ss_seterr(err, SS_EDIVERGE, "diverged at step %lld: %s", step, what);
+}
+
+int ss_trainer_step(ss_trainer *tr, ss_err *err) {
+  if (tr->done) return SS_OK;
+  const long long s = tr->step;
+  const ss_task_ops *ops = tr->ops;
+  const int saved = ss_threads_set(tr->threads);
+  int rc = SS_OK;
+  /* ---- the boundary of step s ---- */
+  if (tr->dir[0] && s > tr->first_step && tr->cfg.save_every > 0 && s % tr->cfg.save_every == 0) {
+    /* a file that cannot be written mid-run (disk full, output gone read-only) is a failure
+     * of the run (exit 1), not of its input; the previous checkpoint stays */
+    if ((rc = save_checkpoint(tr, s, 0, err))) {
+      rc = err->code = SS_ERUN;
+      goto out;
+    }
+    tr->last_good = s;
+  }
+  if (ops->boundary && (rc = ops->boundary(tr, s, err))) goto out;
+  if (ops->snapshot) ops->snapshot(tr);
+  const int sig = tr->opts.stop ? (int)*tr->opts.stop : 0;
+  if (sig) {
+    if (tr->dir[0] && !(tr->flags & SS_TASK_NO_RESUME)) {
+      rc = save_checkpoint(tr, s, 1, err);
+      if (rc == SS_OK) rc = ss_recorder_write(&tr->rec, tr->dir, err);
+      if (rc) {
+        rc = err->code = SS_ERUN;
+        goto out;
+      }
+      rc = ss_seterr(err, SS_ESTOP, "stopped by signal %d at step %lld of %lld; checkpoint written, continue with --resume %s", sig, s,
+                     tr->niter, tr->dir);
+    } else {
+      rc = ss_seterr(err, SS_ESTOP, "stopped by signal %d at step %lld of %lld%s", sig, s, tr->niter,
+                     tr->dir[0] ? "; this kind of run is run again, not resumed" : "");
+    }
+    goto out;
+  }
+  if (tr->opts.step_delay_us > 0) usleep((useconds_t)tr->opts.step_delay_us);
+  /* ---- step s ---- */
+  const int last = s == tr->niter;
+  if (ops->batch && (rc = ops->batch(tr, s, last, err))) goto out;
+  double loss, acc, t0 = ss_now();
+  if ((rc = ops->forward(tr, s, last, &loss, &acc, err))) goto out;
+  if (!last) tr->t_train += ss_now() - t0;
+  if (last || s % tr->cfg.save_per_minibatch == 0 || (ops->want_row && ops->want_row(tr, s))) {
+    rc = ops->record ? ops->record(tr, s, loss, acc, err) : ss_trainer_record_classes(tr, s, loss, acc, err);
+    if (rc) goto out;
+    if (tr->opts.progress) {
+      ss_progress p = {s, tr->niter, loss, ss_now() - tr->t_start, tr->t_train, tr->items_per_step};
+      tr->opts.progress(tr->opts.progress_ud, &p);
+    }
+  }
+  char where[128], what[200];
+  if (!isfinite(loss)) {
+    snprintf(what, sizeof what, "loss is %g", loss);
+    rc = diverged(err, s, what);
+    goto out;
+  }
+  if (last) {
+    tr->done = 1;
+    goto out;
+  }
+  if (!(tr->flags & SS_TASK_NO_GRADS) && ss_model_find_nonfinite(tr->m, 1, where, sizeof where)) {
+    snprintf(what, sizeof what, "%s is not finite", where);
+    rc = diverged(err, s, what);
+    goto out;
+  }
+  t0 = ss_now();
+  if (ops->update)
+    rc = ops->update(tr, s, loss, err);
+  else
+    ss_optim_step(&tr->opt, tr->m, 1.0);
+  tr->t_train += ss_now() - t0;
+  if (rc) goto out;
+  if (ss_model_find_nonfinite(tr->m, 0, where, sizeof where)) {
+    snprintf(what, sizeof what, "parameter %s is not finite after the update", where);
+    rc = diverged(err, s, what);
+    goto out;
+  }
+  tr->step = s + 1;
+out:
+  ss_threads_set(saved);
+  return rc;
+}
+
+int ss_trainer_end(ss_trainer *tr, int rc, ss_err *err) {
+  if (!tr->dir[0] || !tr->begun) return rc;
+  const int saved = ss_threads_set(tr->threads);
+  ss_train_summary sum;
+  ss_trainer_summary(tr, &sum);
+  if (rc == SS_EDIVERGE) {
+    size_t n = strlen(err->msg);
+    if (tr->last_good >= 0)
+      snprintf(err->msg + n, sizeof err->msg - n, " (the checkpoint of step %lld is kept)", tr->last_good);
+    else
+      snprintf(err->msg + n, sizeof err->msg - n, " (no checkpoint was written before)");
+  }
+  if (rc == SS_OK) {
+    /* results first, then the checkpoint of step niter, then run.json says complete */
+    rc = ss_recorder_write(&tr->rec, tr->dir, err);
+    if (rc == SS_OK && tr->ops->finish) rc = tr->ops->finish(tr, tr->dir, err);
+    if (rc == SS_OK) rc = save_checkpoint(tr, tr->niter, 1, err);
+    if (rc == SS_OK) rc = ss_run_finish(tr->dir, tr->opts.command, "complete", &tr->cfg, &sum.run, NULL, err);
+    if (rc) rc = err->code = SS_ERUN;
+  } else {
+    ss_err e2;
+    /* keep what was measured (a stopped run wrote its rows with its checkpoint) */
+    if (rc == SS_EDIVERGE || (rc == SS_ESTOP && (tr->flags & SS_TASK_NO_RESUME))) ss_recorder_write(&tr->rec, tr->dir, &e2);
+    const char *status = rc == SS_EDIVERGE ? "diverged" : rc == SS_ESTOP ? "interrupted" : "failed";
+    ss_run_finish(tr->dir, tr->opts.command, status, &tr->cfg, &sum.run, err->msg, &e2);
+  }
+  ss_run_unlock(tr->lockfd);
+  tr->lockfd = -1;
+  ss_threads_set(saved);
+  return rc;
+}
+
+int ss_trainer_run(ss_trainer *tr, ss_err *err) {
+  int rc = ss_trainer_begin(tr, err);
+  if (rc && !tr->begun) return rc; /* nothing created: bad input or a held lock */
+  while (rc == SS_OK && !tr->done) rc = ss_trainer_step(tr, err);
+  return ss_trainer_end(tr, rc, err);
+}
+
+void ss_trainer_summary(ss_trainer *tr, ss_train_summary *s) {
+  memset(s, 0, sizeof *s);
+  ss_run_summary *r = &s->run;
+  snprintf(r->dir, sizeof r->dir, "%s", tr->dir);
+  if (tr->has_rec) {
+    r->M = tr->rec.cl->M;
+    r->N = tr->rec.cl->N;
+    const ss_recorder *rec = &tr->rec;
+    if (rec->nrows) {
+      r->start = rec->rows[0].avg;
+      r->end = rec->rows[rec->nrows - 1].avg;
+      r->first_loss = rec->rows[0].loss;
+      r->final_loss = rec->rows[rec->nrows - 1].loss;
+      r->final_acc = rec->rows[rec->nrows - 1].acc;
+      r->rows = rec->nrows;
+    }
+  }
+  r->train_seconds = tr->t_train;
+  const long long updates = tr->step - tr->first_step;
+  r->seqs_per_second = tr->t_train > 0 ? (double)tr->cfg.batchsize * (double)updates / tr->t_train : 0;
+  r->resumed_from = tr->first_step;
+  ss_config_unused(&tr->cfg, r->unused, sizeof r->unused);
+  if (tr->ops->summarize) tr->ops->summarize(tr, s);
+}
