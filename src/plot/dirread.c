@@ -1,5 +1,5 @@
 /* What a directory holds, read like user input (plot_int.h): only regular files inside it
- * (indir.h), every JSON field type-checked, every number parsed, every count bounded. */
+ * (io.h, src/util/indir.c), every JSON field type-checked, every number parsed, every count bounded. */
 #include <jansson.h>
 #include <math.h>
 #include <stdlib.h>
@@ -7,7 +7,7 @@
 #include <sys/stat.h>
 
 #include "plot/plot_int.h"
-#include "scansnap/indir.h"
+#include "scansnap/io.h"
 
 #define JSON_MAX (64u << 20) /* run.json, sweep.json, claims.json: far below this */
 

@@ -11,7 +11,7 @@
 #include <string.h>
 
 #include "plot/plot_int.h"
-#include "scansnap/indir.h"
+#include "scansnap/io.h"
 
 #define MAX_LAYERS 16
 #define MAX_WORD_TICS 80 /* more positions than this: numbered tics, the words would not fit */

@@ -5,7 +5,7 @@
 #include <string.h>
 
 #include "plot/plot_int.h"
-#include "scansnap/indir.h"
+#include "scansnap/io.h"
 
 const char *const ss_plot_colors[8] = {"#1f77b4", "#d62728", "#2ca02c", "#9467bd", "#ff7f0e", "#8c564b", "#e377c2", "#17becf"};
 

@@ -6,7 +6,7 @@
 #include <string.h>
 
 #include "plot/plot_int.h"
-#include "scansnap/indir.h"
+#include "scansnap/io.h"
 
 void ss_plot_opts_default(ss_plot_opts *o) {
   memset(o, 0, sizeof *o);

@@ -1,5 +1,5 @@
 /* report.html (report.h). Every string read from the directory goes through ss_html_text;
- * files are read only when they are regular files inside the directory (indir.h), so a
+ * files are read only when they are regular files inside the directory (io.h, src/util/indir.c), so a
  * planted link cannot pull an outside file into the page. SVG files are inlined from their
  * <svg element on, with every id and reference to one prefixed by the figure's index. */
 #include <jansson.h>
@@ -9,7 +9,7 @@
 #include <time.h>
 
 #include "plot/plot_int.h"
-#include "scansnap/indir.h"
+#include "scansnap/io.h"
 #include "scansnap/report.h"
 
 #define TEXT_MAX (16u << 20)  /* config.yaml, comparison.md, claims.json */

@@ -8,7 +8,7 @@
 #include <string.h>
 
 #include "plot/plot_int.h"
-#include "scansnap/indir.h"
+#include "scansnap/io.h"
 #include "scansnap/report.h"
 
 /* s cleaned for a terminal, appended */

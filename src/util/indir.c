@@ -1,4 +1,4 @@
-/* Reading inside a directory without following links (indir.h): the path is walked one
+/* Reading inside a directory without following links (io.h): the path is walked one
  * component at a time with openat(O_NOFOLLOW), so what is read is what lies in the
  * directory, even if a link is planted while we read. */
 #include <errno.h>
@@ -8,7 +8,6 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "scansnap/indir.h"
 #include "scansnap/io.h"
 
 /* Opens the folder holding rel's last component; *last points into the copy in *buf. -1 with

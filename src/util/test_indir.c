@@ -1,4 +1,4 @@
-/* Reading inside a directory (indir.h): a regular file is read whole; a symbolic link (as the
+/* Reading inside a directory (io.h): a regular file is read whole; a symbolic link (as the
  * file or as a folder on the way), a FIFO, a path going up or out, a file over the size limit
  * are refused with SS_EINPUT and a message naming the file, and a FIFO never blocks; an
  * output folder is created, accepted when real, refused when it is a link or a file. */
@@ -8,7 +8,6 @@
 #include <unistd.h>
 
 #include "ss_test.h"
-#include <scansnap/indir.h>
 #include <scansnap/io.h>
 
 static void regular_files_are_read_whole(void **state) {
