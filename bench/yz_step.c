@@ -3,7 +3,9 @@
  * here ROUNDS times over the same 101 batches from the same initial weights, so that the
  * best round is a stable number on a noisy machine. As in training, each batch is sampled
  * (untimed) just before its step, so it is in cache as it is there.
- *   yz_step ROUNDS THREADS [key=value ...]   (defaults: configs/fig4.yaml = built-in defaults)
+ *   yz_step ROUNDS THREADS [key=value ...]   (defaults: configs/fig4.yaml = built-in defaults;
+ *   e.g. model.precision=float32, or model.kernels=x86-64-v3|baseline|reference to time one
+ *   kernel set or the plain reference)
  * Prints key=value lines: best_s and median_s (one whole run's timed work), us_per_step (best),
  * seqs_per_s (best), loss (of the last batch: the same in every round, checked). */
 #include <stdio.h>

@@ -28,7 +28,7 @@ args=(niter=400 save_every=10 batchsize=32 data.T=32 threads=1)
 check_failed_then_resume() { # dir, output file, exit status, expected message
   local dir=$1 out=$2 st=$3 msg=$4
   [ "$st" = 1 ] || { cat "$out"; fail "exit $st, expected 1"; }
-  grep -q "$msg" "$out" || { cat "$out"; fail "message lacks '$msg'"; }
+  grep -Eq "$msg" "$out" || { cat "$out"; fail "message lacks '$msg'"; }
   if ls "$dir" | grep -q '\.tmp-'; then fail "temporary files left in $dir: $(ls "$dir")"; fi
   [ -f "$dir/checkpoint.safetensors" ] || fail "no checkpoint kept in $dir"
   [ "$(status_of "$dir")" != complete ] || fail "run.json says complete"
@@ -42,11 +42,12 @@ check_failed_then_resume() { # dir, output file, exit status, expected message
   echo "  -> resumed elsewhere: byte-identical to the reference run"
 }
 
-# 1) file-size limit: checkpoints grow with the metrics rows, so a later one exceeds it
+# 1) file-size limit: the metrics streams (metrics.bin, dynamics.bin) grow with the rows, so a
+#    later write exceeds it (checkpoints stay the size of the parameters)
 echo "file-size limit (ulimit -f 40):"
 st=0
 ( ulimit -f 40; trap '' XFSZ; exec "$cli" train out="$tmp/fsize" "${args[@]}" ) >"$tmp/out" 2>&1 || st=$?
-check_failed_then_resume "$tmp/fsize" "$tmp/out" "$st" "cannot write '.*checkpoint.safetensors': File too large"
+check_failed_then_resume "$tmp/fsize" "$tmp/out" "$st" "cannot write '.*(checkpoint.safetensors|metrics.bin|dynamics.bin)': File too large"
 
 # 2) out= that cannot be created: bad input
 echo "uncreatable out= directory:"

@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
-# Proves: the Y/Z kernels give the same bits whichever instruction set runs them. yz.c builds
-# them three times (src/model/yz_kern.h): x86-64-v4 (AVX-512, 8-lane registers), x86-64-v3
-# (AVX2 + FMA, 4-lane) and the baseline (libm fma); the CPU picks one, SS_YZ_ISA forces one.
+# Proves: the Y/Z kernels give the same bits whichever instruction set runs them. The build
+# compiles them three times (src/model/yz_kern.c, one object per set and precision):
+# x86-64-v4 (AVX-512, 8-lane registers), x86-64-v3 (AVX2 + FMA, 4-lane) and the baseline
+# (libm fma); the CPU picks one (model.kernels=auto),
+# model.kernels=x86-64-v4|x86-64-v3|baseline forces one.
 # Runs on generated data (grouped kernels, in float64 and in float32), from a sequence file of
 # rows with classes (one group on its class's support, one on the union of its keys) and from
 # a sequence file without classes (general path), with several options, under every set this
@@ -15,9 +17,9 @@ mkdir -p "$tmp"
 trap 'rm -rf "$tmp"' EXIT
 sets=()
 for isa in x86-64-v4 x86-64-v3 baseline; do
-  if SS_YZ_ISA=$isa "$cli" train out="$tmp/probe-$isa" niter=1 data.T=8 batchsize=2 >/dev/null 2>"$tmp/err"; then
+  if "$cli" train out="$tmp/probe-$isa" model.kernels=$isa niter=1 data.T=8 batchsize=2 >/dev/null 2>"$tmp/err"; then
     sets+=("$isa")
-  elif grep -q "no such kernel set" "$tmp/err"; then
+  elif grep -q "model.kernels.*no $isa kernels" "$tmp/err"; then
     echo "(this CPU or build has no $isa kernels)"
   else
     cat "$tmp/err"
@@ -57,7 +59,7 @@ check() { # name, then the run's keys
   local name=$1 ref=""
   shift
   for isa in "${sets[@]}"; do
-    SS_YZ_ISA=$isa "$cli" train out="$tmp/$name-$isa" "$@" >/dev/null
+    "$cli" train out="$tmp/$name-$isa" model.kernels=$isa "$@" >/dev/null
     if [ -z "$ref" ]; then ref=$isa; continue; fi
     for f in metrics.csv dynamics.safetensors; do
       if ! cmp -s "$tmp/$name-$ref/$f" "$tmp/$name-$isa/$f"; then

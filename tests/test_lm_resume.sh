@@ -29,7 +29,7 @@ tiny_corpus "$tmp/text.txt"
 
 # 20 epochs of 14 steps = 280 updates
 args=(model.type=transformer model.task=lm data.path="$tmp/text.txt" data.cache="$tmp/cache" model.d=16 model.H=2
-      model.dropout=0.2 data.T=8 batchsize=4 text.epochs=20 text.epoch_steps=14 text.eval_batches=4 text.top_k=3
+      model.dropout=0.2 data.T=8 batchsize=4 niter=280 text.epochs=20 text.epoch_steps=14 text.eval_batches=4 text.top_k=3
       text.probes=2 text.probe_steps=0,30,100,171,250 opt.method=adam opt.lr=0.01 opt.lr_decay=0.9 save_every=7 threads=1)
 delay=5000 # us per step: the 280 steps take >= 1.4 s, far more than the six interrupted segments
 files=(metrics.csv metrics.jsonl dynamics.safetensors attention.safetensors attention_maps.dat checkpoint.safetensors)

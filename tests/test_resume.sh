@@ -65,7 +65,7 @@ done
 #    they measured (the LM run's resume is proven by tests/test_lm_resume.sh)
 tiny_corpus "$tmp/text.txt"
 "$cli" train model.type=transformer model.task=lm data.path="$tmp/text.txt" out="$tmp/lm" model.d=8 data.T=8 \
-  batchsize=4 text.epochs=100000 text.top_k=3 opt.lr=0.01 threads=1 >"$tmp/out" 2>&1 &
+  batchsize=4 text.epochs=100000 niter=1000000 save_per_minibatch=1000 text.top_k=3 opt.lr=0.01 threads=1 >"$tmp/out" 2>&1 &
 pid=$!
 wait_for_run "$tmp/lm"
 sleep 0.3

@@ -38,12 +38,17 @@ enum { SS_TASK_SYNTHETIC = 0, SS_TASK_LM = 1 };
 enum { SS_POS_NONE = 0, SS_POS_SINUSOIDAL = 1, SS_POS_LEARNED = 2 };
 enum { SS_GATE_RELU = 0, SS_GATE_SILU = 1 };
 enum { SS_PREC_F64 = 0, SS_PREC_F32 = 1 };
+/* model.kernels, in the order of the key's choices */
+enum { SS_KERNELS_AUTO = 0, SS_KERNELS_REFERENCE = 1, SS_KERNELS_X86_64_V4 = 2, SS_KERNELS_X86_64_V3 = 3, SS_KERNELS_BASELINE = 4 };
 enum { SS_EMBED_IN_DECODER = 0, SS_EMBED_IN_ATTENTION = 1 }; /* model.embed_group */
 
 typedef struct {
   /* run */
   long long seed;
   int niter, batchsize, save_per_minibatch, threads, save_every;
+  int max_output_mb;     /* refuse runs whose metrics files would exceed this (0 = no limit) */
+  int max_memory_mb;     /* refuse runs whose estimated memory exceeds this (0 = 80% of the machine's) */
+  double diverge_factor; /* runaway loss: above this times max(1, first loss) (0 = off) */
   char out[SS_PATH_MAX], resume[SS_PATH_MAX];
   struct {
     int T; /* sequence length including the query token (paper: L) */
@@ -61,6 +66,7 @@ typedef struct {
     /* Y/Z model (SPEC §2.1) */
     int normalize, residual, include_base_token, zero_init;
     int precision; /* SS_PREC_*: compute precision of the Y/Z grouped kernels */
+    int kernels;   /* SS_KERNELS_*: which Y/Z implementation computes (model.kernels) */
     /* transformer (SPEC §2.2) */
     int d, H, task, use_Wq, use_Wk, use_Wv, use_Wo, use_residue, use_ln, use_ffn, ffn_hidden,
         gate, pos, tied, attn_bias, embed_group;
@@ -74,6 +80,7 @@ typedef struct {
   struct {
     int mode;
     double dt, tol;
+    int max_steps; /* flow: most RK4 steps of a run */
   } theory;
   struct {
     int seeds, grid, more_last; /* scansnap verify: claim-3 grids (docs/theory.md) */
@@ -110,6 +117,8 @@ int ss_config_load_yaml_text(ss_config *c, const char *text, const char *name, s
  * claim4: the runs of `verify`), or NULL. */
 const char *ss_config_builtin(const char *name);
 
+/* The learning rate of transformer runs that set none (opt.lr's default, 1, is the Y/Z model's). */
+#define SS_TF_DEFAULT_LR 0.1
 /* Cross-key checks and derived values (learning rates as the paper's code resolves them:
  * lr_z = opt.lr_z if given, else opt.lr; lr_y = opt.lr_y if given, else lr_z·lr_y_multi_on_z). */
 int ss_config_validate(ss_config *c, ss_err *err);

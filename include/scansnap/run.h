@@ -11,6 +11,9 @@
  * everything else is on disk. */
 #ifndef SCANSNAP_RUN_H
 #define SCANSNAP_RUN_H
+#include <stdint.h>
+#include <stdio.h>
+
 #include "scansnap/config.h"
 #include "scansnap/data.h"
 #include "scansnap/metrics.h"
@@ -30,23 +33,59 @@ typedef struct {
   double extra[SS_MAX_EXTRA];
 } ss_row;
 
+/* The metrics rows of a run. In memory (ss_recorder_init) it keeps every row and its c_n
+ * (verify's grids, tests). Streaming into a run directory (ss_recorder_open) it appends each
+ * row as it comes to DIR/metrics.bin (step and scalars) and DIR/dynamics.bin (c_n), raw
+ * little-endian doubles, and keeps in memory only what the end of the run needs: the first
+ * and the last row, the last c_n, and per row the step and the per-class metrics (snap
+ * detection): O(rows x classes), not O(rows x classes x tokens). metrics.csv, metrics.jsonl and
+ * dynamics.safetensors are written from the streams (ss_recorder_write); a checkpoint stores
+ * how many rows were on disk and their checksum (ss_recorder_sync), and a resumed run cuts the
+ * streams back to that (ss_recorder_resume), so checkpoints stay the size of the parameters. */
 typedef struct {
   const ss_classes *cl; /* borrowed */
-  int nrows, cap;
-  ss_row *rows;
-  double *c;              /* [cap, N, M] composition at each row (NULL if keep_c = 0) */
-  ss_class_metrics *per;  /* [cap, N] */
   int nextra;
   char extra_names[SS_MAX_EXTRA][48];
+  int nrows, cap;
+  ss_row first, last;     /* rows 0 and nrows-1 (when nrows > 0) */
+  double *c_last;         /* [N*M] c_n of the last row */
+  long long *steps;       /* [cap] step of every row */
+  ss_class_metrics *per;  /* [cap, N] per-class metrics of every row */
+  /* in memory only (NULL when streaming): */
+  ss_row *rows;           /* [cap] */
+  double *c;              /* [cap, N, M] */
+  /* streaming: rows wait in these buffers and are appended (file opened, written, closed)
+   * when a buffer fills, at every sync and at the end: the files are never held open, so
+   * the file system can be remounted read-only under a running run */
+  int streaming;
+  char *path_m, *path_d;  /* metrics.bin, dynamics.bin */
+  unsigned char *pend_m, *pend_d;
+  size_t npend_m, npend_d, cap_m, cap_d;
+  uint64_t sum;           /* FNV-1a-64 of every row written, both streams, in order */
+  uint64_t sum_prev;      /* the same before the last row */
 } ss_recorder;
 
 int ss_recorder_init(ss_recorder *r, const ss_classes *cl, ss_err *err);
 int ss_recorder_add_column(ss_recorder *r, const char *name);
+/* Streams into dir from now on: creates metrics.bin and dynamics.bin (replacing leftovers of
+ * a run that never reached a checkpoint). Call before the first row. */
+int ss_recorder_open(ss_recorder *r, const char *dir, ss_err *err);
+/* Streams into dir, continuing a run from its checkpoint at step `step`: keeps the rows with
+ * step < `step`, which must be `rows` rows with checksum `sum` (else SS_EINPUT naming the
+ * file), cuts off the rest, and restores the in-memory state from them. */
+int ss_recorder_resume(ss_recorder *r, const char *dir, long long step, long long rows, uint64_t sum, ss_err *err);
 /* Appends a row; c is [N*M] (copied), extra holds nextra values (may be NULL). */
 int ss_recorder_add(ss_recorder *r, long long step, double loss, double acc, const double *c, double y_norm,
                     double z_norm, const double *extra, ss_err *err);
+/* Flushes the streams to disk (fsync); *rows and *sum describe the rows on disk with step <
+ * before_step (a checkpoint of step s records those: the final checkpoint of a run is taken
+ * after its last row, at the last row's own step). */
+int ss_recorder_sync(ss_recorder *r, long long before_step, long long *rows, uint64_t *sum, ss_err *err);
 /* metrics.csv, metrics.jsonl, dynamics.safetensors in dir. */
-int ss_recorder_write(const ss_recorder *r, const char *dir, ss_err *err);
+int ss_recorder_write(ss_recorder *r, const char *dir, ss_err *err);
+/* Bytes a run of `rows` rows writes and keeps (files; memory), to refuse an oversized run
+ * before it starts. */
+void ss_recorder_estimate(const ss_classes *cl, int nextra, long long rows, double *disk_bytes, double *memory_bytes);
 void ss_recorder_free(ss_recorder *r);
 
 /* What `make run` and the CLI print at the end. */
@@ -62,6 +101,8 @@ typedef struct {
 
 /* Picks the run directory: cfg->out if given, else runs/<prefix>-<UTC timestamp>[-k]. */
 int ss_run_dir(const ss_config *cfg, const char *prefix, char *dir, size_t n, ss_err *err);
+/* Writes DIR/config.yaml (atomically): the resolved configuration of the run it holds. */
+int ss_run_write_config(const ss_config *cfg, const char *dir, ss_err *err);
 /* Writes config.yaml, classes.json and run.json {status: running}. Refuses a directory
  * that already holds a run. */
 int ss_run_begin(const ss_config *cfg, const ss_classes *cl, const char *dir, const char *command, ss_err *err);
@@ -79,27 +120,18 @@ typedef struct {
 } ss_train_pos;
 
 /* Writes a checkpoint atomically with a checksum: params, optimizer moments and update
- * count, pos, and the metrics rows of rec (may be NULL). meta: extra NULL-terminated
- * key, value pairs for __metadata__ (may be NULL). */
-int ss_checkpoint_save(const char *path, const ss_model *m, const ss_optim *o, const ss_train_pos *pos,
-                       const ss_recorder *rec, const char *const *meta, ss_err *err);
-/* Restores what ss_checkpoint_save wrote into a model and optimizer built from the same
- * configuration; rec (may be NULL; its extra columns already added) gets the rows with
- * step < pos->step. expect: key, value pairs of __metadata__ that must match (may be NULL).
- * A truncated, corrupt (checksum) or foreign file is SS_EINPUT with a message naming it. */
-int ss_checkpoint_load(const char *path, ss_model *m, ss_optim *o, ss_train_pos *pos, ss_recorder *rec,
-                       const char *const *expect, ss_err *err);
-/* The same with nextra (<= SS_CKPT_MAX_EXTRA) further tensors of the caller's loop state:
- * save writes extra[i] as is; load copies the tensor named extra[i].name into
- * extra[i].data, which must match its dtype and element count (SS_EINPUT otherwise). */
+ * count, pos, and nextra (<= SS_CKPT_MAX_EXTRA) further tensors of the run's task. meta:
+ * extra NULL-terminated key, value pairs for __metadata__ (may be NULL). */
 #define SS_CKPT_MAX_EXTRA 8
-int ss_checkpoint_save_ext(const char *path, const ss_model *m, const ss_optim *o, const ss_train_pos *pos,
-                           const ss_recorder *rec, const char *const *meta, const ss_tensor *extra, int nextra, ss_err *err);
-int ss_checkpoint_load_ext(const char *path, ss_model *m, ss_optim *o, ss_train_pos *pos, ss_recorder *rec,
-                           const char *const *expect, ss_tensor *extra, int nextra, ss_err *err);
-/* Older form of ss_checkpoint_save without metrics rows. */
-int ss_checkpoint_write(const char *path, const ss_model *m, const ss_optim *o, long long step, const ss_rng *rng,
-                        long long data_pos, ss_err *err);
+int ss_checkpoint_save(const char *path, const ss_model *m, const ss_optim *o, const ss_train_pos *pos, const char *const *meta,
+                       const ss_tensor *extra, int nextra, ss_err *err);
+/* Restores what ss_checkpoint_save wrote into a model and optimizer built from the same
+ * configuration. expect: key, value pairs of __metadata__ that must match (may be NULL);
+ * extra: tensors copied by name into extra[i].data (dtype and element count must match);
+ * want: NULL-terminated __metadata__ keys whose values go to got[i] (may be NULL).
+ * A truncated, corrupt (checksum) or foreign file is SS_EINPUT with a message naming it. */
+int ss_checkpoint_load(const char *path, ss_model *m, ss_optim *o, ss_train_pos *pos, const char *const *expect, ss_tensor *extra,
+                       int nextra, const char *const *want, char (*got)[64], ss_err *err);
 
 /* Resuming (cfg->resume = DIR): the run's own configuration, config.yaml with the keys
  * the user gave explicitly (run.json "explicit_keys"); sets cfg->resume = dir. */

@@ -13,6 +13,9 @@
  * as a training run, plus snap.json; command "theory") or in memory (ss_run_opts.dir = NULL;
  * verify's grids). Theory runs are not resumed: a stopped one is run again. */
 extern const ss_task_ops ss_task_theory;
+/* The smallest adaptive-flow tolerance (theory.tol) accepted: below it the step-doubling
+ * error estimate is rounding noise and the step size collapses. */
+#define SS_THEORY_MIN_TOL 1e-13
 /* The whole theory run into dir (created), like ss_train. */
 int ss_theory_run(const ss_config *cfg, const char *dir, ss_run_summary *sum, ss_err *err);
 int ss_theory_run_opts(const ss_config *cfg, const ss_run_opts *o, ss_run_summary *sum, ss_err *err);

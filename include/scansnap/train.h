@@ -31,6 +31,15 @@
 /* Builds the model the configuration asks for (M from the class table). */
 int ss_model_from_config(const ss_config *cfg, const ss_classes *cl, ss_model **out, ss_err *err);
 
+/* Bytes a run of cfg over a vocabulary of M tokens needs, estimated before anything is
+ * allocated: parameters with gradients and optimizer moments, the batch, and the model's
+ * workspace (Y/Z: per-key scratch of every sequence; transformer: activations of every
+ * layer with the T x T attention, and the logits). *what names the biggest part. */
+double ss_run_memory_estimate(const ss_config *cfg, int M, const char **what);
+/* SS_EINPUT, naming the keys to change, when ss_run_memory_estimate exceeds max_memory_mb
+ * (0: 80% of this machine's physical memory). */
+int ss_check_memory(const ss_config *cfg, int M, ss_err *err);
+
 /* ---- options of a run ------------------------------------------------------------------ */
 /* Progress of a run, passed to ss_run_opts.progress after every metrics row. */
 typedef struct {
@@ -142,6 +151,8 @@ struct ss_trainer {
   int has_rec;
   const char *const *meta; /* checkpoint __metadata__ pairs that must match on resume */
   double items_per_step;   /* sequences or tokens per update (throughput) */
+  long long extra_rows;    /* rows the task records besides every save_per_minibatch (size estimate) */
+  double loss0;            /* the first row's loss (runaway-loss check) */
   /* the loop */
   long long niter, step, first_step, last_good;
   int lockfd, begun, done, restored;

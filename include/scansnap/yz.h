@@ -12,6 +12,10 @@ typedef struct {
    * the float64 parameters (Y^T, e^Z and every product in float; loss sums, parameters,
    * gradients and the optimizer in double); the general path stays float64 */
   int f32;
+  /* model.kernels: SS_KERNELS_AUTO (0, the fastest set this CPU runs), SS_KERNELS_REFERENCE
+   * (yz_ref.c: plain float64, the kernels' oracle) or one instruction set's kernels
+   * (scansnap/config.h); every set gives the same bits */
+  int kernels;
 } ss_yz_opts;
 
 /* zero_init = 0 draws each entry uniform in +-1/sqrt(M) from rng (Y first, then Z). */

@@ -1,5 +1,6 @@
 /* Shared argument handling: YAML files and key=value overrides into an ss_config. */
 #include <signal.h>
+#include <unistd.h>
 #include <stdlib.h>
 #include <stdio.h>
 #include <string.h>
@@ -106,4 +107,51 @@ void ss_cli_run_opts(ss_run_opts *o, const char *dir, const char *command) {
   o->command = command;
   o->stop = ss_cli_stop_flag();
   o->step_delay_us = ss_cli_test_step_delay();
+}
+
+/* Progress of a long run on stderr: on a terminal one line rewritten at most five times a
+ * second; otherwise a line every 10 s. Runs shorter than 2 s print nothing. */
+typedef struct {
+  int tty, shown;
+  double last;
+  long long first;
+  const char *unit;
+} progress_state;
+
+static void fmt_clock(double s, char *buf, size_t n) {
+  if (!(s >= 0) || s > 1e7) {
+    snprintf(buf, n, "?");
+    return;
+  }
+  long t = (long)(s + 0.5);
+  if (t >= 3600)
+    snprintf(buf, n, "%ld:%02ld:%02ld", t / 3600, t / 60 % 60, t % 60);
+  else
+    snprintf(buf, n, "%ld:%02ld", t / 60, t % 60);
+}
+
+static void on_progress(void *ud, const ss_progress *p) {
+  progress_state *st = ud;
+  if (st->first < 0) st->first = p->step;
+  const int end = p->step >= p->total;
+  if (p->seconds < 2.0 || (!end && p->seconds - st->last < (st->tty ? 0.2 : 10.0))) return;
+  if (end && !st->shown) return;
+  st->last = p->seconds;
+  const double done = (double)(p->step - st->first), left = (double)(p->total - p->step);
+  const double rate = p->train_seconds > 0 ? p->items_per_step * done / p->train_seconds : 0;
+  char el[32], eta[32];
+  fmt_clock(p->seconds, el, sizeof el);
+  fmt_clock(done > 0 ? p->seconds / done * left : -1, eta, sizeof eta);
+  fprintf(stderr, "%sstep %lld/%lld (%.0f%%), loss %.4g, %.0f %s/s, %s elapsed, ETA %s%s", st->tty ? "\r" : "", p->step, p->total,
+          p->total ? 100.0 * (double)p->step / (double)p->total : 100.0, p->loss, rate, st->unit, el, eta, st->tty ? "   " : "\n");
+  if (st->tty && end) fputc('\n', stderr);
+  fflush(stderr);
+  st->shown = 1;
+}
+
+void ss_cli_progress(ss_run_opts *o, int tokens) {
+  static progress_state st;
+  st = (progress_state){isatty(2), 0, 0, -1, tokens ? "tokens" : "sequences"};
+  o->progress = on_progress;
+  o->progress_ud = &st;
 }

@@ -29,6 +29,8 @@ const volatile sig_atomic_t *ss_cli_stop_flag(void);
  * before every step, so that tests can kill a run mid-way). */
 long ss_cli_test_step_delay(void);
 void ss_cli_run_opts(ss_run_opts *o, const char *dir, const char *command);
+/* Progress lines of a long run on stderr (step, loss, sequences or tokens per second, ETA). */
+void ss_cli_progress(ss_run_opts *o, int tokens);
 
 int cmd_train(int argc, char **argv);
 int cmd_theory(int argc, char **argv);

@@ -30,6 +30,7 @@ int cmd_theory(int argc, char **argv) {
   ss_run_summary s;
   ss_run_opts o;
   ss_cli_run_opts(&o, dir, "theory");
+  ss_cli_progress(&o, 0);
   ss_cli_catch_signals();
   rc = ss_theory_run_opts(&cfg, &o, &s, &err);
   if (rc) {

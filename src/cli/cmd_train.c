@@ -60,6 +60,7 @@ static int run_and_report(const ss_config *cfg, const char *dir) {
   ss_train_summary s;
   ss_run_opts o;
   ss_cli_run_opts(&o, dir, "train");
+  ss_cli_progress(&o, cfg->model.type == SS_MODEL_TRANSFORMER && cfg->model.task == SS_TASK_LM);
   ss_cli_catch_signals();
   int rc = ss_train_run(cfg, &o, &s, &err);
   if (rc) {

@@ -312,6 +312,12 @@ double ss_config_lr_y(const ss_config *c) {
 }
 
 int ss_config_validate(ss_config *c, ss_err *err) {
+  /* The built-in learning rate (1) is the Y/Z model's of the paper's Figure 4; the transformer
+   * runs away with it (loss 6.4 -> 2e12 in 5 steps on the Figure-4 data) and trains with 0.1,
+   * so a transformer run that sets no learning rate gets that instead (config.yaml records it). */
+  if (c->model.type == SS_MODEL_TRANSFORMER && !ss_config_is_set(c, "opt.lr") && !ss_config_is_set(c, "opt.lr_z") &&
+      !ss_config_is_set(c, "opt.lr_y"))
+    c->opt.lr = SS_TF_DEFAULT_LR;
   double lz = ss_config_lr_z(c), ly = ss_config_lr_y(c);
   const char *kz = ss_config_is_set(c, "opt.lr_z") ? "opt.lr_z" : "opt.lr";
   if (!(lz > 0) || !isfinite(lz))

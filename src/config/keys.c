@@ -18,6 +18,9 @@ static const ss_keydef keys[] = {
   {"save_per_minibatch", SS_KEY_INT, F(save_per_minibatch), 0, "2", 0, 1, 1e9, 0, "record a metrics row every this many updates"},
   {"save_every", SS_KEY_INT, F(save_every), 0, "0", 0, 0, 1e9, 0, "write a checkpoint every this many updates (0 = only at the end)"},
   {"threads", SS_KEY_INT, F(threads), 0, "0", 0, 0, 4096, 0, "OpenMP threads (0 = all cores); results do not depend on it"},
+  {"max_output_mb", SS_KEY_INT, F(max_output_mb), 0, "2048", 0, 0, 1e9, 0, "refuse a run whose metrics files would exceed this many MB (estimated from niter / save_per_minibatch before it starts; 0 = no limit)"},
+  {"max_memory_mb", SS_KEY_INT, F(max_memory_mb), 0, "0", 0, 0, 1e9, 0, "refuse a run whose model, batch and activations would need more than this many MB, estimated before it starts (0 = 80% of this machine's memory)"},
+  {"diverge_factor", SS_KEY_DOUBLE, F(diverge_factor), 0, "1e4", 0, 0, 1e300, 0, "a loss above this many times max(1, the first row's loss) is runaway: the run stops as diverged (0 = only NaN/Inf)"},
   {"out", SS_KEY_STRING, S(out), "", 0, NOLIM, 0, "run directory (default: runs/<command>-<timestamp>)"},
   {"resume", SS_KEY_STRING, S(resume), "", 0, NOLIM, 0, "continue the run in this directory from its last checkpoint"},
   /* data (SPEC §1) */
@@ -52,6 +55,7 @@ static const ss_keydef keys[] = {
   {"model.include_base_token", SS_KEY_BOOL, F(model.include_base_token), 0, "false", 0, NOLIM, SS_SCOPE_YZ, "the query token attends to itself too"},
   {"model.zero_init", SS_KEY_BOOL, F(model.zero_init), 0, "true", 0, NOLIM, SS_SCOPE_YZ, "Y = Z = 0 at start (else uniform in +-1/sqrt(M))"},
   {"model.precision", SS_KEY_ENUM, F(model.precision), 0, "float64", "float64|float32", NOLIM, SS_SCOPE_YZ, "arithmetic of the Y/Z kernels on generated batches: float32 = single precision (as the PyTorch peer), about 1.35x faster on the Figure-4 run; parameters, gradients and optimizer stay float64"},
+  {"model.kernels", SS_KEY_ENUM, F(model.kernels), 0, "auto", "auto|reference|x86-64-v4|x86-64-v3|baseline", NOLIM, SS_SCOPE_YZ, "Y/Z implementation: auto = the fastest kernels this CPU runs (every instruction set gives the same bits); reference = the plain SPEC 2.1 code (src/model/yz_ref.c, float64 only: the kernels' test oracle, equal to them to ~1e-12, slower); or one instruction set's kernels"},
   {"model.d", SS_KEY_INT, F(model.d), 0, "128", 0, 1, 65536, SS_SCOPE_TF, "embedding width"},
   {"model.H", SS_KEY_INT, F(model.H), 0, "1", 0, 1, 4096, SS_SCOPE_TF, "attention heads (must divide d)"},
   {"model.task", SS_KEY_ENUM, F(model.task), 0, "synthetic", "synthetic|lm", NOLIM, SS_SCOPE_TF, "synthetic = predict from the last position, no mask; lm = causal language model"},
@@ -71,7 +75,7 @@ static const ss_keydef keys[] = {
   {"model.dropout", SS_KEY_DOUBLE, F(model.dropout), 0, "0", 0, 0, 0.999, SS_SCOPE_TF, "dropout probability"},
   /* optimizer */
   {"opt.method", SS_KEY_ENUM, F(opt.method), 0, "sgd", "sgd|adam|adamw", NOLIM, 0, "optimizer (torch.optim definitions)"},
-  {"opt.lr", SS_KEY_DOUBLE, F(opt.lr), 0, "1", 0, 0, INF, 0, "learning rate used where opt.lr_z / opt.lr_y are not given"},
+  {"opt.lr", SS_KEY_DOUBLE, F(opt.lr), 0, "1", 0, 0, INF, 0, "learning rate used where opt.lr_z / opt.lr_y are not given (transformer runs that set none of the three: 0.1)"},
   {"opt.lr_z", SS_KEY_DOUBLE, F(opt.lr_z), 0, "1", 0, 0, INF, 0, "eta_Z: learning rate of the attention (Z; transformer: attention group)"},
   {"opt.lr_y", SS_KEY_DOUBLE, F(opt.lr_y), 0, "1", 0, 0, INF, 0, "eta_Y: learning rate of the decoder (default lr_z * lr_y_multi_on_z)"},
   {"opt.lr_y_multi_on_z", SS_KEY_DOUBLE, F(opt.lr_y_multi_on_z), 0, "1", 0, 0, INF, 0, "eta_Y / eta_Z"},
@@ -87,7 +91,8 @@ static const ss_keydef keys[] = {
   /* theory (SPEC §4) */
   {"theory.mode", SS_KEY_ENUM, F(theory.mode), 0, "steps", "steps|flow", NOLIM, SS_SCOPE_YZ, "steps = the run's optimizer on the exact population gradient; flow = RK4 gradient flow"},
   {"theory.dt", SS_KEY_DOUBLE, F(theory.dt), 0, "0.1", 0, 1e-9, 1e3, SS_SCOPE_YZ, "flow: RK4 step in units of SGD iterations"},
-  {"theory.tol", SS_KEY_DOUBLE, F(theory.tol), 0, "0", 0, 0, 1, SS_SCOPE_YZ, "flow: 0 = fixed RK4 step theory.dt; > 0 = adaptive RK4 (step doubling) with this local error per unit time, starting at theory.dt"},
+  {"theory.tol", SS_KEY_DOUBLE, F(theory.tol), 0, "0", 0, 0, 1, SS_SCOPE_YZ, "flow: 0 = fixed RK4 step theory.dt; > 0 = adaptive RK4 (step doubling) with this local error per unit time (>= 1e-13), starting at theory.dt"},
+  {"theory.max_steps", SS_KEY_INT, F(theory.max_steps), 0, "10000000", 0, 1, 2e9, SS_SCOPE_YZ, "flow: most RK4 steps a run may take (a fixed step past it is refused up front; an adaptive run past it fails)"},
   {"verify.seeds", SS_KEY_INT, F(verify.seeds), 0, "5", 0, 1, 100, 0, "verify: seeds of the claim-3 SGD grid (mean over seeds at eta_Y/eta_Z = 1 and 10)"},
   {"verify.grid", SS_KEY_BOOL, F(verify.grid), 0, "true", 0, NOLIM, 0, "verify: run the claim-3 learning-rate grids (false: claim 3 can at best SKIP)"},
   {"verify.more_last", SS_KEY_BOOL, F(verify.more_last), 0, "true", 0, NOLIM, 0, "verify: also report the theory grid at num_last = 3, 5, 10"},

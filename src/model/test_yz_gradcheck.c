@@ -20,6 +20,8 @@ enum { T = 12, B = 5 };
 static int M = 9;
 /* model.precision = float32 (the grouped path computes in float) */
 static int f32;
+/* model.kernels: the fastest set (SS_KERNELS_AUTO) or the reference (yz_ref.c) */
+static int kernels = SS_KERNELS_AUTO;
 
 #define assert_close(a, b, tol)                                                                \
   do {                                                                                        \
@@ -35,7 +37,7 @@ static int grouped;
 static int shared_query;
 
 /* When set (and rows are grouped), the batch carries this class table and every key is drawn
- * from its row's class support: the model then lays a group out on the support (yz_kern.h). */
+ * from its row's class support: the model then lays a group out on the support (yz_kern.c). */
 static const ss_classes *supp_classes;
 /* Rows whose key 0 is made to stray outside their class's support: 0 none, 1 every row, 2
  * row 2 only. */
@@ -96,7 +98,7 @@ static double eval_loss(ss_model *m, const ss_batch *b) {
 
 /* Returns the worst relative error max|analytic - numeric| / max|numeric| over all params. */
 static double gradcheck(int normalize, int residual, int base, int zero_init, double *gmax) {
-  ss_yz_opts o = {M, normalize, residual, base, zero_init, f32};
+  ss_yz_opts o = {M, normalize, residual, base, zero_init, f32, kernels};
   ss_rng r;
   ss_rng_seed(&r, 1234 + normalize * 4 + residual * 2 + base);
   ss_model *m;
@@ -155,10 +157,30 @@ static void backward_matches_finite_differences_every_option(void **state) {
   shared_query = 0;
 }
 
+/* The reference (model.kernels=reference, yz_ref.c), the kernels' oracle, against finite
+ * differences: every option, at random parameters and at zero init (dZ exactly 0 there too). */
+static void reference_backward_matches_finite_differences(void **state) {
+  (void)state;
+  kernels = SS_KERNELS_REFERENCE;
+  for (int mask = 0; mask < 16; mask++) {
+    int nz = mask & 4 ? 1 : 0, res = mask & 2 ? 1 : 0, base = mask & 1, zero = mask >> 3;
+    double zmax;
+    double rel = gradcheck(nz, res, base, zero, &zmax);
+    print_message("reference normalize=%d residual=%d include_base_token=%d zero_init=%d: rel err %.3g, max|dZ| %.3g\n",
+                  nz, res, base, zero, rel, zmax);
+    assert_true(rel < 1e-7);
+    if (zero)
+      assert_true(zmax == 0.0);
+    else
+      assert_true(zmax > 1e-4);
+  }
+  kernels = SS_KERNELS_AUTO;
+}
+
 /* A model with the options of mask's low bits (normalize, residual, include_base_token),
  * precision f32_, every parameter uniform in +-1 from seed (r continues that stream). */
 static ss_model *random_model(int mask, int f32_, uint64_t seed, ss_rng *r) {
-  ss_yz_opts o = {M, (mask >> 2) & 1, (mask >> 1) & 1, mask & 1, 0, f32_};
+  ss_yz_opts o = {M, (mask >> 2) & 1, (mask >> 1) & 1, mask & 1, 0, f32_, kernels};
   ss_rng_seed(r, seed);
   ss_model *m;
   ss_err e;
@@ -352,7 +374,7 @@ static void support_layout_equals_union_layout(void **state) {
 
 /* A model with 2*2*2 = 8 parameters: Y group lr 0.1, Z group lr 0.3. */
 static ss_model *tiny(void) {
-  ss_yz_opts o = {2, 1, 0, 0, 1, 0};
+  ss_yz_opts o = {2, 1, 0, 0, 1, 0, SS_KERNELS_AUTO};
   ss_model *m;
   ss_err e;
   assert_int_equal(ss_yz_new(&o, NULL, &m, &e), SS_OK);
@@ -513,6 +535,7 @@ int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(backward_matches_finite_differences_every_option),
       cmocka_unit_test(zero_init_has_zero_dZ_and_nonzero_dY),
+      cmocka_unit_test(reference_backward_matches_finite_differences),
       cmocka_unit_test(grouped_path_equals_general_path),
       cmocka_unit_test(float32_backward_matches_finite_differences),
       cmocka_unit_test(float32_gradients_are_float64_to_float_rounding),

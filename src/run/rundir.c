@@ -68,6 +68,18 @@ void ss_run_unlock(int fd) {
   if (fd >= 0) close(fd);
 }
 
+int ss_run_write_config(const ss_config *cfg, const char *dir, ss_err *err) {
+  ss_config c = *cfg;
+  c.resume[0] = 0; /* how this invocation started is not part of the run */
+  char *p = ss_path_join(dir, "config.yaml");
+  ss_afile a;
+  int rc = ss_afile_open(&a, p, err);
+  free(p);
+  if (rc) return rc;
+  ss_config_write_yaml(&c, a.f);
+  return ss_afile_commit(&a, err);
+}
+
 int ss_run_begin(const ss_config *cfg, const ss_classes *cl, const char *dir, const char *command, ss_err *err) {
   char *rj = ss_path_join(dir, "run.json");
   int exists = ss_file_exists(rj);
@@ -76,14 +88,8 @@ int ss_run_begin(const ss_config *cfg, const ss_classes *cl, const char *dir, co
     return ss_seterr(err, SS_EINPUT, "out directory '%s' already holds a run (run.json); choose another out= or remove it", dir);
   int rc = ss_mkdir_p(dir, err);
   if (rc) return prefix_err(err, "key 'out'");
-  /* config.yaml */
-  char *p = ss_path_join(dir, "config.yaml");
-  ss_afile a;
-  rc = ss_afile_open(&a, p, err);
-  free(p);
-  if (rc) return prefix_err(err, "key 'out'");
-  ss_config_write_yaml(cfg, a.f);
-  if ((rc = ss_afile_commit(&a, err))) return rc;
+  if ((rc = ss_run_write_config(cfg, dir, err))) return prefix_err(err, "key 'out'");
+  char *p;
   if (cl) {
     p = ss_path_join(dir, "classes.json");
     rc = ss_classes_write_json(cl, p, err);
@@ -200,8 +206,7 @@ int ss_run_load_config(const char *dir, ss_config *cfg, ss_err *err) {
   json_decref(o);
   free(p);
   if (rc) return rc;
-  cfg->out[0] = 0;
-  snprintf(cfg->resume, sizeof cfg->resume, "%s", dir);
+  snprintf(cfg->resume, sizeof cfg->resume, "%s", dir); /* out stays as the run recorded it */
   return SS_OK;
 }
 

@@ -84,7 +84,7 @@ int ss_snap_recorder(const ss_recorder *r, const ss_snap_opts *o, ss_snap_class 
       continue;
     }
     for (int i = 0; i < R; i++) {
-      steps[i] = (double)r->rows[i].step;
+      steps[i] = (double)r->steps[i];
       kap[i] = r->per[(size_t)N * 0 + n].entropy - r->per[(size_t)N * i + n].entropy;
     }
     ss_snap_detect(steps, kap, R, o, &out[n]);

@@ -17,7 +17,7 @@ static void check_table(const ss_classes *cl, int normalize, int residual, unsig
   ss_rng r;
   ss_rng_seed(&r, seed);
   for (size_t i = 0; i < n; i++) th[i] = 2.0 * ss_rng_uniform(&r) - 1.0;
-  ss_yz_opts o = {M, normalize, residual, 0, 0, 0};
+  ss_yz_opts o = {M, normalize, residual, 0, 0, 0, SS_KERNELS_AUTO};
   ss_pop *p;
   ss_err err;
   assert_int_equal(ss_pop_new(cl, &o, &p, &err), SS_OK);
@@ -123,7 +123,7 @@ static void zero_params_give_log_M(void **state) {
   generated(kv, 1, &cl);
   size_t n = 2 * (size_t)cl.M * cl.M;
   double *th = calloc(n, sizeof(double)), *g = malloc(sizeof(double) * n), J, acc;
-  ss_yz_opts o = {cl.M, 1, 0, 0, 1, 0};
+  ss_yz_opts o = {cl.M, 1, 0, 0, 1, 0, SS_KERNELS_AUTO};
   ss_pop *p;
   ss_err err;
   assert_int_equal(ss_pop_new(&cl, &o, &p, &err), SS_OK);

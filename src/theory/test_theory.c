@@ -88,7 +88,7 @@ static void final_c_of(const ss_config *c, const ss_task_ops *ops, double *out) 
   assert_int_equal(ss_trainer_init(&tr, c, &o, ops, &err), SS_OK);
   assert_int_equal(ss_trainer_run(&tr, &err), SS_OK);
   size_t NM = (size_t)tr.rec.cl->N * tr.rec.cl->M;
-  memcpy(out, tr.rec.c + NM * (tr.rec.nrows - 1), sizeof(double) * NM);
+  memcpy(out, tr.rec.c_last, sizeof(double) * NM);
   ss_trainer_free(&tr);
 }
 

@@ -12,6 +12,7 @@
  * A row's loss/acc is J and the class accuracy at the parameters of that row (before the
  * update), as in a training run. */
 #include <math.h>
+#include <signal.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -19,7 +20,7 @@
 #include "scansnap/theory.h"
 
 static void yz_opts_of(const ss_config *cfg, const ss_classes *cl, ss_yz_opts *o) {
-  *o = (ss_yz_opts){cl->M, cfg->model.normalize, cfg->model.residual, cfg->model.include_base_token, cfg->model.zero_init, 0};
+  *o = (ss_yz_opts){cl->M, cfg->model.normalize, cfg->model.residual, cfg->model.include_base_token, cfg->model.zero_init, 0, SS_KERNELS_AUTO};
 }
 
 /* ---- flow: RK4 on d theta/dt = -eta * grad J ---- */
@@ -28,6 +29,8 @@ typedef struct {
   size_t n, half; /* 2 M^2, M^2 */
   double eta_y, eta_z;
   double *k1, *k2, *k3, *k4, *tmp, *g;
+  const volatile sig_atomic_t *stop; /* the run's stop request, polled at every RK4 step */
+  long long steps, max_steps;        /* RK4 steps taken (and tried), and the bound theory.max_steps */
 } flow_ws;
 
 static void flow_deriv(flow_ws *w, const double *th, double *k) {
@@ -60,6 +63,11 @@ static int flow_advance(flow_ws *w, const ss_config *cfg, double *th, double t, 
                         double *a, double *b, ss_err *err) {
   const double tol = cfg->theory.tol;
   while (t < t_end - 1e-12) {
+    if (w->stop && *w->stop)
+      return ss_seterr(err, SS_ESTOP, "stopped by signal %d at t = %g of the gradient flow; theory runs are run again, not resumed", (int)*w->stop, t);
+    if (++w->steps > w->max_steps)
+      return ss_seterr(err, SS_ERUN, "the gradient flow took more than theory.max_steps = %lld RK4 steps by t = %g (theory.tol = %g is too small for it; raise theory.tol or theory.max_steps)",
+                       w->max_steps, t, tol);
     double hh = *h < t_end - t ? *h : t_end - t;
     int landing = hh == t_end - t;
     if (tol <= 0) {
@@ -122,8 +130,16 @@ static int theory_init(ss_trainer *tr, ss_err *err) {
   int rc = ss_classes_from_config(cfg, &t->cl, err);
   if (rc) return rc;
   t->flow = cfg->theory.mode == SS_THEORY_FLOW;
+  /* the flow's cost is known up front for a fixed step; an adaptive one is bounded by
+   * theory.max_steps as it goes (and can be stopped between any two RK4 steps) */
+  if (t->flow && cfg->theory.tol > 0 && cfg->theory.tol < SS_THEORY_MIN_TOL)
+    return ss_seterr(err, SS_EINPUT, "key 'theory.tol': %g is below %g, the error double-precision RK4 steps can resolve (0 = fixed step theory.dt)",
+                     cfg->theory.tol, SS_THEORY_MIN_TOL);
+  if (t->flow && cfg->theory.tol <= 0 && (double)cfg->niter / cfg->theory.dt > (double)cfg->theory.max_steps)
+    return ss_seterr(err, SS_EINPUT, "key 'theory.dt': %g needs %.3g RK4 steps for niter = %d, more than theory.max_steps = %d; raise theory.dt or theory.max_steps",
+                     cfg->theory.dt, (double)cfg->niter / cfg->theory.dt, cfg->niter, cfg->theory.max_steps);
   ss_model *m = NULL;
-  if ((rc = ss_model_from_config(cfg, &t->cl, &m, err))) return rc;
+  if ((rc = ss_check_memory(cfg, t->cl.M, err)) || (rc = ss_model_from_config(cfg, &t->cl, &m, err))) return rc;
   if ((rc = ss_trainer_set_model(tr, m, !t->flow, err))) return rc;
   ss_yz_opts yo;
   yz_opts_of(cfg, &t->cl, &yo);
@@ -140,7 +156,7 @@ static int theory_init(ss_trainer *tr, ss_err *err) {
     t->buf = malloc(sizeof(double) * n * 8);
     if (!t->buf) return ss_seterr(err, SS_ERUN, "out of memory");
     t->w = (flow_ws){t->pop, n, (size_t)t->cl.M * t->cl.M, m->groups[0].lr, m->groups[1].lr, t->buf, t->buf + n, t->buf + 2 * n,
-                     t->buf + 3 * n, t->buf + 4 * n, t->buf + 5 * n};
+                     t->buf + 3 * n, t->buf + 4 * n, t->buf + 5 * n, tr->opts.stop, 0, cfg->theory.max_steps};
     t->h = cfg->theory.dt;
   }
   return SS_OK;

@@ -326,7 +326,7 @@ static int lm_init(ss_trainer *tr, ss_err *err) {
                      (long long)c->n[SS_SPLIT_VALID], B, T + 1);
 
   ss_model *m = NULL;
-  if ((rc = ss_tf_new(cfg, c->V, T, &m, err))) return rc;
+  if ((rc = ss_check_memory(cfg, c->V, err)) || (rc = ss_tf_new(cfg, c->V, T, &m, err))) return rc;
   if ((rc = ss_trainer_set_model(tr, m, 1, err))) return rc;
   if ((rc = ss_batch_alloc(&t->b, B, T, err))) return rc;
   t->b.y = malloc(sizeof(int) * (size_t)B * T);
@@ -366,7 +366,10 @@ static int lm_init(ss_trainer *tr, ss_err *err) {
 
   const int64_t per_epoch_all = (t->L - 1) / T;
   t->per_epoch = cfg->text.epoch_steps > 0 && cfg->text.epoch_steps < per_epoch_all ? cfg->text.epoch_steps : per_epoch_all;
-  tr->niter = (long long)cfg->text.epochs * t->per_epoch;
+  /* niter optimizer updates, at most text.epochs epochs of per_epoch updates */
+  const long long budget = (long long)cfg->text.epochs * t->per_epoch;
+  tr->niter = cfg->niter < budget ? cfg->niter : budget;
+  tr->extra_rows = cfg->text.epochs + t->npsteps; /* fresh validations, probe steps */
   /* the token streams the run reads: a resumed run refuses a corpus that changed under it */
   uint64_t h = ss_fnv1a64(c->ids[SS_SPLIT_TRAIN], sizeof(int32_t) * (size_t)c->n[SS_SPLIT_TRAIN], SS_FNV_INIT);
   h = ss_fnv1a64(c->ids[SS_SPLIT_VALID], sizeof(int32_t) * (size_t)c->n[SS_SPLIT_VALID], h);
@@ -397,10 +400,11 @@ static int lm_start(ss_trainer *tr, int restored, ss_err *err) {
   return rc;
 }
 
-/* After an epoch's last update: its validation, then the next epoch. */
+/* After an epoch's last update: its validation, then the next epoch; a run that niter ends
+ * inside an epoch is validated before its final row too. */
 static int lm_boundary(ss_trainer *tr, long long s, ss_err *err) {
-  (void)s;
   lm_task *t = tr->task;
+  if (s == tr->niter && t->k > 0 && t->k < t->per_epoch && !t->valid_fresh) return lm_validate(tr, t, err);
   if (t->k < t->per_epoch) return SS_OK;
   int rc = lm_validate(tr, t, err);
   if (rc) return rc;
@@ -456,9 +460,11 @@ static int lm_restore(ss_trainer *tr, const ss_train_pos *pos, ss_err *err) {
 
 static int lm_batch(ss_trainer *tr, long long s, int last, ss_err *err) {
   (void)s;
+  (void)last;
   lm_task *t = tr->task;
-  /* the final row (after the last update): one more batch, evaluated, no update */
-  return fill_batch(&t->c, t->c.ids[SS_SPLIT_TRAIN], t->L, last ? 0 : t->k, &t->b, err);
+  /* the batch the next update uses (for the final row, evaluated without an update; after
+   * the last epoch that is the first batch of the epoch that would follow) */
+  return fill_batch(&t->c, t->c.ids[SS_SPLIT_TRAIN], t->L, t->k, &t->b, err);
 }
 
 static int lm_forward(ss_trainer *tr, long long s, int last, double *loss, double *acc, ss_err *err) {
@@ -524,7 +530,7 @@ static void lm_summarize(ss_trainer *tr, ss_train_summary *s) {
   l->attn_entropy_last = l->freq_mass_last = l->ctx_mass_last = l->self_mass_last = NAN;
   const ss_recorder *rec = &tr->rec;
   if (tr->has_rec && rec->nrows) {
-    const ss_row *f = &rec->rows[0], *e = &rec->rows[rec->nrows - 1];
+    const ss_row *f = &rec->first, *e = &rec->last;
     l->first_train_loss = f->loss;
     l->attn_entropy_first = f->extra[X_ATTN_ENT];
     l->freq_mass_first = f->extra[X_FREQ];

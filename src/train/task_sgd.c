@@ -59,7 +59,7 @@ static int sgd_init(ss_trainer *tr, ss_err *err) {
   }
   const int T = t->sf.data ? t->sf.T : cfg->data.T;
   ss_model *m = NULL;
-  if ((rc = ss_model_from_config(cfg, &t->cl, &m, err))) return rc;
+  if ((rc = ss_check_memory(cfg, t->cl.M, err)) || (rc = ss_model_from_config(cfg, &t->cl, &m, err))) return rc;
   if ((rc = ss_trainer_set_model(tr, m, 1, err))) return rc;
   if ((rc = ss_batch_alloc(&t->b, cfg->batchsize, T, err))) return rc;
   if ((rc = ss_trainer_set_classes(tr, &t->cl, err))) return rc;

@@ -1,4 +1,5 @@
-/* Checkpoints: a save/load round trip restores every piece of a run's state bit for bit;
+/* Checkpoints: a save/load round trip restores every piece of a run's state bit for bit
+ * (the metrics rows: the recorder's streams, cut back to the checkpoint on resume);
  * a truncated, bit-flipped or extended checkpoint is an error naming the file (never a
  * crash, never a silently different state); resuming from a corrupt checkpoint exits 2;
  * NaN/Inf stops a run with exit 3, names the step and the tensor, marks run.json
@@ -7,6 +8,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 
 #include "ss_test.h"
 #include <scansnap.h>
@@ -37,8 +39,9 @@ static void state_free(run_state *s) {
   ss_classes_free(&s->cl);
 }
 
-/* A state with every field away from its initial value; rows at steps 0, 2, 4, 6. */
-static void state_fill(run_state *s, ss_train_pos *pos) {
+/* A state with every field away from its initial value; rows at steps 0, 2, 4, 6 (the
+ * recorder streams into dir when given). */
+static void state_fill_rows(run_state *s, ss_train_pos *pos, const char *dir) {
   ss_rng r;
   ss_rng_seed(&r, 5);
   double *p = s->m->params, *m1 = s->o.m1, *m2 = s->o.m2;
@@ -51,6 +54,7 @@ static void state_fill(run_state *s, ss_train_pos *pos) {
   size_t NM = (size_t)s->cl.N * s->cl.M;
   double *c = malloc(sizeof(double) * NM);
   ss_err err;
+  if (dir) assert_int_equal(ss_recorder_open(&s->rec, dir, &err), SS_OK);
   for (int k = 0; k < 4; k++) {
     for (size_t i = 0; i < NM; i++) c[i] = s->cl.prob[i] * (1 + ss_rng_uniform(&r));
     assert_int_equal(ss_recorder_add(&s->rec, 2 * k, ss_rng_uniform(&r), 0.5, c, 1.0 + k, 2.0 + k, NULL, &err), SS_OK);
@@ -61,17 +65,19 @@ static void state_fill(run_state *s, ss_train_pos *pos) {
   pos->data_pos = 3;
 }
 
+static void state_fill(run_state *s, ss_train_pos *pos) { state_fill_rows(s, pos, NULL); }
+
 static char *save_fixture(run_state *s, ss_train_pos *pos, const char *tag) {
   char *dir = ss_test_tmpdir(tag);
   char *path = ss_path_join(dir, "checkpoint.safetensors");
   free(dir);
   ss_err err;
   const char *meta[] = {"classes_fnv1a", "0123456789abcdef", NULL};
-  assert_int_equal(ss_checkpoint_save(path, s->m, &s->o, pos, &s->rec, meta, &err), SS_OK);
+  assert_int_equal(ss_checkpoint_save(path, s->m, &s->o, pos, meta, NULL, 0, &err), SS_OK);
   return path;
 }
 
-static void round_trip_restores_params_moments_position_and_rows(void **state) {
+static void round_trip_restores_params_moments_position(void **state) {
   (void)state;
   run_state a, b;
   ss_train_pos pa, pb;
@@ -81,7 +87,7 @@ static void round_trip_restores_params_moments_position_and_rows(void **state) {
   state_init(&b);
   ss_err err;
   const char *expect[] = {"classes_fnv1a", "0123456789abcdef", NULL};
-  assert_int_equal(ss_checkpoint_load(path, b.m, &b.o, &pb, &b.rec, expect, &err), SS_OK);
+  assert_int_equal(ss_checkpoint_load(path, b.m, &b.o, &pb, expect, NULL, 0, NULL, NULL, &err), SS_OK);
   size_t bytes = a.m->nparams * sizeof(double);
   assert_memory_equal(a.m->params, b.m->params, bytes);
   assert_memory_equal(a.o.m1, b.o.m1, bytes);
@@ -90,24 +96,80 @@ static void round_trip_restores_params_moments_position_and_rows(void **state) {
   assert_int_equal(pb.step, 6);
   assert_int_equal(pb.data_pos, 3);
   assert_memory_equal(pa.rng.s, pb.rng.s, sizeof pa.rng.s);
-  /* the row at the checkpoint's own step (6) is redone by the resumed loop */
-  assert_int_equal(b.rec.nrows, 3);
-  for (int r = 0; r < 3; r++) {
-    assert_int_equal(a.rec.rows[r].step, b.rec.rows[r].step);
-    assert_memory_equal(&a.rec.rows[r], &b.rec.rows[r], sizeof(ss_row));
-  }
-  size_t NM = (size_t)a.cl.N * a.cl.M;
-  assert_memory_equal(a.rec.c, b.rec.c, 3 * NM * sizeof(double));
-  assert_memory_equal(a.rec.per, b.rec.per, 3 * (size_t)a.cl.N * sizeof(ss_class_metrics));
   /* a different input checksum is refused */
   const char *other[] = {"classes_fnv1a", "fedcba9876543210", NULL};
-  ss_recorder_free(&b.rec);
-  ss_recorder_init(&b.rec, &b.cl, &err);
-  assert_int_equal(ss_checkpoint_load(path, b.m, &b.o, &pb, &b.rec, other, &err), SS_EINPUT);
+  assert_int_equal(ss_checkpoint_load(path, b.m, &b.o, &pb, other, NULL, 0, NULL, NULL, &err), SS_EINPUT);
   assert_non_null(strstr(err.msg, "inputs changed"));
   free(path);
   state_free(&a);
   state_free(&b);
+}
+
+/* The metrics rows live in the recorder's streams: a resume at the checkpoint's step keeps
+ * exactly the rows before it (count and checksum as the checkpoint recorded them), restores
+ * the in-memory state bit for bit, cuts off what came after, and refuses streams that do not
+ * match. */
+static void recorder_streams_resume_at_a_checkpoint(void **state) {
+  (void)state;
+  run_state a;
+  ss_train_pos pa;
+  state_init(&a);
+  char *dir = ss_test_tmpdir("ckpt-rows");
+  state_fill_rows(&a, &pa, dir); /* rows at 0, 2, 4, 6 */
+  ss_recorder full;              /* the same rows in memory, and the sum after row 4 */
+  ss_err err;
+  ss_recorder_init(&full, &a.cl, &err);
+  char *dir2 = ss_test_tmpdir("ckpt-rows-3");
+  assert_int_equal(ss_recorder_open(&full, dir2, &err), SS_OK);
+  const size_t NM = (size_t)a.cl.N * a.cl.M;
+  double *c = malloc(sizeof(double) * NM);
+  long long rows3 = -1, rows;
+  uint64_t sum3 = 0, sum;
+  for (int r = 0; r < 3; r++) {
+    for (size_t i = 0; i < NM; i++) c[i] = a.cl.prob[i] * (1 + 0.1 * r) + 1e-3 * (double)i;
+    assert_int_equal(ss_recorder_add(&full, 2 * r, 0.5 * r, 1, c, 1, 2, NULL, &err), SS_OK);
+  }
+  assert_int_equal(ss_recorder_sync(&full, 6, &rows3, &sum3, &err), SS_OK); /* what a checkpoint at step 6 records */
+  assert_int_equal(rows3, 3);
+  assert_int_equal(ss_recorder_add(&full, 6, 9, 1, c, 1, 2, NULL, &err), SS_OK); /* after the checkpoint */
+  assert_int_equal(ss_recorder_sync(&full, 100, &rows, &sum, &err), SS_OK);
+  ss_recorder_free(&full);
+  /* resume at step 6: three rows back, the fourth cut off */
+  ss_recorder b;
+  ss_recorder_init(&b, &a.cl, &err);
+  assert_int_equal(ss_recorder_resume(&b, dir2, 6, rows3, sum3, &err), SS_OK);
+  assert_int_equal(b.nrows, 3);
+  assert_int_equal(b.steps[2], 4);
+  assert_true(b.last.loss == 1.0);
+  ss_recorder_free(&b);
+  char *mb = ss_path_join(dir2, "metrics.bin");
+  struct stat st;
+  assert_int_equal(stat(mb, &st), 0);
+  assert_int_equal((long long)st.st_size, 32 + 3 * 8 * 5); /* header + 3 rows of step and 4 doubles */
+  /* a count or checksum that does not match: refused, naming the stream */
+  ss_recorder_init(&b, &a.cl, &err);
+  assert_int_equal(ss_recorder_resume(&b, dir2, 6, rows3, sum3 ^ 1, &err), SS_EINPUT);
+  assert_non_null(strstr(err.msg, "metrics.bin"));
+  ss_recorder_free(&b);
+  ss_recorder_init(&b, &a.cl, &err);
+  assert_int_equal(ss_recorder_resume(&b, dir2, 6, 2, sum3, &err), SS_EINPUT);
+  ss_recorder_free(&b);
+  /* the rows of state_fill_rows, all four, come back as they were recorded */
+  assert_int_equal(ss_recorder_sync(&a.rec, 100, &rows, &sum, &err), SS_OK);
+  ss_recorder_init(&b, &a.cl, &err);
+  assert_int_equal(ss_recorder_resume(&b, dir, 100, rows, sum, &err), SS_OK);
+  assert_int_equal(b.nrows, 4);
+  assert_memory_equal(b.steps, a.rec.steps, 4 * sizeof(long long));
+  assert_memory_equal(b.per, a.rec.per, 4 * (size_t)a.cl.N * sizeof(ss_class_metrics));
+  assert_memory_equal(&b.first, &a.rec.first, sizeof(ss_row));
+  assert_memory_equal(&b.last, &a.rec.last, sizeof(ss_row));
+  assert_memory_equal(b.c_last, a.rec.c_last, NM * sizeof(double));
+  ss_recorder_free(&b);
+  free(mb);
+  free(c);
+  free(dir);
+  free(dir2);
+  state_free(&a);
 }
 
 static int write_bytes(const char *path, const char *buf, size_t n) {
@@ -123,12 +185,11 @@ static int load_and_compare(const char *path, run_state *a, const ss_train_pos *
   run_state b;
   ss_train_pos pb;
   state_init(&b);
-  int rc = ss_checkpoint_load(path, b.m, &b.o, &pb, &b.rec, NULL, err);
+  int rc = ss_checkpoint_load(path, b.m, &b.o, &pb, NULL, NULL, 0, NULL, NULL, err);
   size_t bytes = a->m->nparams * sizeof(double);
   *same = rc == SS_OK && !memcmp(a->m->params, b.m->params, bytes) && !memcmp(a->o.m1, b.o.m1, bytes) &&
           !memcmp(a->o.m2, b.o.m2, bytes) && a->o.t == b.o.t && pa->step == pb.step && pa->data_pos == pb.data_pos &&
-          !memcmp(pa->rng.s, pb.rng.s, sizeof pa->rng.s) && b.rec.nrows == 3 &&
-          !memcmp(a->rec.c, b.rec.c, 3 * sizeof(double) * a->cl.N * a->cl.M);
+          !memcmp(pa->rng.s, pb.rng.s, sizeof pa->rng.s);
   state_free(&b);
   return rc;
 }
@@ -282,7 +343,8 @@ static void huge_learning_rate_diverges_with_exit_3_naming_step_and_tensor(void 
 
 int main(void) {
   const struct CMUnitTest tests[] = {
-      cmocka_unit_test(round_trip_restores_params_moments_position_and_rows),
+      cmocka_unit_test(round_trip_restores_params_moments_position),
+      cmocka_unit_test(recorder_streams_resume_at_a_checkpoint),
       cmocka_unit_test(damaged_checkpoint_is_an_error_never_a_different_state),
       cmocka_unit_test(resume_from_corrupt_checkpoint_exits_2_naming_it),
       cmocka_unit_test(huge_learning_rate_diverges_with_exit_3_naming_step_and_tensor),

@@ -40,7 +40,7 @@ static void tiny_config(ss_config *c, const char *data, const char *out) {
   const char *kv[] = {"model.type=transformer", "model.task=lm", "model.d=16", "model.H=2", "data.T=8", "batchsize=4", "opt.method=sgd",
                       "opt.momentum=0", "opt.lr_y=2", "opt.lr_z=2", "opt.clip=0.5", "opt.lr_decay=0.9", "text.epochs=2",
                       "text.top_k=5", "save_per_minibatch=20", "model.use_ffn=true", "model.ffn_hidden=16", "model.use_ln=true",
-                      "model.use_residue=true", "model.pos=sinusoidal", "model.dropout=0.1", "text.probe_steps=0,50", "threads=1"};
+                      "model.use_residue=true", "model.pos=sinusoidal", "model.dropout=0.1", "text.probe_steps=0,50", "threads=1", "niter=100000"};
   for (size_t i = 0; i < sizeof kv / sizeof kv[0]; i++) assert_int_equal(ss_config_override(c, kv[i], &e), SS_OK);
   assert_int_equal(ss_config_set(c, "data.path", data, &e), SS_OK);
   assert_int_equal(ss_config_set(c, "out", out, &e), SS_OK);
@@ -138,6 +138,44 @@ static void lm_run_is_identical_whatever_the_thread_count(void **state) {
   free(d1), free(d2), free(data);
 }
 
+/* niter is the number of optimizer updates for language-model runs too: a cap inside an
+ * epoch ends the run there, with a validation in its final row. */
+static void niter_bounds_a_language_model_run(void **state) {
+  (void)state;
+  char *data = make_corpus("lmniter");
+  char *dir = ss_test_tmpdir("lmniterrun");
+  ss_config c;
+  tiny_config(&c, data, dir);
+  ss_err e = {0};
+  assert_int_equal(ss_config_override(&c, "niter=40", &e), SS_OK);
+  ss_lm_summary s;
+  assert_int_equal(run_or_skip(&c, dir, &s, &e), SS_OK);
+  assert_int_equal(s.steps, 40);
+  assert_int_equal(s.epochs, 0); /* an epoch has 112 updates: the cap came first */
+  assert_true(isfinite(s.final_valid_loss) && s.final_valid_loss < s.first_valid_loss);
+  char *p = ss_path_join(dir, "metrics.csv"), *buf;
+  size_t n;
+  assert_int_equal(ss_read_file(p, &buf, &n, &e), SS_OK);
+  /* the last row is step 40 and carries the final validation (column valid_loss, not nan) */
+  char *last = buf + n - 1;
+  while (last > buf && last[-1] != '\n') last--;
+  assert_int_equal(strncmp(last, "40,", 3), 0);
+  int col = -1, k = 0;
+  for (char *h = buf; *h && *h != '\n'; h++, k += 0) {
+    if (!strncmp(h, "valid_loss,", 11) && (h == buf || h[-1] == ',')) col = k;
+    if (*h == ',') k++;
+  }
+  assert_true(col > 0);
+  char *f = last;
+  for (int i = 0; i < col; i++) f = strchr(f, ',') + 1;
+  double v = strtod(f, NULL);
+  assert_true(isfinite(v) && fabs(v - s.final_valid_loss) < 1e-12);
+  free(buf);
+  free(p);
+  free(dir);
+  free(data);
+}
+
 static void lm_bad_configurations_are_one_line_input_errors(void **state) {
   (void)state;
   char *data = make_corpus("lmbad");
@@ -185,6 +223,7 @@ int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(lm_on_tiny_corpus_lowers_loss_and_writes_figure7_files),
       cmocka_unit_test(lm_run_is_identical_whatever_the_thread_count),
+      cmocka_unit_test(niter_bounds_a_language_model_run),
       cmocka_unit_test(lm_bad_configurations_are_one_line_input_errors),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);

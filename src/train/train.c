@@ -3,7 +3,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
+#include "scansnap/io.h"
 #include "scansnap/train.h"
 #include "scansnap/transformer.h"
 #include "scansnap/yz.h"
@@ -13,7 +15,7 @@ int ss_model_from_config(const ss_config *cfg, const ss_classes *cl, ss_model **
   ss_rng_seed(&init, ss_stream_seed(cfg->seed, SS_STREAM_INIT));
   if (cfg->model.type == SS_MODEL_YZ) {
     ss_yz_opts o = {cl->M, cfg->model.normalize, cfg->model.residual, cfg->model.include_base_token, cfg->model.zero_init,
-                    cfg->model.precision == SS_PREC_F32};
+                    cfg->model.precision == SS_PREC_F32, cfg->model.kernels};
     int rc = ss_yz_new(&o, &init, out, err);
     if (rc) return rc;
     (*out)->groups[0].lr = ss_config_lr_y(cfg);
@@ -22,6 +24,58 @@ int ss_model_from_config(const ss_config *cfg, const ss_classes *cl, ss_model **
   }
   /* transformer: vocabulary from the class table, positions up to data.T */
   return ss_tf_new(cfg, cl->M, cfg->data.T, out, err);
+}
+
+/* The two parts of a run's memory: what grows with the vocabulary (parameters, gradients,
+ * moments; the Y/Z model's M x M dY chunks; logits) and what grows with the batch. */
+static void memory_parts(const ss_config *cfg, int M, double *vocab, double *batch, const char **what) {
+  const double B = cfg->batchsize, T = cfg->data.T, m = M;
+  *batch = B * T * 4 * 2; /* tokens and per-position targets */
+  if (cfg->model.type == SS_MODEL_YZ) {
+    const double S = (T < m ? T : m) + 1, Mp = m + 8;
+    *vocab = 2 * m * m * 8 * 4 + 8 * m * m * 8;          /* Y, Z with grads and two moments; dY chunks */
+    *batch += B * S * (4 + 8 + 8) + B * Mp * (8 + 4 + 4); /* keys, their weights and shares; rows over M */
+    *what = "the per-sequence workspace";
+  } else {
+    const double d = cfg->model.d, H = cfg->model.H, L = 1; /* layers */
+    const double F = cfg->model.use_ffn ? (cfg->model.ffn_hidden > 0 ? cfg->model.ffn_hidden : 4 * d) : 0;
+    const double logits = (cfg->model.task == SS_TASK_LM ? B * T : B) * m * 4 * 2;
+    const double att = L * B * H * T * T * 4 * 3; /* scores, probabilities, dropout mask */
+    *vocab = (2 * m * d + T * d + L * (4 * d * d + 2 * d * F)) * 4 * 4;
+    *batch += L * B * T * (12 * d + 3 * F) * 4 + att + logits;
+    *what = att > logits ? "the T x T attention of every sequence" : "the logits";
+  }
+}
+
+double ss_run_memory_estimate(const ss_config *cfg, int M, const char **what) {
+  double v, b;
+  const char *w;
+  memory_parts(cfg, M, &v, &b, &w);
+  if (what) *what = v > b ? (cfg->model.type == SS_MODEL_YZ ? "the M x M parameters" : "the parameters") : w;
+  return v + b;
+}
+
+int ss_check_memory(const ss_config *cfg, int M, ss_err *err) {
+  double v, b;
+  const char *what;
+  memory_parts(cfg, M, &v, &b, &what);
+  double limit = cfg->max_memory_mb > 0 ? cfg->max_memory_mb * 1048576.0 : 0;
+  if (limit <= 0) {
+    const long pages = sysconf(_SC_PHYS_PAGES), psize = sysconf(_SC_PAGE_SIZE);
+    limit = pages > 0 && psize > 0 ? 0.8 * (double)pages * (double)psize : 0;
+  }
+  if (!(limit > 0) || v + b <= limit) return SS_OK;
+  const char *lim = cfg->max_memory_mb > 0 ? "max_memory_mb =" : "80% of this machine's";
+  if (b >= v)
+    return ss_seterr(err, SS_EINPUT,
+                     "key 'batchsize': %d sequences of data.T = %d tokens need about %.1f GiB (mostly %s), more than %s %.1f GiB; lower batchsize "
+                     "or data.T, or raise max_memory_mb",
+                     cfg->batchsize, cfg->data.T, (v + b) / 1073741824.0, what, lim, limit / 1073741824.0);
+  return ss_seterr(err, SS_EINPUT,
+                   "key '%s': a vocabulary of M = %d token ids needs about %.1f GiB for the model's parameters%s, more than %s %.1f GiB; use "
+                   "fewer tokens, or raise max_memory_mb",
+                   cfg->model.type == SS_MODEL_YZ ? "data.num_unique_per_next" : "model.d", M, (v + b) / 1073741824.0,
+                   cfg->model.type == SS_MODEL_YZ ? " (M x M)" : "", lim, limit / 1073741824.0);
 }
 
 const ss_task_ops *ss_train_task(const ss_config *cfg) {
@@ -83,18 +137,21 @@ int ss_train_resume_config(const char *dir, const char *const *overrides, int n,
     if ((rc = ss_config_override(cfg, a, err))) return rc;
   }
   if ((rc = ss_config_validate(cfg, err))) return rc;
-  if (cfg->model.type == SS_MODEL_TRANSFORMER && cfg->model.task == SS_TASK_LM) {
-    /* a language-model run is as long as text.epochs, which a resumed run cannot change */
-    if (!strcmp(status, "complete")) {
-      *nothing_to_do = 1;
-      snprintf(message, message_n, "run %s is already complete (text.epochs = %d); nothing to do", dir, cfg->text.epochs);
-    }
-    return SS_OK;
-  }
   if (!strcmp(status, "complete")) {
     if (!niter_given || cfg->niter == saved_niter) {
+      /* nothing to train; say whether what the run left is intact */
+      char *ck = ss_path_join(dir, "checkpoint.safetensors");
+      ss_stfile f;
+      ss_err e = {0};
+      int bad = !ck || !ss_file_exists(ck) || ss_safetensors_read(ck, &f, &e) != SS_OK;
+      if (!bad) ss_st_free(&f);
+      free(ck);
+      if (bad)
+        return ss_seterr(err, SS_EINPUT, "run '%s' is complete (niter = %d) but its checkpoint cannot be used to extend it: %s", dir, saved_niter,
+                         e.msg[0] ? e.msg : "checkpoint.safetensors is missing");
       *nothing_to_do = 1;
-      snprintf(message, message_n, "run %s is already complete (niter = %d); nothing to do", dir, saved_niter);
+      snprintf(message, message_n, "run %s is already complete (niter = %d); its checkpoint is intact (checksum verified); nothing to do",
+               dir, saved_niter);
       return SS_OK;
     }
     if (cfg->niter < saved_niter)

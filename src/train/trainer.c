@@ -35,6 +35,24 @@ int ss_trainer_record_classes(ss_trainer *tr, long long s, double loss, double a
   return ss_recorder_add(&tr->rec, s, loss, acc, tr->c, ss_model_group_norm(tr->m, 0), ss_model_group_norm(tr->m, 1), NULL, err);
 }
 
+/* Refuses, before anything is created, a run whose metrics would outgrow max_output_mb
+ * (files in a directory; memory for a run in memory, which keeps every row). */
+static int check_size(ss_trainer *tr, ss_err *err) {
+  const ss_config *c = &tr->cfg;
+  if (c->max_output_mb <= 0) return SS_OK;
+  const long long rows = tr->niter / c->save_per_minibatch + 2 + tr->extra_rows;
+  double disk, mem;
+  ss_recorder_estimate(tr->rec.cl, tr->rec.nextra, rows, &disk, &mem);
+  if (!tr->dir[0]) mem += (double)rows * (sizeof(ss_row) + 8.0 * tr->rec.cl->N * tr->rec.cl->M);
+  const double need = (tr->dir[0] ? disk + mem : mem) / 1048576.0;
+  if (need > c->max_output_mb)
+    return ss_seterr(err, SS_EINPUT,
+                     "key 'max_output_mb': this run would record %lld metrics rows (niter / save_per_minibatch = %lld / %d) and need about %.0f MB "
+                     "for them, more than max_output_mb = %d; raise save_per_minibatch, or max_output_mb to allow it",
+                     rows, tr->niter, c->save_per_minibatch, need, c->max_output_mb);
+  return SS_OK;
+}
+
 int ss_trainer_init(ss_trainer *tr, const ss_config *cfg, const ss_run_opts *o, const ss_task_ops *ops, ss_err *err) {
   memset(tr, 0, sizeof *tr);
   tr->cfg = *cfg;
@@ -52,6 +70,7 @@ int ss_trainer_init(ss_trainer *tr, const ss_config *cfg, const ss_run_opts *o, 
   ss_threads_set(saved);
   if (rc == SS_OK && !tr->has_rec) rc = ss_seterr(err, SS_ERUN, "task '%s' set up no recorder", ops->name);
   if (rc == SS_OK && !tr->m) rc = ss_seterr(err, SS_ERUN, "task '%s' set up no model", ops->name);
+  if (rc == SS_OK) rc = check_size(tr, err);
   if (rc == SS_OK && tr->dir[0]) {
     tr->ckpt = ss_path_join(tr->dir, "checkpoint.safetensors");
     if (!tr->ckpt) rc = ss_seterr(err, SS_ERUN, "out of memory");
@@ -74,7 +93,9 @@ void ss_trainer_free(ss_trainer *tr) {
   tr->c = NULL;
 }
 
-/* The checkpoint of the boundary snapshot (boundary = 1) or of the live state. */
+/* The checkpoint of the boundary snapshot (boundary = 1) or of the live state. Besides the
+ * task's pairs, its __metadata__ says how many metrics rows were on disk and their checksum
+ * (a resume cuts the streams back to them; tasks that are not resumed record none). */
 static int save_checkpoint(ss_trainer *tr, long long step, int boundary, ss_err *err) {
   ss_train_pos pos = {step, {{0, 0, 0, 0}}, 0};
   ss_tensor extra[SS_CKPT_MAX_EXTRA];
@@ -84,9 +105,27 @@ static int save_checkpoint(ss_trainer *tr, long long step, int boundary, ss_err 
     if (rc) return ss_seterr(err, SS_ERUN, "checkpoint '%s': the task's state does not fit", tr->ckpt);
   }
   pos.step = step;
-  const int rows = !(tr->flags & SS_TASK_NO_RESUME);
-  return ss_checkpoint_save_ext(tr->ckpt, tr->m, tr->has_opt ? &tr->opt : NULL, &pos, rows ? &tr->rec : NULL, rows ? tr->meta : NULL,
-                                extra, nextra, err);
+  const char *meta[2 * 8 + 1] = {NULL};
+  char rows[32], sum[32];
+  if (!(tr->flags & SS_TASK_NO_RESUME)) {
+    long long nrows;
+    uint64_t fnv;
+    int rc = ss_recorder_sync(&tr->rec, step, &nrows, &fnv, err);
+    if (rc) return rc;
+    snprintf(rows, sizeof rows, "%lld", nrows);
+    snprintf(sum, sizeof sum, "%016llx", (unsigned long long)fnv);
+    int k = 0;
+    for (int i = 0; tr->meta && tr->meta[i] && tr->meta[i + 1] && k < 2 * 6; i += 2) {
+      meta[k++] = tr->meta[i];
+      meta[k++] = tr->meta[i + 1];
+    }
+    meta[k++] = "metrics_rows";
+    meta[k++] = rows;
+    meta[k++] = "metrics_fnv1a";
+    meta[k++] = sum;
+    meta[k] = NULL;
+  }
+  return ss_checkpoint_save(tr->ckpt, tr->m, tr->has_opt ? &tr->opt : NULL, &pos, meta, extra, nextra, err);
 }
 
 static int restore_checkpoint(ss_trainer *tr, ss_err *err) {
@@ -95,10 +134,19 @@ static int restore_checkpoint(ss_trainer *tr, ss_err *err) {
   int nextra = 0;
   if (tr->ops->state && tr->ops->state(tr, 0, &pos, extra, &nextra))
     return ss_seterr(err, SS_ERUN, "checkpoint '%s': the task's state does not fit", tr->ckpt);
-  int rc = ss_checkpoint_load_ext(tr->ckpt, tr->m, tr->has_opt ? &tr->opt : NULL, &pos, &tr->rec, tr->meta, extra, nextra, err);
+  static const char *const want[] = {"metrics_rows", "metrics_fnv1a", NULL};
+  char got[2][64];
+  int rc = ss_checkpoint_load(tr->ckpt, tr->m, tr->has_opt ? &tr->opt : NULL, &pos, tr->meta, extra, nextra, want, got, err);
   if (rc) return rc;
   if (pos.step > tr->niter)
     return ss_seterr(err, SS_EINPUT, "key 'niter': the checkpoint in '%s' is at step %lld, beyond niter = %lld", tr->dir, pos.step, tr->niter);
+  char *e1, *e2;
+  const long long rows = strtoll(got[0], &e1, 10);
+  const unsigned long long sum = strtoull(got[1], &e2, 16);
+  if (*e1 || *e2 || rows < 0)
+    return ss_seterr(err, SS_EINPUT, "checkpoint '%s': metrics_rows '%s' / metrics_fnv1a '%s' are not a count and a checksum", tr->ckpt, got[0],
+                     got[1]);
+  if ((rc = ss_recorder_resume(&tr->rec, tr->dir, pos.step, rows, (uint64_t)sum, err))) return rc;
   if (tr->ops->restore && (rc = tr->ops->restore(tr, &pos, err))) return rc;
   tr->step = tr->first_step = tr->last_good = pos.step;
   tr->restored = 1;
@@ -116,14 +164,24 @@ int ss_trainer_begin(ss_trainer *tr, ss_err *err) {
     if (resuming && (rc = ss_run_status(tr->dir, status, sizeof status, err))) goto out;
     /* one process per run directory, from before the checkpoint is read to the end */
     if ((rc = ss_run_lock(tr->dir, &tr->lockfd, err))) goto out;
-    if (resuming && !(tr->flags & SS_TASK_NO_RESUME) && ss_file_exists(tr->ckpt) && (rc = restore_checkpoint(tr, err))) goto out;
     if (resuming) {
+      if (!(tr->flags & SS_TASK_NO_RESUME) && ss_file_exists(tr->ckpt))
+        rc = restore_checkpoint(tr, err);
+      else /* started, but no checkpoint yet: from the start */
+        rc = ss_recorder_open(&tr->rec, tr->dir, err);
+      if (rc) goto out;
       ss_run_clean_tmp(tr->dir);
-      rc = ss_run_finish(tr->dir, tr->opts.command, "running", &tr->cfg, NULL, NULL, err);
+      /* the directory describes the run it holds: a resume that extends it (niter) says so */
+      if ((rc = ss_run_write_config(&tr->cfg, tr->dir, err))) goto out;
+      if ((rc = ss_run_finish(tr->dir, tr->opts.command, "running", &tr->cfg, NULL, NULL, err))) goto out;
+      tr->begun = 1;
     } else {
+      /* refuses a directory that holds a run before anything in it is touched */
       rc = ss_run_begin(&tr->cfg, tr->rec.cl->N > 0 ? tr->rec.cl : NULL, tr->dir, tr->opts.command, err);
+      if (rc) goto out;
+      tr->begun = 1;
+      if ((rc = ss_recorder_open(&tr->rec, tr->dir, err))) goto out;
     }
-    if (rc) goto out;
   }
   tr->begun = 1;
   if (tr->ops->start) rc = tr->ops->start(tr, tr->restored, err);
@@ -181,14 +239,23 @@ int ss_trainer_step(ss_trainer *tr, ss_err *err) {
   if (last || s % tr->cfg.save_per_minibatch == 0 || (ops->want_row && ops->want_row(tr, s))) {
     rc = ops->record ? ops->record(tr, s, loss, acc, err) : ss_trainer_record_classes(tr, s, loss, acc, err);
     if (rc) goto out;
-    if (tr->opts.progress) {
-      ss_progress p = {s, tr->niter, loss, ss_now() - tr->t_start, tr->t_train, tr->items_per_step};
-      tr->opts.progress(tr->opts.progress_ud, &p);
-    }
+  }
+  if (tr->opts.progress) {
+    ss_progress p = {s, tr->niter, loss, ss_now() - tr->t_start, tr->t_train, tr->items_per_step};
+    tr->opts.progress(tr->opts.progress_ud, &p);
   }
   char where[128], what[200];
   if (!isfinite(loss)) {
     snprintf(what, sizeof what, "loss is %g", loss);
+    rc = diverged(err, s, what);
+    goto out;
+  }
+  /* a loss that runs away by orders of magnitude is divergence too, not a result */
+  if (s == tr->first_step && !tr->restored) tr->loss0 = loss;
+  if (tr->restored && s == tr->first_step && tr->has_rec && tr->rec.nrows) tr->loss0 = tr->rec.first.loss;
+  if (tr->cfg.diverge_factor > 0 && loss > tr->cfg.diverge_factor * fmax(1.0, tr->loss0)) {
+    snprintf(what, sizeof what, "loss %g ran away (more than diverge_factor = %g times max(1, the first loss %g))", loss, tr->cfg.diverge_factor,
+             tr->loss0);
     rc = diverged(err, s, what);
     goto out;
   }
@@ -267,11 +334,11 @@ void ss_trainer_summary(ss_trainer *tr, ss_train_summary *s) {
     r->N = tr->rec.cl->N;
     const ss_recorder *rec = &tr->rec;
     if (rec->nrows) {
-      r->start = rec->rows[0].avg;
-      r->end = rec->rows[rec->nrows - 1].avg;
-      r->first_loss = rec->rows[0].loss;
-      r->final_loss = rec->rows[rec->nrows - 1].loss;
-      r->final_acc = rec->rows[rec->nrows - 1].acc;
+      r->start = rec->first.avg;
+      r->end = rec->last.avg;
+      r->first_loss = rec->first.loss;
+      r->final_loss = rec->last.loss;
+      r->final_acc = rec->last.acc;
       r->rows = rec->nrows;
     }
   }

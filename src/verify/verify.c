@@ -77,7 +77,7 @@ static void grid_run(const ss_config *c, const ss_task_ops *ops, const ss_verify
   g->rc = ss_trainer_init(&tr, c, &o, ops, &err);
   if (g->rc == SS_OK) g->rc = ss_trainer_run(&tr, &err);
   if (g->rc == SS_OK && tr.rec.nrows) {
-    g->H_end = tr.rec.rows[tr.rec.nrows - 1].avg.entropy_distinct;
+    g->H_end = tr.rec.last.avg.entropy_distinct;
     ss_snap_opts so;
     ss_snap_default_opts(&so);
     ss_snap_class *sc = malloc(sizeof(ss_snap_class) * (size_t)tr.rec.cl->N);
@@ -154,7 +154,7 @@ static void claim_fates(const base_runs *b, ss_claim *c) {
   }
   double fall_sgd = sgd->start.common_mass - sgd->end.common_mass, rise_sgd = sgd->end.distinct_mass - sgd->start.distinct_mass;
   int ok_sgd = fall_sgd >= MASS_MOVE && rise_sgd >= MASS_MOVE;
-  const ss_class_metrics *a0 = &rec->rows[0].avg, *aE = &rec->rows[R - 1].avg;
+  const ss_class_metrics *a0 = &rec->first.avg, *aE = &rec->last.avg;
   c->status = ok_th && ok_sgd ? SS_CLAIM_PASS : SS_CLAIM_FAIL;
   snprintf(c->measured, sizeof c->measured,
            "common mass %.3f->%.3f theory, %.3f->%.3f SGD; distinct mass %.3f->%.3f theory, %.3f->%.3f SGD", a0->common_mass,
@@ -192,7 +192,7 @@ static void claim_order(const base_runs *b, ss_claim *c) {
   if (R < 2) tau_min = NAN;
   /* spread of log(c/P) = Z over the distinct tokens at the end, smallest over classes */
   double spread = INFINITY;
-  const double *cE = rec->c + (size_t)N * M * (R - 1);
+  const double *cE = rec->c_last;
   for (int n = 0; n < N; n++) {
     double lo = INFINITY, hi = -INFINITY;
     for (int l = 0; l < M; l++)
@@ -213,7 +213,7 @@ static void claim_order(const base_runs *b, ss_claim *c) {
   add_num(c, "sgd_tau_end", b->sgd.end.kendall_tau);
   add_num(c, "theory_logratio_spread_end", spread);
   c->nkey = c->nnumbers;
-  add_num(c, "theory_tau_end", rec->rows[R - 1].avg.kendall_tau);
+  add_num(c, "theory_tau_end", rec->last.avg.kendall_tau);
   snprintf(c->why, sizeof c->why,
            "PASS needs theory tau >= %.2f in every class at every save step after step 0, SGD mean tau >= %.2f at the end, "
            "and log(c/P) over distinct tokens spread by >= %.0e (else tau orders rounding noise)",
@@ -293,7 +293,7 @@ static double read_snap_t0(const char *dir, int *found) {
 
 static void claim_snap(const ss_config *cfg, const base_runs *b, const grids *gr, ss_claim *c) {
   const ss_recorder *rec = &b->th.rec;
-  const int N = rec->cl->N, R = rec->nrows, grid = cfg->verify.grid, G = gr->G, GM = gr->GM, S = gr->S;
+  const int N = rec->cl->N, grid = cfg->verify.grid, G = gr->G, GM = gr->GM, S = gr->S;
   ss_snap_opts so;
   ss_snap_default_opts(&so);
   ss_snap_class *sc = malloc(sizeof(ss_snap_class) * (size_t)N);
@@ -301,7 +301,7 @@ static void claim_snap(const ss_config *cfg, const base_runs *b, const grids *gr
   int found_th = sc ? ss_snap_recorder(rec, &so, sc, &t0_th) : 0, found_sgd = 0;
   free(sc);
   const double t0_sgd = read_snap_t0(b->d_sgd, &found_sgd);
-  const double H_th = rec->rows[R - 1].avg.entropy_distinct, H_sgd = b->sgd.end.entropy_distinct;
+  const double H_th = rec->last.avg.entropy_distinct, H_sgd = b->sgd.end.entropy_distinct;
   const int ok_snap = found_th == N && found_sgd > 0;
   const int ok_hot = H_th > NOT_ONE_HOT && H_sgd > NOT_ONE_HOT;
   int ok_theory_mono = 1, ok_sgd_grid = 1;
