@@ -238,6 +238,7 @@ typedef struct {
   const char *name;     /* figure name */
   const ss_csv *t;      /* aggregate.csv or sweep.csv */
   const ss_csv *ref;    /* the paper's points, or NULL */
+  int theory;           /* the runs are theory runs (population dynamics) */
 } fig_src;
 
 /* Reference column for an axis: the key, its label or its last dotted part. */
@@ -273,6 +274,17 @@ static int figure(ss_plan *p, const layout *L, const fig_src *f, ss_err *err) {
     }
     if (rx < 0 || rm < 0 || rs < 0 || (L->by >= 0 && rl < 0) || (L->panel >= 0 && rp < 0)) ref = NULL;
   }
+  /* where each row goes (x, line, panel), once: -1 for rows that do not fit the grid, are
+   * not complete runs or have no value */
+  int *place = malloc(sizeof(int) * 3 * (size_t)(t->nrows ? t->nrows : 1));
+  if (!place) return ss_seterr(err, SS_ERUN, "out of memory");
+  for (int row = 0; row < t->nrows; row++) {
+    int *pl = place + 3 * row;
+    double y;
+    if (!row_place(L, t, &kc, row, &pl[0], &pl[1], &pl[2]) || (cst >= 0 && strcmp(ss_csv_cell(t, row, cst), "complete")) ||
+        !ss_parse_num(ss_csv_cell(t, row, cm), &y) || !isfinite(y)) /* no complete run in this group */
+      pl[0] = -1;
+  }
   int width = npan > 1 ? 420 * npan : 900, rc = SS_OK;
   ss_sbuf b = {0};
   ss_sb_printf(&b, "reset\nset multiplot layout 1,%d title '%s", npan, L->fig6 ? "Figure 6: " : "");
@@ -281,6 +293,7 @@ static int figure(ss_plan *p, const layout *L, const fig_src *f, ss_err *err) {
   ss_sb_puts(&b, " vs ");
   key_text(&b, X);
   ss_sb_puts(&b, SS_GP_NL "{/*0.8 ");
+  if (f->theory) ss_sb_puts(&b, "theory runs (population dynamics); ");
   if (ref) ss_sb_puts(&b, "filled: this sweep, open: the paper (Tian et al. 2023); ");
   ss_sb_puts(&b, L->per_run ? "one point per run" : "error bars: std over seeds");
   ss_sb_printf(&b, "}' font 'Sans,15' margins %.3f,0.98,0.24,0.82 spacing %.3f,0.1\n", 100.0 / width, 60.0 / width);
@@ -292,11 +305,10 @@ static int figure(ss_plan *p, const layout *L, const fig_src *f, ss_err *err) {
       /* points in the axis order of x */
       for (int xi = 0; xi < X->n; xi++)
         for (int row = 0; row < t->nrows; row++) {
-          int rxi, rli, rpi;
-          if (!row_place(L, t, &kc, row, &rxi, &rli, &rpi) || rxi != xi || rli != li || rpi != pi) continue;
-          if (cst >= 0 && strcmp(ss_csv_cell(t, row, cst), "complete")) continue;
+          const int *pl = place + 3 * row;
+          if (pl[0] != xi || pl[1] != li || pl[2] != pi) continue;
           double y, e = 0;
-          if (!ss_parse_num(ss_csv_cell(t, row, cm), &y) || !isfinite(y)) continue; /* no complete run in this group */
+          ss_parse_num(ss_csv_cell(t, row, cm), &y);
           if (cs >= 0 && (!ss_parse_num(ss_csv_cell(t, row, cs), &e) || !isfinite(e))) e = 0;
           ss_gp_num(&d, L->xv[xi]);
           ss_sb_puts(&d, " ");
@@ -413,6 +425,7 @@ static int figure(ss_plan *p, const layout *L, const fig_src *f, ss_err *err) {
     ss_sb_puts(&b, "\n");
   }
   ss_sb_puts(&b, "unset multiplot\n");
+  free(place);
   if (rc) {
     ss_sb_free(&b);
     return rc;
@@ -422,7 +435,7 @@ static int figure(ss_plan *p, const layout *L, const fig_src *f, ss_err *err) {
   if (L->by >= 0) key_plain(bk, sizeof bk, &s->axes[L->by]);
   if (L->panel >= 0) key_plain(pk, sizeof pk, &s->axes[L->panel]);
   char *m = ss_text_clean(f->metric, 40);
-  snprintf(cap, sizeof cap, "%s%s%s vs %s%s%s%s%s%s; %s%s", L->fig6 ? "Figure 6: " : "", L->per_run ? "" : "final ", m ? m : "?", xk,
+  snprintf(cap, sizeof cap, "%s%s%s%s vs %s%s%s%s%s%s; %s%s", L->fig6 ? "Figure 6: " : "", f->theory ? "theory runs, " : "", L->per_run ? "" : "final ", m ? m : "?", xk,
            pk[0] ? ", one panel per " : "", pk, bk[0] || L->nothers ? ", one line per " : "", bk[0] ? bk : "", L->nothers ? (bk[0] ? " and the other keys" : "combination of the other keys") : "",
            L->per_run ? "one point per run" : "error bars = std over seeds", ref ? "; open circles = the paper's published means" : "");
   free(m);
@@ -504,7 +517,7 @@ int ss_plot_sweep(ss_plan *p, const char *dir, ss_err *err) {
   ss_fname_part(xl, sizeof xl, s.axes[L.x].label);
   if (L.fig6 && !strcmp(metric, "entropy_distinct")) snprintf(name, sizeof name, "fig6");
   else snprintf(name, sizeof name, "%s_vs_%s", metric, xl);
-  fig_src f = {metric, name, &t, have_ref ? &ref : NULL};
+  fig_src f = {metric, name, &t, have_ref ? &ref : NULL, info.theory};
   if ((rc = figure(p, &L, &f, err))) goto out;
   /* the snap time, when the runs wrote snap.json */
   snprintf(col, sizeof col, L.per_run ? "t0" : "t0_mean");
@@ -517,7 +530,7 @@ int ss_plot_sweep(ss_plan *p, const char *dir, ss_err *err) {
     char tn[160];
     if (L.fig6) snprintf(tn, sizeof tn, "t0");
     else snprintf(tn, sizeof tn, "t0_vs_%s", xl);
-    fig_src g = {"t0", tn, &t, NULL};
+    fig_src g = {"t0", tn, &t, NULL, info.theory};
     rc = figure(p, &L, &g, err);
   }
 out:
