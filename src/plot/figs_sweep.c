@@ -21,6 +21,7 @@ typedef struct {
   int nothers;
   int per_run;                    /* x = seed: points are runs (sweep.csv), no error bars */
   int fig6;                       /* the Figure-6 layout */
+  int seeds;                      /* more than one seed per point (error bars mean something) */
   int numeric_x, log_x;
   double *xv;                     /* [n of x] numeric x values */
 } layout;
@@ -114,6 +115,7 @@ static int make_layout(layout *L, const ss_sweep *s, const ss_plot_opts *o, cons
   for (int a = 0; a < s->naxes; a++)
     if (!used[a] && !is_seed(s, a)) L->others[L->nothers++] = a;
   L->per_run = is_seed(s, L->x);
+  for (int a = 0; a < s->naxes; a++) L->seeds |= is_seed(s, a) && s->axes[a].n > 1;
   const char *xk = s->axes[L->x].key;
   L->fig6 = !strcmp(xk, "opt.lr_y_multi_on_z") && (L->by < 0 || !strcmp(s->axes[L->by].key, "opt.lr_z")) &&
             (L->panel < 0 || !strcmp(s->axes[L->panel].key, "data.num_last")) && L->nothers == 0;
@@ -295,7 +297,7 @@ static int figure(ss_plan *p, const layout *L, const fig_src *f, ss_err *err) {
   ss_sb_puts(&b, SS_GP_NL "{/*0.8 ");
   if (f->theory) ss_sb_puts(&b, "theory runs (population dynamics); ");
   if (ref) ss_sb_puts(&b, "filled: this sweep, open: the paper (Tian et al. 2023); ");
-  ss_sb_puts(&b, L->per_run ? "one point per run" : "error bars: std over seeds");
+  ss_sb_puts(&b, L->per_run || !L->seeds ? "one point per run" : "error bars: std over seeds");
   ss_sb_printf(&b, "}' font 'Sans,15' margins %.3f,0.98,0.24,0.82 spacing %.3f,0.1\n", 100.0 / width, 60.0 / width);
   for (int pi = 0; pi < npan && rc == SS_OK; pi++) {
     ss_sbuf d = {0}, r = {0};
@@ -437,7 +439,7 @@ static int figure(ss_plan *p, const layout *L, const fig_src *f, ss_err *err) {
   char *m = ss_text_clean(f->metric, 40);
   snprintf(cap, sizeof cap, "%s%s%s%s vs %s%s%s%s%s%s; %s%s", L->fig6 ? "Figure 6: " : "", f->theory ? "theory runs, " : "", L->per_run ? "" : "final ", m ? m : "?", xk,
            pk[0] ? ", one panel per " : "", pk, bk[0] || L->nothers ? ", one line per " : "", bk[0] ? bk : "", L->nothers ? (bk[0] ? " and the other keys" : "combination of the other keys") : "",
-           L->per_run ? "one point per run" : "error bars = std over seeds", ref ? "; open circles = the paper's published means" : "");
+           L->per_run || !L->seeds ? "one point per run" : "error bars = std over seeds", ref ? "; open circles = the paper's published means" : "");
   free(m);
   return ss_plan_figure(p, f->name, cap, width, 660, &b, err);
 }
