@@ -29,7 +29,7 @@ static double cpu_now(void) {
 
 int main(int argc, char **argv) {
   if (argc > 1 && !strcmp(argv[1], "--coretype-hint")) {
-    const char *h = ss_blas_coretype_hint();
+    const char *h = ss_blas_coretype_hint(getenv("OPENBLAS_CORETYPE"));
     if (h) puts(h);
     return 0;
   }
@@ -113,7 +113,7 @@ int main(int argc, char **argv) {
   struct rusage ru;
   getrusage(RUSAGE_SELF, &ru);
   char blas[512];
-  ss_blas_describe(blas, sizeof blas);
+  ss_blas_describe(blas, sizeof blas, getenv("OPENBLAS_CORETYPE"));
   printf("model_step_cpu_s=%.5f\n", cm / steps);
   printf("model_step_s=%.5f\nfull_step_s=%.5f\ntokens_per_s=%.1f\nloss=%.4f\nmaxrss_kb=%ld\nparams=%zu\nthreads=%d\nblas=%s\n",
          tm / steps, tf / steps, B * T * steps / tf, loss, ru.ru_maxrss, m->nparams, omp_get_max_threads(), blas);

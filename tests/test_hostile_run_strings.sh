@@ -84,12 +84,13 @@ claims = {"claims": [{"id": i, "name": p, "status": P[(i + 1) % len(P)], "measur
                      for i, p in enumerate(P)], "all_passed": P[6]}
 json.dump(claims, open(os.path.join(d, "claims.json"), "w"))
 json.dump({"t0": P[0], "found": P[5], "classes_total": -1}, open(os.path.join(d, "snap.json"), "w"))
-lines = open(os.path.join(d, "metrics.csv")).read().splitlines()
-head = lines[0].split(",")
-head[-1] = P[5].replace(",", " ")
-lines[0] = ",".join(head)
-lines[1] = ",".join([lines[1].split(",")[0]] + [P[6].replace(",", " ")] + lines[1].split(",")[2:])
-open(os.path.join(d, "metrics.csv"), "w").write("\n".join(lines) + "\n")
+import csv
+rows = list(csv.reader(open(os.path.join(d, "metrics.csv"), newline="")))
+rows[0][-1] = P[5]
+rows[1][1] = P[6]
+rows[2][2] = P[0]
+with open(os.path.join(d, "metrics.csv"), "w", newline="") as f:
+    csv.writer(f, lineterminator="\n").writerows(rows)
 with open(os.path.join(d, "config.yaml"), "a") as f:
     f.write("# " + P[5] + "\n# " + P[9] + "\n")
 PY

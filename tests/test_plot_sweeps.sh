@@ -3,8 +3,9 @@
 # is drawn against the key chosen (x=, by=, metric= on the command line, or by default the
 # first swept key with numeric values), in a file named after what it shows, with the key
 # drawn as written (not as gnuplot markup) and the points equal to aggregate.csv's (parsed
-# with Python's csv module); a sweep of seeds only draws each run (sweep.csv); a sweep of
-# language-model runs is drawn with a metric its runs measured; a sweep's run folder (a path
+# with Python's csv module); a sweep of seeds only, or x=seed, draws each run (sweep.csv); a
+# sweep of language-model runs is drawn with a metric its runs measured (any metrics.csv
+# column: valid_loss per run checked against sweep.csv); a sweep's run folder (a path
 # holding '=' and ',') is plotted and shown as the run it is (issue 11.11).
 set -euo pipefail
 cli=${SS_CLI:?}
@@ -53,5 +54,17 @@ grep -q "data.zipf_exponent = 1, 1.5, 2" "$tmp/show.txt" || fail "show of a swee
 # a sweep of language-model runs: drawn with a metric the runs measured
 "$cli" sweep "${lm[@]}" text.epochs=1 text.epoch_steps=4 text.probe_steps=0 seed=1,2 opt.lr=0.1,0.3 out="$tmp/lms" >/dev/null 2>&1
 "$cli" plot "$tmp/lms" >"$tmp/plot.log" || fail "plot of a sweep of language-model runs"
-grep -q "vs_lr" "$tmp/plot.log" || fail "the LM sweep figure: $(cat "$tmp/plot.log")"
+# its sweep.json metric (entropy_distinct) is never measured by language-model runs
+grep -q "attn_entropy_vs_lr" "$tmp/plot.log" || fail "the LM sweep figure: $(cat "$tmp/plot.log")"
+"$cli" plot "$tmp/lms" metric=valid_loss x=seed >"$tmp/plot.log"
+python3 - "$tmp/lms/figures/valid_loss_vs_seed_0.dat" "$tmp/lms/sweep.csv" <<'PY'
+import csv, sys
+blocks = [[[float(v) for v in l.split()] for l in b.splitlines() if l.strip() and not l.startswith("#")]
+          for b in open(sys.argv[1]).read().split("\n\n\n")]
+rows = list(csv.DictReader(open(sys.argv[2], newline="")))
+for li, lr in enumerate(["0.1", "0.3"]):  # one line per opt.lr, one point per run (seed)
+    want = [(float(r["seed"]), float(r["valid_loss"])) for r in rows if r["opt.lr"] == lr]
+    got = [(p[0], p[1]) for p in blocks[li]]
+    assert len(got) == 2 and all(g[0] == w[0] and abs(g[1] - w[1]) <= 1e-9 * abs(w[1]) for g, w in zip(got, want)), (got, want)
+PY
 echo OK

@@ -20,9 +20,10 @@ void ss_tf_set_training(ss_model *m, int training);
  * model and falls back to SSE3 "Prescott" kernels on CPUs it does not know (e.g. recent
  * Xeons under KVM): 5-8x slower sgemm. Returns the OPENBLAS_CORETYPE value to set before
  * the library loads (e.g. "SkylakeX" when the CPU has AVX-512), or NULL when the kernels
- * in use already fit the CPU or the user set OPENBLAS_CORETYPE. */
-const char *ss_blas_coretype_hint(void);
+ * in use already fit the CPU or the user set OPENBLAS_CORETYPE (the caller passes its value,
+ * NULL when unset: the library reads no environment). */
+const char *ss_blas_coretype_hint(const char *user_coretype);
 /* "OpenBLAS 0.3.21 ... core SkylakeX, 1 thread(s) per call" for run logs and benchmarks. */
-void ss_blas_describe(char *buf, size_t n);
+void ss_blas_describe(char *buf, size_t n, const char *user_coretype);
 
 #endif

@@ -43,7 +43,7 @@ static void usage(FILE *f) {
 static void fix_blas_env(char **argv) {
   if (getenv("SS_BLAS_REEXEC") || getenv("SS_NO_BLAS_FIX")) return;
   int again = 0;
-  const char *hint = ss_blas_coretype_hint();
+  const char *hint = ss_blas_coretype_hint(getenv("OPENBLAS_CORETYPE"));
   if (hint) {
     setenv("OPENBLAS_CORETYPE", hint, 1);
     again = 1;

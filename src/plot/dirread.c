@@ -65,11 +65,15 @@ int ss_dir_kind(const char *dir, int *kind, ss_err *err) {
   return SS_OK;
 }
 
+#define CSV_MAX ((size_t)1 << 30) /* a sweep of 10^6 runs' sweep.csv is a few hundred MB */
+
 int ss_csv_read_in(const char *dir, const char *name, ss_csv *t, ss_err *err) {
   memset(t, 0, sizeof *t);
-  char *p = ss_in_file(dir, name, err);
-  if (!p) return SS_EINPUT;
-  int rc = ss_csv_read(p, t, err);
+  char *data, *p = ss_path_join(dir, name);
+  size_t n;
+  int rc = ss_in_read(dir, name, CSV_MAX, &data, &n, err);
+  if (rc == SS_OK) rc = ss_csv_parse(data, n, p ? p : name, t, err);
+  free(data);
   free(p);
   return rc;
 }

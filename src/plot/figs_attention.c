@@ -79,29 +79,39 @@ static void axis_tics(ss_sbuf *b, const char *axis, json_t *words, int T) {
 }
 
 static int attention_csv(ss_plan *p, const amap *maps, int nmaps, const int64_t *steps, int S, int H, int T, json_t *words, ss_err *err) {
-  ss_sbuf d = {0};
-  ss_sb_puts(&d, "step,layer,head,query,key,query_word,key_word,weight\n");
-  for (int k = 0; k < nmaps; k++) {
+  ss_plan_csv f;
+  int rc = ss_plan_csv_open(&f, err);
+  if (rc) return rc;
+  static const char *const head[] = {"step", "layer", "head", "query", "key", "query_word", "key_word", "weight"};
+  for (int k = 0; k < 8; k++) ss_csv_field(&f.w, head[k]);
+  ss_csv_endrow(&f.w);
+  char **w = calloc((size_t)T, sizeof(char *)); /* the words without control characters */
+  for (int i = 0; w && i < T; i++) w[i] = ss_text_clean(word_at(words, i) ? word_at(words, i) : "", 0);
+  for (int k = 0; w && k < nmaps; k++) {
     const float *a = maps[k].t->data;
     for (int s = 0; s < S; s++)
       for (int h = 0; h < H; h++)
         for (int i = 0; i < T; i++)
           for (int j = 0; j < T; j++) {
-            ss_sb_printf(&d, "%lld,%d,%d,%d,%d,", (long long)steps[s], maps[k].layer, h, i, j);
-            char *qi = ss_text_clean(word_at(words, i) ? word_at(words, i) : "", 0), *kj = ss_text_clean(word_at(words, j) ? word_at(words, j) : "", 0);
-            ss_csv_field(&d, qi ? qi : "");
-            ss_sb_puts(&d, ",");
-            ss_csv_field(&d, kj ? kj : "");
-            free(qi);
-            free(kj);
-            ss_sb_puts(&d, ",");
-            ss_gp_num(&d, a[(((size_t)s * H + h) * T + i) * T + j]);
-            ss_sb_puts(&d, "\n");
+            ss_csv_int(&f.w, steps[s]);
+            ss_csv_int(&f.w, maps[k].layer);
+            ss_csv_int(&f.w, h);
+            ss_csv_int(&f.w, i);
+            ss_csv_int(&f.w, j);
+            ss_csv_field(&f.w, w[i] ? w[i] : "");
+            ss_csv_field(&f.w, w[j] ? w[j] : "");
+            ss_csv_num(&f.w, a[(((size_t)s * H + h) * T + i) * T + j]);
+            ss_csv_endrow(&f.w);
           }
   }
-  ss_plot_set *set = p->set;
-  if (set->ncsv < 4) ss_plan_name(p, "attention.csv", set->csv[set->ncsv++], sizeof set->csv[0]);
-  return ss_plan_file(p, "attention.csv", &d, err);
+  for (int i = 0; w && i < T; i++) free(w[i]);
+  if (!w) {
+    fclose(f.f);
+    free(f.buf);
+    return ss_seterr(err, SS_ERUN, "out of memory");
+  }
+  free(w);
+  return ss_plan_csv_close(p, &f, "attention.csv", err);
 }
 
 int ss_plot_attention(ss_plan *p, const ss_rundir *r, ss_err *err) {

@@ -345,18 +345,22 @@ static int composition_classes(ss_plan *p, const ss_rundir *r, ss_err *err) {
 static int cn_csv(ss_plan *p, const ss_rundir *r, ss_err *err) {
   const double *c = ss_st_get(&r->dyn, "c")->data;
   const int64_t *steps = ss_st_get(&r->dyn, "steps")->data;
-  ss_sbuf d = {0};
-  ss_sb_puts(&d, "step,class,token,c\n");
+  ss_plan_csv f;
+  int rc = ss_plan_csv_open(&f, err);
+  if (rc) return rc;
+  static const char *const head[] = {"step", "class", "token", "c"};
+  for (int k = 0; k < 4; k++) ss_csv_field(&f.w, head[k]);
+  ss_csv_endrow(&f.w);
   for (int s = 0; s < r->S; s++)
     for (int n = 0; n < r->N; n++)
       for (int l = 0; l < r->M; l++) {
-        ss_sb_printf(&d, "%lld,%d,%d,", (long long)steps[s], n, l);
-        ss_gp_num(&d, c[((size_t)s * r->N + n) * r->M + l]);
-        ss_sb_puts(&d, "\n");
+        ss_csv_int(&f.w, steps[s]);
+        ss_csv_int(&f.w, n);
+        ss_csv_int(&f.w, l);
+        ss_csv_num(&f.w, c[((size_t)s * r->N + n) * r->M + l]);
+        ss_csv_endrow(&f.w);
       }
-  ss_plot_set *set = p->set;
-  if (set->ncsv < 4) ss_plan_name(p, "c_n.csv", set->csv[set->ncsv++], sizeof set->csv[0]);
-  return ss_plan_file(p, "c_n.csv", &d, err);
+  return ss_plan_csv_close(p, &f, "c_n.csv", err);
 }
 
 int ss_plot_run(ss_plan *p, const ss_rundir *r, const ss_rundir *th, ss_err *err) {

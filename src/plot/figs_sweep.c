@@ -283,7 +283,7 @@ static int figure(ss_plan *p, const layout *L, const fig_src *f, ss_err *err) {
   for (int row = 0; row < t->nrows; row++) {
     int *pl = place + 3 * row;
     double y;
-    if (!row_place(L, t, &kc, row, &pl[0], &pl[1], &pl[2]) || (cst >= 0 && strcmp(ss_csv_cell(t, row, cst), "complete")) ||
+    if (cm < 0 || !row_place(L, t, &kc, row, &pl[0], &pl[1], &pl[2]) || (cst >= 0 && strcmp(ss_csv_cell(t, row, cst), "complete")) ||
         !ss_parse_num(ss_csv_cell(t, row, cm), &y) || !isfinite(y)) /* no complete run in this group */
       pl[0] = -1;
   }
@@ -358,7 +358,7 @@ static int figure(ss_plan *p, const layout *L, const fig_src *f, ss_err *err) {
     ss_sb_free(&r);
     ss_sb_puts(&b, "set grid lc rgb '#dddddd'\nunset label\n");
     /* gnuplot cannot autoscale a panel without points */
-    if (npts == 0) ss_sb_puts(&b, "set yrange [0:1]\nset label 'no data' at graph 0.5, graph 0.5 center\n");
+    if (npts == 0) ss_sb_puts(&b, "set yrange [0:1]\nset label 'no complete run' at graph 0.5, graph 0.5 center\n");
     else ss_sb_puts(&b, "set autoscale y\n");
     if (L->panel >= 0) {
       ss_sb_puts(&b, "set title '");
@@ -504,7 +504,9 @@ int ss_plot_sweep(ss_plan *p, const char *dir, ss_err *err) {
       }
   }
   snprintf(col, sizeof col, L.per_run ? "%s" : "%s_mean", metric);
-  if (ss_csv_col(&t, col) < 0 || (L.per_run && ss_csv_col(&t, "status") < 0)) {
+  /* the sweep's own metric may have no column when no run measured it (all failed): the
+   * figure then says so; a metric asked for must exist */
+  if ((o->metric && ss_csv_col(&t, col) < 0) || (L.per_run && ss_csv_col(&t, "status") < 0)) {
     char names[600];
     metric_names(&t, L.per_run, names, sizeof names);
     rc = ss_seterr(err, SS_EINPUT, "key 'metric': '%s' is not a metric of '%s/%s' (its metrics: %s)", metric, dir, L.per_run ? "sweep.csv" : "aggregate.csv",

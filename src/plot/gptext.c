@@ -1,4 +1,4 @@
-/* Text into scripts, data files, CSV and file names (plot_int.h). Every string that did not
+/* Text into scripts, data files, HTML, a terminal and file names (plot_int.h). Every string that did not
  * come from this program's own source reaches a gnuplot script through ss_gp_text only. */
 #include <math.h>
 #include <stdarg.h>
@@ -155,19 +155,6 @@ static void put_html(ss_sbuf *b, const char *c, int len) {
 }
 
 void ss_html_text(ss_sbuf *b, const char *s) { walk_text(b, s, 0, 1, put_html); }
-
-void ss_csv_field(ss_sbuf *b, const char *s) {
-  if (!strpbrk(s, ",\"\r\n")) {
-    ss_sb_puts(b, s);
-    return;
-  }
-  ss_sb_put(b, "\"", 1);
-  for (; *s; s++) {
-    if (*s == '"') ss_sb_put(b, "\"", 1);
-    ss_sb_put(b, s, 1);
-  }
-  ss_sb_put(b, "\"", 1);
-}
 
 void ss_fname_part(char *dst, size_t n, const char *s) {
   size_t k = 0;

@@ -1,6 +1,7 @@
 /* The figure plan (plot_int.h): scripts and data in memory until the whole directory has
  * been read and checked, then written into figures/ atomically, file by file (temp file +
  * rename: an existing link of the same name is replaced, never written through). */
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -77,6 +78,26 @@ int ss_plan_figure(ss_plan *p, const char *name, const char *caption, int w, int
   snprintf(f->title, sizeof f->title, "%s", caption);
   snprintf(f->group, sizeof f->group, "%s", p->group);
   return SS_OK;
+}
+
+int ss_plan_csv_open(ss_plan_csv *c, ss_err *err) {
+  memset(c, 0, sizeof *c);
+  c->f = open_memstream(&c->buf, &c->n);
+  if (!c->f) return ss_seterr(err, SS_ERUN, "out of memory preparing a CSV file");
+  ss_csv_writer_init(&c->w, c->f);
+  return SS_OK;
+}
+
+int ss_plan_csv_close(ss_plan *p, ss_plan_csv *c, const char *name, ss_err *err) {
+  int bad = ferror(c->f);
+  if (fclose(c->f) != 0 || bad || !c->buf) {
+    free(c->buf);
+    return ss_seterr(err, SS_ERUN, "out of memory preparing %s", name);
+  }
+  ss_sbuf d = {c->buf, c->n, c->n + 1, 0};
+  ss_plot_set *set = p->set;
+  if (set->ncsv < (int)(sizeof set->csv / sizeof set->csv[0])) ss_plan_name(p, name, set->csv[set->ncsv++], sizeof set->csv[0]);
+  return ss_plan_file(p, name, &d, err);
 }
 
 int ss_plan_commit(ss_plan *p, const char *dir, ss_err *err) {

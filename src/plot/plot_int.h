@@ -8,6 +8,7 @@
 #include <stdarg.h>
 
 #include "scansnap/config.h"
+#include "scansnap/csv.h"
 #include "scansnap/io.h"
 #include "scansnap/plot.h"
 #include "scansnap/sweep.h"
@@ -49,8 +50,6 @@ char *ss_text_clean(const char *s, int maxchars);
  * entities, control characters other than line breaks and tabs as spaces, invalid UTF-8 as
  * U+FFFD. The one HTML escaper of report.html. */
 void ss_html_text(ss_sbuf *b, const char *s);
-/* One CSV field per RFC 4180 (quoted when it holds a comma, quote, CR or LF). */
-void ss_csv_field(ss_sbuf *b, const char *s);
 /* s reduced to a safe file-name part: [A-Za-z0-9_.-] kept (others '_'), no leading dot. */
 void ss_fname_part(char *dst, size_t n, const char *s);
 /* 1 if s is a name made of [A-Za-z0-9_.] (a metric column, a key), 1..63 characters. */
@@ -117,7 +116,8 @@ int ss_sweep_dir_load(const char *dir, ss_sweep *s, ss_sweep_info *info, ss_err 
  * naming the file otherwise. */
 struct json_t;
 struct json_t *ss_json_in(const char *dir, const char *rel, ss_err *err);
-/* A CSV file inside dir (regular, not a link) through ss_csv_read. */
+/* A CSV file inside dir (regular, not a link), read through the checked descriptor and
+ * parsed from memory (ss_csv_parse). */
 int ss_csv_read_in(const char *dir, const char *name, ss_csv *t, ss_err *err);
 
 /* ---- the plan: files and figures, written only when all is read ---------------------------- */
@@ -139,6 +139,16 @@ int ss_plan_file(ss_plan *p, const char *name, ss_sbuf *data, ss_err *err);
 int ss_plan_figure(ss_plan *p, const char *name, const char *caption, int w, int h, ss_sbuf *body, ss_err *err);
 /* The prefixed name into buf. */
 void ss_plan_name(const ss_plan *p, const char *name, char *buf, size_t n);
+/* A CSV export of the plan (csv=true), written with the CSV writer (csv.h) into memory:
+ * open, write rows through c->w, close (which adds it to the plan and to set->csv). */
+typedef struct {
+  FILE *f;
+  char *buf;
+  size_t n;
+  ss_csv_writer w;
+} ss_plan_csv;
+int ss_plan_csv_open(ss_plan_csv *c, ss_err *err);
+int ss_plan_csv_close(ss_plan *p, ss_plan_csv *c, const char *name, ss_err *err);
 /* Writes every file of the plan into figdir (created as a real folder, never a link). */
 int ss_plan_commit(ss_plan *p, const char *dir, ss_err *err);
 void ss_plan_free(ss_plan *p);

@@ -3,8 +3,7 @@
  * becomes one single-quoted gnuplot string that gnuplot draws literally: rendered into an
  * SVG by gnuplot itself, each label reads back (parsed as XML by Python) as the text given,
  * with & shown as U+FF06 and control characters as spaces, and no command in it ran.
- * ss_html_text, ss_csv_field (parsed back by Python's csv module), ss_fname_part,
- * ss_text_clean: exact outputs. */
+ * ss_html_text, ss_fname_part, ss_text_clean: exact outputs. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -104,37 +103,10 @@ static void escapers_give_exact_text(void **state) {
   assert_false(ss_parse_num("", &v));
 }
 
-static void csv_fields_read_back_with_python(void **state) {
-  (void)state;
-  static const char *const f[] = {"plain", "a,b", "say \"hi\"", "two\nlines", "", " spaced ", "cr\rhere"};
-  ss_sbuf b = {0};
-  for (int k = 0; k < 2; k++) {
-    for (int i = 0; i < 7; i++) {
-      if (i) ss_sb_puts(&b, ",");
-      ss_csv_field(&b, f[i]);
-    }
-    ss_sb_puts(&b, "\n");
-  }
-  char *dir = ss_test_tmpdir("csvfield");
-  char *p = ss_path_join(dir, "t.csv");
-  ss_err err;
-  assert_int_equal(ss_write_file_atomic(p, b.buf, b.n, &err), SS_OK);
-  assert_int_equal(ss_test_sh(NULL, "python3 -c 'import csv, sys\n"
-                                    "rows = list(csv.reader(open(sys.argv[1], newline=\"\")))\n"
-                                    "want = [\"plain\", \"a,b\", \"say \\\"hi\\\"\", \"two\\nlines\", \"\", \" spaced \", \"cr\\rhere\"]\n"
-                                    "sys.exit(0 if rows == [want, want] else 1)' %s",
-                              p),
-                   0);
-  ss_sb_free(&b);
-  free(p);
-  free(dir);
-}
-
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(gnuplot_draws_every_label_literally),
       cmocka_unit_test(escapers_give_exact_text),
-      cmocka_unit_test(csv_fields_read_back_with_python),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -8,8 +8,8 @@
 char *openblas_get_corename(void);
 char *openblas_get_config(void);
 
-const char *ss_blas_coretype_hint(void) {
-  if (getenv("OPENBLAS_CORETYPE")) return NULL;
+const char *ss_blas_coretype_hint(const char *user_coretype) {
+  if (user_coretype) return NULL;
   const char *core = openblas_get_corename();
   if (!core) return NULL;
   __builtin_cpu_init();
@@ -29,9 +29,9 @@ const char *ss_blas_coretype_hint(void) {
   return NULL;
 }
 
-void ss_blas_describe(char *buf, size_t n) {
+void ss_blas_describe(char *buf, size_t n, const char *user_coretype) {
   const char *cfg = openblas_get_config(), *core = openblas_get_corename();
-  const char *env = getenv("OPENBLAS_CORETYPE");
+  const char *env = user_coretype;
   snprintf(buf, n, "%s; kernels %s%s%s%s; called single-threaded per tile", cfg ? cfg : "OpenBLAS", core ? core : "?",
            env ? " (OPENBLAS_CORETYPE=" : "", env ? env : "", env ? ")" : "");
 }
