@@ -159,19 +159,19 @@ int ss_plot_attention(ss_plan *p, const ss_rundir *r, ss_err *err) {
         ss_sb_puts(&d, "\n");
       }
     if ((rc = ss_plan_file(p, dat, &d, err))) break;
-    /* panels of ~ 300 px plus room for the words; the title needs ~ 900 px */
+    /* panels of >= 320 px plus room for the words, then the colour bar; the title needs
+     * ~ 800 px: a narrower set of panels is centred */
     const int lab = words && T <= MAX_WORD_TICS ? 100 : 40, cell = T <= MAX_WORD_TICS ? 11 : 4;
     const int pw = (T * cell > 320 ? T * cell : 320) + lab + 30, ph = pw - 30;
-    int w = S * pw + 150, h = H * ph + 155;
-    if (w < 1000) w = 1000;
+    const int content = S * pw + 150, w = content > 800 ? content : 800, h = H * ph + 155, pad = (w - content) / 2;
     ss_sbuf b = {0};
     ss_sb_printf(&b, "reset\nset multiplot layout %d,%d title 'Figure 7: attention of a fixed probe sequence over training", H, S);
     if (nmaps > 1 || maps[m].layer > 0) ss_sb_printf(&b, ", layer %d", maps[m].layer);
     ss_sb_puts(&b, SS_GP_NL "{/*0.8 row: query position, column: key position; the words of the probe on the axes}' font 'Sans,15'");
     /* the panels share the figure left of one colour bar */
-    ss_sb_printf(&b, " margins %.4f,%.4f,%.4f,%.4f spacing %.4f,%.4f\n", (double)lab / w, 1 - 110.0 / w, (lab + 10.0) / h, 1 - 115.0 / h,
-                 (double)lab / w, (lab + 40.0) / h);
-    ss_sb_printf(&b, "set colorbox user origin screen %.4f, screen 0.3 size screen %.4f, screen 0.45\n", 1 - 80.0 / w, 14.0 / w);
+    ss_sb_printf(&b, " margins %.4f,%.4f,%.4f,%.4f spacing %.4f,%.4f\n", (double)(pad + lab) / w, 1 - (pad + 110.0) / w, (lab + 10.0) / h,
+                 1 - 115.0 / h, (double)lab / w, (lab + 40.0) / h);
+    ss_sb_printf(&b, "set colorbox user origin screen %.4f, screen 0.3 size screen %.4f, screen 0.45\n", 1 - (pad + 80.0) / w, 14.0 / w);
     ss_sb_printf(&b, "set xrange [-0.5:%g]\nset yrange [%g:-0.5]\nset size ratio -1\nunset key\n", T - 0.5, T - 0.5);
     ss_sb_puts(&b, "set palette defined (0 '#ffffff', 1 '#c6dbef', 2 '#4292c6', 3 '#08306b')\n");
     if (lc) ss_sb_puts(&b, "set logscale cb\nset format cb '10^{%L}'\n");
