@@ -78,6 +78,21 @@ grep -q "(theory)" "$tmp/theory/figures/loss_acc.body.gp" || fail "a theory run 
 grep -q "logscale cb" "$tmp/theory/figures/composition.body.gp" || fail "colour=log did not set a log colour scale"
 check "$tmp/theory/figures/composition.png" 5000
 
+# a run without metric rows yet, and one whose loss is 0 (nothing on a log axis) and whose
+# accuracy was never measured: still drawn ("no data" where there is none)
+cp -r "$tmp/run" "$tmp/empty" && rm -rf "$tmp/empty/figures" && head -1 "$tmp/run/metrics.csv" >"$tmp/empty/metrics.csv"
+"$cli" plot "$tmp/empty" >/dev/null || fail "a run without metric rows is not drawn"
+grep -q "no data" "$tmp/empty/figures/loss_acc.body.gp" || fail "an empty figure does not say so"
+cp -r "$tmp/run" "$tmp/zero" && rm -rf "$tmp/zero/figures"
+python3 - "$tmp/zero/metrics.csv" <<'PY'
+import csv, sys
+rows = list(csv.reader(open(sys.argv[1], newline="")))
+for r in rows[1:]:
+    r[rows[0].index("loss")], r[rows[0].index("acc")] = "0", "nan"
+csv.writer(open(sys.argv[1], "w", newline=""), lineterminator="\n").writerows(rows)
+PY
+"$cli" plot "$tmp/zero" >/dev/null || fail "a run with zero loss and no accuracy is not drawn"
+
 printf 'lr_z,lr_y_multi_on_z,entropy_distinct_mean,entropy_distinct_std,seeds\n0.5,1,2.0,0.05,10\n1,2,1.9,0.04,10\n' > "$tmp/ref.csv"
 "$cli" sweep seed=1,2 opt.lr_z=0.5,1 opt.lr_y_multi_on_z=1,2 niter=10 reference="$tmp/ref.csv" out="$tmp/sweep" >/dev/null 2>&1
 for d in "$tmp"/sweep/seed=*; do echo '{"t0": 12.5, "rule": "test"}' > "$d/snap.json"; done

@@ -55,7 +55,8 @@ grep -q "language-model run" "$tmp/show.txt" && grep -q "valid_loss" "$tmp/show.
 "$cli" verify verify.grid=false verify.seeds=1 data.path="$tmp/none" out="$tmp/verify" >/dev/null || true
 [ -f "$tmp/verify/claims.json" ] || fail "verify wrote no claims.json"
 cp -r "$tmp/lm" "$tmp/verify/text" && rm -rf "$tmp/verify/text/figures"
-"$cli" plot "$tmp/verify" >"$tmp/plot.log"
+"$cli" plot "$tmp/verify" class=1 >"$tmp/plot.log" # class= is about sgd/, not text/
+grep -q "class 1" "$tmp/verify/figures/sgd_composition.body.gp" || fail "verify: class=1 not drawn"
 for f in sgd_loss_acc sgd_composition text_attention text_loss_acc; do [ -s "$tmp/verify/figures/$f.svg" ] || fail "verify: no $f"; done
 grep -q "sgd_theory.dat" "$tmp/verify/figures/sgd_mass.body.gp" || fail "verify: theory/ is not drawn over sgd/"
 "$cli" show "$tmp/verify" >"$tmp/show.txt"

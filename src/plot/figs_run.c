@@ -41,6 +41,15 @@ static int sparse_dat(ss_plan *p, const ss_rundir *r, int col, const char *name,
   return ss_plan_file(p, name, &d, err);
 }
 
+/* whether a column has a point to draw (a positive one on a log axis) */
+static int drawable(const ss_numtab *m, int col, int positive) {
+  for (int i = 0; i < m->nrows; i++) {
+    double v = ss_numtab_at(m, i, col);
+    if (isfinite(v) && isfinite(ss_numtab_at(m, i, 0)) && (!positive || v > 0)) return 1;
+  }
+  return 0;
+}
+
 typedef struct {
   const char *col;  /* metrics.csv column */
   const char *what; /* legend text (markup of this file) */
@@ -74,7 +83,7 @@ static int curves(ss_plan *p, const ss_rundir *r, const ss_rundir *th, const cur
     if (!x) continue;
     for (int i = 0; i < nc && rc == SS_OK; i++) {
       int col = ss_numtab_col(&x->m, c[i].col);
-      if (col < 0) continue;
+      if (col < 0 || !drawable(&x->m, col, f->logy && !c[i].y2)) continue; /* gnuplot fails on a series with no point */
       const char *u = f->logy && !c[i].y2 ? "($%d>0?$%d:1/0)" : "%d";
       char ucol[48];
       int gcol = c[i].sparse ? 2 : col + 1;
@@ -97,7 +106,8 @@ static int curves(ss_plan *p, const ss_rundir *r, const ss_rundir *th, const cur
       drawn++;
     }
   }
-  if (rc == SS_OK && drawn == 0) ss_sb_puts(&b, "set label 'no data' at graph 0.5, graph 0.5 center\nplot 1/0 notitle");
+  if (rc == SS_OK && drawn == 0)
+    ss_sb_puts(&b, "set label 'no data' at graph 0.5, graph 0.5 center\nunset logscale y\nset xrange [0:1]\nset yrange [0:1]\nplot 1/0 notitle");
   ss_sb_puts(&b, "\n");
   if (rc) {
     ss_sb_free(&b);

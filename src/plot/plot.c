@@ -49,15 +49,20 @@ static int plot_verify(ss_plan *p, const char *dir, ss_err *err) {
     present[i] = k == SS_IN_DIR && ss_in_stat(dir, rel) == SS_IN_FILE;
   }
   int rc = SS_OK;
+  const ss_plot_opts *given = p->o;
+  ss_plot_opts text_opts = *given;
+  text_opts.cls = -1; /* class=K is about the runs on classes, not the language model */
   for (int i = 0; i < 3 && rc == SS_OK; i++) {
     if (!present[i] || (i == 1 && present[0])) continue; /* the theory run is drawn over sgd/ */
     char *sub = ss_path_join(dir, subs[i]), *th = present[1] && i == 0 ? ss_path_join(dir, "theory") : NULL;
     snprintf(p->prefix, sizeof p->prefix, "%s_", subs[i]);
     snprintf(p->group, sizeof p->group, "%s", subs[i]);
+    p->o = i == 2 ? &text_opts : given;
     rc = sub ? plot_one_run(p, sub, th, err) : ss_seterr(err, SS_ERUN, "out of memory");
     free(sub);
     free(th);
   }
+  p->o = given;
   p->prefix[0] = p->group[0] = 0;
   return rc;
 }
