@@ -6,7 +6,8 @@
 # with Python's csv module); a sweep of seeds only, or x=seed, draws each run (sweep.csv); a
 # sweep of language-model runs is drawn with a metric its runs measured (any metrics.csv
 # column: valid_loss per run checked against sweep.csv); a sweep's run folder (a path
-# holding '=' and ',') is plotted and shown as the run it is (issue 11.11).
+# holding '=' and ',') is plotted and shown as the run it is (issue 11.11); a sweep of failed
+# runs and a failed run's folder are drawn, reported and shown for what they are.
 set -euo pipefail
 cli=${SS_CLI:?}
 # shellcheck source=tests/lib_plot.sh
@@ -50,6 +51,20 @@ run=$(ls -d "$tmp"/zipf/seed=1,lr_z=0.5,* | head -1)
 "$cli" show "$run" >/dev/null || fail "show of a sweep's run folder"
 "$cli" show "$tmp/zipf" >"$tmp/show.txt"
 grep -q "data.zipf_exponent = 1, 1.5, 2" "$tmp/show.txt" || fail "show of a sweep: $(cat "$tmp/show.txt")"
+
+# a sweep whose runs all failed (no such class table): drawn, saying there is no complete run;
+# a failed run's folder is reported and shown with its status and error, and plot says why it
+# draws nothing
+"$cli" sweep seed=1,2 "data.classes=$tmp/none1.json,$tmp/none2.json" niter=4 out="$tmp/failed" >/dev/null 2>&1 || true
+"$cli" plot "$tmp/failed" >"$tmp/plot.log" || fail "a sweep of failed runs is not drawn"
+grep -q "no complete run" "$tmp"/failed/figures/*.body.gp || fail "the figure of failed runs does not say so"
+run=$(ls -d "$tmp"/failed/seed=1,* | head -1)
+"$cli" report "$run" >/dev/null 2>"$tmp/err" || fail "a failed run is not reported: $(cat "$tmp/err")"
+grep -q "<b>failed</b>" "$run/report.html" || fail "the report of a failed run does not say failed"
+"$cli" show "$run" | grep -q "^status: *failed" || fail "show of a failed run"
+st=0
+"$cli" plot "$run" 2>"$tmp/err" || st=$?
+[ "$st" = 2 ] && grep -q "nothing to draw" "$tmp/err" || fail "plot of a failed run: exit $st, $(cat "$tmp/err")"
 
 # a sweep of language-model runs: drawn with a metric the runs measured
 "$cli" sweep "${lm[@]}" text.epochs=1 text.epoch_steps=4 text.probe_steps=0 seed=1,2 opt.lr=0.1,0.3 out="$tmp/lms" >/dev/null 2>&1

@@ -40,6 +40,8 @@ typedef struct {
   int kind; /* SS_KIND_RUN / SWEEP / VERIFY (plot_int.h) */
   char figdir[SS_PATH_MAX];
   ss_plot_fig fig[SS_PLOT_MAX];
+  int bad_option;            /* ss_plot_prepare failed on an option (theory=, class=, x=, ...),
+                              * not on what the directory holds */
   int ncsv;                  /* CSV exports written (csv=true) */
   char csv[4][64];           /* their names in figdir */
 } ss_plot_set;

@@ -28,8 +28,12 @@ int cmd_report(int argc, char **argv) {
   if (rc) return rc;
   ss_plot_set set;
   ss_err err = {0};
-  if ((rc = ss_plot_prepare(dir, &o, &set, &err))) return ss_cli_fail(&err);
-  if (ss_cli_gnuplot(&set, 0, &err)) {
+  if ((rc = ss_plot_prepare(dir, &o, &set, &err))) {
+    /* a bad option or no directory of ours is an error; a directory that cannot be drawn
+     * (a run that failed before its first metrics row) still gets its page */
+    if (set.bad_option || !set.kind) return ss_cli_fail(&err);
+    fprintf(stderr, "scansnap: note: %s; the report has no figures\n", err.msg);
+  } else if (ss_cli_gnuplot(&set, 0, &err)) {
     fprintf(stderr, "scansnap: note: %s; the report has no figures\n", err.msg);
     set.n = 0;
   }

@@ -186,6 +186,9 @@ int ss_rundir_load(const char *dir, ss_rundir *r, ss_err *err) {
   json_word(o, "status", r->status, sizeof r->status);
   json_word(o, "command", r->command, sizeof r->command);
   json_word(o, "model", r->model, sizeof r->model);
+  char *e = ss_text_clean(json_string_value(json_object_get(o, "error")), 200);
+  snprintf(r->error, sizeof r->error, "%s", e ? e : "");
+  free(e);
   json_decref(o);
   ss_config_defaults(&r->cfg);
   int present;
@@ -203,11 +206,12 @@ int ss_rundir_load(const char *dir, ss_rundir *r, ss_err *err) {
       snprintf(r->cfg_note, sizeof r->cfg_note, "%.190s", e2.msg);
     }
   }
-  if ((rc = numtab_read(dir, "metrics.csv", &r->m, err))) {
+  if (ss_in_stat(dir, "metrics.csv") == SS_IN_ABSENT && strcmp(r->status, "complete")) {
+    /* a run that failed or stopped before its first row: what run.json says is all there is */
+  } else if ((rc = numtab_read(dir, "metrics.csv", &r->m, err))) {
     ss_rundir_free(r);
     return rc;
-  }
-  if (ss_numtab_col(&r->m, "step") != 0) {
+  } else if (ss_numtab_col(&r->m, "step") != 0) {
     ss_rundir_free(r);
     return ss_seterr(err, SS_EINPUT, "'%s/metrics.csv' does not start with a 'step' column", dir);
   }

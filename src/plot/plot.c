@@ -16,10 +16,13 @@ void ss_plot_opts_default(ss_plot_opts *o) {
 /* A run and, with theory_dir, the theory run drawn over it (same configuration). */
 static int plot_one_run(ss_plan *p, const char *dir, const char *theory_dir, ss_err *err) {
   ss_rundir r, th;
-  if (ss_in_stat(dir, "metrics.csv") == SS_IN_ABSENT && ss_in_stat(dir, "run.json") == SS_IN_FILE)
-    return ss_seterr(err, SS_EINPUT, "run '%s' wrote no metrics.csv (see its run.json for why): nothing to draw", dir);
   int rc = ss_rundir_load(dir, &r, err);
   if (rc) return rc;
+  if (r.m.ncols == 0) {
+    rc = ss_seterr(err, SS_EINPUT, "run '%s' (%s%s%s) wrote no metrics.csv: nothing to draw", dir, r.status, r.error[0] ? ": " : "", r.error);
+    ss_rundir_free(&r);
+    return rc;
+  }
   int have_th = 0;
   if (theory_dir) {
     int kind;
@@ -67,16 +70,8 @@ static int plot_verify(ss_plan *p, const char *dir, ss_err *err) {
   return rc;
 }
 
-int ss_plot_prepare(const char *dir, const ss_plot_opts *o, ss_plot_set *set, ss_err *err) {
-  memset(set, 0, sizeof *set);
-  ss_plot_opts def;
-  if (!o) {
-    ss_plot_opts_default(&def);
-    o = &def;
-  }
-  int kind, rc = ss_dir_kind(dir, &kind, err);
-  if (rc) return rc;
-  set->kind = kind;
+static int prepare_kind(const char *dir, const ss_plot_opts *o, ss_plot_set *set, int kind, ss_err *err) {
+  int rc;
   char *fd = ss_path_join(dir, "figures");
   if (!fd || strlen(fd) >= sizeof set->figdir) {
     free(fd);
@@ -100,6 +95,24 @@ int ss_plot_prepare(const char *dir, const ss_plot_opts *o, ss_plot_set *set, ss
   else rc = plot_verify(&p, dir, err);
   if (rc == SS_OK) rc = ss_plan_commit(&p, dir, err);
   ss_plan_free(&p);
-  if (rc) set->n = set->ncsv = 0;
+  return rc;
+}
+
+int ss_plot_prepare(const char *dir, const ss_plot_opts *o, ss_plot_set *set, ss_err *err) {
+  memset(set, 0, sizeof *set);
+  ss_plot_opts def;
+  if (!o) {
+    ss_plot_opts_default(&def);
+    o = &def;
+  }
+  int kind, rc = ss_dir_kind(dir, &kind, err);
+  if (rc) return rc;
+  set->kind = kind;
+  rc = prepare_kind(dir, o, set, kind, err);
+  if (rc) {
+    set->n = set->ncsv = 0;
+    /* a message about an option names it ("key 'x': ..."), as every bad-input message does */
+    set->bad_option = !strncmp(err->msg, "key", 3);
+  }
   return rc;
 }

@@ -169,6 +169,11 @@ static void section_run(ss_sbuf *b, const char *dir, const char *id, const char 
   esc(b, r.model);
   if (r.has_dyn) ss_sb_printf(b, ", N = %d classes over M = %d tokens", r.N, r.M);
   ss_sb_printf(b, ", %d metric rows.</p>\n", r.m.nrows);
+  if (r.error[0]) {
+    ss_sb_puts(b, "<p class=fail>");
+    esc(b, r.error);
+    ss_sb_puts(b, "</p>\n");
+  }
   ss_sb_puts(b, "<table><thead><tr><th>quantity</th><th>start</th><th>step</th><th>end</th><th>step</th></tr></thead><tbody>\n");
   for (int c = 1; c < r.m.ncols; c++) {
     int f, l;

@@ -112,7 +112,7 @@ static void show_run(ss_sbuf *b, const char *dir, const char *indent) {
   ss_sb_printf(b, "%skind:        %s", indent, !strcmp(r.command, "theory") ? "theory run (population dynamics)" : r.lm ? "language-model run" : "training run");
   ss_sb_printf(b, ", model %s", r.model);
   if (r.has_dyn) ss_sb_printf(b, ", N = %d classes over M = %d tokens", r.N, r.M);
-  ss_sb_printf(b, "\n%sstatus:      %s\n", indent, r.status);
+  ss_sb_printf(b, "\n%sstatus:      %s%s%s\n", indent, r.status, r.error[0] ? ": " : "", r.error);
   ss_sb_printf(b, "%sconfig:      ", indent);
   if (r.have_cfg) {
     char ind[64];
