@@ -20,7 +20,8 @@ int ss_report_write(const char *dir, const ss_plot_set *figs, char *path, size_t
 /* `scansnap show DIR`: kind, status, configuration differences from the defaults, first and
  * last metrics, t0 from snap.json, claims; for a sweep its keys, counts, the lowest and
  * highest group mean of its metric. *text is malloc'd, safe to print to a terminal (no
- * control characters from the files). */
+ * control characters from the files). SS_EINPUT (nothing in *text) when the directory's own
+ * files cannot be read; a broken sub-run of verify's directory is a line of the summary. */
 int ss_show(const char *dir, char **text, ss_err *err);
 
 #endif

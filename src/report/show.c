@@ -99,16 +99,12 @@ static void snap(ss_sbuf *b, const char *dir) {
   json_decref(o);
 }
 
-/* a run: kind, status, config differences, first/last metrics, t0, claims */
-static void show_run(ss_sbuf *b, const char *dir, const char *indent) {
+/* a run: kind, status, config differences, first/last metrics, t0; SS_EINPUT (in err) when
+ * its files cannot be read */
+static int show_run(ss_sbuf *b, const char *dir, const char *indent, ss_err *err) {
   ss_rundir r;
-  ss_err e;
-  if (ss_rundir_load(dir, &r, &e) != SS_OK) {
-    ss_sb_printf(b, "%sunreadable:  ", indent);
-    put_clean(b, e.msg, 300);
-    ss_sb_puts(b, "\n");
-    return;
-  }
+  int rc = ss_rundir_load(dir, &r, err);
+  if (rc) return rc;
   ss_sb_printf(b, "%skind:        %s", indent, !strcmp(r.command, "theory") ? "theory run (population dynamics)" : r.lm ? "language-model run" : "training run");
   ss_sb_printf(b, ", model %s", r.model);
   if (r.has_dyn) ss_sb_printf(b, ", N = %d classes over M = %d tokens", r.N, r.M);
@@ -147,18 +143,15 @@ static void show_run(ss_sbuf *b, const char *dir, const char *indent) {
   snap(&t, dir);
   if (t.n) ss_sb_printf(b, "%s%s", indent, t.buf);
   ss_sb_free(&t);
+  return SS_OK;
 }
 
-static void show_sweep(ss_sbuf *b, const char *dir) {
+static int show_sweep(ss_sbuf *b, const char *dir, ss_err *err) {
   ss_sweep s;
   ss_sweep_info info;
   ss_err e;
-  if (ss_sweep_dir_load(dir, &s, &info, &e) != SS_OK) {
-    ss_sb_puts(b, "kind:        sweep, unreadable: ");
-    put_clean(b, e.msg, 300);
-    ss_sb_puts(b, "\n");
-    return;
-  }
+  int rc = ss_sweep_dir_load(dir, &s, &info, err);
+  if (rc) return rc;
   long np = 1;
   for (int a = 0; a < s.naxes; a++) np *= s.axes[a].n;
   ss_sb_printf(b, "kind:        sweep of %ld %s", np, info.theory ? "theory runs (population dynamics)" : "runs");
@@ -214,6 +207,7 @@ static void show_sweep(ss_sbuf *b, const char *dir) {
   put_clean(b, s.command, 300);
   ss_sb_puts(b, "\n");
   ss_sweep_free(&s);
+  return SS_OK;
 }
 
 int ss_show(const char *dir, char **text, ss_err *err) {
@@ -226,11 +220,11 @@ int ss_show(const char *dir, char **text, ss_err *err) {
   put_clean(&b, dir, 0);
   ss_sb_puts(&b, "\n");
   if (kind == SS_KIND_RUN) {
-    show_run(&b, dir, "");
-    claims(&b, dir);
+    if ((rc = show_run(&b, dir, "", err)) == SS_OK) claims(&b, dir);
   } else if (kind == SS_KIND_SWEEP) {
-    show_sweep(&b, dir);
+    rc = show_sweep(&b, dir, err);
   } else {
+    ss_err e;
     ss_sb_puts(&b, "kind:        verify's directory (claims of the paper and the runs that measured them)\n");
     claims(&b, dir);
     static const char *const subs[] = {"sgd", "theory", "text"};
@@ -240,16 +234,20 @@ int ss_show(const char *dir, char **text, ss_err *err) {
       ss_sb_printf(&b, "run %s/:\n", subs[i]);
       char *sub = ss_path_join(dir, subs[i]);
       if (k != SS_IN_DIR) ss_sb_puts(&b, "  not a real folder (a link or a file): not read\n");
-      else if (sub) show_run(&b, sub, "  ");
+      else if (sub && show_run(&b, sub, "  ", &e) != SS_OK) {
+        ss_sb_puts(&b, "  unreadable:  ");
+        put_clean(&b, e.msg, 300);
+        ss_sb_puts(&b, "\n");
+      }
       free(sub);
     }
   }
   static const char *const outs[][2] = {{"figures", "figures:     figures/ (scansnap plot)\n"}, {"report.html", "report:      report.html (scansnap report)\n"}};
   for (int i = 0; i < 2; i++)
     if (ss_in_stat(dir, outs[i][0]) == (i ? SS_IN_FILE : SS_IN_DIR)) ss_sb_puts(&b, outs[i][1]);
-  if (b.oom) {
+  if (rc || b.oom) {
     ss_sb_free(&b);
-    return ss_seterr(err, SS_ERUN, "out of memory");
+    return rc ? rc : ss_seterr(err, SS_ERUN, "out of memory");
   }
   *text = b.buf;
   return SS_OK;
