@@ -39,7 +39,8 @@ check "$tmp/out1" "links among the outputs"
 fresh out2
 ln -s "$tmp/outside/figs" "$tmp/out2/figures"
 run_cli "2" "plot with a figures link" plot "$tmp/out2"
-run_cli "2" "report with a figures link" report "$tmp/out2"
+run_cli "0" "report with a figures link (the page, without figures)" report "$tmp/out2"
+grep -q "not a real folder" "$tmp/cli.log" || fail "the report does not say why it has no figures"
 check "$tmp/out2" "a figures link"
 
 # inputs: every file plot/report/show read, as a link to a file outside
