@@ -39,9 +39,11 @@ int cmd_verify(int argc, char **argv);
 int cmd_sweep(int argc, char **argv);
 int cmd_plot(int argc, char **argv);
 int cmd_report(int argc, char **argv);
+int cmd_show(int argc, char **argv);
 
 /* Runs gnuplot for every figure of set (in set->figdir); checks the PNG and SVG appeared. */
 int ss_cli_gnuplot(const ss_plot_set *set, int verbose, ss_err *err);
-/* DIR [theory=DIR] [class=K] of `plot` and `report`; prints and returns 2 on bad usage. */
+/* DIR and the options of `plot` and `report` (cmd_plot.c); prints and returns 2 on bad usage.
+ * An argument that is an existing directory is DIR, whatever its name. */
 int ss_cli_plot_args(int argc, char **argv, const char **dir, ss_plot_opts *o);
 #endif

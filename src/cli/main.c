@@ -19,8 +19,9 @@ static const ss_cmd cmds[] = {
     {"theory", cmd_theory, "integrate the population (T -> inf) dynamics of the same configuration"},
     {"compare", cmd_compare, "how far apart two runs' c_n and metrics are (e.g. SGD vs theory)"},
     {"verify", cmd_verify, "check the paper's four claims, print PASS/FAIL, write claims.json"},
-    {"plot", cmd_plot, "figures of a run or a sweep (gnuplot: PNG and SVG)"},
-    {"report", cmd_report, "one self-contained report.html of a run or a sweep"},
+    {"plot", cmd_plot, "figures of a run, a sweep or verify's directory (gnuplot: PNG and SVG)"},
+    {"report", cmd_report, "one self-contained report.html of a run, a sweep or verify's directory"},
+    {"show", cmd_show, "a summary of a run, sweep or verify directory (status, config, metrics, t0, claims)"},
     {"sweep", cmd_sweep, "run a grid of runs (lists/ranges of keys) on every core or under mpirun"},
 };
 
