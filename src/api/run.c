@@ -257,6 +257,7 @@ static int load(ss_run *r, const char *dir, ss_err *err) {
   if (!have[0] && !have[2] && !have[5])
     return ss_seterr(err, SS_EINPUT, "'%s' holds no run (none of run.json, metrics.csv, claims.json)", dir);
   if (have[0] && (rc = ss_run_status(dir, r->state, sizeof r->state, err))) return rc;
+  if (!have[0] && have[5]) snprintf(r->state, sizeof r->state, "complete"); /* verify writes claims.json once done */
   if (have[0] && have[1]) {
     if (!(r->cfg = malloc(sizeof *r->cfg))) return ss_seterr(err, SS_ERUN, "out of memory");
     if ((rc = ss_run_load_config(dir, r->cfg, err))) return rc;
@@ -393,7 +394,7 @@ int ss_run_verify(ss_run *run, const ss_config *cfg, const char *corpus, ss_err 
   free(claims);
   free(c);
   rc = conclude(run, dir, rc, err);
-  if (rc == SS_OK || rc == SS_ESTOP) snprintf(run->state, sizeof run->state, "%s", rc ? "interrupted" : "complete");
+  if (rc == SS_ESTOP) snprintf(run->state, sizeof run->state, "interrupted");
   return rc;
 }
 
