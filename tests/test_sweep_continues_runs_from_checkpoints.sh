@@ -3,7 +3,7 @@
 # then started again with the same command, continues that run from its checkpoint
 # (run.json "resumed_from" > 0) instead of redoing it, and every run ends byte-identical
 # (metrics.csv, metrics.jsonl, dynamics.safetensors, checkpoint.safetensors) to the same
-# sweep never interrupted. Rerun with other fixed keys, the half-done run starts afresh.
+# sweep never interrupted. A sweep of other fixed keys into that directory is refused.
 set -euo pipefail
 cli=${SS_CLI:?}
 tmp=${SS_TMP:-/tmp}/sweep-ckpt-$$
@@ -38,7 +38,8 @@ for d in "$tmp"/full/*/; do
 done
 echo "continued: $(grep -l '"resumed_from"' "$tmp"/cut/*/run.json | xargs -n1 dirname | xargs -n1 basename | tr '\n' ' ')"
 
-# other fixed keys: the same directory is not continued with a different configuration
+# other fixed keys: the directory holds another grid; the sweep is refused (exit 2, naming the
+# key) and the half-done run is left as it was, neither continued nor cleared
 SS_TEST_STEP_DELAY_US=500 "$cli" sweep "${args[@]}" out="$tmp/cut2" >/dev/null 2>&1 &
 pid=$!
 for _ in $(seq 1 1000); do
@@ -48,6 +49,12 @@ done
 sleep 0.2
 kill -9 "$pid" 2>/dev/null || true
 wait "$pid" 2>/dev/null || true
-"$cli" sweep seed=1,2 niter=$niter save_every=100 batchsize=16 data.T=16 jobs=1 threads=1 opt.lr=0.5 out="$tmp/cut2" >/dev/null 2>&1
+before=$(cd "$tmp/cut2" && find . -type f -print0 | sort -z | xargs -0 md5sum)
+rc=0
+"$cli" sweep seed=1,2 niter=$niter save_every=100 batchsize=16 data.T=16 jobs=1 threads=1 opt.lr=0.5 out="$tmp/cut2" >"$tmp/other.log" 2>&1 || rc=$?
+[ "$rc" -eq 2 ] || fail "a sweep of other fixed keys into the directory: exit $rc, expected 2"
+grep -q "fixed key 'opt.lr'" "$tmp/other.log" || fail "the refusal does not name the key: $(cat "$tmp/other.log")"
+after=$(cd "$tmp/cut2" && find . -type f -print0 | sort -z | xargs -0 md5sum)
+[ "$before" = "$after" ] || fail "the refused sweep changed files in the directory"
 if grep -q '"resumed_from"' "$tmp"/cut2/*/run.json; then fail "a run was continued under a different configuration"; fi
 echo "OK: the sweep continued its half-done run from the checkpoint, byte-identical"

@@ -17,5 +17,5 @@ grep -q "2 of 4 runs failed" "$tmp/out.log"
 [ "$(grep -c ',complete,' "$tmp/sw/sweep.csv")" -eq 2 ]
 grep -q '"status": "failed"' "$tmp"/sw/classes=*bad.json,seed=1/run.json
 grep -q '"error"' "$tmp"/sw/classes=*bad.json,seed=1/run.json
-grep -q '| 0 (2 failed) |' "$tmp/sw/aggregate.md"
+grep -q '| 0 (2 not complete) |' "$tmp/sw/aggregate.md"
 echo OK

@@ -13,7 +13,9 @@
 #define SS_PATH_MAX 1024
 #define SS_MAX_KEYS 256
 
-typedef enum { SS_KEY_INT, SS_KEY_DOUBLE, SS_KEY_BOOL, SS_KEY_STRING, SS_KEY_ENUM } ss_keytype;
+/* SS_KEY_LIST: text holding a comma-separated list (text.probe_steps), stored like a string;
+ * one value, commas and all (`scansnap sweep` sweeps it over values written [a,b] or quoted). */
+typedef enum { SS_KEY_INT, SS_KEY_DOUBLE, SS_KEY_BOOL, SS_KEY_STRING, SS_KEY_ENUM, SS_KEY_LIST } ss_keytype;
 
 /* Which model a key applies to; keys set for another model are reported as unused. */
 enum { SS_SCOPE_ALL = 0, SS_SCOPE_YZ = 1, SS_SCOPE_TF = 2 };
@@ -38,6 +40,7 @@ enum { SS_TASK_SYNTHETIC = 0, SS_TASK_LM = 1 };
 enum { SS_POS_NONE = 0, SS_POS_SINUSOIDAL = 1, SS_POS_LEARNED = 2 };
 enum { SS_GATE_RELU = 0, SS_GATE_SILU = 1 };
 enum { SS_PREC_F64 = 0, SS_PREC_F32 = 1 };
+enum { SS_FILES_FULL = 0, SS_FILES_LIGHT = 1 };
 /* model.kernels, in the order of the key's choices */
 enum { SS_KERNELS_AUTO = 0, SS_KERNELS_REFERENCE = 1, SS_KERNELS_X86_64_V4 = 2, SS_KERNELS_X86_64_V3 = 3, SS_KERNELS_BASELINE = 4 };
 enum { SS_EMBED_IN_DECODER = 0, SS_EMBED_IN_ATTENTION = 1 }; /* model.embed_group */
@@ -47,6 +50,8 @@ struct ss_config {
   /* run */
   long long seed;
   int niter, batchsize, save_per_minibatch, threads, save_every;
+  int files;             /* SS_FILES_FULL or SS_FILES_LIGHT: what a finished run keeps */
+  int fsync;             /* flush each file to the disk as it is written */
   int max_output_mb;     /* refuse runs whose metrics files would exceed this (0 = no limit) */
   int max_memory_mb;     /* refuse runs whose estimated memory exceeds this (0 = 80% of the machine's) */
   double diverge_factor; /* runaway loss: above this times max(1, first loss) (0 = off) */
@@ -106,11 +111,23 @@ int ss_config_unknown_key(const char *key, ss_err *err);
 /* Parses "key=value". */
 int ss_config_override(ss_config *c, const char *arg, ss_err *err);
 
-/* A YAML file flattened to dotted keys; list values are joined with ',' and flagged. */
+/* A YAML file flattened to dotted keys. A scalar is one value (quoted: written in quotes or
+ * as a block scalar, plain: as is); a sequence (is_list) keeps its items, and value holds
+ * them joined with ',' for messages. A key given twice (also through an alias: L and
+ * data.T) is an error naming both lines. */
+typedef struct {
+  char *text;
+  int quoted;
+} ss_yaml_item;
 typedef struct {
   char *key, *value;
-  int line, is_list;
+  int line, is_list, quoted;
+  int nitems;
+  ss_yaml_item *items;
 } ss_yaml_pair;
+/* The first of v[0..n) equal to an earlier one, and in *earlier the first it equals; -1 if
+ * none, -2 out of memory. By sorting (value, position): O(n log n). */
+int ss_first_repeat(const char *const *v, int n, int *earlier);
 int ss_yaml_load_pairs(const char *path, ss_yaml_pair **pairs, int *n, ss_err *err);
 void ss_yaml_free_pairs(ss_yaml_pair *pairs, int n);
 int ss_config_load_yaml(ss_config *c, const char *path, ss_err *err);
@@ -137,5 +154,8 @@ int ss_config_write_yaml(const ss_config *c, FILE *f);
 void ss_config_unused(const ss_config *c, char *buf, size_t n);
 /* Prints every key with default and help (for --help). */
 void ss_config_print_help(FILE *f);
+/* The same for a command that builds one model (SS_MODEL_*): the keys of every model and of
+ * that model, not those of the other (`theory --help`: no transformer or text keys). */
+void ss_config_print_help_for(FILE *f, int model);
 
 #endif

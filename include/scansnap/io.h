@@ -21,6 +21,12 @@ int ss_afile_open(ss_afile *a, const char *path, ss_err *err);
 int ss_afile_commit(ss_afile *a, ss_err *err);
 void ss_afile_abort(ss_afile *a);
 int ss_write_file_atomic(const char *path, const void *data, size_t n, ss_err *err);
+/* Whether atomic writes of the calling thread are flushed to the disk (fsync of the file and
+ * its folder) before the rename returns: 1 (the default) or 0 (a sweep's runs: many small
+ * files, synced once at the end; a crash may then lose the newest files, never leave a
+ * half-written one). Returns the previous setting, for a call to restore. */
+int ss_io_sync_set(int sync);
+int ss_io_sync(void); /* the calling thread's setting */
 /* Writes root as JSON (json_dumps flags) with a final newline to path atomically; takes the
  * caller's reference to root (decrefs it, also on error). */
 struct json_t;

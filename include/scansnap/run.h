@@ -63,6 +63,7 @@ typedef struct {
   size_t npend_m, npend_d, cap_m, cap_d;
   uint64_t sum;           /* FNV-1a-64 of every row written, both streams, in order */
   uint64_t sum_prev;      /* the same before the last row */
+  int light;              /* ss_recorder_write writes metrics.csv only */
 } ss_recorder;
 
 int ss_recorder_init(ss_recorder *r, const ss_classes *cl, ss_err *err);

@@ -17,20 +17,26 @@ static void sweep_help(void) {
          "Runs every point of the grid (the Cartesian product of the swept keys, first key slowest)\n"
          "as a normal run directory DIR/<key>=<value>,..., on a pool of worker processes\n"
          "(jobs, default = cores), then writes DIR/sweep.csv (one row per run: swept keys,\n"
-         "status, final metrics), DIR/aggregate.csv and aggregate.md (mean ± std [count] over\n"
-         "every swept key except seed) and prints the aggregate.\n\n"
+         "status, every column of its final metrics row), DIR/aggregate.csv and aggregate.md\n"
+         "(mean ± std [count] over every swept key except seed) and prints the aggregate.\n\n"
          "  key=v1,v2,v3    a list of values (any key)\n"
          "  key=a:b[:step]  numbers a, a+step, ... up to and including b (step 1)\n"
-         "  out=DIR         sweep directory (default runs/sweep-<name>-<hash of the grid>)\n"
+         "  'key=\"a,b\"'     one value holding commas; key=[a,b] for list keys (text.probe_steps=[0,500])\n"
+         "  out=DIR         sweep directory: new, empty, or this grid's sweep to resume\n"
+         "                  (default runs/sweep-<name>-<hash of the grid>)\n"
          "  jobs=N          worker processes (0 = all cores); results do not depend on it\n"
          "  theory=true     population runs (SPEC §4) instead of SGD runs\n"
          "  reference=CSV   compare the aggregate with a reference table (the paper's Figure 6)\n"
-         "  metric=NAME     metric compared and plotted (default entropy_distinct)\n"
+         "  metric=NAME     metrics.csv column compared and plotted (default entropy_distinct)\n"
          "  --preset NAME   configs/NAME.yaml (fig6 = the paper's Figure-6 sweep)\n\n"
-         "Rerunning the same command resumes: complete runs are skipped, unfinished ones redone.\n"
+         "In a YAML file a list is an axis (and a plain a:b range); any other value is one value.\n"
+         "Rerunning the same command resumes: complete runs are skipped, unfinished ones continued\n"
+         "from their checkpoints or redone. A sweep touches only run directories it made, under\n"
+         "their run lock (a run in use elsewhere is 'busy', a folder it did not make 'foreign').\n"
+         "SIGINT/SIGTERM: the runs stop with a checkpoint, the tables of what finished are written.\n"
          "Under `mpirun -np N scansnap sweep ...` the runs are spread over the ranks and rank 0\n"
-         "writes the tables. Exit status: 0 all runs complete, 1 some run failed (the tables\n"
-         "are still written), 2 bad arguments.\n");
+         "writes the tables. Exit status: 0 all runs complete, 1 some run failed, diverged or was\n"
+         "left alone (the tables are still written), 2 bad arguments, 130/143 stopped by a signal.\n");
 }
 
 static int is_yaml(const char *a) {
@@ -137,9 +143,12 @@ static void default_out(ss_sweep *s, const char *stem, char *out, size_t n) {
   snprintf(out, n, "runs/sweep-%s-%08x", stem, (unsigned)(h & 0xffffffffu));
 }
 
-static int sweep_main(int argc, char **argv, int rank, int size) {
+static int sweep_main(int argc, char **argv, int rank, int size, int local) {
   ss_sweep s;
   ss_sweep_init(&s);
+  s.rank = rank;
+  s.nranks = size;
+  s.local_ranks = local;
   ss_err err = {0};
   char stem[128] = "grid";
   int rc = 0;
@@ -171,66 +180,106 @@ static int sweep_main(int argc, char **argv, int rank, int size) {
       rc = ss_seterr(&err, SS_EINPUT, "argument '%s' is neither key=value nor a .yaml file", a);
     }
   }
+  if (rc == 0 && !s.out[0]) default_out(&s, stem, s.out, sizeof s.out);
   if (rc == 0) rc = ss_sweep_check(&s, &err);
   if (rc) {
     if (rank == 0) ss_cli_fail(&err);
     ss_sweep_free(&s);
     return ss_cli_exit_code(rc);
   }
-  if (!s.out[0]) default_out(&s, stem, s.out, sizeof s.out);
   long np = ss_sweep_npoints(&s);
-  ss_sweep_result *res = calloc((size_t)np, sizeof *res);
-  if (!res) {
+  ss_sweep_results res;
+  if (ss_sweep_results_init(&res, np, &err)) {
     ss_sweep_free(&s);
-    fprintf(stderr, "scansnap: out of memory\n");
-    return 1;
+    return ss_cli_fail(&err);
   }
   if (rank == 0)
     fprintf(stderr, "sweep: %ld runs (%d swept key%s) into %s%s\n", np, s.naxes, s.naxes == 1 ? "" : "s", s.out,
             s.theory ? " [theory runs]" : "");
   progress_state ps = {isatty(2), rank, 0};
   double t0 = ss_now();
-  rc = ss_sweep_run(&s, res, on_progress, &ps, &err);
-  if (rc) {
-    fprintf(stderr, "scansnap: rank %d: %s\n", rank, err.msg);
-  } else if (rank == 0) {
-    rc = ss_sweep_write_tables(&s, res, size, ss_now() - t0, &err);
-    if (rc) {
+  /* SIGINT/SIGTERM: the runs stop at a step boundary with a checkpoint, the tables of what
+   * finished are written, exit 130/143; the same command resumes */
+  ss_cli_catch_signals();
+  s.stop = ss_cli_stop_flag();
+  s.step_delay_us = ss_cli_test_step_delay();
+  rc = ss_sweep_run(&s, &res, on_progress, &ps, &err);
+  if (rc && rc != SS_ESTOP) {
+    if (size == 1)
       ss_cli_fail(&err);
-    } else {
-      long failed = 0;
-      for (long i = 0; i < np; i++) failed += res[i].status != SS_PT_COMPLETE;
+    else if (rank == 0 || !strstr(err.msg, "another MPI rank"))
+      fprintf(stderr, "scansnap: rank %d: %s\n", rank, err.msg);
+  } else if (rank == 0) {
+    const int stopped = rc;
+    ss_err terr = {0};
+    int trc = ss_sweep_write_tables(&s, &res, ss_now() - t0, &terr);
+    long cnt[SS_PT_FOREIGN + 1] = {0};
+    for (long i = 0; i < np; i++) cnt[res.pt[i].status]++;
+    if (trc == SS_OK || trc == SS_EINPUT) { /* EINPUT: the metric is no column; the other tables are there */
       printf("## Aggregate over seeds (%s)\n\n", s.out);
       print_file(s.out, "aggregate.md");
-      if (s.reference[0]) {
+      if (s.reference[0] && trc == SS_OK) {
         printf("\n## Compared with the reference table (%s)\n\n", s.reference);
         print_file(s.out, "comparison.md");
       }
-      printf("\nsweep:          %s (%ld runs, %ld failed, %.1f s, %.2f runs/s)\n", s.out, np, failed, ss_now() - t0,
+      printf("\nsweep:          %s (%ld runs, %ld complete, %.1f s, %.2f runs/s)\n", s.out, np, cnt[SS_PT_COMPLETE], ss_now() - t0,
              (double)np / (ss_now() - t0));
-      printf("tables:         sweep.csv aggregate.csv aggregate.md%s\n", s.reference[0] ? " comparison.csv comparison.md" : "");
-      if (failed) {
-        fprintf(stderr, "scansnap: %ld of %ld runs failed (status in sweep.csv, reason in their run.json)\n", failed, np);
-        rc = SS_ERUN;
-      }
+      printf("tables:         sweep.csv aggregate.csv aggregate.md%s\n", s.reference[0] && trc == SS_OK ? " comparison.csv comparison.md" : "");
     }
+    if (trc) {
+      rc = ss_cli_fail(&terr) == 2 && !stopped ? SS_EINPUT : stopped ? stopped : SS_ERUN;
+    } else {
+      const long failed = cnt[SS_PT_FAILED] + cnt[SS_PT_DIVERGED];
+      if (failed) fprintf(stderr, "scansnap: %ld of %ld runs failed or diverged (status in sweep.csv, the reason in each run's run.json)\n", failed, np);
+      if (cnt[SS_PT_BUSY])
+        fprintf(stderr, "scansnap: %ld run%s in use by another scansnap process (busy in sweep.csv): left alone; run the sweep again when they are done\n",
+                cnt[SS_PT_BUSY], cnt[SS_PT_BUSY] == 1 ? " is" : "s are");
+      if (cnt[SS_PT_FOREIGN])
+        fprintf(stderr, "scansnap: %ld run director%s not made by this sweep (foreign in sweep.csv: a file, a symlink or a folder without its marker): left alone\n",
+                cnt[SS_PT_FOREIGN], cnt[SS_PT_FOREIGN] == 1 ? "y is in the way," : "ies are in the way,");
+      if (!stopped && (failed || cnt[SS_PT_BUSY] || cnt[SS_PT_FOREIGN])) rc = SS_ERUN;
+    }
+    if (stopped) fprintf(stderr, "scansnap: %s\n", err.msg);
+  } else if (rc == SS_ESTOP) {
+    fprintf(stderr, "scansnap: rank %d: %s\n", rank, err.msg);
   }
-  free(res);
+  ss_sweep_results_free(&res);
   ss_sweep_free(&s);
   return ss_cli_exit_code(rc);
 }
+
+#ifdef SS_HAVE_MPI
+#include <mpi.h>
+#endif
 
 int cmd_sweep(int argc, char **argv) {
   if (ss_cli_wants_help(argc, argv)) {
     sweep_help();
     return 0;
   }
-  int rank, size;
-  if (ss_sweep_mpi_init(&argc, &argv, &rank, &size)) {
-    fprintf(stderr, "scansnap: MPI_Init failed\n");
-    return 1;
+  /* MPI only under a launcher: a plain `scansnap sweep` must not depend on MPI starting up.
+   * The library is given the rank, the size and the ranks sharing this host. */
+  int rank = 0, size = 1, local = 1, mpi = 0;
+#ifdef SS_HAVE_MPI
+  if (getenv("OMPI_COMM_WORLD_SIZE") || getenv("PMI_SIZE") || getenv("PMIX_RANK")) {
+    if (MPI_Init(&argc, &argv) != MPI_SUCCESS) {
+      fprintf(stderr, "scansnap: MPI_Init failed\n");
+      return 1;
+    }
+    mpi = 1;
+    MPI_Comm_rank(MPI_COMM_WORLD, &rank);
+    MPI_Comm_size(MPI_COMM_WORLD, &size);
+    MPI_Comm node;
+    if (MPI_Comm_split_type(MPI_COMM_WORLD, MPI_COMM_TYPE_SHARED, rank, MPI_INFO_NULL, &node) == MPI_SUCCESS) {
+      MPI_Comm_size(node, &local);
+      MPI_Comm_free(&node);
+    }
   }
-  int rc = sweep_main(argc, argv, rank, size);
-  ss_sweep_mpi_finalize();
+#endif
+  int rc = sweep_main(argc, argv, rank, size, local);
+#ifdef SS_HAVE_MPI
+  if (mpi) MPI_Finalize();
+#endif
+  (void)mpi;
   return rc;
 }

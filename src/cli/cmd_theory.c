@@ -13,7 +13,7 @@ static void theory_help(void) {
          "  theory.mode=flow   RK4 gradient flow, t in SGD iterations (theory.dt, theory.tol)\n"
          "Writes the files of a training run plus snap.json into DIR (default runs/theory-<UTC time>).\n"
          "See docs/theory.md.\n\n");
-  ss_config_print_help(stdout);
+  ss_config_print_help_for(stdout, SS_MODEL_YZ);
 }
 
 int cmd_theory(int argc, char **argv) {

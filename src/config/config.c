@@ -74,22 +74,43 @@ static size_t levenshtein(const char *a, const char *b) {
   return d;
 }
 
+/* 1 if the characters of a appear in b in order (a is a subsequence of b). */
+static int in_order(const char *a, const char *b) {
+  for (; *a && *b; b++)
+    if (*a == *b) a++;
+  return *a == 0;
+}
+
+static size_t common_prefix(const char *a, const char *b) {
+  size_t n = 0;
+  while (a[n] && a[n] == b[n]) n++;
+  return n;
+}
+
+/* The key nearest to a name that is not one: fewest edits (to the whole name, or one more
+ * than to the part after the section, so 'lr_zz' finds 'opt.lr_z'); among equals, a key that
+ * holds the typed characters in order ('opt.lrz' is in 'opt.lr_z', not in 'opt.lr'), then the
+ * longer common prefix, then the table's order. */
 static const char *nearest_key(const char *name) {
   int n;
   const ss_keydef *k = ss_config_keys(&n);
   const char *c = ss_config_canonical(name);
   const char *best = NULL;
-  size_t bd = (size_t)-1;
+  size_t bd = (size_t)-1, bp = 0;
+  int bo = 0;
   for (int i = 0; i < n; i++) {
     size_t d = levenshtein(c, k[i].name);
-    /* also compare with the part after the section, so 'lr_zz' finds 'opt.lr_z' */
     const char *dot = strrchr(k[i].name, '.');
     if (dot) {
       size_t d2 = levenshtein(c, dot + 1) + 1;
       if (d2 < d) d = d2;
     }
-    if (d < bd) {
+    const int o = in_order(c, k[i].name);
+    const size_t p = common_prefix(c, k[i].name);
+    if (d < bd || (d == bd && (o > bo || (o == bo && p > bp)))) {
       bd = d;
+      bo = o;
+      bp = p;
       best = k[i].name;
     }
   }
@@ -250,6 +271,7 @@ static int set_value(ss_config *c, const ss_keydef *k, const char *key, const ch
     break;
   }
   case SS_KEY_STRING:
+  case SS_KEY_LIST:
     if (check_text(key, value, err)) return SS_EINPUT;
     if (strlen(value) >= k->size)
       return ss_seterr(err, SS_EINPUT, "key '%s': value is longer than %zu characters", key, k->size - 1);
@@ -347,15 +369,24 @@ void ss_config_format(const ss_config *c, const ss_keydef *k, char *buf, size_t 
     else
       snprintf(buf, n, "%d", *(const int *)base);
     break;
-  case SS_KEY_DOUBLE: snprintf(buf, n, "%.17g", *(const double *)base); break;
+  case SS_KEY_DOUBLE: {
+    /* the shortest of 15, 16, 17 significant digits that reads back to the same double */
+    const double v = *(const double *)base;
+    for (int digits = 15; digits <= 17; digits++) {
+      snprintf(buf, n, "%.*g", digits, v);
+      if (strtod(buf, NULL) == v) break;
+    }
+    break;
+  }
   case SS_KEY_BOOL: snprintf(buf, n, "%s", *(const int *)base ? "true" : "false"); break;
   case SS_KEY_ENUM: enum_name(k->choices, *(const int *)base, buf, n); break;
-  case SS_KEY_STRING: snprintf(buf, n, "%s", base); break;
+  case SS_KEY_STRING:
+  case SS_KEY_LIST: snprintf(buf, n, "%s", base); break;
   }
 }
 
 static void yaml_scalar(FILE *f, const ss_keydef *k, const char *v) {
-  if (k->type != SS_KEY_STRING) {
+  if (k->type != SS_KEY_STRING && k->type != SS_KEY_LIST) {
     fputs(v, f);
     return;
   }
@@ -439,11 +470,15 @@ void ss_config_unused(const ss_config *c, char *buf, size_t n) {
   }
 }
 
-void ss_config_print_help(FILE *f) {
+void ss_config_print_help(FILE *f) { ss_config_print_help_for(f, -1); }
+
+void ss_config_print_help_for(FILE *f, int model) {
   int n;
   const ss_keydef *k = ss_config_keys(&n);
+  const int other = model == SS_MODEL_YZ ? SS_SCOPE_TF : model == SS_MODEL_TRANSFORMER ? SS_SCOPE_YZ : -1;
   fprintf(f, "Configuration keys (key=value on the command line, or nested in a YAML file):\n");
   for (int i = 0; i < n; i++) {
+    if (k[i].scope == other) continue;
     char d[64];
     if (k[i].type == SS_KEY_ENUM)
       snprintf(d, sizeof d, "%s", k[i].choices);
@@ -462,24 +497,112 @@ void ss_yaml_free_pairs(ss_yaml_pair *p, int n) {
   for (int i = 0; i < n; i++) {
     free(p[i].key);
     free(p[i].value);
+    for (int j = 0; j < p[i].nitems; j++) free(p[i].items[j].text);
+    free(p[i].items);
   }
   free(p);
 }
 
-static int push_pair(ss_yaml_pair **p, int *n, int *cap, const char *key, const char *val, int line, int is_list) {
+/* The pair being built: a scalar, or a sequence whose items are added one by one. */
+static ss_yaml_pair *push_pair(ss_yaml_pair **p, int *n, int *cap, const char *key, const char *val, int line) {
   if (*n == *cap) {
     int nc = *cap ? *cap * 2 : 32;
     ss_yaml_pair *np = realloc(*p, (size_t)nc * sizeof *np);
-    if (!np) return 0;
+    if (!np) return NULL;
     *p = np;
     *cap = nc;
   }
-  (*p)[*n].key = strdup(key);
-  (*p)[*n].value = strdup(val);
-  (*p)[*n].line = line;
-  (*p)[*n].is_list = is_list;
+  ss_yaml_pair *q = &(*p)[*n];
+  memset(q, 0, sizeof *q);
+  q->key = strdup(key);
+  q->value = strdup(val);
+  q->line = line;
   (*n)++;
-  return 1;
+  if (!q->key || !q->value) return NULL;
+  return q;
+}
+
+static int push_item(ss_yaml_pair *q, const char *text, int quoted) {
+  if ((q->nitems & (q->nitems - 1)) == 0) { /* grow at powers of two */
+    ss_yaml_item *ni = realloc(q->items, sizeof *ni * (size_t)(q->nitems ? 2 * q->nitems : 1));
+    if (!ni) return 0;
+    q->items = ni;
+  }
+  size_t lv = strlen(q->value), lt = strlen(text);
+  char *nv = realloc(q->value, lv + lt + 2);
+  if (!nv) return 0;
+  q->value = nv;
+  if (q->nitems) nv[lv++] = ',';
+  memcpy(nv + lv, text, lt + 1);
+  q->items[q->nitems].text = strdup(text);
+  q->items[q->nitems].quoted = quoted;
+  return q->items[q->nitems++].text != NULL;
+}
+
+typedef struct {
+  const char *v;
+  int i;
+} value_at;
+
+static int cmp_value_at(const void *x, const void *y) {
+  const value_at *a = x, *b = y;
+  const int c = strcmp(a->v, b->v);
+  return c ? c : (a->i > b->i) - (a->i < b->i);
+}
+
+int ss_first_repeat(const char *const *v, int n, int *earlier) {
+  if (n < 2) return -1;
+  value_at *t = malloc(sizeof *t * (size_t)n);
+  if (!t) return -2;
+  for (int i = 0; i < n; i++) t[i] = (value_at){v[i], i};
+  qsort(t, (size_t)n, sizeof *t, cmp_value_at);
+  int first = -1;
+  for (int i = 1, run = 0; i < n; i++) {
+    if (strcmp(t[i].v, t[i - 1].v)) {
+      run = i; /* a run of equal values starts, positions ascending */
+      continue;
+    }
+    if (i == run + 1 && (first < 0 || t[i].i < first)) { /* the run's second position repeats its first */
+      first = t[i].i;
+      *earlier = t[run].i;
+    }
+  }
+  free(t);
+  return first;
+}
+
+/* A key given twice, by the same name or through an alias (L and data.T). */
+static int check_duplicates(const char *path, const ss_yaml_pair *p, int n, ss_err *err) {
+  char **canon = calloc((size_t)(n ? n : 1), sizeof *canon);
+  int rc = canon ? SS_OK : ss_seterr(err, SS_ERUN, "out of memory");
+  for (int i = 0; rc == SS_OK && i < n; i++) {
+    const char *k = p[i].key;
+    while (*k == '+') k++; /* Hydra's +key */
+    if (!(canon[i] = strdup(ss_config_canonical(k)))) rc = ss_seterr(err, SS_ERUN, "out of memory");
+  }
+  int first = -1;
+  const int later = rc ? -1 : ss_first_repeat((const char *const *)canon, n, &first);
+  if (later == -2) rc = ss_seterr(err, SS_ERUN, "out of memory");
+  if (later >= 0) {
+    const ss_yaml_pair *a = &p[first], *b = &p[later];
+    char as[300] = "", via[300] = "";
+    if (strcmp(a->key, b->key)) snprintf(as, sizeof as, " as '%s'", a->key);
+    if (strcmp(b->key, canon[later]) && strcmp(a->key, b->key)) snprintf(via, sizeof via, " (%s)", canon[later]);
+    rc = ss_seterr(err, SS_EINPUT, "config file '%s' line %d: key '%s'%s is given twice (first at line %d%s)", path, b->line, b->key,
+                   via, a->line, as);
+  }
+  for (int i = 0; canon && i < n; i++) free(canon[i]);
+  free(canon);
+  return rc;
+}
+
+/* The dotted name of the key at depth (keys of the enclosing mappings joined with '.'). */
+static void dotted(char *full, size_t n, char cur_key[][128], int depth) {
+  full[0] = 0;
+  for (int d = 1; d <= depth; d++) {
+    strncat(full, cur_key[d], n - strlen(full) - 2);
+    if (d < depth) strcat(full, ".");
+  }
 }
 
 static int yaml_pairs_from(FILE *f, const char *path, ss_yaml_pair **pairs, int *npairs, ss_err *err);
@@ -505,14 +628,11 @@ static int yaml_pairs_from(FILE *f, const char *path, ss_yaml_pair **pairs, int 
   yaml_parser_initialize(&parser);
   yaml_parser_set_input_file(&parser, f);
   /* A stack of mapping keys gives the dotted prefix. */
-  char prefix[16][128];
-  int depth = 0;           /* mapping nesting */
+  int depth = 0; /* mapping nesting */
   int expect_key[17] = {0};
   char cur_key[17][128];
-  char listbuf[4096];
-  int in_list = 0, list_line = 0;
+  ss_yaml_pair *list = NULL; /* the sequence being read */
   int cap = 0, rc = SS_OK, done = 0;
-  (void)prefix;
   while (!done) {
     yaml_event_t ev;
     if (!yaml_parser_parse(&parser, &ev)) {
@@ -525,10 +645,11 @@ static int yaml_pairs_from(FILE *f, const char *path, ss_yaml_pair **pairs, int 
       break;
     }
     int line = (int)ev.start_mark.line + 1;
+    char full[1024];
     switch (ev.type) {
     case YAML_STREAM_END_EVENT: done = 1; break;
     case YAML_MAPPING_START_EVENT:
-      if (in_list) {
+      if (list) {
         rc = ss_seterr(err, SS_EINPUT, "config file '%s' line %d: a list may hold only plain values", path, line);
         done = 1;
         break;
@@ -546,31 +667,26 @@ static int yaml_pairs_from(FILE *f, const char *path, ss_yaml_pair **pairs, int 
       if (depth > 0) expect_key[depth] = 1;
       break;
     case YAML_SEQUENCE_START_EVENT:
-      if (depth == 0 || expect_key[depth] || in_list) {
+      if (depth == 0 || expect_key[depth] || list) {
         rc = ss_seterr(err, SS_EINPUT, "config file '%s' line %d: unexpected list", path, line);
         done = 1;
         break;
       }
-      in_list = 1;
-      list_line = line;
-      listbuf[0] = 0;
-      break;
-    case YAML_SEQUENCE_END_EVENT: {
-      char full[1024] = "";
-      for (int d = 1; d <= depth; d++) {
-        strncat(full, cur_key[d], sizeof full - strlen(full) - 2);
-        if (d < depth) strcat(full, ".");
-      }
-      if (!push_pair(pairs, npairs, &cap, full, listbuf, list_line, 1)) {
+      dotted(full, sizeof full, cur_key, depth);
+      if (!(list = push_pair(pairs, npairs, &cap, full, "", line))) {
         rc = ss_seterr(err, SS_ERUN, "out of memory");
         done = 1;
+        break;
       }
-      in_list = 0;
+      list->is_list = 1;
+      break;
+    case YAML_SEQUENCE_END_EVENT:
+      list = NULL;
       expect_key[depth] = 1;
       break;
-    }
     case YAML_SCALAR_EVENT: {
-      const char *s = (const char *)ev.data.scalar.value;
+      const char *v = (const char *)ev.data.scalar.value;
+      const int quoted = ev.data.scalar.style != YAML_PLAIN_SCALAR_STYLE;
       if (depth == 0) {
         /* a document that is a bare scalar (or empty) */
         if (ev.data.scalar.length) {
@@ -579,32 +695,31 @@ static int yaml_pairs_from(FILE *f, const char *path, ss_yaml_pair **pairs, int 
         }
         break;
       }
-      if (in_list) {
-        if (strlen(listbuf) + strlen(s) + 2 >= sizeof listbuf) {
-          rc = ss_seterr(err, SS_EINPUT, "config file '%s' line %d: list too long", path, line);
+      if (list) {
+        if (list->nitems >= 1000000) {
+          rc = ss_seterr(err, SS_EINPUT, "config file '%s' line %d: list too long (more than 1000000 values)", path, line);
           done = 1;
-          break;
+        } else if (!push_item(list, v, quoted)) {
+          rc = ss_seterr(err, SS_ERUN, "out of memory");
+          done = 1;
         }
-        if (listbuf[0]) strcat(listbuf, ",");
-        strcat(listbuf, s);
       } else if (expect_key[depth]) {
-        if (strlen(s) >= 127) {
+        if (strlen(v) >= 127) {
           rc = ss_seterr(err, SS_EINPUT, "config file '%s' line %d: key too long", path, line);
           done = 1;
           break;
         }
-        strcpy(cur_key[depth], s);
+        strcpy(cur_key[depth], v);
         expect_key[depth] = 0;
       } else {
-        char full[1024] = "";
-        for (int d = 1; d <= depth; d++) {
-          strncat(full, cur_key[d], sizeof full - strlen(full) - 2);
-          if (d < depth) strcat(full, ".");
-        }
-        if (!push_pair(pairs, npairs, &cap, full, s, line, 0)) {
+        dotted(full, sizeof full, cur_key, depth);
+        ss_yaml_pair *q = push_pair(pairs, npairs, &cap, full, v, line);
+        if (!q) {
           rc = ss_seterr(err, SS_ERUN, "out of memory");
           done = 1;
+          break;
         }
+        q->quoted = quoted;
         expect_key[depth] = 1;
       }
       break;
@@ -615,11 +730,11 @@ static int yaml_pairs_from(FILE *f, const char *path, ss_yaml_pair **pairs, int 
       break;
     default: break;
     }
-    /* after a nested mapping closes, the parent's next scalar is a key */
     yaml_event_delete(&ev);
   }
   yaml_parser_delete(&parser);
   fclose(f);
+  if (rc == SS_OK) rc = check_duplicates(path, *pairs, *npairs, err);
   if (rc != SS_OK) {
     ss_yaml_free_pairs(*pairs, *npairs);
     *pairs = NULL;

@@ -18,6 +18,8 @@ static const ss_keydef keys[] = {
   {"save_per_minibatch", SS_KEY_INT, F(save_per_minibatch), 0, "2", 0, 1, 1e9, 0, "record a metrics row every this many updates"},
   {"save_every", SS_KEY_INT, F(save_every), 0, "0", 0, 0, 1e9, 0, "write a checkpoint every this many updates (0 = only at the end)"},
   {"threads", SS_KEY_INT, F(threads), 0, "0", 0, 0, 4096, 0, "OpenMP threads (0 = all cores); results do not depend on it"},
+  {"files", SS_KEY_ENUM, F(files), 0, "full", "full|light", NOLIM, 0, "what a finished run keeps: full = every file; light = config.yaml, classes.json, metrics.csv, snap.json, run.json (no checkpoint, dynamics or metrics.jsonl: a sweep's default)"},
+  {"fsync", SS_KEY_BOOL, F(fsync), 0, "true", 0, NOLIM, 0, "flush every file to the disk before the run goes on (false: a sweep's runs, synced once at the end)"},
   {"max_output_mb", SS_KEY_INT, F(max_output_mb), 0, "2048", 0, 0, 1e9, 0, "refuse a run whose metrics files would exceed this many MB (estimated from niter / save_per_minibatch before it starts; 0 = no limit)"},
   {"max_memory_mb", SS_KEY_INT, F(max_memory_mb), 0, "0", 0, 0, 1e9, 0, "refuse a run whose model, batch and activations would need more than this many MB, estimated before it starts (0 = 80% of this machine's memory)"},
   {"diverge_factor", SS_KEY_DOUBLE, F(diverge_factor), 0, "1e4", 0, 0, 1e300, 0, "a loss above this many times max(1, the first row's loss) is runaway: the run stops as diverged (0 = only NaN/Inf)"},
@@ -47,7 +49,7 @@ static const ss_keydef keys[] = {
   {"text.eval_batches", SS_KEY_INT, F(text.eval_batches), 0, "0", 0, 0, 1e9, SS_SCOPE_TF, "real text: validate on at most this many batches (0 = the whole validation split)"},
   {"text.probes", SS_KEY_INT, F(text.probes), 0, "8", 0, 1, 4096, SS_SCOPE_TF, "real text: fixed probe sequences (from the validation split) for attention entropy and mass"},
   {"text.top_k", SS_KEY_INT, F(text.top_k), 0, "50", 0, 1, 1e8, SS_SCOPE_TF, "real text: attention mass is measured on the top_k most frequent tokens vs the rest"},
-  {"text.probe_steps", SS_KEY_STRING, S(text.probe_steps), "0,500,1000,1500", 0, NOLIM, SS_SCOPE_TF, "real text: steps at which the attention maps of probe 0 are saved (Figure 7)"},
+  {"text.probe_steps", SS_KEY_LIST, S(text.probe_steps), "0,500,1000,1500", 0, NOLIM, SS_SCOPE_TF, "real text: steps at which the attention maps of probe 0 are saved (Figure 7)"},
   /* model */
   {"model.type", SS_KEY_ENUM, F(model.type), 0, "yz", "yz|transformer", NOLIM, 0, "yz = the paper's reparameterised model (SPEC 2.1); transformer = standard 1-layer transformer (SPEC 2.2)"},
   {"model.normalize", SS_KEY_BOOL, F(model.normalize), 0, "true", 0, NOLIM, SS_SCOPE_YZ, "f = c/||c||"},

@@ -157,6 +157,50 @@ static void resolved_config_yaml_reloads_to_the_same_run(void **state) {
   free(dir);
 }
 
+/* config.yaml holds the shortest text that reads back to the same double: 0.1, not
+ * 0.10000000000000001 (and still every bit of values that need 17 digits). */
+static void doubles_are_written_shortest_and_exact(void **state) {
+  (void)state;
+  const struct {
+    const char *in, *want;
+  } v[] = {{"0.1", "0.1"}, {"0.3", "0.3"}, {"1e-8", "1e-08"}, {"0.30000000000000004", "0.30000000000000004"},
+           {"2.5", "2.5"}, {"0.1234567890123456", "0.1234567890123456"}, {"1e300", "1e+300"}};
+  const ss_keydef *k = ss_config_find("opt.lr");
+  for (size_t i = 0; i < sizeof v / sizeof v[0]; i++) {
+    ss_config c;
+    ss_err e;
+    ss_config_defaults(&c);
+    assert_int_equal(ss_config_set(&c, "opt.lr", v[i].in, &e), SS_OK);
+    char buf[SS_PATH_MAX + 64];
+    ss_config_format(&c, k, buf, sizeof buf);
+    assert_true(strtod(buf, NULL) == c.opt.lr);
+    assert_string_equal(buf, v[i].want);
+  }
+}
+
+/* `theory --help` lists the keys of the Y/Z model only (the key table's scope). */
+static void help_for_one_model_omits_the_other_models_keys(void **state) {
+  (void)state;
+  char *buf = NULL;
+  size_t n = 0;
+  FILE *f = open_memstream(&buf, &n);
+  ss_config_print_help_for(f, SS_MODEL_YZ);
+  fclose(f);
+  assert_non_null(strstr(buf, "model.normalize"));
+  assert_non_null(strstr(buf, "theory.dt"));
+  assert_non_null(strstr(buf, "opt.lr_z"));
+  assert_null(strstr(buf, "text.probe_steps"));
+  assert_null(strstr(buf, "model.use_Wq"));
+  assert_null(strstr(buf, "data.max_vocab"));
+  free(buf);
+  f = open_memstream(&buf, &n);
+  ss_config_print_help(f);
+  fclose(f);
+  assert_non_null(strstr(buf, "text.probe_steps"));
+  assert_non_null(strstr(buf, "model.normalize"));
+  free(buf);
+}
+
 static void expect_set_error(const char *kv, const char *must1, const char *must2) {
   ss_config c;
   ss_err e = {0};
@@ -176,6 +220,10 @@ static void unknown_keys_suggest_the_nearest(void **state) {
   expect_set_error("dataset2.num_lst=2", "num_lst", "'data.num_last'");
   expect_set_error("batch_size=3", "'batch_size'", "'batchsize'");
   expect_set_error("model.normalise=true", "normalise", "'model.normalize'");
+  /* ties in edit distance go to the key holding the typed characters in order */
+  expect_set_error("opt.lrz=1", "'opt.lrz'", "did you mean 'opt.lr_z'");
+  expect_set_error("lrz=1", "'lrz'", "did you mean 'opt.lr_z'");
+  expect_set_error("opt.lry=1", "'opt.lry'", "did you mean 'opt.lr_y'");
   expect_set_error("novalue", "novalue", "key=value");
   expect_set_error("=3", "key=value", NULL);
 }
@@ -238,6 +286,11 @@ static void yaml_errors_name_file_and_line(void **state) {
   expect_yaml_error(dir, "type.yaml", "niter: 5\nbatchsize: many\n", "line 2", "'many' is not an integer");
   expect_yaml_error(dir, "range.yaml", "data:\n  T: 1\n", "line 2", "out of range");
   expect_yaml_error(dir, "scalar.yaml", "just a string\n", "mapping", NULL);
+  /* a key given twice is an error naming both lines, not "the last one wins" */
+  expect_yaml_error(dir, "dup.yaml", "niter: 5\nopt:\n  lr: 1\nseed: 2\nopt:\n  lr: 3\n", "line 6", "'opt.lr' is given twice (first at line 3)");
+  expect_yaml_error(dir, "dup2.yaml", "niter: 5\nniter: 6\n", "line 2", "'niter' is given twice (first at line 1)");
+  expect_yaml_error(dir, "dup3.yaml", "data:\n  T: 5\nL: 6\n", "line 3", "'L' (data.T) is given twice (first at line 2");
+  expect_yaml_error(dir, "dup4.yaml", "dataset2:\n  num_last: 2\ndata:\n  num_last: 3\n", "line 4", "given twice");
   char *missing = ss_path_join(dir, "missing.yaml");
   ss_config c;
   ss_err e;
@@ -274,6 +327,8 @@ int main(void) {
       cmocka_unit_test(unknown_keys_suggest_the_nearest),
       cmocka_unit_test(wrong_types_and_out_of_range_values_are_rejected),
       cmocka_unit_test(yaml_errors_name_file_and_line),
+      cmocka_unit_test(doubles_are_written_shortest_and_exact),
+      cmocka_unit_test(help_for_one_model_omits_the_other_models_keys),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }

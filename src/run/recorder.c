@@ -135,7 +135,7 @@ static int pend(unsigned char **buf, size_t *len, size_t *cap, const void *data,
     *buf = nb;
     *cap = nc;
   }
-  memcpy(*buf + *len, data, n);
+  if (n) memcpy(*buf + *len, data, n); /* rows without classes have no c_n (data may be NULL) */
   *len += n;
   return 0;
 }
@@ -157,7 +157,7 @@ static int append(const char *path, unsigned char *buf, size_t *len, int sync, s
     }
     off += (size_t)w;
   }
-  if ((sync && fsync(fd)) | close(fd)) return ss_seterr(err, SS_ERUN, "cannot write '%s': %s", path, strerror(errno));
+  if ((sync && ss_io_sync() && fsync(fd)) | close(fd)) return ss_seterr(err, SS_ERUN, "cannot write '%s': %s", path, strerror(errno));
   *len = 0;
   return SS_OK;
 }
@@ -431,7 +431,9 @@ int ss_recorder_write(ss_recorder *r, const char *dir, ss_err *err) {
   long long nrows;
   uint64_t sum;
   int rc = ss_recorder_sync(r, LLONG_MAX, &nrows, &sum, err);
-  if (rc || (rc = write_text(r, dir, 0, err)) || (rc = write_text(r, dir, 1, err))) return rc;
+  if (rc || (rc = write_text(r, dir, 0, err))) return rc;
+  if (r->light) return SS_OK;
+  if ((rc = write_text(r, dir, 1, err))) return rc;
   /* c of every row: in memory, or mapped from dynamics.bin */
   const size_t NM = (size_t)N * M, cbytes = sizeof(double) * NM * (size_t)r->nrows;
   const double *c = r->c;

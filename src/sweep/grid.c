@@ -7,20 +7,14 @@
 #include <string.h>
 
 #include "scansnap/sweep.h"
-
-const char *const ss_sweep_metric_names[SS_SWEEP_NMETRICS] = {
-    "loss", "acc", "entropy", "entropy_distinct", "common_mass", "distinct_mass", "kendall_tau", "y_norm", "z_norm"};
-
-int ss_sweep_metric_index(const char *name) {
-  for (int i = 0; i < SS_SWEEP_NMETRICS; i++)
-    if (!strcmp(name, ss_sweep_metric_names[i])) return i;
-  return -1;
-}
+#include "scansnap/train.h"
 
 void ss_sweep_init(ss_sweep *s) {
   memset(s, 0, sizeof *s);
   ss_config_defaults(&s->base);
   snprintf(s->metric, sizeof s->metric, "entropy_distinct");
+  s->nranks = 1;
+  s->local_ranks = 1;
 }
 
 static void axis_free(ss_sweep_axis *a) {
@@ -111,75 +105,108 @@ static int expand_range(ss_sweep_axis *a, const ss_keydef *k, const char *arg, c
   return SS_OK;
 }
 
-/* A value with ',' is a list, one with ':' on a numeric key a range. */
-static int is_grid_value(const ss_keydef *k, const char *v) {
-  if (strchr(v, ',')) return 1;
-  return (k->type == SS_KEY_INT || k->type == SS_KEY_DOUBLE) && strchr(v, ':');
-}
-
+/* A value as given: the text, and whether it was written plain (so "a:b" on a numeric key is
+ * a range) or quoted / in brackets (one value, whatever it holds). */
 typedef struct {
-  const char *v;
-  int i;
-} value_at;
+  char *text;
+  int plain;
+} token;
 
-static int cmp_value_at(const void *x, const void *y) {
-  const value_at *a = x, *b = y;
-  const int c = strcmp(a->v, b->v);
-  return c ? c : (a->i > b->i) - (a->i < b->i);
+static void tokens_free(token *t, int n) {
+  for (int i = 0; i < n; i++) free(t[i].text);
+  free(t);
 }
 
-/* The first of v[0..n) (in order) equal to an earlier one, and in *earlier the first it
- * equals; -1 if none, -2 out of memory. By sorting (value, position) pairs: O(n log n), where
- * comparing every pair was O(n^2) and hung on a range of a million values. */
-static int first_repeat(const char *const *v, int n, int *earlier) {
-  if (n < 2) return -1;
-  value_at *t = malloc(sizeof *t * (size_t)n);
-  if (!t) return -2;
-  for (int i = 0; i < n; i++) t[i] = (value_at){v[i], i};
-  qsort(t, (size_t)n, sizeof *t, cmp_value_at);
-  int first = -1;
-  for (int i = 1, run = 0; i < n; i++) {
-    if (strcmp(t[i].v, t[i - 1].v)) {
-      run = i; /* a run of equal values starts, positions ascending */
-      continue;
+static int is_numeric(const ss_keydef *k) { return k->type == SS_KEY_INT || k->type == SS_KEY_DOUBLE; }
+static int is_range(const ss_keydef *k, const token *t) { return t->plain && is_numeric(k) && strchr(t->text, ':'); }
+
+/* Splits a command-line value at the commas outside quotes and brackets:
+ *   a,b,c          three values (each a range a:b[:step] on a numeric key)
+ *   "a,b" / 'a,b'  one value, as written between the quotes
+ *   [a,b]          one list value "a,b" (keys whose value is a list: text.probe_steps) */
+static int split_value(const char *arg, const ss_keydef *k, const char *v, token **out, int *nout, ss_err *err) {
+  token *t = NULL;
+  int n = 0, rc = SS_OK;
+  const char *p = v;
+  for (;;) {
+    const char *start = p;
+    int plain = 1;
+    size_t len;
+    if (*p == '"' || *p == '\'') {
+      const char *close = strchr(p + 1, *p);
+      if (!close) {
+        rc = ss_seterr(err, SS_EINPUT, "sweep argument '%s': the quote %c opened in '%s' is not closed", arg, *p, v);
+        break;
+      }
+      start = p + 1;
+      len = (size_t)(close - start);
+      plain = 0;
+      p = close + 1;
+    } else if (*p == '[') {
+      const char *close = strchr(p, ']');
+      if (!close) {
+        rc = ss_seterr(err, SS_EINPUT, "sweep argument '%s': the bracket [ opened in '%s' is not closed", arg, v);
+        break;
+      }
+      if (k->type != SS_KEY_LIST) {
+        rc = ss_seterr(err, SS_EINPUT, "sweep argument '%s': key '%s' takes one value, not a list [..]; to sweep it write %s=a,b", arg, k->name, k->name);
+        break;
+      }
+      start = p + 1;
+      len = (size_t)(close - start);
+      plain = 0;
+      p = close + 1;
+    } else {
+      len = strcspn(p, ",");
+      p += len;
     }
-    if (i == run + 1 && (first < 0 || t[i].i < first)) { /* the run's second position repeats its first */
-      first = t[i].i;
-      *earlier = t[run].i;
+    if (*p && *p != ',') {
+      rc = ss_seterr(err, SS_EINPUT, "sweep argument '%s': expected ',' after a quoted or [..] value in '%s'", arg, v);
+      break;
+    }
+    if (plain && len == 0 && (n > 0 || *p == ',')) { /* "key=" alone is the empty value */
+      rc = ss_seterr(err, SS_EINPUT, "sweep argument '%s': empty value in list '%s'", arg, v);
+      break;
+    }
+    token *nt = realloc(t, sizeof *t * (size_t)(n + 1));
+    if (!nt) {
+      rc = ss_seterr(err, SS_ERUN, "out of memory");
+      break;
+    }
+    t = nt;
+    t[n].plain = plain;
+    if (!(t[n].text = strndup(start, len))) {
+      rc = ss_seterr(err, SS_ERUN, "out of memory");
+      break;
+    }
+    n++;
+    if (!*p) break;
+    p++; /* the comma */
+    if (!*p) {
+      rc = ss_seterr(err, SS_EINPUT, "sweep argument '%s': empty value in list '%s'", arg, v);
+      break;
     }
   }
-  free(t);
-  return first;
+  if (rc) {
+    tokens_free(t, n);
+    return rc;
+  }
+  *out = t;
+  *nout = n;
+  return SS_OK;
 }
 
-static int set_axis(ss_sweep *s, const char *arg, const ss_keydef *k, const char *v, ss_err *err) {
+/* The axis of key k over the values t[0..n) (ranges expanded), replacing any earlier axis of k. */
+static int set_axis(ss_sweep *s, const char *arg, const ss_keydef *k, const token *t, int n, ss_err *err) {
   ss_sweep_axis a;
   memset(&a, 0, sizeof a);
   snprintf(a.key, sizeof a.key, "%s", k->name);
   int rc = SS_OK;
-  const char *p = v;
-  for (;;) {
-    const char *c = strchr(p, ',');
-    size_t len = c ? (size_t)(c - p) : strlen(p);
-    char tok[256];
-    if (len == 0) {
-      rc = ss_seterr(err, SS_EINPUT, "sweep argument '%s': empty value in list '%s'", arg, v);
-      break;
-    }
-    if (len >= sizeof tok) {
-      rc = ss_seterr(err, SS_EINPUT, "sweep argument '%s': value too long", arg);
-      break;
-    }
-    memcpy(tok, p, len);
-    tok[len] = 0;
-    if ((k->type == SS_KEY_INT || k->type == SS_KEY_DOUBLE) && strchr(tok, ':')) {
-      if ((rc = expand_range(&a, k, arg, tok, err))) break;
-    } else if (!push_value(&a, tok, len)) {
+  for (int i = 0; i < n && rc == SS_OK; i++) {
+    if (is_range(k, &t[i]))
+      rc = expand_range(&a, k, arg, t[i].text, err);
+    else if (!push_value(&a, t[i].text, strlen(t[i].text)))
       rc = ss_seterr(err, SS_ERUN, "out of memory");
-      break;
-    }
-    if (!c) break;
-    p = c + 1;
   }
   /* Each value must be a valid value of the key (type and range). */
   for (int i = 0; rc == SS_OK && i < a.n; i++) {
@@ -190,7 +217,7 @@ static int set_axis(ss_sweep *s, const char *arg, const ss_keydef *k, const char
   }
   if (rc == SS_OK) {
     int prev;
-    const int rep = first_repeat((const char *const *)a.values, a.n, &prev);
+    const int rep = ss_first_repeat((const char *const *)a.values, a.n, &prev);
     if (rep == -2)
       rc = ss_seterr(err, SS_ERUN, "out of memory");
     else if (rep >= 0)
@@ -218,8 +245,13 @@ static int set_axis(ss_sweep *s, const char *arg, const ss_keydef *k, const char
 static int sweep_option(ss_sweep *s, const char *key, const char *v, const char *arg, const char *base_dir, int *rc, ss_err *err) {
   *rc = SS_OK;
   if (!strcmp(key, "out")) {
-    if (!*v || strlen(v) >= sizeof s->out) *rc = ss_seterr(err, SS_EINPUT, "sweep argument '%s': expected a directory", arg);
-    else snprintf(s->out, sizeof s->out, "%s", v);
+    if (!*v)
+      *rc = ss_seterr(err, SS_EINPUT, "sweep argument 'out=': expected a directory");
+    else if (strlen(v) >= sizeof s->out)
+      *rc = ss_seterr(err, SS_EINPUT, "sweep argument 'out=%.60s...': the directory is %zu bytes long; at most %zu", v, strlen(v),
+                      sizeof s->out - 1);
+    else
+      snprintf(s->out, sizeof s->out, "%s", v);
     return 1;
   }
   if (!strcmp(key, "jobs") || !strcmp(key, "sweep.jobs")) {
@@ -245,8 +277,8 @@ static int sweep_option(ss_sweep *s, const char *key, const char *v, const char 
     return 1;
   }
   if (!strcmp(key, "metric") || !strcmp(key, "sweep.metric")) {
-    if (ss_sweep_metric_index(v) < 0)
-      *rc = ss_seterr(err, SS_EINPUT, "sweep argument '%s': unknown metric '%s' (expected one of the metrics.csv columns, e.g. entropy_distinct)", arg, v);
+    if (!ss_sweep_is_column_name(v))
+      *rc = ss_seterr(err, SS_EINPUT, "sweep argument '%s': metric '%s' is not a column name (expected a metrics.csv column, e.g. entropy_distinct)", arg, v);
     else
       snprintf(s->metric, sizeof s->metric, "%s", v);
     return 1;
@@ -258,19 +290,28 @@ static int sweep_option(ss_sweep *s, const char *key, const char *v, const char 
   return 0;
 }
 
-static int sweep_set(ss_sweep *s, const char *key, const char *v, const char *arg, const char *base_dir, ss_err *err) {
+/* key = the values t[0..n): two or more, or a range, make an axis; one is a fixed key (and a
+ * later fixed value drops an earlier axis of the key). */
+static int sweep_set(ss_sweep *s, const char *key, const token *t, int n, const char *arg, const char *base_dir, ss_err *err) {
   int rc;
   while (*key == '+') key++;
-  if (sweep_option(s, key, v, arg, base_dir, &rc, err)) return rc;
+  if (n == 1 && sweep_option(s, key, t[0].text, arg, base_dir, &rc, err)) return rc;
   const ss_keydef *k = ss_config_find(key);
   if (!k) {
     ss_err e;
-    ss_config_set(&s->base, key, v, &e); /* for its 'did you mean' */
+    if (!strncmp(key, "sweep.", 6) || !strcmp(key, "out") || !strcmp(key, "jobs") || !strcmp(key, "theory") ||
+        !strcmp(key, "reference") || !strcmp(key, "metric"))
+      return ss_seterr(err, SS_EINPUT, "sweep argument '%s': sweep option '%s' takes one value", arg, key);
+    ss_config_set(&s->base, key, "", &e); /* for its 'did you mean' */
     return ss_seterr(err, SS_EINPUT, "sweep argument '%s': %s", arg, e.msg);
   }
-  if (is_grid_value(k, v)) return set_axis(s, arg, k, v, err);
+  if (n > 1 || is_range(k, &t[0])) return set_axis(s, arg, k, t, n, err);
   ss_err e;
-  if ((rc = ss_config_set(&s->base, key, v, &e))) return ss_seterr(err, rc, "sweep argument '%s': %s", arg, e.msg);
+  if ((rc = ss_config_set(&s->base, key, t[0].text, &e))) {
+    if (t[0].plain && strchr(t[0].text, ',') && k->type != SS_KEY_LIST)
+      return ss_seterr(err, rc, "sweep argument '%s': %s (to sweep it, give a list of values)", arg, e.msg);
+    return ss_seterr(err, rc, "sweep argument '%s': %s", arg, e.msg);
+  }
   int at = ss_sweep_axis_of(s, key);
   if (at >= 0) drop_axis(s, at); /* a later plain value overrides an earlier list */
   return SS_OK;
@@ -284,9 +325,24 @@ int ss_sweep_arg(ss_sweep *s, const char *arg, ss_err *err) {
   if (n >= sizeof key) return ss_seterr(err, SS_EINPUT, "sweep argument '%.60s...': key too long", arg);
   memcpy(key, arg, n);
   key[n] = 0;
-  return sweep_set(s, key, eq + 1, arg, NULL, err);
+  const char *k0 = key;
+  while (*k0 == '+') k0++;
+  const ss_keydef *k = ss_config_find(k0);
+  if (!k) { /* a sweep option or an unknown key: its value as it is */
+    token one = {(char *)(eq + 1), 1};
+    return sweep_set(s, key, &one, 1, arg, NULL, err);
+  }
+  token *t;
+  int nt, rc = split_value(arg, k, eq + 1, &t, &nt, err);
+  if (rc) return rc;
+  rc = sweep_set(s, key, t, nt, arg, NULL, err);
+  tokens_free(t, nt);
+  return rc;
 }
 
+/* In a YAML file a sequence is an axis (each item a value, a plain a:b[:step] a range); a
+ * plain scalar a:b[:step] on a numeric key is an axis too (seed: 1:10); any other scalar is
+ * one value, commas and all (text.probe_steps: "0,500,1000"). */
 int ss_sweep_load_yaml(ss_sweep *s, const char *path, ss_err *err) {
   ss_yaml_pair *p;
   int n, rc = ss_yaml_load_pairs(path, &p, &n, err);
@@ -300,10 +356,24 @@ int ss_sweep_load_yaml(ss_sweep *s, const char *path, ss_err *err) {
     strcpy(dir, ".");
   for (int i = 0; i < n && rc == SS_OK; i++) {
     char arg[SS_PATH_MAX + 300];
-    snprintf(arg, sizeof arg, "%s=%s", p[i].key, p[i].value);
+    snprintf(arg, sizeof arg, p[i].is_list ? "%s: [%s]" : "%s: %s", p[i].key, p[i].value);
     ss_err e;
-    /* YAML lists and scalars with ',' or a range are axes, as on the command line. */
-    rc = sweep_set(s, p[i].key, p[i].value, arg, dir, &e);
+    token one = {p[i].value, !p[i].quoted}, *t = &one;
+    int nt = 1;
+    if (p[i].is_list) {
+      nt = p[i].nitems;
+      t = calloc((size_t)(nt ? nt : 1), sizeof *t);
+      if (!t) {
+        rc = ss_seterr(err, SS_ERUN, "out of memory");
+        break;
+      }
+      for (int j = 0; j < nt; j++) t[j] = (token){p[i].items[j].text, !p[i].items[j].quoted};
+    }
+    if (nt == 0)
+      rc = ss_seterr(&e, SS_EINPUT, "an empty list has no value to sweep");
+    else
+      rc = sweep_set(s, p[i].key, t, nt, arg, dir, &e);
+    if (t != &one) free(t); /* the texts belong to p */
     if (rc) ss_seterr(err, rc, "config file '%s' line %d: %s", path, p[i].line, e.msg);
   }
   ss_yaml_free_pairs(p, n);
@@ -312,8 +382,12 @@ int ss_sweep_load_yaml(ss_sweep *s, const char *path, ss_err *err) {
 
 long ss_sweep_npoints(const ss_sweep *s) {
   long n = 1;
-  for (int i = 0; i < s->naxes; i++) n *= s->axes[i].n;
-  return n;
+  for (int i = 0; i < s->naxes; i++) {
+    if (s->axes[i].n <= 0) return 0;
+    if (n > (SS_SWEEP_MAX_POINTS + 1L) / s->axes[i].n) return SS_SWEEP_MAX_POINTS + 1L; /* no overflow, still too many */
+    n *= s->axes[i].n;
+  }
+  return n > SS_SWEEP_MAX_POINTS ? SS_SWEEP_MAX_POINTS + 1L : n;
 }
 
 void ss_sweep_indices(const ss_sweep *s, long i, int *idx) {
@@ -366,12 +440,38 @@ int ss_sweep_check(ss_sweep *s, ss_err *err) {
     snprintf(s->axes[a].label, sizeof s->axes[a].label, "%s", clash ? s->axes[a].key : shortn);
   }
   long np = ss_sweep_npoints(s);
-  if (np > SS_SWEEP_MAX_POINTS) return ss_seterr(err, SS_EINPUT, "the grid has %ld points (at most %d)", np, SS_SWEEP_MAX_POINTS);
+  if (np > SS_SWEEP_MAX_POINTS) {
+    char sizes[512] = "";
+    for (int a = 0; a < s->naxes; a++) {
+      size_t L = strlen(sizes);
+      snprintf(sizes + L, sizeof sizes - L, "%s%d %s", a ? " x " : "", s->axes[a].n, s->axes[a].label);
+    }
+    return ss_seterr(err, SS_EINPUT, "the grid has more than %d points (%s); a sweep runs at most %d", SS_SWEEP_MAX_POINTS, sizes,
+                     SS_SWEEP_MAX_POINTS);
+  }
+  /* Run directory names: at most NAME_MAX bytes, and out/name must fit a path of SS_PATH_MAX
+   * (checked before anything is created: mkdir would fail with ENAMETOOLONG half-way). The
+   * longest name takes the longest value of every axis. */
+  size_t longest = s->naxes ? (size_t)(s->naxes - 1) : 3; /* commas, or "run" */
+  for (int a = 0; a < s->naxes; a++) {
+    size_t mv = 0;
+    for (int i = 0; i < s->axes[a].n; i++)
+      if (strlen(s->axes[a].values[i]) > mv) mv = strlen(s->axes[a].values[i]);
+    longest += strlen(s->axes[a].label) + 1 + mv;
+  }
+  if (longest > SS_SWEEP_NAME_MAX)
+    return ss_seterr(err, SS_EINPUT, "the longest run directory name of this grid is %zu bytes; a name has at most %d (sweep fewer keys or shorter values)",
+                     longest, SS_SWEEP_NAME_MAX);
+  if (s->out[0] && strlen(s->out) + 1 + longest >= SS_PATH_MAX)
+    return ss_seterr(err, SS_EINPUT, "sweep key 'out': '%.80s...' and the longest run directory name make a path of %zu bytes; at most %d",
+                     s->out, strlen(s->out) + 1 + longest, SS_PATH_MAX - 1);
+  int lm = 0; /* language-model runs: their metrics.csv columns are known once they ran */
   for (long i = 0; i < np; i++) {
     ss_config c;
     ss_err e;
     char name[SS_PATH_MAX];
     if (ss_sweep_point(s, i, &c, name, sizeof name, &e)) return ss_seterr(err, SS_EINPUT, "grid point %s: %s", name, e.msg);
+    lm |= !s->theory && c.model.type == SS_MODEL_TRANSFORMER && c.model.task == SS_TASK_LM;
   }
   /* Values that differ as text but sanitise to the same name would share a directory. */
   for (int a = 0; a < s->naxes; a++) {
@@ -384,13 +484,21 @@ int ss_sweep_check(ss_sweep *s, ss_err *err) {
       if (!(safe[i] = strdup(x))) rep = -2;
     }
     int j = 0;
-    if (rep == -1) rep = first_repeat((const char *const *)safe, A->n, &j);
+    if (rep == -1) rep = ss_first_repeat((const char *const *)safe, A->n, &j);
     for (int i = 0; safe && i < A->n; i++) free(safe[i]);
     free(safe);
     if (rep == -2) return ss_seterr(err, SS_ERUN, "out of memory");
     if (rep >= 0)
       return ss_seterr(err, SS_EINPUT, "sweep key '%s': values '%s' and '%s' would share a run directory name", A->key, A->values[j], A->values[rep]);
   }
-  if (s->metric[0] && ss_sweep_metric_index(s->metric) < 0) return ss_seterr(err, SS_EINPUT, "unknown sweep metric '%s'", s->metric);
-  return SS_OK;
+  /* The metric: a column of every run's metrics.csv (SS_METRIC_COLUMNS after step) for
+   * synthetic and theory runs; language-model runs add theirs (checked after the runs). */
+  char cols[] = SS_METRIC_COLUMNS, *save = NULL;
+  int known = 0;
+  strtok_r(cols, ",", &save); /* step */
+  for (char *c = strtok_r(NULL, ",", &save); c; c = strtok_r(NULL, ",", &save)) known |= !strcmp(c, s->metric);
+  if (!lm && !known)
+    return ss_seterr(err, SS_EINPUT, "sweep key 'metric': '%s' is not a column of these runs' metrics.csv (%s)", s->metric,
+                     strchr(SS_METRIC_COLUMNS, ',') + 1);
+  return ss_sweep_check_reference(s, err);
 }

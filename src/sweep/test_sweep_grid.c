@@ -115,6 +115,13 @@ static void test_yaml_lists_become_axes(void **st) {
   ss_sweep_init(&s);
   ss_err e;
   assert_int_equal(ss_sweep_load_yaml(&s, path, &e), SS_OK);
+  /* the reference table is read before any run: missing, or without the columns, is bad input */
+  assert_int_equal(ss_sweep_check(&s, &e), SS_EINPUT);
+  assert_non_null(strstr(e.msg, "ref.csv"));
+  free(ss_test_write_file(d, "ref.csv", "lr_z,entropy_mean,seeds\n0.5,2,10\n"));
+  assert_int_equal(ss_sweep_check(&s, &e), SS_EINPUT);
+  assert_non_null(strstr(e.msg, "expected <metric>_mean and <metric>_std columns"));
+  free(ss_test_write_file(d, "ref.csv", "lr_z,entropy_mean,entropy_std,seeds\n0.5,2,0.1,10\n"));
   assert_int_equal(ss_sweep_check(&s, &e), SS_OK);
   assert_int_equal(ss_sweep_npoints(&s), 8);
   assert_int_equal(s.base.niter, 3);
@@ -123,6 +130,205 @@ static void test_yaml_lists_become_axes(void **st) {
   assert_string_equal(s.reference, want);
   ss_sweep_free(&s);
   free(path);
+  free(d);
+}
+
+/* A quoted YAML scalar is one value, commas and all: configs/fig7.yaml's
+ * text.probe_steps: "0,500,1000,1500" made 8 runs of `--preset fig7` instead of 1. A YAML
+ * sequence is an axis; a plain a:b range on a numeric key too (configs/fig6.yaml's seed: 1:10). */
+static void test_quoted_yaml_strings_are_one_value(void **st) {
+  (void)st;
+  ss_sweep s;
+  ss_err e;
+  char fig7[4300];
+  snprintf(fig7, sizeof fig7, "%s/configs/fig7.yaml", ss_test_srcdir());
+  ss_sweep_init(&s);
+  if (ss_sweep_load_yaml(&s, fig7, &e)) fail_msg("%s", e.msg);
+  assert_int_equal(s.naxes, 0);
+  assert_int_equal(ss_sweep_npoints(&s), 1);
+  assert_string_equal(s.base.text.probe_steps, "0,500,1000,1500");
+  ss_sweep_free(&s);
+
+  char *d = ss_test_tmpdir("sweep-yaml-quoted");
+  char *path = ss_test_write_file(d, "q.yaml",
+                                  "seed: [1, 2]\nniter: 2:4\ntext:\n  probe_steps: '0,50'\ndata:\n  classes: \"a,b.json\"\n"
+                                  "opt:\n  lr_z:\n    - 0.5\n    - 1:2\n");
+  ss_sweep_init(&s);
+  assert_int_equal(ss_sweep_load_yaml(&s, path, &e), SS_OK);
+  assert_int_equal(s.naxes, 3); /* seed, niter, opt.lr_z */
+  assert_string_equal(s.axes[1].key, "niter");
+  assert_int_equal(s.axes[1].n, 3);
+  assert_string_equal(s.axes[2].key, "opt.lr_z");
+  assert_int_equal(s.axes[2].n, 3); /* 0.5, 1, 2 */
+  assert_string_equal(s.base.text.probe_steps, "0,50");
+  assert_string_equal(s.base.data.classes, "a,b.json");
+  ss_sweep_free(&s);
+  free(path);
+
+  /* a plain scalar with commas is one value too; a number key says how to sweep it */
+  path = ss_test_write_file(d, "plain.yaml", "opt:\n  lr_z: 0.5,1\n");
+  ss_sweep_init(&s);
+  assert_int_equal(ss_sweep_load_yaml(&s, path, &e), SS_EINPUT);
+  assert_non_null(strstr(e.msg, "line 2"));
+  assert_non_null(strstr(e.msg, "give a list of values"));
+  ss_sweep_free(&s);
+  free(path);
+  /* so is a quoted range */
+  path = ss_test_write_file(d, "qrange.yaml", "seed: \"1:3\"\n");
+  ss_sweep_init(&s);
+  assert_int_equal(ss_sweep_load_yaml(&s, path, &e), SS_EINPUT);
+  assert_non_null(strstr(e.msg, "'1:3' is not an integer"));
+  ss_sweep_free(&s);
+  free(path);
+  free(d);
+}
+
+/* On the command line key=a,b sweeps; a list value of a list key (text.probe_steps) is
+ * written [a,b] or quoted, and [..],[..] sweeps list values. */
+static void test_list_values_on_the_command_line(void **st) {
+  (void)st;
+  ss_sweep s;
+  ss_err e;
+  ss_sweep_init(&s);
+  args(&s, (const char *[]){"model.type=transformer", "text.probe_steps=[0,500]", NULL});
+  assert_int_equal(s.naxes, 0);
+  assert_string_equal(s.base.text.probe_steps, "0,500");
+  args(&s, (const char *[]){"text.probe_steps=\"0,100,200\"", "data.classes='x,y.json'", NULL});
+  assert_int_equal(s.naxes, 0);
+  assert_string_equal(s.base.text.probe_steps, "0,100,200");
+  assert_string_equal(s.base.data.classes, "x,y.json");
+  args(&s, (const char *[]){"data.classes=", "text.probe_steps=[0,500],[0,100],'7'", NULL});
+  assert_int_equal(s.naxes, 1);
+  assert_int_equal(s.axes[0].n, 3);
+  assert_string_equal(s.axes[0].values[0], "0,500");
+  assert_string_equal(s.axes[0].values[1], "0,100");
+  assert_string_equal(s.axes[0].values[2], "7");
+  ss_config c;
+  char name[256];
+  assert_int_equal(ss_sweep_point(&s, 1, &c, name, sizeof name, &e), SS_OK);
+  assert_string_equal(c.text.probe_steps, "0,100");
+  assert_string_equal(name, "probe_steps=0,100");
+  /* plain commas sweep, as for every key */
+  args(&s, (const char *[]){"text.probe_steps=0,500", NULL});
+  assert_int_equal(s.axes[0].n, 2);
+  ss_sweep_free(&s);
+
+  ss_sweep_init(&s);
+  const struct {
+    const char *arg, *want;
+  } bad[] = {{"opt.lr_z=[0.5,1]", "write opt.lr_z=a,b"},
+             {"text.probe_steps=[0,500", "not closed"},
+             {"text.probe_steps=\"0,500", "not closed"},
+             {"text.probe_steps=[0,5]x", "expected ','"},
+             {"text.probe_steps=[0],", "empty value"},
+             {"seed=\"1:3\"", "'1:3' is not an integer"}};
+  for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+    assert_int_equal(ss_sweep_arg(&s, bad[i].arg, &e), SS_EINPUT);
+    if (!strstr(e.msg, bad[i].want)) fail_msg("%s: '%s' lacks '%s'", bad[i].arg, e.msg, bad[i].want);
+  }
+  assert_int_equal(s.naxes, 0);
+  ss_sweep_free(&s);
+}
+
+/* A grid past SS_SWEEP_MAX_POINTS is refused by name, whatever its size: 65536^4 = 2^64
+ * points wrapped to 0 ("0 runs", then "out of memory"). */
+static void test_huge_grids_are_refused_without_overflow(void **st) {
+  (void)st;
+  ss_sweep s;
+  ss_err e;
+  ss_sweep_init(&s);
+  const char *a[] = {"seed=1:65536", "opt.lr_z=1:65536", "niter=0:65535", "batchsize=1:65536"};
+  for (int i = 0; i < 4; i++) assert_int_equal(ss_sweep_arg(&s, a[i], &e), SS_OK);
+  assert_true(ss_sweep_npoints(&s) > SS_SWEEP_MAX_POINTS);
+  assert_int_equal(ss_sweep_check(&s, &e), SS_EINPUT);
+  if (!strstr(e.msg, "more than 1000000 points (65536 seed x 65536 lr_z x 65536 niter x 65536 batchsize)")) fail_msg("%s", e.msg);
+  ss_sweep_free(&s);
+  /* just past the limit, and just at it */
+  ss_sweep_init(&s);
+  assert_int_equal(ss_sweep_arg(&s, "seed=1:1001", &e), SS_OK);
+  assert_int_equal(ss_sweep_arg(&s, "niter=1:1000", &e), SS_OK);
+  assert_int_equal(ss_sweep_npoints(&s), SS_SWEEP_MAX_POINTS + 1);
+  assert_int_equal(ss_sweep_arg(&s, "seed=1:1000", &e), SS_OK);
+  assert_int_equal(ss_sweep_npoints(&s), SS_SWEEP_MAX_POINTS);
+  ss_sweep_free(&s);
+}
+
+/* A run directory name over 255 bytes failed at mkdir (ENAMETOOLONG) with a message about a
+ * run.json that did not exist; now the limit is named before anything is created. */
+static void test_too_long_names_are_refused_up_front(void **st) {
+  (void)st;
+  ss_sweep s;
+  ss_err e;
+  char arg[1200], big[1100];
+  memset(big, 'x', 250);
+  big[250] = 0;
+  snprintf(arg, sizeof arg, "data.classes=%s.json,b.json", big);
+  ss_sweep_init(&s);
+  assert_int_equal(ss_sweep_arg(&s, arg, &e), SS_OK);
+  assert_int_equal(ss_sweep_arg(&s, "seed=1,2", &e), SS_OK);
+  assert_int_equal(ss_sweep_check(&s, &e), SS_EINPUT);
+  if (!strstr(e.msg, "is 270 bytes; a name has at most 255")) fail_msg("%s", e.msg);
+  ss_sweep_free(&s);
+  /* out= and the names together under SS_PATH_MAX */
+  ss_sweep_init(&s);
+  memset(big, 'd', 1010);
+  big[1010] = 0;
+  snprintf(arg, sizeof arg, "out=/tmp/%.590s", big);
+  assert_int_equal(ss_sweep_arg(&s, arg, &e), SS_OK);
+  assert_int_equal(ss_sweep_arg(&s, "opt.lr_z=0.5,1", &e), SS_OK);
+  assert_int_equal(ss_sweep_arg(&s, "seed=1,2", &e), SS_OK);
+  assert_int_equal(ss_sweep_check(&s, &e), SS_OK);
+  snprintf(s.out, sizeof s.out, "/tmp/%.1010s", big);
+  assert_int_equal(ss_sweep_check(&s, &e), SS_EINPUT);
+  if (!strstr(e.msg, "make a path of 1031 bytes; at most 1023")) fail_msg("%s", e.msg);
+  ss_sweep_free(&s);
+}
+
+/* sweep.json read back (plot, report) is input like any other: an axis without values made
+ * `plot` segfault (strtod on NULL), a crafted grid size a negative run count, a reference
+ * path could point outside the folder. Each is SS_EINPUT with the file named. */
+static void test_crafted_sweep_json_is_refused(void **st) {
+  (void)st;
+  char *d = ss_test_tmpdir("sweep-loaddir");
+  const struct {
+    const char *json, *want;
+  } bad[] = {
+      {"{\"axes\": [{\"key\": \"seed\", \"values\": []}]}", "axis 1 is malformed"},
+      {"{\"axes\": [{\"key\": \"seed\", \"values\": [1, 2]}]}", "value 1 is not a string"},
+      {"{\"axes\": [{\"key\": \"nokey\", \"values\": [\"1\"]}]}", "axis 1 is malformed"},
+      {"{\"axes\": 5}", "axes is not a list"},
+      {"{\"metric\": \"x\\\" system\", \"axes\": []}", "metric is not a column name"},
+      {"{\"reference\": \"../../etc/passwd\", \"axes\": []}", "reference must be"},
+  };
+  for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+    free(ss_test_write_file(d, "sweep.json", bad[i].json));
+    ss_sweep s;
+    ss_err e;
+    assert_int_equal(ss_sweep_load_dir(&s, d, &e), SS_EINPUT);
+    if (!strstr(e.msg, bad[i].want) || !strstr(e.msg, d)) fail_msg("case %zu: '%s' lacks '%s'", i, e.msg, bad[i].want);
+  }
+  /* a grid past the limit, built from axes of 1001 values */
+  char *big = malloc(200000);
+  size_t n = (size_t)sprintf(big, "{\"axes\": [");
+  for (int a = 0; a < 2; a++) {
+    n += (size_t)sprintf(big + n, "%s{\"key\": \"%s\", \"values\": [", a ? ", " : "", a ? "niter" : "seed");
+    for (int v = 0; v < 1001; v++) n += (size_t)sprintf(big + n, "%s\"%d\"", v ? ", " : "", v);
+    n += (size_t)sprintf(big + n, "]}");
+  }
+  sprintf(big + n, "]}");
+  free(ss_test_write_file(d, "sweep.json", big));
+  free(big);
+  ss_sweep s;
+  ss_err e;
+  assert_int_equal(ss_sweep_load_dir(&s, d, &e), SS_EINPUT);
+  assert_non_null(strstr(e.msg, "more than 1000000 points"));
+  /* and a good one loads */
+  free(ss_test_write_file(d, "sweep.json", "{\"metric\": \"attn_entropy\", \"reference\": \"reference.csv\", "
+                                           "\"axes\": [{\"key\": \"opt.lr_z\", \"label\": \"lr_z\", \"values\": [\"1\", \"2\"]}]}"));
+  assert_int_equal(ss_sweep_load_dir(&s, d, &e), SS_OK);
+  assert_int_equal(ss_sweep_npoints(&s), 2);
+  assert_string_equal(s.metric, "attn_entropy");
+  ss_sweep_free(&s);
   free(d);
 }
 
@@ -147,6 +353,24 @@ static void test_bad_syntax_exits_2_naming_the_token(void **st) {
   expect_exit2("seed=1,1", "listed twice");
   expect_exit2("jobs=-1", "jobs");
   expect_exit2("model.type=yz,banana", "'banana'");
+  expect_exit2("seed=1:65536 opt.lr_z=1:65536 niter=0:65535 batchsize=1:65536", "a sweep runs at most 1000000");
+}
+
+/* out= longer than SS_PATH_MAX: the message names the limit and is one whole line (it was
+ * cut off mid-path), and nothing is created. */
+static void test_long_out_is_refused_naming_the_limit(void **st) {
+  (void)st;
+  char *d = ss_test_tmpdir("sweep-longout");
+  char big[1600];
+  memset(big, 'o', sizeof big - 1);
+  big[sizeof big - 1] = 0;
+  char *out;
+  int rc = ss_test_sh(&out, "cd '%s' && '%s' sweep seed=1,2 niter=2 out=%s; echo; ls | wc -l", d, ss_test_cli(), big);
+  (void)rc;
+  if (!strstr(out, "is 1599 bytes long; at most 1023")) fail_msg("%s", out);
+  assert_non_null(strstr(out, "\n0\n")); /* nothing created */
+  free(out);
+  free(d);
 }
 
 /* Hand-computed: values 1,2,4 -> mean 7/3, sample std sqrt(((4/3)^2+(1/3)^2+(5/3)^2)/2) = sqrt(7/3). */
@@ -155,20 +379,25 @@ static void test_aggregate_matches_hand_computed_means_and_stds(void **st) {
   ss_sweep s;
   ss_sweep_init(&s);
   args(&s, (const char *[]){"opt.lr_z=1,2", "seed=1:3", NULL});
-  ss_sweep_result r[6];
-  memset(r, 0, sizeof r);
+  ss_sweep_results r;
+  ss_err e;
+  assert_int_equal(ss_sweep_results_init(&r, 6, &e), SS_OK);
+  const char *cols[] = {"loss", "acc", "entropy", "entropy_distinct"};
+  for (int k = 0; k < 4; k++) assert_int_equal(ss_sweep_results_add_col(&r, cols[k]), k);
+  assert_int_equal(ss_sweep_results_add_col(&r, "acc"), 1);         /* known: its index */
+  assert_int_equal(ss_sweep_results_add_col(&r, "not a name"), -1); /* only column names */
   double ed[6] = {1, 2, 4, 10, 10, 99};
   for (int i = 0; i < 6; i++) {
-    r[i].status = SS_PT_COMPLETE;
-    for (int k = 0; k < SS_SWEEP_NMETRICS; k++) r[i].m[k] = k;
-    r[i].m[3] = ed[i]; /* entropy_distinct */
-    r[i].t0 = NAN;
+    r.pt[i].status = SS_PT_COMPLETE;
+    for (int k = 0; k < 3; k++) assert_int_equal(ss_sweep_set_value(&r, i, k, k), SS_OK);
+    if (i != 4) assert_int_equal(ss_sweep_set_value(&r, i, 3, ed[i]), SS_OK); /* point 4 read before the column existed */
   }
-  r[5].status = SS_PT_FAILED; /* not averaged, counted as failed */
+  ss_sweep_set_value(&r, 4, 3, 10);
+  assert_true(isnan(ss_sweep_value(&r, 0, 7)));
+  r.pt[5].status = SS_PT_FAILED; /* not averaged, counted as failed */
   ss_sweep_group *g;
   int ng;
-  ss_err e;
-  assert_int_equal(ss_sweep_aggregate(&s, r, &g, &ng, &e), SS_OK);
+  assert_int_equal(ss_sweep_aggregate(&s, &r, &g, &ng, &e), SS_OK);
   assert_int_equal(ng, 2);
   assert_int_equal(g[0].count, 3);
   assert_int_equal(g[0].failed, 0);
@@ -178,7 +407,6 @@ static void test_aggregate_matches_hand_computed_means_and_stds(void **st) {
   assert_int_equal(g[1].count, 2);
   assert_int_equal(g[1].failed, 1);
   assert_true(g[1].mean[3] == 10 && g[1].std[3] == 0);
-  assert_int_equal(ss_sweep_metric_index("entropy_distinct"), 3);
 
   /* comparison with a reference table: diff and diff in units of std/sqrt(n) */
   char *d = ss_test_tmpdir("sweep-ref");
@@ -187,7 +415,7 @@ static void test_aggregate_matches_hand_computed_means_and_stds(void **st) {
                                   "lr_z,lr_y_multi_on_z,entropy_mean,entropy_std,seeds\n2.0,1,9.5,2,4\n1,2,7,1,1\n1,1,2.5,0.6,9\n5,1,1,1,1\n");
   ss_sweep_cmp *c;
   int nc;
-  assert_int_equal(ss_sweep_compare(&s, g, ng, path, &c, &nc, &e), SS_OK);
+  assert_int_equal(ss_sweep_compare(&s, g, ng, 3, path, &c, &nc, &e), SS_OK);
   assert_int_equal(nc, 3);
   assert_int_equal(c[0].group_first, 3); /* "2.0" matches our "2" */
   assert_true(fabs(c[0].diff - 0.5) < 1e-15 && fabs(c[0].z - 0.5) < 1e-15);           /* SE = 2/2 */
@@ -197,6 +425,7 @@ static void test_aggregate_matches_hand_computed_means_and_stds(void **st) {
   free(g);
   free(path);
   free(d);
+  ss_sweep_results_free(&r);
   ss_sweep_free(&s);
 }
 
@@ -207,7 +436,13 @@ int main(void) {
       cmocka_unit_test(test_a_million_values_parse_and_repeats_are_found),
       cmocka_unit_test(test_several_keys_make_a_product_first_key_slowest),
       cmocka_unit_test(test_yaml_lists_become_axes),
+      cmocka_unit_test(test_quoted_yaml_strings_are_one_value),
+      cmocka_unit_test(test_list_values_on_the_command_line),
       cmocka_unit_test(test_bad_syntax_exits_2_naming_the_token),
+      cmocka_unit_test(test_huge_grids_are_refused_without_overflow),
+      cmocka_unit_test(test_too_long_names_are_refused_up_front),
+      cmocka_unit_test(test_long_out_is_refused_naming_the_limit),
+      cmocka_unit_test(test_crafted_sweep_json_is_refused),
       cmocka_unit_test(test_aggregate_matches_hand_computed_means_and_stds),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);

@@ -11,6 +11,20 @@
 
 void ss_run_opts_default(ss_run_opts *o) { memset(o, 0, sizeof *o); }
 
+/* The per-thread settings a run's calls run under (threads of its parallel regions, whether
+ * its files are flushed to disk), set on entry and restored on return: the caller's own
+ * settings are never left changed. */
+typedef struct {
+  int threads, sync;
+} scope;
+
+static scope enter(const ss_trainer *tr) { return (scope){ss_threads_set(tr->threads), ss_io_sync_set(tr->cfg.fsync)}; }
+
+static void leave(scope s) {
+  ss_threads_set(s.threads);
+  ss_io_sync_set(s.sync);
+}
+
 int ss_trainer_set_model(ss_trainer *tr, ss_model *m, int with_optim, ss_err *err) {
   tr->m = m;
   if (!with_optim) return SS_OK;
@@ -65,9 +79,9 @@ int ss_trainer_init(ss_trainer *tr, const ss_config *cfg, const ss_run_opts *o, 
   tr->last_good = -1;
   tr->niter = cfg->niter;
   tr->threads = ss_threads_for(cfg->threads);
-  const int saved = ss_threads_set(tr->threads);
+  const scope saved = enter(tr);
   int rc = ops->init ? ops->init(tr, err) : SS_OK;
-  ss_threads_set(saved);
+  leave(saved);
   if (rc == SS_OK && !tr->has_rec) rc = ss_seterr(err, SS_ERUN, "task '%s' set up no recorder", ops->name);
   if (rc == SS_OK && !tr->m) rc = ss_seterr(err, SS_ERUN, "task '%s' set up no model", ops->name);
   if (rc == SS_OK) rc = check_size(tr, err);
@@ -155,7 +169,7 @@ static int restore_checkpoint(ss_trainer *tr, ss_err *err) {
 
 int ss_trainer_begin(ss_trainer *tr, ss_err *err) {
   int rc = SS_OK;
-  const int saved = ss_threads_set(tr->threads);
+  const scope saved = enter(tr);
   tr->t_start = ss_now();
   if (tr->dir[0]) {
     const int resuming = tr->cfg.resume[0] != 0;
@@ -186,7 +200,7 @@ int ss_trainer_begin(ss_trainer *tr, ss_err *err) {
   tr->begun = 1;
   if (tr->ops->start) rc = tr->ops->start(tr, tr->restored, err);
 out:
-  ss_threads_set(saved);
+  leave(saved);
   return rc;
 }
 
@@ -198,7 +212,7 @@ int ss_trainer_step(ss_trainer *tr, ss_err *err) {
   if (tr->done) return SS_OK;
   const long long s = tr->step;
   const ss_task_ops *ops = tr->ops;
-  const int saved = ss_threads_set(tr->threads);
+  const scope saved = enter(tr);
   int rc = SS_OK;
   /* ---- the boundary of step s ---- */
   if (tr->dir[0] && s > tr->first_step && tr->cfg.save_every > 0 && s % tr->cfg.save_every == 0) {
@@ -284,13 +298,13 @@ int ss_trainer_step(ss_trainer *tr, ss_err *err) {
   }
   tr->step = s + 1;
 out:
-  ss_threads_set(saved);
+  leave(saved);
   return rc;
 }
 
 int ss_trainer_end(ss_trainer *tr, int rc, ss_err *err) {
   if (!tr->dir[0] || !tr->begun) return rc;
-  const int saved = ss_threads_set(tr->threads);
+  const scope saved = enter(tr);
   ss_train_summary sum;
   ss_trainer_summary(tr, &sum);
   if (rc == SS_EDIVERGE) {
@@ -301,12 +315,24 @@ int ss_trainer_end(ss_trainer *tr, int rc, ss_err *err) {
       snprintf(err->msg + n, sizeof err->msg - n, " (no checkpoint was written before)");
   }
   if (rc == SS_OK) {
-    /* results first, then the checkpoint of step niter, then run.json says complete */
+    /* results first, then the checkpoint of step niter, then run.json says complete; a light
+     * run (files=light, a sweep's) keeps neither the checkpoint nor the streams, so it
+     * cannot be extended later */
+    const int light = tr->cfg.files == SS_FILES_LIGHT;
+    tr->rec.light = light;
     rc = ss_recorder_write(&tr->rec, tr->dir, err);
     if (rc == SS_OK && tr->ops->finish) rc = tr->ops->finish(tr, tr->dir, err);
-    if (rc == SS_OK) rc = save_checkpoint(tr, tr->niter, 1, err);
+    if (rc == SS_OK && !light) rc = save_checkpoint(tr, tr->niter, 1, err);
     if (rc == SS_OK) rc = ss_run_finish(tr->dir, tr->opts.command, "complete", &tr->cfg, &sum.run, NULL, err);
     if (rc) rc = err->code = SS_ERUN;
+    if (rc == SS_OK && light) {
+      static const char *const gone[] = {"checkpoint.safetensors", "metrics.bin", "dynamics.bin"};
+      for (size_t i = 0; i < sizeof gone / sizeof gone[0]; i++) {
+        char *p = ss_path_join(tr->dir, gone[i]);
+        if (p) unlink(p);
+        free(p);
+      }
+    }
   } else {
     ss_err e2;
     /* keep what was measured (a stopped run wrote its rows with its checkpoint) */
@@ -316,7 +342,7 @@ int ss_trainer_end(ss_trainer *tr, int rc, ss_err *err) {
   }
   ss_run_unlock(tr->lockfd);
   tr->lockfd = -1;
-  ss_threads_set(saved);
+  leave(saved);
   return rc;
 }
 
