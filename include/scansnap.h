@@ -195,12 +195,19 @@ SS_API double ss_comparison_column_mean(const ss_comparison *c, int i);
  * axis, a plain value a fixed key; besides the configuration keys: out (the sweep directory;
  * default runs/sweep-<UTC time>), jobs (worker processes, 0 = cores), theory (true:
  * population runs), reference, metric. Every point is a normal run directory; the grid runs
- * on worker processes (it forks), resumes what a previous call left, and writes sweep.csv and
- * the aggregate tables. The results are sweep.csv: one row per point (swept keys, status,
- * final metrics, dir), read back as text cells or numeric columns. */
+ * on worker processes (it forks them and waits for those only; jobs=1 runs in this process),
+ * resumes what a previous call into the same out left, and writes sweep.csv and the aggregate
+ * tables. The results are sweep.csv: one row per point (swept keys, status, every column of
+ * the final metrics row, t0, dir), read back as text cells or numeric columns.
+ *
+ * A stop (the callback returns nonzero, or ss_grid_request_stop): no new point starts; a point
+ * running in this process stops at a step boundary with a checkpoint; worker processes get
+ * SIGTERM (without a handler for it in the program they end at once and keep their last
+ * periodic checkpoint, key save_every). ss_grid_run then returns SS_ESTOP with the table of
+ * what finished; the same sweep run again resumes it. */
 typedef struct ss_grid ss_grid;
-/* Called after every finished point with points done, the total, how many failed so far and
- * the seconds since the call began; nonzero = stop (no new point starts). */
+/* Called as points finish with points done, the total, how many failed so far and the seconds
+ * since the call began; nonzero = stop (above). */
 typedef int (*ss_grid_callback)(void *user, int64_t done, int64_t total, int64_t failed, double seconds);
 SS_API ss_grid *ss_grid_new(void);
 SS_API void ss_grid_free(ss_grid *g);
@@ -209,8 +216,9 @@ SS_API int ss_grid_set(ss_grid *g, const char *key, const char *values, ss_err *
 SS_API int ss_grid_load_yaml(ss_grid *g, const char *path, ss_err *err);
 SS_API void ss_grid_set_callback(ss_grid *g, ss_grid_callback fn, void *user);
 SS_API void ss_grid_request_stop(ss_grid *g);
-/* Runs every point not yet complete. SS_OK when the sweep ran, even if some runs failed (their
- * status is in the table); an error is about the sweep itself. */
+/* Runs every point not yet complete. SS_OK when the sweep ran, even if some runs failed or
+ * diverged (their status is in the table); SS_ESTOP when stopped; an error is about the sweep
+ * itself (SS_EINPUT before anything ran: fix the grid and call again). */
 SS_API int ss_grid_run(ss_grid *g, ss_err *err);
 /* Reads a sweep directory's sweep.csv (any sweep the CLI or the API wrote). */
 SS_API int ss_grid_open(ss_grid *g, const char *dir, ss_err *err);

@@ -488,7 +488,8 @@ def sweep(grid, config=None, jobs=None, theory=None, out=None, progress=None, **
     """A grid of runs (`scansnap sweep`): grid = {key: list of values, or "a:b[:step]", or one
     value}; config a sweep YAML file or a dict of fixed keys; jobs worker processes (default:
     cores); theory=True for population runs; fixed keys as keywords. Rerunning the same sweep
-    into the same out resumes it. Returns the Sweep (sweep.csv)."""
+    into the same out resumes it. Returns the Sweep (sweep.csv); a sweep stopped by the progress
+    function f(done, total, failed, seconds) returns the table of what finished."""
     L = _lib.lib()
     g = L.ss_grid_new()
     fn, bar = _progress_fn(progress, "sweep")
@@ -525,9 +526,10 @@ def sweep(grid, config=None, jobs=None, theory=None, out=None, progress=None, **
             if failure:
                 raise failure[0]
             if interrupted:
-                raise KeyboardInterrupt("scansnap: the sweep in %s stopped; run it again to resume"
+                raise KeyboardInterrupt("scansnap: the sweep in %s stopped; run the same sweep again to resume it"
                                         % _lib.text(L.ss_grid_path(g)))
-            e.check(rc, _lib.text(L.ss_grid_path(g)) or None)
+            if rc != ESTOP:  # stopped by the progress function: the table of what finished
+                e.check(rc, _lib.text(L.ss_grid_path(g)) or None)
             return _sweep_from_handle(g)
     finally:
         L.ss_grid_free(g)

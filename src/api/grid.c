@@ -6,6 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "scansnap/csv.h"
 #include "scansnap/io.h"
 #include "scansnap/run.h"
 #include "scansnap/sweep.h"
@@ -103,14 +104,23 @@ static void on_progress(void *ud, const ss_sweep_progress *p) {
   if (g->cb && g->cb(g->cb_user, p->done, p->total, p->failed, p->elapsed)) ss_grid_request_stop(g);
 }
 
-/* The sweep layer's run and tables. */
-static int sweep(ss_grid *g, double t0, ss_err *err) {
-  const long np = ss_sweep_npoints(&g->s);
-  ss_sweep_result *res = calloc((size_t)np, sizeof *res);
-  if (!res) return ss_seterr(err, SS_ERUN, "out of memory");
-  int rc = ss_sweep_run(&g->s, res, on_progress, g, err);
-  if (rc == SS_OK) rc = ss_sweep_write_tables(&g->s, res, 1, ss_now() - t0, err);
-  free(res);
+/* The sweep layer's run and tables: stopped (SS_ESTOP), the tables of what finished are
+ * written too, as the command line does, and the same sweep run again resumes. */
+static int sweep(ss_grid *g, double t0, int *tables, ss_err *err) {
+  ss_sweep_results res;
+  *tables = 0;
+  int rc = ss_sweep_results_init(&res, ss_sweep_npoints(&g->s), err);
+  if (rc) return rc;
+  g->s.stop = &g->stop;
+  rc = ss_sweep_run(&g->s, &res, on_progress, g, err);
+  if (rc == SS_OK || rc == SS_ESTOP) {
+    /* a metric that is no column is SS_EINPUT after sweep.csv and the aggregate */
+    ss_err e = {0};
+    const int trc = ss_sweep_write_tables(&g->s, &res, ss_now() - t0, &e);
+    *tables = trc == SS_OK || trc == SS_EINPUT;
+    if (trc && rc == SS_OK) rc = ss_seterr(err, trc, "%s", e.msg);
+  }
+  ss_sweep_results_free(&res);
   return rc;
 }
 
@@ -120,15 +130,27 @@ int ss_grid_run(ss_grid *g, ss_err *err) {
   int rc = settable(g, err);
   if (rc) return rc;
   const double t0 = ss_now();
-  if ((rc = ss_sweep_check(&g->s, err))) return rc;
   if (!g->s.out[0] && (rc = ss_run_dir(&g->s.base, "sweep", g->s.out, sizeof g->s.out, err))) return rc;
+  if ((rc = ss_sweep_check(&g->s, err))) return rc;
   snprintf(g->s.command, sizeof g->s.command, "ss_grid_run (libscansnap %s)", SS_VERSION);
   if (!(g->dir = strdup(g->s.out))) return ss_seterr(err, SS_ERUN, "out of memory");
+  int tables;
+  rc = sweep(g, t0, &tables, err);
+  if (!tables) { /* nothing to read: refused (fix and call again) or failed */
+    if (rc == SS_EINPUT) {
+      free(g->dir);
+      g->dir = NULL;
+    } else {
+      g->used = 1;
+    }
+    return rc;
+  }
   g->used = 1;
-  rc = sweep(g, t0, err);
-  if (rc == SS_OK) rc = read_table(g, g->dir, err);
-  if (rc) free_table(g);
-  return rc;
+  /* the table of what is there, also when the sweep stopped or its metric is no column */
+  ss_err e = {0};
+  const int trc = read_table(g, g->dir, rc == SS_OK ? err : &e);
+  if (trc) free_table(g);
+  return rc ? rc : trc;
 }
 
 int ss_grid_open(ss_grid *g, const char *dir, ss_err *err) {
