@@ -1,7 +1,7 @@
 /* scansnap — train 1-layer transformers and watch how they learn (Tian et al., "Scan and Snap").
  *
  * The public API of libscansnap: this header is the whole of it (the headers under scansnap/
- * are the library's own and are not installed). docs/api.md walks through it.
+ * are the library's own and are not installed). README, "Using scansnap from programs".
  *
  *   ss_err    *e   = ss_err_new();
  *   ss_config *cfg = ss_config_new();                 the built-in defaults = Figure 4

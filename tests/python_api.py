@@ -230,7 +230,27 @@ def test_verify_and_sweep():
     print("verify: %s; sweep: 3 points as the CLI's" % ", ".join("%d %s" % (c.id, c.status) for c in claims))
 
 
-for test in [test_figure4_same_bits_as_cli, test_bad_key_message, test_load_run_reads_cli_dirs,
+def test_progress_bar():
+    import io
+    from scansnap.progress import Bar
+    out = io.StringIO()
+    b = Bar("train", stream=out)
+    b.run_callback(10, 100, 0.5, 0.1)  # under half a second: nothing
+    assert out.getvalue() == ""
+    b.t0 -= 2.0  # as if the call had run 2 s
+    b.run_callback(50, 100, 0.123456, 2.0)
+    line = out.getvalue()
+    assert line.startswith("\rtrain  50%|##########          | 50/100 [00:02<00:02, loss 0.1235]"), repr(line)
+    b.close()
+    assert out.getvalue().endswith("\n") and out.getvalue().count("\n") == 1
+    seen = []
+    scansnap.train(out=w("progress"), niter=10, progress=lambda *a: seen.append(a))
+    assert [a[0] for a in seen] == list(range(11)) and all(a[1] == 10 for a in seen)
+    assert seen[0][2] == scansnap.load_run(w("progress")).metrics["loss"][0]
+    print("progress: %r" % line.strip())
+
+
+for test in [test_progress_bar, test_figure4_same_bits_as_cli, test_bad_key_message, test_load_run_reads_cli_dirs,
              test_callback_stop_resumes_byte_identical, test_ctrl_c_stops_with_checkpoint, test_theory_compare_diverge,
              test_verify_and_sweep]:
     test()

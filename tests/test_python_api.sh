@@ -35,6 +35,16 @@ print("without numpy: final entropy %.4f, c_n %s" % (r.metrics["entropy"][-1], r
 '
 cmp "$tmp/nonumpy/metrics.csv" "$tmp/fig4-cli/metrics.csv"
 
+# without SCANSNAP_LIB the package finds build/libscansnap.so beside its python/ folder
+mkdir -p "$tmp/checkout/python"
+cp -r "$src/python/scansnap" "$tmp/checkout/python/"
+ln -s "$build" "$tmp/checkout/build"
+env -u SCANSNAP_LIB PYTHONPATH="$tmp/checkout/python" "$py" -c '
+import os, scansnap, scansnap._lib as L
+assert L.lib()._name == os.path.join(os.getcwd(), "checkout", "build", "libscansnap.so"), L.lib()._name
+print("checkout: found", L.lib()._name, scansnap.version())
+'
+
 # the example: trains, prints the value, draws only with matplotlib
 out=$("$py" "$src/examples/fig4.py" "$tmp/example")
 grep -q "final entropy 2.7411" <<<"$out" || { echo "$out"; echo "FAIL: examples/fig4.py"; exit 1; }

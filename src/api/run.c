@@ -325,35 +325,53 @@ static int conclude(ss_run *r, const char *dir, int rc, ss_err *err) {
   return rc ? rc : lr;
 }
 
-int ss_run_train(ss_run *run, const ss_config *cfg, ss_err *err) {
-  ss_err local;
-  if (!err) err = &local;
-  int rc = fresh(run, err);
-  ss_config *c;
-  char dir[SS_PATH_MAX];
-  if (rc || (rc = prepare(cfg, "train", &c, dir, sizeof dir, err))) return rc;
+/* The run of c into dir: a training run (new or resumed: c->resume) or a theory run. */
+static int run_into(ss_run *r, const ss_config *c, const char *dir, const char *command, ss_err *err) {
   ss_run_opts o;
-  run_opts(run, &o, dir, "train");
+  run_opts(r, &o, dir, command);
+  if (!strcmp(command, "theory")) {
+    ss_run_summary sum;
+    return ss_theory_run_opts(c, &o, &sum, err);
+  }
   ss_train_summary *sum = malloc(sizeof *sum);
-  rc = sum ? ss_train_run(c, &o, sum, err) : ss_seterr(err, SS_ERUN, "out of memory");
+  const int rc = sum ? ss_train_run(c, &o, sum, err) : ss_seterr(err, SS_ERUN, "out of memory");
   free(sum);
-  free(c);
-  return conclude(run, dir, rc, err);
+  return rc;
 }
 
-int ss_run_theory(ss_run *run, const ss_config *cfg, ss_err *err) {
+/* verify's claims of c into dir. */
+static int verify_into(ss_run *r, const ss_config *c, const char *dir, const char *corpus, ss_err *err) {
+  ss_verify_opts vo;
+  ss_verify_opts_default(&vo);
+  vo.corpus = corpus;
+  vo.stop = &r->stop;
+  ss_claim *claims = malloc(4 * sizeof *claims);
+  const int rc = claims ? ss_verify(c, &vo, dir, claims, err) : ss_seterr(err, SS_ERUN, "out of memory");
+  free(claims);
+  return rc;
+}
+
+/* A new run of cfg by command (train, theory, verify) into r. */
+static int make(ss_run *r, const ss_config *cfg, const char *command, const char *corpus, ss_err *err) {
   ss_err local;
   if (!err) err = &local;
-  int rc = fresh(run, err);
+  int rc = fresh(r, err);
   ss_config *c;
   char dir[SS_PATH_MAX];
-  if (rc || (rc = prepare(cfg, "theory", &c, dir, sizeof dir, err))) return rc;
-  ss_run_opts o;
-  run_opts(run, &o, dir, "theory");
-  ss_run_summary sum;
-  rc = ss_theory_run_opts(c, &o, &sum, err);
+  if (rc || (rc = prepare(cfg, command, &c, dir, sizeof dir, err))) return rc;
+  rc = !strcmp(command, "verify") ? verify_into(r, c, dir, corpus, err) : run_into(r, c, dir, command, err);
   free(c);
-  return conclude(run, dir, rc, err);
+  return conclude(r, dir, rc, err);
+}
+
+int ss_run_train(ss_run *run, const ss_config *cfg, ss_err *err) { return make(run, cfg, "train", NULL, err); }
+
+int ss_run_theory(ss_run *run, const ss_config *cfg, ss_err *err) { return make(run, cfg, "theory", NULL, err); }
+
+int ss_run_verify(ss_run *run, const ss_config *cfg, const char *corpus, ss_err *err) {
+  const int rc = make(run, cfg, "verify", corpus, err);
+  if (rc == SS_ESTOP) snprintf(run->state, sizeof run->state, "interrupted"); /* verify writes no run.json */
+  return rc;
 }
 
 int ss_run_resume(ss_run *run, const char *dir, const char *const *overrides, int n, ss_err *err) {
@@ -361,41 +379,16 @@ int ss_run_resume(ss_run *run, const char *dir, const char *const *overrides, in
   if (!err) err = &local;
   int rc = fresh(run, err);
   if (rc) return rc;
+  if (!dir) return ss_seterr(err, SS_EINPUT, "key 'resume': expected the run directory to continue");
   if (n < 0 || (n > 0 && !overrides)) return ss_seterr(err, SS_EINPUT, "ss_run_resume: %d overrides but no list of them", n);
   ss_config *c = malloc(sizeof *c);
   if (!c) return ss_seterr(err, SS_ERUN, "out of memory");
   int nothing = 0;
   char msg[SS_PATH_MAX + 128];
-  rc = ss_train_resume_config(dir ? dir : "", overrides, n, c, &nothing, msg, sizeof msg, err);
-  if (rc == SS_OK && !nothing) {
-    ss_run_opts o;
-    run_opts(run, &o, dir, "train");
-    ss_train_summary *sum = malloc(sizeof *sum);
-    rc = sum ? ss_train_run(c, &o, sum, err) : ss_seterr(err, SS_ERUN, "out of memory");
-    free(sum);
-  }
+  rc = ss_train_resume_config(dir, overrides, n, c, &nothing, msg, sizeof msg, err);
+  if (rc == SS_OK && !nothing) rc = run_into(run, c, dir, "train", err);
   free(c);
-  return conclude(run, dir ? dir : "", rc, err);
-}
-
-int ss_run_verify(ss_run *run, const ss_config *cfg, const char *corpus, ss_err *err) {
-  ss_err local;
-  if (!err) err = &local;
-  int rc = fresh(run, err);
-  ss_config *c;
-  char dir[SS_PATH_MAX];
-  if (rc || (rc = prepare(cfg, "verify", &c, dir, sizeof dir, err))) return rc;
-  ss_verify_opts vo;
-  ss_verify_opts_default(&vo);
-  vo.corpus = corpus;
-  vo.stop = &run->stop;
-  ss_claim *claims = malloc(4 * sizeof *claims);
-  rc = claims ? ss_verify(c, &vo, dir, claims, err) : ss_seterr(err, SS_ERUN, "out of memory");
-  free(claims);
-  free(c);
-  rc = conclude(run, dir, rc, err);
-  if (rc == SS_ESTOP) snprintf(run->state, sizeof run->state, "interrupted");
-  return rc;
+  return conclude(run, dir, rc, err);
 }
 
 int ss_run_open(ss_run *run, const char *dir, ss_err *err) {
