@@ -452,6 +452,38 @@ static void test_grid(void **state) {
   ss_err_free(e);
 }
 
+static int stop_after_one(void *user, int64_t done, int64_t total, int64_t failed, double seconds) {
+  (void)user;
+  (void)total;
+  (void)failed;
+  (void)seconds;
+  return done >= 1;
+}
+
+/* A sweep stopped by its callback keeps what finished and a second call resumes it. */
+static void test_grid_stop_and_resume(void **state) {
+  (void)state;
+  ss_err *e = ss_err_new();
+  for (int pass = 0; pass < 2; pass++) {
+    ss_grid *g = ss_grid_new();
+    assert_int_equal(ss_grid_set(g, "seed", "1,2,3", e), SS_OK);
+    assert_int_equal(ss_grid_set(g, "niter", "20", e), SS_OK);
+    assert_int_equal(ss_grid_set(g, "jobs", "1", e), SS_OK);
+    assert_int_equal(ss_grid_set(g, "out", at("grid-stop"), e), SS_OK);
+    if (pass == 0) ss_grid_set_callback(g, stop_after_one, NULL);
+    assert_int_equal(ss_grid_run(g, e), pass == 0 ? SS_ESTOP : SS_OK);
+    assert_int_equal(ss_grid_nrows(g), 3);
+    int status = -1;
+    for (int i = 0; i < ss_grid_ncolumns(g); i++)
+      if (!strcmp(ss_grid_column_name(g, i), "status")) status = i;
+    assert_true(status >= 0);
+    assert_string_equal(ss_grid_cell(g, 0, status), "complete");
+    assert_true(pass == 1 ? !strcmp(ss_grid_cell(g, 2, status), "complete") : strcmp(ss_grid_cell(g, 2, status), "complete") != 0);
+    ss_grid_free(g);
+  }
+  ss_err_free(e);
+}
+
 static void test_open_errors(void **state) {
   (void)state;
   ss_err *e = ss_err_new();
@@ -480,6 +512,7 @@ int main(void) {
       cmocka_unit_test(test_theory_compare),
       cmocka_unit_test(test_verify_claims),
       cmocka_unit_test(test_grid),
+      cmocka_unit_test(test_grid_stop_and_resume),
       cmocka_unit_test(test_open_errors),
   };
   return cmocka_run_group_tests(tests, setup, teardown);
