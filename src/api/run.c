@@ -414,6 +414,13 @@ static void put(int64_t *p, int64_t v) {
   if (p) *p = v;
 }
 
+/* A tensor's data: NULL only when the run has no such tensor (one of 0 elements, as c_n of a
+ * run without classes, may hold no allocation: then a valid pointer to nothing). */
+static const void *data(const ss_tensor *t) {
+  static const double none[1];
+  return !t ? NULL : t->data ? t->data : (const void *)none;
+}
+
 const char *ss_run_path(const ss_run *run) { return run && run->dir ? run->dir : ""; }
 const char *ss_run_state(const ss_run *run) { return run ? run->state : ""; }
 const ss_config *ss_run_config(const ss_run *run) { return run ? run->cfg : NULL; }
@@ -437,13 +444,13 @@ const double *ss_run_cn(const ss_run *run, int64_t *steps, int64_t *classes, int
   put(steps, t ? t->shape[0] : 0);
   put(classes, t ? t->shape[1] : 0);
   put(tokens, t ? t->shape[2] : 0);
-  return t ? t->data : NULL;
+  return data(t);
 }
 
 /* a 1-d tensor's data and length */
 static const void *vec(const ss_tensor *t, int64_t *n) {
   put(n, t ? t->shape[0] : 0);
-  return t ? t->data : NULL;
+  return data(t);
 }
 
 const int64_t *ss_run_steps(const ss_run *run, int64_t *n) { return vec(run ? run->steps : NULL, n); }
@@ -454,7 +461,7 @@ const double *ss_run_class_prob(const ss_run *run, int64_t *classes, int64_t *to
   const ss_tensor *t = run ? run->prob : NULL;
   put(classes, t ? t->shape[0] : 0);
   put(tokens, t ? t->shape[1] : 0);
-  return t ? t->data : NULL;
+  return data(t);
 }
 
 const float *ss_run_attention(const ss_run *run, int64_t *steps, int64_t *heads, int64_t *T) {
@@ -462,7 +469,7 @@ const float *ss_run_attention(const ss_run *run, int64_t *steps, int64_t *heads,
   put(steps, t ? t->shape[0] : 0);
   put(heads, t ? t->shape[1] : 0);
   put(T, t ? t->shape[2] : 0);
-  return t ? t->data : NULL;
+  return data(t);
 }
 
 const int64_t *ss_run_attention_steps(const ss_run *run, int64_t *n) { return vec(run ? run->att_steps : NULL, n); }
