@@ -9,15 +9,33 @@ set -euo pipefail
 build=${1:-build}
 cli="$build/scansnap"
 out=${BENCH_OUT:-${TMPDIR:-/tmp}/scansnap-bench-fig6}
-rm -rf "$out" "$out-sample"
+rm -rf "$out" "$out-full" "$out-sample"
 mkdir -p "$(dirname "$out")"
 echo "machine: $(nproc) cores, $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ //'); load average before: $(cut -d' ' -f1-3 /proc/loadavg)"
 
-/usr/bin/time -f '%e %U %S' -o "$out.time" "$cli" sweep --preset fig6 out="$out" jobs="${JOBS:-0}" > "$out.log" 2>&1 || { tail "$out.log"; exit 1; }
+# Each sweep: wall, CPU split (user / system), bytes written (the sweep folder's size and the
+# bytes the sweep and its workers wrote, wchar of /proc/PID/io) -- first with every run's
+# full files flushed one by one (files=full fsync=true: what a sweep wrote before), then with
+# the default (files=light fsync=false, one flush at the end), back to back.
+sweep_once() { # label, out, extra keys...
+  local label=$1 dir=$2
+  shift 2
+  rm -rf "$dir"
+  /usr/bin/time -f '%e %U %S' -o "$dir.time" bash -c 'b=$(grep ^wchar /proc/$$/io | cut -d" " -f2); "$@" > "$0.log" 2>&1; s=$?; a=$(grep ^wchar /proc/$$/io | cut -d" " -f2); echo $((a - b)) > "$0.bytes"; exit $s' \
+    "$dir" "$cli" sweep --preset fig6 out="$dir" jobs="${JOBS:-0}" "$@" || { tail "$dir.log"; exit 1; }
+  read -r wall user sys < "$dir.time"
+  local kb mb
+  kb=$(du -sk "$dir" | cut -f1)
+  mb=$(echo "$(cat "$dir.bytes") / 1048576" | bc -l)
+  printf 'scansnap %-38s 640 runs: %5.1f s wall, %5.2f runs/s; CPU %5.1f s user + %5.1f s system; %6.1f MB on disk, %6.1f MB written\n' \
+    "($label):" "$wall" "$(echo "640 / $wall" | bc -l)" "$user" "$sys" "$(echo "$kb / 1024" | bc -l)" "$mb"
+}
+sweep_once "files=full fsync=true, as before" "$out-full" files=full fsync=true
+sweep_once "default: files=light fsync=false" "$out"
 read -r wall user sys < "$out.time"
 cpu=$(echo "$user + $sys" | bc -l)
-printf 'scansnap: full Figure-6 sweep, 640 runs, jobs=%s: %.1f s wall, %.2f runs/s; %.1f CPU-s (user+sys, all workers)\n' "${JOBS:-0 (all cores)}" "$wall" "$(echo "640 / $wall" | bc -l)" "$cpu"
-printf 'scansnap: on an idle machine with %d cores that is about %.1f s wall (CPU-s / cores)\n' "$(nproc)" "$(echo "$cpu / $(nproc)" | bc -l)"
+printf 'scansnap: on an idle machine with %d cores the default sweep is about %.1f s wall (CPU-s / cores)\n' "$(nproc)" "$(echo "$cpu / $(nproc)" | bc -l)"
+cmp -s "$out/sweep.csv" "$out-full/sweep.csv" && echo "scansnap: both sweeps' sweep.csv agree" || echo "scansnap: the two sweeps' tables DIFFER"
 grep -E '^Overall|^mean \|' "$out.log" || true
 
 # The sample: one seed, eta_Y/eta_Z = 2, eta_Z in SAMPLE_LRZ, every num_last.

@@ -12,7 +12,7 @@ holder=
 trap '[ -n "$holder" ] && kill "$holder" 2>/dev/null; rm -rf "$tmp"' EXIT
 fail() { echo "FAIL: $*" >&2; exit 1; }
 sums() { (cd "$1" && find . -type f -print0 | sort -z | xargs -0 md5sum); }
-args=(niter=5 seed=1:3 out="$tmp/sw")
+args=(niter=5 seed=1:3 files=full out="$tmp/sw") # files=full: every file of the run, checkpoint included
 "$cli" sweep "${args[@]}" >/dev/null 2>&1
 # two unfinished runs (as after a crash): one without a checkpoint (would be cleared and redone),
 # one failed; the first is in use by another process

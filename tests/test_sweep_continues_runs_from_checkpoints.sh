@@ -12,7 +12,7 @@ trap 'rm -rf "$tmp"' EXIT
 fail() { echo "FAIL: $*" >&2; exit 1; }
 niter=2000
 [ "${SS_SANITIZE:-0}" = 1 ] && niter=800
-args=(seed=1,2 niter=$niter save_every=100 batchsize=16 data.T=16 jobs=1 threads=1)
+args=(seed=1,2 niter=$niter save_every=100 batchsize=16 data.T=16 jobs=1 threads=1 files=full)
 
 "$cli" sweep "${args[@]}" out="$tmp/full" >/dev/null 2>&1
 
@@ -51,7 +51,7 @@ kill -9 "$pid" 2>/dev/null || true
 wait "$pid" 2>/dev/null || true
 before=$(cd "$tmp/cut2" && find . -type f -print0 | sort -z | xargs -0 md5sum)
 rc=0
-"$cli" sweep seed=1,2 niter=$niter save_every=100 batchsize=16 data.T=16 jobs=1 threads=1 opt.lr=0.5 out="$tmp/cut2" >"$tmp/other.log" 2>&1 || rc=$?
+"$cli" sweep seed=1,2 niter=$niter save_every=100 batchsize=16 data.T=16 jobs=1 threads=1 files=full opt.lr=0.5 out="$tmp/cut2" >"$tmp/other.log" 2>&1 || rc=$?
 [ "$rc" -eq 2 ] || fail "a sweep of other fixed keys into the directory: exit $rc, expected 2"
 grep -q "fixed key 'opt.lr'" "$tmp/other.log" || fail "the refusal does not name the key: $(cat "$tmp/other.log")"
 after=$(cd "$tmp/cut2" && find . -type f -print0 | sort -z | xargs -0 md5sum)

@@ -54,7 +54,7 @@ grep -q '"skipped": 4' "$tmp/sw/sweep.json" || fail "the resume did not skip the
 
 # inside a sweep: what is not ours is left alone, and links are not followed
 mkdir -p "$tmp/victim/sub" && echo precious > "$tmp/victim/file" && echo precious > "$tmp/victim/sub/file"
-"$cli" sweep niter=2 seed=1:3 out="$tmp/in" >/dev/null 2>&1
+"$cli" sweep niter=2 seed=1:3 files=full out="$tmp/in" >/dev/null 2>&1
 rm -rf "$tmp/in/seed=1" && mkdir "$tmp/in/seed=1" && echo mine > "$tmp/in/seed=1/keep.txt"   # made by the user
 rm -rf "$tmp/in/seed=2" && ln -s "$tmp/victim" "$tmp/in/seed=2"                             # a symlink
 sed -i 's/"complete"/"failed"/' "$tmp/in/seed=3/run.json"                                      # ours, failed: redone
@@ -62,7 +62,7 @@ rm "$tmp/in/seed=3/checkpoint.safetensors"                                      
 ln -s "$tmp/victim" "$tmp/in/seed=3/link" && ln -s "$tmp/victim/file" "$tmp/in/seed=3/filelink"
 vbefore=$(sums "$tmp/victim")
 rc=0
-"$cli" sweep niter=2 seed=1:3 out="$tmp/in" >"$tmp/log" 2>&1 || rc=$?
+"$cli" sweep niter=2 seed=1:3 files=full out="$tmp/in" >"$tmp/log" 2>&1 || rc=$?
 [ "$rc" -eq 1 ] || { cat "$tmp/log"; fail "foreign points: exit $rc, expected 1"; }
 grep -q "2 run directories are in the way, not made by this sweep" "$tmp/log" || { cat "$tmp/log"; fail "foreign points not reported"; }
 [ "$vbefore" = "$(sums "$tmp/victim")" ] || fail "the sweep changed files behind a symlink"

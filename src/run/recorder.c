@@ -22,6 +22,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "scansnap/csv.h"
 #include "scansnap/io.h"
 #include "scansnap/run.h"
 
@@ -370,39 +371,36 @@ static int write_text(const ss_recorder *r, const char *dir, int json, ss_err *e
     }
   }
   static const char *names[] = {"loss", "acc", "entropy", "entropy_distinct", "common_mass", "distinct_mass", "kendall_tau", "y_norm", "z_norm"};
+  ss_csv_writer cw;
+  ss_csv_writer_init(&cw, a.f);
   if (!json) {
-    fputs(SS_METRIC_COLUMNS, a.f);
-    for (int k = 0; k < r->nextra; k++) fprintf(a.f, ",%s", r->extra_names[k]);
-    fputc('\n', a.f);
+    ss_csv_field(&cw, "step");
+    for (size_t k = 0; k < sizeof names / sizeof names[0]; k++) ss_csv_field(&cw, names[k]);
+    for (int k = 0; k < r->nextra; k++) ss_csv_field(&cw, r->extra_names[k]);
+    ss_csv_endrow(&cw);
   }
   for (int i = 0; i < r->nrows && rc == SS_OK; i++) {
-    ss_row w;
-    if (row_at(r, i, fm, &w)) {
+    ss_row row;
+    if (row_at(r, i, fm, &row)) {
       rc = ss_seterr(err, SS_ERUN, "'%s' ends before row %d", r->path_m, i);
       break;
     }
-    double v[] = {w.loss, w.acc, w.avg.entropy, w.avg.entropy_distinct, w.avg.common_mass, w.avg.distinct_mass, w.avg.kendall_tau, w.y_norm, w.z_norm};
+    double v[] = {row.loss, row.acc, row.avg.entropy, row.avg.entropy_distinct, row.avg.common_mass, row.avg.distinct_mass, row.avg.kendall_tau, row.y_norm, row.z_norm};
     if (!json) {
-      fprintf(a.f, "%lld", w.step);
-      for (size_t k = 0; k < sizeof v / sizeof v[0]; k++) {
-        fputc(',', a.f);
-        put_num(a.f, v[k], 0);
-      }
-      for (int k = 0; k < r->nextra; k++) {
-        fputc(',', a.f);
-        put_num(a.f, w.extra[k], 0);
-      }
-      fputc('\n', a.f);
+      ss_csv_int(&cw, row.step);
+      for (size_t k = 0; k < sizeof v / sizeof v[0]; k++) ss_csv_num(&cw, v[k]);
+      for (int k = 0; k < r->nextra; k++) ss_csv_num(&cw, row.extra[k]);
+      ss_csv_endrow(&cw);
       continue;
     }
-    fprintf(a.f, "{\"step\": %lld", w.step);
+    fprintf(a.f, "{\"step\": %lld", row.step);
     for (size_t k = 0; k < sizeof v / sizeof v[0]; k++) {
       fprintf(a.f, ", \"%s\": ", names[k]);
       put_num(a.f, v[k], 1);
     }
     for (int k = 0; k < r->nextra; k++) {
       fprintf(a.f, ", \"%s\": ", r->extra_names[k]);
-      put_num(a.f, w.extra[k], 1);
+      put_num(a.f, row.extra[k], 1);
     }
     /* per-class values */
     const ss_class_metrics *pc = r->per + (size_t)N * i;

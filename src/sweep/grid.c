@@ -409,6 +409,11 @@ int ss_sweep_point(const ss_sweep *s, long i, ss_config *cfg, char *name, size_t
   int idx[SS_SWEEP_MAX_AXES];
   ss_sweep_indices(s, i, idx);
   *cfg = s->base;
+  /* a sweep's runs keep the small files only and are synced to the disk once, at the end of
+   * the sweep (ss_sweep_run), unless the sweep says otherwise (files=full, fsync=true): the
+   * Figure-6 sweep writes 640 runs */
+  if (!ss_config_is_set(&s->base, "files")) cfg->files = SS_FILES_LIGHT;
+  if (!ss_config_is_set(&s->base, "fsync")) cfg->fsync = 0;
   if (name) name[0] = 0;
   for (int a = 0; a < s->naxes; a++) {
     const char *v = s->axes[a].values[idx[a]];

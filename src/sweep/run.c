@@ -759,6 +759,10 @@ int ss_sweep_run(ss_sweep *s, ss_sweep_results *res, ss_sweep_progress_fn fn, vo
   pr.finished = 1;
   pr.running = 0;
   if (fn && rc == SS_OK) fn(ud, &pr);
+  /* the runs wrote their files without flushing each (fsync=false, a sweep's default): one
+   * flush of the file system holding them, before anyone is told the sweep is done */
+  if (ran > 0 && syncfs(lockfd) != 0 && rc == SS_OK)
+    rc = ss_seterr(err, SS_ERUN, "sweep '%s': cannot flush the runs to the disk: %s", s->out, strerror(errno));
   close(lockfd);
   if (rc == SS_OK && stop_of(s)) {
     long stopped = 0, waiting = 0;
