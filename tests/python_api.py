@@ -225,8 +225,8 @@ def test_verify_and_sweep():
     s = scansnap.sweep({"seed": [1, 2, 3]}, niter=20, jobs=2, out=w("sweep-api"))
     assert s.columns["entropy"].tobytes() == scansnap.load_sweep(w("sweep-cli")).columns["entropy"].tobytes()
     for name in os.listdir(w("sweep-cli")):
-        if name.startswith("seed="):
-            same_files(w("sweep-cli/" + name), w("sweep-api/" + name))
+        if name.startswith("seed="):  # a sweep keeps light runs (docs/sweeps.md)
+            same_files(w("sweep-cli/" + name), w("sweep-api/" + name), ["metrics.csv"])
     print("verify: %s; sweep: 3 points as the CLI's" % ", ".join("%d %s" % (c.id, c.status) for c in claims))
 
 
