@@ -4,7 +4,9 @@ BUILD_SAN  ?= build-asan
 JOBS       ?= $(shell nproc 2>/dev/null || echo 2)
 CTEST_ARGS ?= --output-on-failure -j $(JOBS)
 
-.PHONY: run test test-fast test-sanitize test-fuzz deps build build-sanitize bench clean
+PREFIX     ?= /usr/local
+
+.PHONY: run test test-fast test-sanitize test-fuzz deps build build-sanitize bench install clean
 
 deps:
 	@bash scripts/install-deps
@@ -38,6 +40,11 @@ test-fuzz: deps
 
 # Whole suite: Release build, the same suite under ASan+UBSan, then the fuzz targets.
 test: test-fast test-sanitize test-fuzz
+
+# The CLI, libscansnap.so, <scansnap.h>, scansnap.pc, the configs and the Python package
+# under PREFIX (README, "Using scansnap from programs"); `make install PREFIX=/tmp/x`.
+install: build
+	cmake --install $(BUILD) --prefix $(PREFIX)
 
 bench: build
 	@bash bench/run-all $(BUILD)

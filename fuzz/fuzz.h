@@ -20,7 +20,7 @@
 #include <sys/mman.h>
 #include <unistd.h>
 
-#include <scansnap.h>
+#include "scansnap/all.h"
 
 #define SS_FUZZ_ASSERT(cond)                                                      \
   do {                                                                            \

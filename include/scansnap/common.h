@@ -1,22 +1,21 @@
 /* Status codes, error messages and the seeded PRNG shared by every concern.
- * Library functions never print or exit: they return a status and fill an ss_err. */
+ * Library functions never print or exit: they return a status and fill an ss_err.
+ * The status codes (SS_OK, SS_EINPUT, ...) and the names the public API shares with the
+ * library's own (ss_err, ss_config, ss_config_set, ...) are declared once, in the public
+ * header <scansnap.h>, which every internal header gets through this one: the compiler
+ * checks that both say the same. */
 #ifndef SCANSNAP_COMMON_H
 #define SCANSNAP_COMMON_H
 #include <stddef.h>
 #include <stdint.h>
 
-enum {
-  SS_OK = 0,
-  SS_ERUN = 1,    /* the run itself failed (I/O, numerical trouble) */
-  SS_EINPUT = 2,  /* bad usage or bad input: key, value, file */
-  SS_EDIVERGE = 3, /* NaN/Inf found in loss, gradients or parameters */
-  SS_ESTOP = 4     /* stopped on request (ss_request_stop, e.g. SIGINT/SIGTERM); resumable */
-};
+#include <scansnap.h>
 
-typedef struct {
+/* Inside the library an error is this struct (callers outside see an opaque handle). */
+struct ss_err {
   int code;
   char msg[1024];
-} ss_err;
+};
 
 /* Fills err (if non-NULL) with a printf-style one-line message; returns code. */
 int ss_seterr(ss_err *err, int code, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
@@ -39,6 +38,11 @@ uint64_t ss_rng_u64(ss_rng *r);
 double ss_rng_uniform(ss_rng *r);             /* [0, 1), 53 random bits */
 uint32_t ss_rng_below(ss_rng *r, uint32_t n); /* uniform on 0..n-1, unbiased */
 double ss_rng_normal(ss_rng *r);              /* standard normal (Box-Muller, no cached state) */
+
+/* How a run was stopped, for its message: a stop flag holding a signal number (the CLI's
+ * handler) gives "by signal N", a negative one (a request of the program through the public
+ * API) "on request". Returns buf. */
+const char *ss_stop_by(int flag, char *buf, size_t n);
 
 /* Seconds from a monotonic clock. */
 double ss_now(void);

@@ -45,7 +45,8 @@ enum { SS_FILES_FULL = 0, SS_FILES_LIGHT = 1 };
 enum { SS_KERNELS_AUTO = 0, SS_KERNELS_REFERENCE = 1, SS_KERNELS_X86_64_V4 = 2, SS_KERNELS_X86_64_V3 = 3, SS_KERNELS_BASELINE = 4 };
 enum { SS_EMBED_IN_DECODER = 0, SS_EMBED_IN_ATTENTION = 1 }; /* model.embed_group */
 
-typedef struct {
+/* The configuration (an opaque handle in the public API, <scansnap.h>). */
+struct ss_config {
   /* run */
   long long seed;
   int niter, batchsize, save_per_minibatch, threads, save_every;
@@ -96,7 +97,7 @@ typedef struct {
     char probe_steps[256];
   } text;
   unsigned char set[SS_MAX_KEYS]; /* set[i]: key i was given explicitly */
-} ss_config;
+};
 
 const ss_keydef *ss_config_keys(int *n);
 const ss_keydef *ss_config_find(const char *name); /* canonical or alias; NULL if unknown */
@@ -106,6 +107,8 @@ const char *ss_config_canonical(const char *name);
 void ss_config_defaults(ss_config *c);
 /* Sets one key from text: unknown key (with the nearest valid key), wrong type, out of range. */
 int ss_config_set(ss_config *c, const char *key, const char *value, ss_err *err);
+/* The error ss_config_set gives for a name that is no key: SS_EINPUT naming the nearest one. */
+int ss_config_unknown_key(const char *key, ss_err *err);
 /* Parses "key=value". */
 int ss_config_override(ss_config *c, const char *arg, ss_err *err);
 

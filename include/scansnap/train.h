@@ -56,9 +56,10 @@ typedef struct {
    * checkpoints; ss_trainer_recorder gives its rows). */
   const char *dir;
   const char *command;             /* recorded in run.json; NULL = "train" */
-  /* Polled at every step boundary; nonzero = stop there (the value, e.g. the signal number,
-   * is reported in the message). NULL: never stops. The CLI points it at the flag its
-   * SIGINT/SIGTERM handler sets. */
+  /* Polled at every step boundary; nonzero = stop there (a positive value is the signal
+   * number the message reports, a negative one a request of the program: "stopped on
+   * request"). NULL: never stops. The CLI points it at the flag its SIGINT/SIGTERM handler
+   * sets; the public API at its run handle's flag (ss_run_request_stop). */
   const volatile sig_atomic_t *stop;
   long step_delay_us;              /* test hook: sleep this long before every step (0 = none) */
   ss_progress_fn progress;         /* may be NULL */

@@ -3,7 +3,7 @@
  * (0 ok, 1 run failed, 2 bad usage or input, 3 diverged, 130/143 stopped by SIGINT/SIGTERM). */
 #ifndef SS_CLI_H
 #define SS_CLI_H
-#include <scansnap.h>
+#include "scansnap/all.h"
 #include <scansnap/verify.h>
 #include <scansnap/plot.h>
 #include <scansnap/sweep.h>

@@ -294,12 +294,14 @@ void ss_config_defaults(ss_config *c) {
   memset(c->set, 0, sizeof c->set);
 }
 
+int ss_config_unknown_key(const char *key, ss_err *err) {
+  const char *near = nearest_key(key);
+  return ss_seterr(err, SS_EINPUT, "unknown key '%s' (did you mean '%s'? see 'scansnap --help')", key, near ? near : "?");
+}
+
 int ss_config_set(ss_config *c, const char *key, const char *value, ss_err *err) {
   const ss_keydef *k = ss_config_find(key);
-  if (!k) {
-    const char *near = nearest_key(key);
-    return ss_seterr(err, SS_EINPUT, "unknown key '%s' (did you mean '%s'? see 'scansnap --help')", key, near ? near : "?");
-  }
+  if (!k) return ss_config_unknown_key(key, err);
   int rc = set_value(c, k, key, value, err);
   if (rc == SS_OK) c->set[key_index(k)] = 1;
   return rc;

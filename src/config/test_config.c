@@ -8,7 +8,7 @@
 #include <string.h>
 
 #include "ss_test.h"
-#include <scansnap.h>
+#include "scansnap/all.h"
 
 static void set_ok(ss_config *c, const char *kv) {
   ss_err e;

@@ -7,7 +7,7 @@
 #include <string.h>
 
 #include "ss_test.h"
-#include <scansnap.h>
+#include "scansnap/all.h"
 
 static void non_ascii_paths_survive_config_yaml(void **state) {
   (void)state;

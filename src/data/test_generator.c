@@ -14,7 +14,7 @@
 #include <unistd.h>
 
 #include "ss_test.h"
-#include <scansnap.h>
+#include "scansnap/all.h"
 
 static ss_config knobs(int C, int K, int J, int Cq, int D, const char *extra) {
   ss_config c;

@@ -7,7 +7,7 @@
 #include <string.h>
 
 #include "ss_test.h"
-#include <scansnap.h>
+#include "scansnap/all.h"
 
 static int load_text(const char *text, ss_seqfile *s, ss_err *err) {
   char *dir = ss_test_tmpdir("seqfile-err");

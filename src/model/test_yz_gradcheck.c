@@ -12,7 +12,7 @@
 #include <string.h>
 
 #include "ss_test.h"
-#include <scansnap.h>
+#include "scansnap/all.h"
 
 /* Sizes: M tokens (9, or 37 for the float32 checks: rows of three 16-float blocks), sequences
  * of T (T-1 keys + query), batch B. */

@@ -23,7 +23,7 @@
 #include <string.h>
 
 #include "ss_test.h"
-#include <scansnap.h>
+#include "scansnap/all.h"
 
 typedef struct {
   const char *name;

@@ -5,7 +5,7 @@
 #include <math.h>
 
 #include "ss_test.h"
-#include <scansnap.h>
+#include "scansnap/all.h"
 
 #define R 51 /* rows at steps 0, 2, ..., 100 like a default run */
 

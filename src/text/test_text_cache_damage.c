@@ -7,7 +7,7 @@
 #include <string.h>
 
 #include "ss_test.h"
-#include <scansnap.h>
+#include "scansnap/all.h"
 #include <scansnap/text.h>
 #include "text/cache_format.h"
 

@@ -10,7 +10,7 @@
 #include <stdlib.h>
 
 #include "ss_test.h"
-#include <scansnap.h>
+#include "scansnap/all.h"
 
 #if defined(__SANITIZE_ADDRESS__)
 #define BIG 1024

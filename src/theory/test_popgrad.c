@@ -8,7 +8,7 @@
 #include <string.h>
 
 #include "ss_test.h"
-#include <scansnap.h>
+#include "scansnap/all.h"
 
 static void check_table(const ss_classes *cl, int normalize, int residual, unsigned seed) {
   const int M = cl->M;

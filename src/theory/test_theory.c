@@ -9,7 +9,7 @@
 #include <string.h>
 
 #include "ss_test.h"
-#include <scansnap.h>
+#include "scansnap/all.h"
 
 static void cfg_of(ss_config *c, const char *const *kv, int n) {
   ss_err err;

@@ -63,8 +63,11 @@ static int flow_advance(flow_ws *w, const ss_config *cfg, double *th, double t, 
                         double *a, double *b, ss_err *err) {
   const double tol = cfg->theory.tol;
   while (t < t_end - 1e-12) {
-    if (w->stop && *w->stop)
-      return ss_seterr(err, SS_ESTOP, "stopped by signal %d at t = %g of the gradient flow; theory runs are run again, not resumed", (int)*w->stop, t);
+    if (w->stop && *w->stop) {
+      char by[32];
+      return ss_seterr(err, SS_ESTOP, "stopped %s at t = %g of the gradient flow; theory runs are run again, not resumed",
+                       ss_stop_by((int)*w->stop, by, sizeof by), t);
+    }
     if (++w->steps > w->max_steps)
       return ss_seterr(err, SS_ERUN, "the gradient flow took more than theory.max_steps = %lld RK4 steps by t = %g (theory.tol = %g is too small for it; raise theory.tol or theory.max_steps)",
                        w->max_steps, t, tol);

@@ -11,7 +11,7 @@
 #include <sys/stat.h>
 
 #include "ss_test.h"
-#include <scansnap.h>
+#include "scansnap/all.h"
 
 typedef struct {
   ss_config cfg;

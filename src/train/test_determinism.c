@@ -9,7 +9,7 @@
 #include <string.h>
 
 #include "ss_test.h"
-#include <scansnap.h>
+#include "scansnap/all.h"
 
 static void run(const char *dir, const char *name, int threads, const char *seed, const char *method) {
   ss_config c;

@@ -13,7 +13,7 @@
 #include <string.h>
 
 #include "ss_test.h"
-#include <scansnap.h>
+#include "scansnap/all.h"
 
 enum { NROWS = 51, NCOL = 10 };
 

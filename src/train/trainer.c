@@ -228,6 +228,8 @@ int ss_trainer_step(ss_trainer *tr, ss_err *err) {
   if (ops->snapshot) ops->snapshot(tr);
   const int sig = tr->opts.stop ? (int)*tr->opts.stop : 0;
   if (sig) {
+    char by[32];
+    ss_stop_by(sig, by, sizeof by);
     if (tr->dir[0] && !(tr->flags & SS_TASK_NO_RESUME)) {
       rc = save_checkpoint(tr, s, 1, err);
       if (rc == SS_OK) rc = ss_recorder_write(&tr->rec, tr->dir, err);
@@ -235,10 +237,10 @@ int ss_trainer_step(ss_trainer *tr, ss_err *err) {
         rc = err->code = SS_ERUN;
         goto out;
       }
-      rc = ss_seterr(err, SS_ESTOP, "stopped by signal %d at step %lld of %lld; checkpoint written, continue with --resume %s", sig, s,
-                     tr->niter, tr->dir);
+      rc = ss_seterr(err, SS_ESTOP, "stopped %s at step %lld of %lld; checkpoint written, continue with --resume %s", by, s, tr->niter,
+                     tr->dir);
     } else {
-      rc = ss_seterr(err, SS_ESTOP, "stopped by signal %d at step %lld of %lld%s", sig, s, tr->niter,
+      rc = ss_seterr(err, SS_ESTOP, "stopped %s at step %lld of %lld%s", by, s, tr->niter,
                      tr->dir[0] ? "; this kind of run is run again, not resumed" : "");
     }
     goto out;

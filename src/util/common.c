@@ -26,6 +26,14 @@ int ss_seterr(ss_err *err, int code, const char *fmt, ...) {
   return code;
 }
 
+const char *ss_stop_by(int flag, char *buf, size_t n) {
+  if (flag > 0)
+    snprintf(buf, n, "by signal %d", flag);
+  else
+    snprintf(buf, n, "on request");
+  return buf;
+}
+
 static uint64_t splitmix64(uint64_t *x) {
   uint64_t z = (*x += 0x9e3779b97f4a7c15ULL);
   z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ULL;

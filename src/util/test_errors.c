@@ -4,7 +4,7 @@
 #include <string.h>
 
 #include "ss_test.h"
-#include <scansnap.h>
+#include "scansnap/all.h"
 
 static void seterr_can_prefix_its_own_message(void **state) {
   (void)state;

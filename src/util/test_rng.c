@@ -3,7 +3,7 @@
 #include <math.h>
 
 #include "ss_test.h"
-#include <scansnap.h>
+#include "scansnap/all.h"
 
 static void same_seed_same_stream(void **state) {
   (void)state;

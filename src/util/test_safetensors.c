@@ -12,7 +12,7 @@
 #include <unistd.h>
 
 #include "ss_test.h"
-#include <scansnap.h>
+#include "scansnap/all.h"
 
 static double f64[6] = {1.5, -2.25, 3e300, -0.0, 1e-310, 42};
 static float f32[2][3] = {{1, 2, 3}, {-4.5f, 5e-40f, 6}};

@@ -8,7 +8,7 @@
 #include <string.h>
 
 #include "ss_test.h"
-#include <scansnap.h>
+#include "scansnap/all.h"
 
 /* want[i]: expected status of claim i+1, or NULL for PASS or FAIL (the claim ran). */
 static void check_claims(const char *dir, const char *const want4[4], int all_passed) {
