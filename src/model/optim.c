@@ -79,12 +79,46 @@ void ss_optim_free(ss_optim *o) {
       return;                                                                                    \
     }                                                                                            \
     const size_t n = e - a, nch = (n + 65535) / 65536;                                           \
-    _Pragma("omp parallel for schedule(static)") for (size_t c = 0; c < nch; c++)                \
+    _Pragma("omp parallel for schedule(static) num_threads(ss_threads())") for (size_t c = 0; c < nch; c++) \
       sgd_range_##SUFFIX(p, g, m1, a + n * c / nch, a + n * (c + 1) / nch, mu, wd, damp, tlr, first, nesterov); \
   }
 
 DEFINE_SGD(f64, double)
 DEFINE_SGD(f32, float)
+
+/* Adam / AdamW on entries [a, e), torch.optim's arithmetic element by element; instantiated
+ * per (AdamW, weight decay) so the loop is branch-free and vectorises (sqrt of a float is
+ * correctly rounded either way: sqrtf(x) == (float)sqrt((double)x)); optim.c is compiled with
+ * -fno-math-errno, so the square roots vectorise too. Same operations, same order, same bits. */
+#define DEFINE_ADAM(SUFFIX, TYPE, SQRT)                                                          \
+  static inline __attribute__((always_inline)) void adam_loop_##SUFFIX(                          \
+      TYPE *restrict p, const TYPE *restrict g, TYPE *restrict m1, TYPE *restrict m2, size_t a, size_t e, \
+      TYPE b1, TYPE b2, TYPE eps, TYPE step, TYPE sbc2, TYPE wd, TYPE decay, const int ADAMW, const int WD) { \
+    for (size_t i = a; i < e; i++) {                                                             \
+      TYPE gr = g[i];                                                                            \
+      if (ADAMW)                                                                                 \
+        p[i] *= decay;                                                                           \
+      else if (WD)                                                                               \
+        gr += wd * p[i];                                                                         \
+      m1[i] = b1 * m1[i] + (1 - b1) * gr;                                                        \
+      m2[i] = b2 * m2[i] + (1 - b2) * gr * gr;                                                   \
+      TYPE den = SQRT(m2[i]) / sbc2 + eps;                                                       \
+      p[i] -= step * m1[i] / den;                                                                \
+    }                                                                                            \
+  }                                                                                              \
+  SS_CLONES static void adam_range_##SUFFIX(TYPE *restrict p, const TYPE *restrict g, TYPE *restrict m1, TYPE *restrict m2, \
+                                            size_t a, size_t e, TYPE b1, TYPE b2, TYPE eps, TYPE step, TYPE sbc2, TYPE wd, \
+                                            TYPE decay, int adamw) {                             \
+    if (adamw)                                                                                   \
+      adam_loop_##SUFFIX(p, g, m1, m2, a, e, b1, b2, eps, step, sbc2, wd, decay, 1, 0);          \
+    else if (wd != 0)                                                                            \
+      adam_loop_##SUFFIX(p, g, m1, m2, a, e, b1, b2, eps, step, sbc2, wd, decay, 0, 1);          \
+    else                                                                                         \
+      adam_loop_##SUFFIX(p, g, m1, m2, a, e, b1, b2, eps, step, sbc2, wd, decay, 0, 0);          \
+  }
+
+DEFINE_ADAM(f64, double, sqrt)
+DEFINE_ADAM(f32, float, sqrtf)
 
 /* Small groups are updated on the calling thread: waking a team costs more than the work. */
 #define DEFINE_STEP(SUFFIX, TYPE)                                                                \
@@ -105,17 +139,9 @@ DEFINE_SGD(f32, float)
         const TYPE b1 = (TYPE)o->beta1, b2 = (TYPE)o->beta2, eps = (TYPE)o->eps;                 \
         const TYPE wd = (TYPE)o->wd, decay = (TYPE)(1.0 - lr * o->wd);                           \
         const int adamw = o->method == SS_OPT_ADAMW;                                             \
-        _Pragma("omp parallel for schedule(static) if (e - a > 65536)") for (size_t i = a; i < e; i++) { \
-          TYPE gr = g[i];                                                                        \
-          if (adamw)                                                                             \
-            p[i] *= decay;                                                                       \
-          else if (wd != 0)                                                                      \
-            gr += wd * p[i];                                                                     \
-          m1[i] = b1 * m1[i] + (1 - b1) * gr;                                                    \
-          m2[i] = b2 * m2[i] + (1 - b2) * gr * gr;                                               \
-          TYPE den = (TYPE)sqrt((double)m2[i]) / sbc2 + eps;                                     \
-          p[i] -= step * m1[i] / den;                                                            \
-        }                                                                                        \
+        const size_t n = e - a, nch = n > 65536 ? (n + 65535) / 65536 : 1;                       \
+        _Pragma("omp parallel for schedule(static) if (nch > 1) num_threads(ss_threads())") for (size_t c = 0; c < nch; c++) \
+          adam_range_##SUFFIX(p, g, m1, m2, a + n * c / nch, a + n * (c + 1) / nch, b1, b2, eps, step, sbc2, wd, decay, adamw); \
       }                                                                                          \
     }                                                                                            \
     o->t = t;                                                                                    \
