@@ -3,7 +3,7 @@
 # random moments (four times, resumed processes included) and stopped once by SIGTERM and
 # once by SIGINT, each time continued with `scansnap train --resume DIR`, finishes
 # byte-identical (metrics.csv, metrics.jsonl, dynamics.safetensors, attention.safetensors,
-# attention_maps.dat, checkpoint.safetensors) to the same run never interrupted. The run
+# checkpoint.safetensors) to the same run never interrupted. The run
 # has dropout (masks keyed by the saved step counter), Adam (moments), a learning rate
 # decayed per epoch, validation rows after every epoch and attention maps kept at chosen
 # steps. text.epoch_steps=14 with save_every=7 puts every other checkpoint at an epoch's
@@ -32,7 +32,7 @@ args=(model.type=transformer model.task=lm data.path="$tmp/text.txt" data.cache=
       model.dropout=0.2 data.T=8 batchsize=4 niter=280 text.epochs=20 text.epoch_steps=14 text.eval_batches=4 text.top_k=3
       text.probes=2 text.probe_steps=0,30,100,171,250 opt.method=adam opt.lr=0.01 opt.lr_decay=0.9 save_every=7 threads=1)
 delay=5000 # us per step: the 280 steps take >= 1.4 s, far more than the six interrupted segments
-files=(metrics.csv metrics.jsonl dynamics.safetensors attention.safetensors attention_maps.dat checkpoint.safetensors)
+files=(metrics.csv metrics.jsonl dynamics.safetensors attention.safetensors checkpoint.safetensors)
 
 "$cli" train out="$tmp/ref" "${args[@]}" >/dev/null
 

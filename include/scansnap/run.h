@@ -20,7 +20,7 @@
 #include "scansnap/model.h"
 #include "scansnap/optim.h"
 
-#define SS_MAX_EXTRA 16
+#define SS_MAX_EXTRA 96 /* extra metrics columns (a 64-layer LM has 13 + 64) */
 
 /* Scalar columns every metrics row has, in this order. */
 #define SS_METRIC_COLUMNS "step,loss,acc,entropy,entropy_distinct,common_mass,distinct_mass,kendall_tau,y_norm,z_norm"

@@ -23,7 +23,7 @@ static void train_help(void) {
   ss_config_print_help(stdout);
 }
 
-/* The summary of a language-model run, and Figure 7 through gnuplot if present. */
+/* The summary of a language-model run, and its figures (Figure 7) when gnuplot is there. */
 static void print_lm(const ss_config *cfg, const char *dir, const ss_lm_summary *s) {
   if (s->note[0]) fprintf(stderr, "scansnap: note: %s\n", s->note);
   printf("run:            %s\n", dir);
@@ -38,11 +38,18 @@ static void print_lm(const ss_config *cfg, const char *dir, const ss_lm_summary 
          cfg->text.top_k, s->freq_mass_uniform);
   printf("  in context:   %.4f -> %.4f of the mass on earlier positions (uniform: %.4f); on itself %.4f -> %.4f\n",
          s->ctx_mass_first, s->ctx_mass_last, s->ctx_mass_uniform, s->self_mass_first, s->self_mass_last);
-  if (!access("/usr/bin/gnuplot", X_OK) && !getenv("SS_NO_GNUPLOT")) {
-    char cmd[SS_PATH_MAX + 64];
-    snprintf(cmd, sizeof cmd, "cd '%s' && gnuplot attention.gp 2>/dev/null", dir);
-    if (strchr(dir, '\'') == NULL && system(cmd) == 0) printf("figure 7:       %s/attention.png\n", dir);
+  /* the run's figures, Figure 7 among them, as `scansnap plot DIR` draws them */
+  if (getenv("SS_NO_GNUPLOT")) return;
+  ss_plot_opts po;
+  ss_plot_opts_default(&po);
+  ss_plot_set set;
+  ss_err e = {0};
+  if (ss_plot_prepare(dir, &po, &set, &e) || ss_cli_gnuplot(&set, 0, &e)) {
+    fprintf(stderr, "scansnap: note: no figures (%s); the run itself is complete\n", e.msg);
+    return;
   }
+  for (int i = 0; i < set.n; i++)
+    if (strstr(set.fig[i].name, "attention")) printf("figure 7:       %s/%s.png\n", set.figdir, set.fig[i].name);
 }
 
 static void print_run(const ss_run_summary *s) {

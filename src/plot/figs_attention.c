@@ -24,14 +24,16 @@ typedef struct {
 /* The maps in the file, by layer; SS_EINPUT when a tensor has the wrong type or shape. */
 static int find_maps(const ss_stfile *st, const char *path, amap *maps, int *nmaps, int *S, int *H, int *T, ss_err *err) {
   *nmaps = 0;
-  const ss_tensor *one = ss_st_get(st, "attention");
-  if (one) maps[(*nmaps)++] = (amap){0, one};
-  for (int l = 0; l < MAX_LAYERS && !one; l++) {
+  /* every layer's maps when the file has them (a multi-layer run also keeps layer 0 as
+   * "attention" for readers of one layer), else "attention" */
+  for (int l = 0; l < MAX_LAYERS; l++) {
     char nm[32];
     snprintf(nm, sizeof nm, "attention_l%d", l);
     const ss_tensor *t = ss_st_get(st, nm);
     if (t) maps[(*nmaps)++] = (amap){l, t};
   }
+  const ss_tensor *one = *nmaps ? NULL : ss_st_get(st, "attention");
+  if (one) maps[(*nmaps)++] = (amap){0, one};
   const ss_tensor *ts = ss_st_get(st, "steps");
   if (!*nmaps || !ts || ts->dtype != SS_I64 || ts->ndim != 1)
     return ss_seterr(err, SS_EINPUT, "'%s': expected tensors attention (F32 [S, H, T, T]) or attention_l0, attention_l1, ..., and steps (I64 [S])", path);

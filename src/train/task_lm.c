@@ -18,8 +18,11 @@
  *   freq_mass     = mean of sum_j a_ij [x_j among the text.top_k most frequent tokens]
  *   freq_mass_uniform = the same for uniform causal attention (what the mass would be if
  *                   attention ignored the tokens), constant over the run
- * and at the steps of text.probe_steps the maps of probe 0 are kept (attention.safetensors,
- * attention_maps.dat + attention.gp = Figure 7). */
+ * With several layers (model.nlayers) the columns are means over layers and heads, and
+ * attn_entropy_l0, attn_entropy_l1, ... give each layer's entropy. At the steps of
+ * text.probe_steps and at the last step the maps of probe 0 are kept (attention.safetensors:
+ * `attention` [S, H, T, T], layer 0; with several layers also `attention_l<l>` for each;
+ * `scansnap plot` draws them: Figure 7). */
 #include <inttypes.h>
 #include <math.h>
 #include <stdio.h>
@@ -101,10 +104,10 @@ static int validate(ss_model *m, const ss_corpus *c, ss_batch *b, int max_batche
 }
 
 typedef struct {
-  int P, T, H;
+  int P, T, H, L;      /* probes, length, heads, layers */
   int *x;              /* [P, T] probe tokens */
   unsigned char *top;  /* [V] 1 for the top_k most frequent ids */
-  float *att;          /* [H, T, T] */
+  float *att;          /* [L, H, T, T] */
   double uniform_mass; /* freq_mass of uniform causal attention */
   double uniform_ctx;  /* freq_mass_ctx of uniform attention */
 } probes;
@@ -117,43 +120,48 @@ typedef struct {
  *           carries the query's own token, so this is where "moving off" shows) */
 typedef struct {
   double ent, mass, self, ctx;
+  double ent_l[SS_MAX_EXTRA]; /* per layer */
 } probe_stats;
 
 /* Attention entropy and mass on frequent tokens over every probe; att of probe 0 in keep0. */
 static int probe_metrics(ss_model *m, probes *p, probe_stats *ps, float *keep0, ss_err *err) {
-  const int T = p->T, H = p->H;
+  const int T = p->T, H = p->H, L = p->L;
   double se = 0, sm = 0, ss = 0, sc = 0;
+  for (int l = 0; l < L; l++) ps->ent_l[l] = 0;
   ss_tf_set_training(m, 0);
   for (int q = 0; q < p->P; q++) {
     const int *x = p->x + (size_t)q * T;
-    int rc = ss_tf_attention(m, x, T, p->att, err);
+    int rc = L == 1 ? ss_tf_attention(m, x, T, p->att, err) : ss_tf_attention_layer(m, x, T, SS_TF_ALL_LAYERS, p->att, err);
     if (rc) return rc;
-    if (q == 0 && keep0) memcpy(keep0, p->att, sizeof(float) * (size_t)H * T * T);
-    for (int h = 0; h < H; h++)
-      for (int i = 0; i < T; i++) {
-        const float *a = p->att + ((size_t)h * T + i) * T;
-        double e = 0, f = 0, fc = 0, mc = 0;
-        for (int j = 0; j <= i; j++) { /* causal: row i covers positions 0..i */
-          double v = a[j];
-          if (v > 0) e -= v * log(v);
-          if (p->top[x[j]]) f += v;
-          if (j < i) {
-            mc += v;
-            if (p->top[x[j]]) fc += v;
+    if (q == 0 && keep0) memcpy(keep0, p->att, sizeof(float) * (size_t)L * H * T * T);
+    for (int l = 0; l < L; l++)
+      for (int h = 0; h < H; h++)
+        for (int i = 0; i < T; i++) {
+          const float *a = p->att + (((size_t)l * H + h) * T + i) * T;
+          double e = 0, f = 0, fc = 0, mc = 0;
+          for (int j = 0; j <= i; j++) { /* causal: row i covers positions 0..i */
+            double v = a[j];
+            if (v > 0) e -= v * log(v);
+            if (p->top[x[j]]) f += v;
+            if (j < i) {
+              mc += v;
+              if (p->top[x[j]]) fc += v;
+            }
           }
+          se += e;
+          ps->ent_l[l] += e;
+          sm += f;
+          ss += a[i];
+          if (i > 0) sc += mc > 1e-30 ? fc / mc : 0;
         }
-        se += e;
-        sm += f;
-        ss += a[i];
-        if (i > 0) sc += mc > 1e-30 ? fc / mc : 0;
-      }
   }
   ss_tf_set_training(m, 1);
-  double n = (double)p->P * H * T;
+  double n = (double)p->P * L * H * T;
   ps->ent = se / n;
+  for (int l = 0; l < L; l++) ps->ent_l[l] /= (double)p->P * H * T;
   ps->mass = sm / n;
   ps->self = ss / n;
-  ps->ctx = T > 1 ? sc / ((double)p->P * H * (T - 1)) : NAN;
+  ps->ctx = T > 1 ? sc / ((double)p->P * L * H * (T - 1)) : NAN;
   return SS_OK;
 }
 
@@ -167,15 +175,19 @@ enum { LS_EPOCH, LS_K, LS_VALID_FRESH, LS_VALID_LOSS, LS_GNORM, LS_NMAPS, LS_FIR
 
 static int write_attention(const char *dir, const ss_corpus *c, const probes *p, const float *maps, const long long *steps, int S,
                            ss_err *err) {
-  const int T = p->T, H = p->H;
+  const int T = p->T, H = p->H, L = p->L;
+  const size_t map = (size_t)H * T * T; /* one layer's maps of one step */
   /* the probe's words as a JSON list, for readers of the file */
   size_t cap = 64;
   for (int t = 0; t < T; t++) cap += 2 * strlen(c->words[p->x[t]]) + 4;
   char *words = malloc(cap);
   int64_t *st = malloc(sizeof(int64_t) * (size_t)(S ? S : 1));
-  if (!words || !st) {
+  /* [S, L, H, T, T] as kept -> one [S, H, T, T] block per layer */
+  float *per = L > 1 ? malloc(sizeof(float) * map * (size_t)(S ? S : 1) * (size_t)L) : NULL;
+  if (!words || !st || (L > 1 && !per)) {
     free(words);
     free(st);
+    free(per);
     return ss_seterr(err, SS_ERUN, "out of memory");
   }
   size_t k = 0;
@@ -192,48 +204,29 @@ static int write_attention(const char *dir, const ss_corpus *c, const probes *p,
   words[k++] = ']';
   words[k] = 0;
   for (int i = 0; i < S; i++) st[i] = steps[i];
-  ss_tensor t[] = {
-      {"attention", SS_F32, 4, {S, H, T, T}, (void *)maps},
-      {"steps", SS_I64, 1, {S}, st},
-      {"tokens", SS_I32, 1, {T}, p->x},
-  };
-  const char *meta[] = {"format", "scansnap-attention-1", "layout", "attention[s, h, i, j] = weight of position i on position j at steps[s]",
+  for (int l = 0; l < L && per; l++)
+    for (int s = 0; s < S; s++) memcpy(per + ((size_t)l * S + s) * map, maps + ((size_t)s * L + l) * map, sizeof(float) * map);
+  ss_tensor t[3 + 64];
+  char names[64][24];
+  int n = 0;
+  t[n++] = (ss_tensor){"attention", SS_F32, 4, {S, H, T, T}, per ? (void *)per : (void *)maps};
+  t[n++] = (ss_tensor){"steps", SS_I64, 1, {S}, st};
+  t[n++] = (ss_tensor){"tokens", SS_I32, 1, {T}, p->x};
+  for (int l = 0; l < L && per && l < 64; l++) {
+    snprintf(names[l], sizeof names[l], "attention_l%d", l);
+    t[n++] = (ss_tensor){names[l], SS_F32, 4, {S, H, T, T}, per + (size_t)l * S * map};
+  }
+  const char *meta[] = {"format", "scansnap-attention-1", "layout",
+                        L > 1 ? "attention_l<l>[s, h, i, j] = weight of position i on position j in layer l at steps[s]; attention = attention_l0"
+                              : "attention[s, h, i, j] = weight of position i on position j at steps[s]",
                         "words", words, NULL};
   char *path = ss_path_join(dir, "attention.safetensors");
-  int rc = ss_safetensors_write(path, t, 3, meta, err);
+  int rc = ss_safetensors_write(path, t, n, meta, err);
   free(path);
   free(words);
   free(st);
-  if (rc) return rc;
-
-  /* gnuplot: one block per saved step (head 0), "i j a" rows; the script draws them side by side */
-  path = ss_path_join(dir, "attention_maps.dat");
-  ss_afile a;
-  rc = ss_afile_open(&a, path, err);
-  free(path);
-  if (rc) return rc;
-  fprintf(a.f, "# attention of probe 0, head 0: one block per step (gnuplot index), columns key query weight\n");
-  for (int s = 0; s < S; s++) {
-    fprintf(a.f, "# step %lld\n", steps[s]);
-    for (int i = 0; i < T; i++) {
-      for (int j = 0; j < T; j++) fprintf(a.f, "%d %d %.6g\n", j, i, maps[(size_t)s * H * T * T + (size_t)i * T + j]);
-      fputc('\n', a.f);
-    }
-    fputs("\n\n", a.f);
-  }
-  if ((rc = ss_afile_commit(&a, err))) return rc;
-  path = ss_path_join(dir, "attention.gp");
-  rc = ss_afile_open(&a, path, err);
-  free(path);
-  if (rc) return rc;
-  fprintf(a.f, "# Figure 7: attention maps of a fixed probe sequence over training (run: gnuplot attention.gp)\n");
-  fprintf(a.f, "set terminal pngcairo size %d,420 font ',9'\nset output 'attention.png'\n", 360 * (S ? S : 1));
-  fprintf(a.f, "set multiplot layout 1,%d title 'attention of a fixed probe sequence (row: query position, column: key)'\n", S ? S : 1);
-  fprintf(a.f, "set xrange [-0.5:%d.5]\nset yrange [%d.5:-0.5]\nset cbrange [0:1]\nset palette defined (0 'white', 1 'dark-blue')\n", T - 1, T - 1);
-  fprintf(a.f, "set size square\nunset key\n");
-  for (int s = 0; s < S; s++) fprintf(a.f, "set title 'step %lld'\nplot 'attention_maps.dat' index %d using 1:2:3 with image\n", steps[s], s);
-  fprintf(a.f, "unset multiplot\n");
-  return ss_afile_commit(&a, err);
+  free(per);
+  return rc;
 }
 
 /* ---- the task ------------------------------------------------------------------------
@@ -334,12 +327,15 @@ static int lm_init(ss_trainer *tr, ss_err *err) {
   p->P = cfg->text.probes;
   p->T = T;
   p->H = cfg->model.H;
+  p->L = ss_tf_nlayers(m);
+  if (X_COUNT + (p->L > 1 ? p->L : 0) > SS_MAX_EXTRA)
+    return ss_seterr(err, SS_EINPUT, "key 'model.nlayers': %d layers need more metrics columns than the %d a run records", p->L, SS_MAX_EXTRA);
   p->x = malloc(sizeof(int) * (size_t)p->P * T);
   p->top = malloc((size_t)c->V);
-  p->att = malloc(sizeof(float) * (size_t)p->H * T * T);
-  t->mapcap = t->npsteps ? t->npsteps : 1;
+  p->att = malloc(sizeof(float) * (size_t)p->L * p->H * T * T);
+  t->mapcap = t->npsteps + 1; /* the probe steps and the last step */
   /* zeroed: the unused slots go into checkpoints, which must not depend on heap garbage */
-  t->maps = calloc((size_t)p->H * T * T * (size_t)t->mapcap, sizeof(float));
+  t->maps = calloc((size_t)p->L * p->H * T * T * (size_t)t->mapcap, sizeof(float));
   t->map_steps = calloc((size_t)t->mapcap, sizeof(long long));
   if (!t->b.y || !p->x || !p->top || !p->att || !t->maps || !t->map_steps) return ss_seterr(err, SS_ERUN, "out of memory");
   ss_corpus_top_mask(c, cfg->text.top_k, p->top);
@@ -363,6 +359,11 @@ static int lm_init(ss_trainer *tr, ss_err *err) {
   t->nocl.prob = &t->dummy_prob;
   if ((rc = ss_trainer_set_classes(tr, &t->nocl, err))) return rc;
   for (int k = 0; k < X_COUNT; k++) ss_recorder_add_column(&tr->rec, xnames[k]);
+  for (int l = 0; l < p->L && p->L > 1; l++) {
+    char name[32];
+    snprintf(name, sizeof name, "attn_entropy_l%d", l);
+    ss_recorder_add_column(&tr->rec, name);
+  }
 
   const int64_t per_epoch_all = (t->L - 1) / T;
   t->per_epoch = cfg->text.epoch_steps > 0 && cfg->text.epoch_steps < per_epoch_all ? cfg->text.epoch_steps : per_epoch_all;
@@ -370,6 +371,16 @@ static int lm_init(ss_trainer *tr, ss_err *err) {
   const long long budget = (long long)cfg->text.epochs * t->per_epoch;
   tr->niter = cfg->niter < budget ? cfg->niter : budget;
   tr->extra_rows = cfg->text.epochs + t->npsteps; /* fresh validations, probe steps */
+  /* probe steps the run never reaches: say so (the maps of the last step are kept anyway) */
+  char past[256] = "";
+  for (int i = 0; i < t->npsteps; i++)
+    if (t->psteps[i] > tr->niter && strlen(past) < sizeof past - 24)
+      snprintf(past + strlen(past), sizeof past - strlen(past), "%s%lld", past[0] ? ", " : "", t->psteps[i]);
+  if (past[0]) {
+    size_t n = strlen(t->sum.note);
+    snprintf(t->sum.note + n, sizeof t->sum.note - n, "%stext.probe_steps %s lie past the run's last step %lld: no maps there (the last step's are kept)",
+             n ? "; " : "", past, tr->niter);
+  }
   /* the token streams the run reads: a resumed run refuses a corpus that changed under it */
   uint64_t h = ss_fnv1a64(c->ids[SS_SPLIT_TRAIN], sizeof(int32_t) * (size_t)c->n[SS_SPLIT_TRAIN], SS_FNV_INIT);
   h = ss_fnv1a64(c->ids[SS_SPLIT_VALID], sizeof(int32_t) * (size_t)c->n[SS_SPLIT_VALID], h);
@@ -430,7 +441,7 @@ static int lm_state(ss_trainer *tr, int boundary, ss_train_pos *pos, ss_tensor *
   const ss_tensor ex[] = {
       {"lm.state", SS_F64, 1, {LS_COUNT}, t->st},
       {"lm.map_steps", SS_I64, 1, {t->mapcap}, t->map_steps},
-      {"lm.maps", SS_F32, 4, {t->mapcap, t->p.H, T, T}, t->maps},
+      {"lm.maps", SS_F32, 4, {t->mapcap, (int64_t)t->p.L * t->p.H, T, T}, t->maps},
   };
   memcpy(extra, ex, sizeof ex);
   *nextra = 3;
@@ -443,7 +454,7 @@ static int lm_restore(ss_trainer *tr, const ss_train_pos *pos, ss_err *err) {
   const double *st = t->st;
   const int epochs = tr->cfg.text.epochs;
   if (!(st[LS_EPOCH] >= 0 && st[LS_EPOCH] <= epochs && st[LS_K] >= 0 && st[LS_K] <= t->per_epoch && st[LS_NMAPS] >= 0 &&
-        st[LS_NMAPS] <= t->npsteps && (st[LS_EPOCH] < epochs || st[LS_K] == 0)))
+        st[LS_NMAPS] <= t->mapcap && (st[LS_EPOCH] < epochs || st[LS_K] == 0)))
     return ss_seterr(err, SS_EINPUT, "checkpoint '%s': epoch %g, batch %g is outside this run's %d epoch(s) of %lld batches", tr->ckpt,
                      st[LS_EPOCH], st[LS_K], epochs, (long long)t->per_epoch);
   t->epoch = (int)st[LS_EPOCH];
@@ -474,16 +485,17 @@ static int lm_forward(ss_trainer *tr, long long s, int last, double *loss, doubl
   return last ? m->ops->eval(m, &t->b, loss, acc, err) : m->ops->step(m, &t->b, loss, acc, err);
 }
 
-static int probe_slot(const lm_task *t, long long s) {
-  int keep = -1;
+/* Whether the maps of step s are kept: a probe step, or the last step. */
+static int keeps_map(const ss_trainer *tr, const lm_task *t, long long s) {
+  if (s == tr->niter) return 1;
   for (int i = 0; i < t->npsteps; i++)
-    if (t->psteps[i] == s) keep = i;
-  return keep;
+    if (t->psteps[i] == s) return 1;
+  return 0;
 }
 
 static int lm_want_row(ss_trainer *tr, long long s) {
   lm_task *t = tr->task;
-  return t->valid_fresh || probe_slot(t, s) >= 0;
+  return t->valid_fresh || keeps_map(tr, t, s);
 }
 
 static int lm_record(ss_trainer *tr, long long s, double loss, double acc, ss_err *err) {
@@ -491,13 +503,14 @@ static int lm_record(ss_trainer *tr, long long s, double loss, double acc, ss_er
   probes *p = &t->p;
   const int T = p->T;
   probe_stats ps;
-  float *keep = probe_slot(t, s) >= 0 ? t->maps + (size_t)t->nmaps * p->H * T * T : NULL;
+  float *keep = keeps_map(tr, t, s) && t->nmaps < t->mapcap ? t->maps + (size_t)t->nmaps * p->L * p->H * T * T : NULL;
   int rc = probe_metrics(tr->m, p, &ps, keep, err);
   if (rc) return rc;
   if (keep) t->map_steps[t->nmaps++] = s;
   const double lr_scale = pow(tr->cfg.opt.lr_decay, t->epoch);
-  double x[X_COUNT] = {t->epoch, lr_scale, exp(loss), t->valid_fresh ? t->valid_loss : NAN, t->valid_fresh ? exp(t->valid_loss) : NAN,
-                       ps.ent, ps.mass, 1 - ps.mass, p->uniform_mass, ps.self, ps.ctx, p->uniform_ctx, t->gnorm};
+  double x[SS_MAX_EXTRA] = {t->epoch, lr_scale, exp(loss), t->valid_fresh ? t->valid_loss : NAN, t->valid_fresh ? exp(t->valid_loss) : NAN,
+                            ps.ent, ps.mass, 1 - ps.mass, p->uniform_mass, ps.self, ps.ctx, p->uniform_ctx, t->gnorm};
+  for (int l = 0; l < p->L && p->L > 1; l++) x[X_COUNT + l] = ps.ent_l[l];
   if ((rc = ss_recorder_add(&tr->rec, s, loss, acc, &t->dummy_c, ss_model_group_norm(tr->m, 0), ss_model_group_norm(tr->m, 1), x, err)))
     return rc;
   t->valid_fresh = 0;

@@ -68,7 +68,7 @@ static void lm_on_tiny_corpus_lowers_loss_and_writes_figure7_files(void **state)
   assert_true(s.first_valid_loss > log(s.V) - 0.5);    /* starts near uniform over the vocabulary */
   assert_true(s.final_valid_loss < s.first_valid_loss - 1.0); /* and learns the grammar */
   assert_true(isfinite(s.attn_entropy_last) && s.attn_entropy_last > 0);
-  const char *files[] = {"metrics.csv", "metrics.jsonl", "attention.safetensors", "attention_maps.dat", "attention.gp",
+  const char *files[] = {"metrics.csv", "metrics.jsonl", "attention.safetensors",
                          "checkpoint.safetensors", "run.json", "config.yaml"};
   for (size_t i = 0; i < sizeof files / sizeof files[0]; i++) {
     char *p = ss_path_join(dir, files[i]);
@@ -84,17 +84,18 @@ static void lm_on_tiny_corpus_lowers_loss_and_writes_figure7_files(void **state)
   /* epoch 1 rows run at lr x 0.9 */
   assert_non_null(strstr(csv, ",1,0.90000000000000002,"));
   free(csv);
-  /* maps at steps 0 and 50: causal rows that sum to 1, and they changed */
+  /* maps at steps 0 and 50 and at the last step (224): causal rows that sum to 1, and they changed */
   ss_stfile f;
   p = ss_path_join(dir, "attention.safetensors");
   assert_int_equal(ss_safetensors_read(p, &f, &e), SS_OK);
   free(p);
   const ss_tensor *a = ss_st_get(&f, "attention"), *st = ss_st_get(&f, "steps");
   assert_non_null(a);
-  assert_int_equal(a->shape[0], 2);
+  assert_int_equal(a->shape[0], 3);
   assert_int_equal(a->shape[1], 2);
   assert_int_equal(a->shape[2], 8);
   assert_int_equal(((int64_t *)st->data)[1], 50);
+  assert_int_equal(((int64_t *)st->data)[2], s.steps);
   const float *w = a->data;
   double diff = 0;
   for (int sh = 0; sh < 2 * 2 * 8; sh++) {
@@ -153,6 +154,21 @@ static void niter_bounds_a_language_model_run(void **state) {
   assert_int_equal(s.steps, 40);
   assert_int_equal(s.epochs, 0); /* an epoch has 112 updates: the cap came first */
   assert_true(isfinite(s.final_valid_loss) && s.final_valid_loss < s.first_valid_loss);
+  /* probe step 50 lies past the end: the note says so, and the maps of the last step (40)
+   * are kept besides step 0's */
+  assert_non_null(strstr(s.note, "text.probe_steps 50 lie past the run's last step 40"));
+  char *ap = ss_path_join(dir, "attention.safetensors");
+  ss_stfile st;
+  assert_int_equal(ss_safetensors_read(ap, &st, &e), SS_OK);
+  const ss_tensor *steps = ss_st_get(&st, "steps"), *att = ss_st_get(&st, "attention");
+  assert_non_null(steps);
+  assert_non_null(att);
+  assert_int_equal(ss_tensor_numel(steps), 2);
+  assert_int_equal(((int64_t *)steps->data)[0], 0);
+  assert_int_equal(((int64_t *)steps->data)[1], 40);
+  assert_int_equal(att->shape[0], 2);
+  ss_st_free(&st);
+  free(ap);
   char *p = ss_path_join(dir, "metrics.csv"), *buf;
   size_t n;
   assert_int_equal(ss_read_file(p, &buf, &n, &e), SS_OK);

@@ -295,10 +295,18 @@ static void backward(tf_impl *t, int B, int T) {
   ss_tfl_embed_backward(t->G[S_U], t->pos == SS_POS_LEARNED ? t->G[S_POS] : NULL, dh0, t->x, B, T, C);
 }
 
-static void set_blas_threads(void) {
-  /* Our tiles are the parallelism; OpenBLAS's own threads would make sums depend on the
-   * thread count (measured: OpenBLAS 0.3.21 sgemm results differ between 1 and 2 threads). */
-  openblas_set_num_threads(1);
+/* Our tiles are the parallelism; OpenBLAS's own threads would make sums depend on the thread
+ * count (measured: OpenBLAS 0.3.21 sgemm results differ between 1 and 2 threads). So every
+ * entry point runs OpenBLAS on one thread and gives the program back its own setting (a host
+ * program's numpy may share this OpenBLAS). */
+static int blas_enter(void) {
+  const int old = openblas_get_num_threads();
+  if (old != 1) openblas_set_num_threads(1);
+  return old;
+}
+
+static void blas_leave(int old) {
+  if (old != 1) openblas_set_num_threads(old);
 }
 
 static int check_batch(const tf_impl *t, const ss_batch *b, ss_err *err) {
@@ -314,12 +322,11 @@ static int check_batch(const tf_impl *t, const ss_batch *b, ss_err *err) {
 
 static uint64_t half(float f) { return f >= 0 && f < 65536.0f ? (uint64_t)f : 0; }
 
-static int tf_run(ss_model *m, const ss_batch *b, double *loss, double *acc, int bwd, ss_err *err) {
+static int tf_run_impl(ss_model *m, const ss_batch *b, double *loss, double *acc, int bwd, ss_err *err) {
   tf_impl *t = m->impl;
   t->counter = half(t->state[0]) << 16 | half(t->state[1]);
   int rc = check_batch(t, b, err);
   if (rc) return rc;
-  set_blas_threads();
   double L = 0;
   long hits = 0;
   if ((rc = forward(t, b->x, b->y, b->label, b->B, b->T, bwd, &L, &hits, err))) return rc;
@@ -337,6 +344,13 @@ static int tf_run(ss_model *m, const ss_batch *b, double *loss, double *acc, int
   return SS_OK;
 }
 
+static int tf_run(ss_model *m, const ss_batch *b, double *loss, double *acc, int bwd, ss_err *err) {
+  const int old = blas_enter();
+  const int rc = tf_run_impl(m, b, loss, acc, bwd, err);
+  blas_leave(old);
+  return rc;
+}
+
 static int tf_step(ss_model *m, const ss_batch *b, double *loss, double *acc, ss_err *err) {
   return tf_run(m, b, loss, acc, 1, err);
 }
@@ -348,7 +362,7 @@ void ss_tf_set_training(ss_model *m, int training) { ((tf_impl *)m->impl)->train
 
 int ss_tf_nlayers(const ss_model *m) { return ((const tf_impl *)m->impl)->L; }
 
-int ss_tf_attention_layer(ss_model *m, const int *x, int T, int layer, float *att, ss_err *err) {
+static int attention_impl(ss_model *m, const int *x, int T, int layer, float *att, ss_err *err) {
   tf_impl *t = m->impl;
   if (layer < SS_TF_ALL_LAYERS || layer >= t->L)
     return ss_seterr(err, SS_EINPUT, "layer %d does not exist (the model has %d layer%s)", layer, t->L, t->L == 1 ? "" : "s");
@@ -357,7 +371,6 @@ int ss_tf_attention_layer(ss_model *m, const int *x, int T, int layer, float *at
   for (int i = 0; i < T; i++)
     if (x[i] < 0 || x[i] >= t->V)
       return ss_seterr(err, SS_EINPUT, "token %d at position %d is outside the vocabulary of %d tokens", x[i], i, t->V);
-  set_blas_threads();
   int *tg = calloc((size_t)T, sizeof(int));
   if (!tg) return ss_seterr(err, SS_ERUN, "out of memory");
   double L;
@@ -371,6 +384,13 @@ int ss_tf_attention_layer(ss_model *m, const int *x, int T, int layer, float *at
   return SS_OK;
 }
 
+int ss_tf_attention_layer(ss_model *m, const int *x, int T, int layer, float *att, ss_err *err) {
+  const int old = blas_enter();
+  const int rc = attention_impl(m, x, T, layer, att, err);
+  blas_leave(old);
+  return rc;
+}
+
 int ss_tf_attention(ss_model *m, const int *x, int T, float *att, ss_err *err) {
   return ss_tf_attention_layer(m, x, T, 0, att, err);
 }
@@ -382,7 +402,7 @@ int ss_tf_attention(ss_model *m, const int *x, int T, float *att, ss_err *err) {
  * averaged over the probes. With several layers: layer 0's attention (the layer whose keys
  * are the tokens themselves). */
 #define PROBE 64
-static int tf_composition(ss_model *m, const ss_classes *cl, double *c, ss_err *err) {
+static int composition_impl(ss_model *m, const ss_classes *cl, double *c, ss_err *err) {
   tf_impl *t = m->impl;
   if (cl->M != t->V) return ss_seterr(err, SS_EINPUT, "class table has M = %d, model has M = %d", cl->M, t->V);
   const int T = t->Tmax, H = t->H;
@@ -390,7 +410,6 @@ static int tf_composition(ss_model *m, const ss_classes *cl, double *c, ss_err *
   ss_batch b;
   int rc = ss_batch_alloc(&b, PROBE, T, err);
   if (rc) return rc;
-  set_blas_threads();
   const int was = t->training;
   for (int n = 0; n < cl->N && rc == SS_OK; n++) {
     ss_rng r;
@@ -437,6 +456,13 @@ static int tf_composition(ss_model *m, const ss_classes *cl, double *c, ss_err *
     }
   }
   ss_batch_free(&b);
+  return rc;
+}
+
+static int tf_composition(ss_model *m, const ss_classes *cl, double *c, ss_err *err) {
+  const int old = blas_enter();
+  const int rc = composition_impl(m, cl, c, err);
+  blas_leave(old);
   return rc;
 }
 
