@@ -69,6 +69,34 @@ void ss_joma_linear_defaults(ss_joma_linear_opts *o);
 int ss_joma_linear_run(const ss_joma_linear_opts *o, ss_joma_linear_row *rows, const ss_joma_linear_trace *trace,
                        ss_err *err);
 
+/* The linear system step by step (what ss_joma_linear_run is made of; the trainer's
+ * joma_linear task runs the same pieces, so its rows are these bits):
+ *   ss_joma_linear_sys_init   checks the options; X, U, xbar; W(0), z(0) into the caller's
+ *                             arrays (X from the data stream, then W and z from the init
+ *                             stream); C = z(0) - (zhat_w + zhat_x)(0)
+ *   ss_joma_linear_sys_eval   loss and exact gradient at (W, z) (dW, dz may be NULL); keeps
+ *                             the attention b and the hits for the row
+ *   ss_joma_linear_sys_row    the row of the state last evaluated (zhat into s->zhat)
+ * One SGD update is W -= lr dW, z -= lr dz. */
+typedef struct {
+  ss_joma_linear_opts o;
+  int Mc, K, d;
+  double *X;    /* [Mc * K] */
+  double *xbar; /* [Mc] row means of X */
+  double *C;    /* [Mc] zhat's constant */
+  double *b;    /* [Mc * K] attention at the last evaluation */
+  double *zhat; /* [Mc] at the last row */
+  int hits;     /* classes whose largest logit is their own, at the last evaluation */
+  double *blk;  /* the one allocation (scratch included) */
+} ss_joma_linear_sys;
+
+int ss_joma_linear_sys_init(ss_joma_linear_sys *s, const ss_joma_linear_opts *o, double *W, double *z, ss_err *err);
+double ss_joma_linear_sys_eval(ss_joma_linear_sys *s, const double *W, const double *z, double *dW, double *dz);
+void ss_joma_linear_sys_row(ss_joma_linear_sys *s, long step, double loss, const double *W, const double *z, ss_joma_linear_row *row);
+/* V = U^T W [(Mc+1) * K] of W. */
+void ss_joma_linear_sys_V(const ss_joma_linear_sys *s, const double *W, double *V);
+void ss_joma_linear_sys_free(ss_joma_linear_sys *s);
+
 /* The linear case's loss and exact gradient at (W, z) for a given X (for tests and for
  * anyone who wants the system without its SGD loop): X [Mc*K], W [d*K], z [Mc]; dW, dz
  * overwritten (either may be NULL); b [Mc*K] receives the attention if non-NULL. */
@@ -91,9 +119,17 @@ typedef struct {
   long step;
   double entropy; /* H(softmax(v^2/T)) (nats; uniform = log d) */
   double top;     /* largest entry of softmax(v^2/T) */
+  double dist;    /* (1/2) ||mu - v||^2: every component moves towards its target, so it falls */
 } ss_joma_toy_row;
 
 void ss_joma_toy_defaults(ss_joma_toy_opts *o);
+/* Step by step (what ss_joma_toy_run is made of; the trainer's joma_toy task runs the same):
+ * init checks the options and fills mu [d] (o->mu, or drawn and sorted) and v [d] = v0;
+ * eval sets s [d] = softmax(v^2/T) and, when row is not NULL, the row of v at step `step`;
+ * update is v += eta (mu - v) . s with the s of v. */
+int ss_joma_toy_init(const ss_joma_toy_opts *o, double *mu, double *v, ss_err *err);
+void ss_joma_toy_eval(const ss_joma_toy_opts *o, const double *mu, const double *v, double *s, long step, ss_joma_toy_row *row);
+void ss_joma_toy_update(const ss_joma_toy_opts *o, const double *mu, double *v, const double *s);
 /* rows: [ss_joma_nrows(steps, every)]; v (may be NULL): [rows * d] v at each row;
  * mu (may be NULL): [d] the targets used. SS_EINPUT for bad options. */
 int ss_joma_toy_run(const ss_joma_toy_opts *o, ss_joma_toy_row *rows, double *v, double *mu, ss_err *err);

@@ -206,65 +206,124 @@ static void linear_zhat_parts(const ss_joma_linear_opts *o, const double *xbar, 
   }
 }
 
-int ss_joma_linear_run(const ss_joma_linear_opts *o, ss_joma_linear_row *rows, const ss_joma_linear_trace *trace,
-                       ss_err *err) {
+/* Scratch of a system: U [d*Mq], F, Wg [d*K], g [K*K], zw, zx [Mc]; with X, b [Mc*K],
+ * xbar, C, zhat [Mc] all in one block. */
+typedef struct {
+  double *U, *F, *Wg, *g, *zw, *zx;
+} linear_ws;
+
+static linear_ws ws_of(const ss_joma_linear_sys *s) {
+  const int Mc = s->Mc, K = s->K, d = s->d;
+  const size_t nX = (size_t)Mc * K;
+  double *U = s->blk + 2 * nX + 3 * (size_t)Mc, *F = U + (size_t)d * (Mc + 1), *Wg = F + (size_t)d * K, *g = Wg + (size_t)d * K,
+         *zw = g + (size_t)K * K;
+  return (linear_ws){U, F, Wg, g, zw, zw + Mc};
+}
+
+int ss_joma_linear_sys_init(ss_joma_linear_sys *s, const ss_joma_linear_opts *o, double *W, double *z, ss_err *err) {
+  memset(s, 0, sizeof *s);
   int rc = linear_check(o, err);
   if (rc) return rc;
   const int Mc = o->n_distinct + o->n_common, K = o->K, d = o->d, Mq = Mc + 1;
-  const size_t nX = (size_t)Mc * K, nU = (size_t)d * Mq, nW = (size_t)d * K;
-  /* one block: X, U, W, dW, F, Wg, b [Mc*K], g [K*K], z, dz, xbar, zw, zx, zc, zhat [Mc] */
-  double *blk = malloc(sizeof(double) * (nX + nU + 4 * nW + nX + (size_t)K * K + 7 * (size_t)Mc));
-  if (!blk) return ss_seterr(err, SS_ERUN, "joma linear: out of memory");
-  double *X = blk, *U = X + nX, *W = U + nU, *dW = W + nW, *F = dW + nW, *Wg = F + nW, *b = Wg + nW, *g = b + nX,
-         *z = g + (size_t)K * K, *dz = z + Mc, *xbar = dz + Mc, *zw = xbar + Mc, *zx = zw + Mc, *zc = zx + Mc,
-         *zhat = zc + Mc;
-  linear_X(o, X);
-  linear_U(d, Mc, U);
+  const size_t nX = (size_t)Mc * K, nW = (size_t)d * K;
+  s->o = *o;
+  s->Mc = Mc;
+  s->K = K;
+  s->d = d;
+  s->blk = malloc(sizeof(double) * (2 * nX + 5 * (size_t)Mc + (size_t)d * Mq + 2 * nW + (size_t)K * K));
+  if (!s->blk) return ss_seterr(err, SS_ERUN, "joma linear: out of memory");
+  s->X = s->blk;
+  s->b = s->X + nX;
+  s->xbar = s->b + nX;
+  s->C = s->xbar + Mc;
+  s->zhat = s->C + Mc;
+  const linear_ws w = ws_of(s);
+  linear_X(o, s->X);
+  linear_U(d, Mc, w.U);
   for (int l = 0; l < Mc; l++) {
-    double s = 0;
-    for (int k = 0; k < K; k++) s += X[l * K + k];
-    xbar[l] = s / K;
+    double sum = 0;
+    for (int k = 0; k < K; k++) sum += s->X[l * K + k];
+    s->xbar[l] = sum / K;
   }
   ss_rng r;
   ss_rng_seed(&r, ss_stream_seed(o->seed, SS_STREAM_INIT));
   for (size_t i = 0; i < nW; i++) W[i] = ss_rng_normal(&r) * o->init_scale;
   for (int l = 0; l < Mc; l++) z[l] = ss_rng_normal(&r) * o->init_scale;
-  linear_zhat_parts(o, xbar, U, W, zw, zx);
-  for (int l = 0; l < Mc; l++) zc[l] = z[l] - zw[l] - zx[l];
-  if (trace && trace->X) memcpy(trace->X, X, sizeof(double) * nX);
+  linear_zhat_parts(o, s->xbar, w.U, W, w.zw, w.zx);
+  for (int l = 0; l < Mc; l++) s->C[l] = z[l] - w.zw[l] - w.zx[l];
+  return SS_OK;
+}
+
+double ss_joma_linear_sys_eval(ss_joma_linear_sys *s, const double *W, const double *z, double *dW, double *dz) {
+  const linear_ws w = ws_of(s);
+  return linear_eval(&s->o, s->X, w.U, W, z, dW, dz, s->b, w.F, w.g, w.Wg, &s->hits);
+}
+
+void ss_joma_linear_sys_row(ss_joma_linear_sys *s, long step, double loss, const double *W, const double *z, ss_joma_linear_row *row) {
+  const int Mc = s->Mc, K = s->K;
+  const size_t nW = (size_t)s->d * K;
+  const linear_ws w = ws_of(s);
+  linear_zhat_parts(&s->o, s->xbar, w.U, W, w.zw, w.zx);
+  double e2 = 0, z2 = 0, w2 = 0, h = 0;
+  for (int l = 0; l < Mc; l++) {
+    s->zhat[l] = w.zw[l] + w.zx[l] + s->C[l];
+    e2 += (z[l] - s->zhat[l]) * (z[l] - s->zhat[l]);
+    z2 += z[l] * z[l];
+  }
+  for (size_t i = 0; i < nW; i++) w2 += W[i] * W[i];
+  for (int k = 0; k < K; k++) h += entropy(s->b + k, Mc, K);
+  *row = (ss_joma_linear_row){step, loss, (double)s->hits / K, h / K, ss_joma_nc(s->zhat, z, Mc), ss_joma_nc(w.zw, z, Mc),
+                              ss_joma_nc(w.zx, z, Mc), z2 > 0 ? sqrt(e2 / z2) : NAN, sqrt(w2), sqrt(z2)};
+}
+
+void ss_joma_linear_sys_V(const ss_joma_linear_sys *s, const double *W, double *V) {
+  const int Mq = s->Mc + 1, K = s->K, d = s->d;
+  const double *U = ws_of(s).U;
+  for (int l = 0; l < Mq; l++)
+    for (int k = 0; k < K; k++) {
+      double sum = 0;
+      for (int i = 0; i < d; i++) sum += U[(size_t)i * Mq + l] * W[i * K + k];
+      V[(size_t)l * K + k] = sum;
+    }
+}
+
+void ss_joma_linear_sys_free(ss_joma_linear_sys *s) {
+  free(s->blk);
+  memset(s, 0, sizeof *s);
+}
+
+int ss_joma_linear_run(const ss_joma_linear_opts *o, ss_joma_linear_row *rows, const ss_joma_linear_trace *trace,
+                       ss_err *err) {
+  int rc = linear_check(o, err);
+  if (rc) return rc;
+  const int Mc = o->n_distinct + o->n_common, K = o->K, d = o->d, Mq = Mc + 1;
+  const size_t nX = (size_t)Mc * K, nW = (size_t)d * K;
+  double *p = malloc(sizeof(double) * (2 * nW + 2 * (size_t)Mc)); /* W, dW, z, dz */
+  if (!p) return ss_seterr(err, SS_ERUN, "joma linear: out of memory");
+  double *W = p, *dW = W + nW, *z = dW + nW, *dz = z + Mc;
+  ss_joma_linear_sys s;
+  if ((rc = ss_joma_linear_sys_init(&s, o, W, z, err))) {
+    free(p);
+    return rc;
+  }
+  if (trace && trace->X) memcpy(trace->X, s.X, sizeof(double) * nX);
   long row = 0;
   for (long t = 0;; t++) {
-    int hits;
-    const double loss = linear_eval(o, X, U, W, z, dW, dz, b, F, g, Wg, &hits);
+    const double loss = ss_joma_linear_sys_eval(&s, W, z, dW, dz);
     if (recorded(t, o->steps, o->every)) {
-      linear_zhat_parts(o, xbar, U, W, zw, zx);
-      double e2 = 0, z2 = 0, w2 = 0, h = 0;
-      for (int l = 0; l < Mc; l++) {
-        zhat[l] = zw[l] + zx[l] + zc[l];
-        e2 += (z[l] - zhat[l]) * (z[l] - zhat[l]);
-        z2 += z[l] * z[l];
-      }
-      for (size_t i = 0; i < nW; i++) w2 += W[i] * W[i];
-      for (int k = 0; k < K; k++) h += entropy(b + k, Mc, K);
-      rows[row] = (ss_joma_linear_row){t, loss, (double)hits / K, h / K, ss_joma_nc(zhat, z, Mc), ss_joma_nc(zw, z, Mc),
-                                       ss_joma_nc(zx, z, Mc), z2 > 0 ? sqrt(e2 / z2) : NAN, sqrt(w2), sqrt(z2)};
+      ss_joma_linear_sys_row(&s, t, loss, W, z, &rows[row]);
       if (trace && trace->z) memcpy(trace->z + (size_t)row * Mc, z, sizeof(double) * Mc);
-      if (trace && trace->zhat) memcpy(trace->zhat + (size_t)row * Mc, zhat, sizeof(double) * Mc);
-      if (trace && trace->b) memcpy(trace->b + (size_t)row * nX, b, sizeof(double) * nX);
-      if (trace && trace->V) /* V = U^T W */
-        for (int l = 0; l < Mq; l++)
-          for (int k = 0; k < K; k++) {
-            double s = 0;
-            for (int i = 0; i < d; i++) s += U[(size_t)i * Mq + l] * W[i * K + k];
-            trace->V[((size_t)row * Mq + l) * K + k] = s;
-          }
+      if (trace && trace->zhat) memcpy(trace->zhat + (size_t)row * Mc, s.zhat, sizeof(double) * Mc);
+      if (trace && trace->b) memcpy(trace->b + (size_t)row * nX, s.b, sizeof(double) * nX);
+      if (trace && trace->V) ss_joma_linear_sys_V(&s, W, trace->V + (size_t)row * Mq * K);
       row++;
     }
     if (t == o->steps) break;
     for (size_t i = 0; i < nW; i++) W[i] -= o->lr * dW[i];
     for (int l = 0; l < Mc; l++) z[l] -= o->lr * dz[l];
   }
-  free(blk);
+  ss_joma_linear_sys_free(&s);
+  free(p);
   return SS_OK;
 }
 
@@ -288,7 +347,7 @@ static void toy_softmax(const double *v, int d, double T, double *s) {
   for (int i = 0; i < d; i++) s[i] /= sum;
 }
 
-int ss_joma_toy_run(const ss_joma_toy_opts *o, ss_joma_toy_row *rows, double *vout, double *muout, ss_err *err) {
+int ss_joma_toy_init(const ss_joma_toy_opts *o, double *mu, double *v, ss_err *err) {
   const int d = o->d;
   if (d < 2 || d > 1000000) return ss_seterr(err, SS_EINPUT, "joma toy: d = %d, expected 2 .. 1000000", d);
   if (!(o->T > 0) || !isfinite(o->T)) return ss_seterr(err, SS_EINPUT, "joma toy: temperature T = %g, expected > 0", o->T);
@@ -301,9 +360,6 @@ int ss_joma_toy_run(const ss_joma_toy_opts *o, ss_joma_toy_row *rows, double *vo
       if (!isfinite(o->mu[i])) return ss_seterr(err, SS_EINPUT, "joma toy: mu[%d] = %g is not finite", i, o->mu[i]);
   if (o->steps < 0) return ss_seterr(err, SS_EINPUT, "joma toy: steps = %ld, expected >= 0", o->steps);
   if (o->every < 1) return ss_seterr(err, SS_EINPUT, "joma toy: record interval %ld, expected >= 1", o->every);
-  double *blk = malloc(sizeof(double) * 3 * (size_t)d);
-  if (!blk) return ss_seterr(err, SS_ERUN, "joma toy: out of memory");
-  double *mu = blk, *v = mu + d, *s = v + d;
   if (o->mu) {
     memcpy(mu, o->mu, sizeof(double) * d);
   } else {
@@ -312,20 +368,48 @@ int ss_joma_toy_run(const ss_joma_toy_opts *o, ss_joma_toy_row *rows, double *vo
     for (int i = 0; i < d; i++) mu[i] = o->mu_lo + (o->mu_hi - o->mu_lo) * ss_rng_uniform(&r);
     qsort(mu, (size_t)d, sizeof(double), cmp_double);
   }
-  if (muout) memcpy(muout, mu, sizeof(double) * d);
   for (int i = 0; i < d; i++) v[i] = o->v0;
+  return SS_OK;
+}
+
+void ss_joma_toy_eval(const ss_joma_toy_opts *o, const double *mu, const double *v, double *s, long step, ss_joma_toy_row *row) {
+  const int d = o->d;
+  toy_softmax(v, d, o->T, s);
+  if (!row) return;
+  double top = 0, dist = 0;
+  for (int i = 0; i < d; i++) {
+    top = fmax(top, s[i]);
+    dist += (mu[i] - v[i]) * (mu[i] - v[i]);
+  }
+  *row = (ss_joma_toy_row){step, entropy(s, d, 1), top, 0.5 * dist};
+}
+
+void ss_joma_toy_update(const ss_joma_toy_opts *o, const double *mu, double *v, const double *s) {
+  for (int i = 0; i < o->d; i++) v[i] += o->eta * (mu[i] - v[i]) * s[i];
+}
+
+int ss_joma_toy_run(const ss_joma_toy_opts *o, ss_joma_toy_row *rows, double *vout, double *muout, ss_err *err) {
+  const int d = o->d;
+  if (d < 2 || d > 1000000) return ss_seterr(err, SS_EINPUT, "joma toy: d = %d, expected 2 .. 1000000", d);
+  double *blk = malloc(sizeof(double) * 3 * (size_t)d);
+  if (!blk) return ss_seterr(err, SS_ERUN, "joma toy: out of memory");
+  double *mu = blk, *v = mu + d, *s = v + d;
+  int rc = ss_joma_toy_init(o, mu, v, err);
+  if (rc) {
+    free(blk);
+    return rc;
+  }
+  if (muout) memcpy(muout, mu, sizeof(double) * d);
   long row = 0;
   for (long t = 0;; t++) {
-    toy_softmax(v, d, o->T, s);
-    if (recorded(t, o->steps, o->every)) {
-      double top = 0;
-      for (int i = 0; i < d; i++) top = fmax(top, s[i]);
-      rows[row] = (ss_joma_toy_row){t, entropy(s, d, 1), top};
+    const int rec = recorded(t, o->steps, o->every);
+    ss_joma_toy_eval(o, mu, v, s, t, rec ? &rows[row] : NULL);
+    if (rec) {
       if (vout) memcpy(vout + (size_t)row * d, v, sizeof(double) * d);
       row++;
     }
     if (t == o->steps) break;
-    for (int i = 0; i < d; i++) v[i] += o->eta * (mu[i] - v[i]) * s[i];
+    ss_joma_toy_update(o, mu, v, s);
   }
   free(blk);
   return SS_OK;
