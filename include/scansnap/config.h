@@ -18,7 +18,7 @@
 typedef enum { SS_KEY_INT, SS_KEY_DOUBLE, SS_KEY_BOOL, SS_KEY_STRING, SS_KEY_ENUM, SS_KEY_LIST } ss_keytype;
 
 /* Which model a key applies to; keys set for another model are reported as unused. */
-enum { SS_SCOPE_ALL = 0, SS_SCOPE_YZ = 1, SS_SCOPE_TF = 2 };
+enum { SS_SCOPE_ALL = 0, SS_SCOPE_YZ = 1, SS_SCOPE_TF = 2, SS_SCOPE_JOMA = 3 };
 
 typedef struct {
   const char *name;    /* canonical dotted name */
@@ -32,7 +32,10 @@ typedef struct {
   const char *help;
 } ss_keydef;
 
-enum { SS_MODEL_YZ = 0, SS_MODEL_TRANSFORMER = 1 };
+/* model.type; the JoMA systems (SPEC §6) are run by `scansnap theory` */
+enum { SS_MODEL_YZ = 0, SS_MODEL_TRANSFORMER = 1, SS_MODEL_JOMA_LINEAR = 2, SS_MODEL_JOMA_TOY = 3 };
+#define SS_MODEL_IS_JOMA(t) ((t) == SS_MODEL_JOMA_LINEAR || (t) == SS_MODEL_JOMA_TOY)
+enum { SS_VERIFY_PAPER = 0, SS_VERIFY_JOMA = 1, SS_VERIFY_ALL = 2 }; /* verify.claims */
 enum { SS_OPT_SGD = 0, SS_OPT_ADAM = 1, SS_OPT_ADAMW = 2 };
 enum { SS_SHAPE_LINEAR = 0, SS_SHAPE_ZIPF = 1 };
 enum { SS_THEORY_STEPS = 0, SS_THEORY_FLOW = 1 };
@@ -91,9 +94,17 @@ struct ss_config {
   } theory;
   struct {
     int seeds, grid, more_last; /* scansnap verify: claim-3 grids (docs/theory.md) */
+    int claims;                 /* SS_VERIFY_*: which claims (paper 1-4, JoMA J1-J3, all) */
+    int j3;                     /* run J3 (real text, minutes) */
   } verify;
+  struct { /* JoMA's simulated systems (SPEC §6, docs/joma.md) */
+    int variant, n_distinct, n_common, K, d;
+    double T, init_scale, v0, mu_lo, mu_hi;
+    char mu[1024]; /* the toy's targets as a list ("" = drawn) */
+  } joma;
   struct { /* the language-model run on real text (SPEC §5) */
     int epochs, epoch_steps, probes, top_k, eval_batches;
+    int valid_every; /* validate every this many updates too (0 = at epoch ends and the end) */
     char probe_steps[256];
   } text;
   unsigned char set[SS_MAX_KEYS]; /* set[i]: key i was given explicitly */
@@ -146,6 +157,8 @@ int ss_config_validate(ss_config *c, ss_err *err);
 double ss_config_lr_z(const ss_config *c);
 double ss_config_lr_y(const ss_config *c);
 int ss_config_is_set(const ss_config *c, const char *name);
+/* model.type's value as its name ("yz", "transformer", "joma_linear", "joma_toy"). */
+const char *ss_config_model_name(int type);
 
 /* The value of a key as text (for config.yaml, sweep tables). buf must hold SS_PATH_MAX+. */
 void ss_config_format(const ss_config *c, const ss_keydef *k, char *buf, size_t n);
@@ -155,8 +168,9 @@ int ss_config_write_yaml(const ss_config *c, FILE *f);
 void ss_config_unused(const ss_config *c, char *buf, size_t n);
 /* Prints every key with default and help (for --help). */
 void ss_config_print_help(FILE *f);
-/* The same for a command that builds one model (SS_MODEL_*): the keys of every model and of
- * that model, not those of the other (`theory --help`: no transformer or text keys). */
-void ss_config_print_help_for(FILE *f, int model);
+/* The same for a command that builds some models: the keys of every model and those whose
+ * scope is in the bit mask scopes (1 << SS_SCOPE_YZ | 1 << SS_SCOPE_JOMA for `theory --help`:
+ * no transformer or text keys); -1 = every key. */
+void ss_config_print_help_for(FILE *f, int scopes);
 
 #endif

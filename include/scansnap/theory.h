@@ -6,6 +6,7 @@
  * docs/theory.md explains every definition for a user. */
 #ifndef SCANSNAP_THEORY_H
 #define SCANSNAP_THEORY_H
+#include "scansnap/joma.h"
 #include "scansnap/train.h"
 #include "scansnap/yz.h"
 
@@ -16,9 +17,24 @@ extern const ss_task_ops ss_task_theory;
 /* The smallest adaptive-flow tolerance (theory.tol) accepted: below it the step-doubling
  * error estimate is rounding noise and the step size collapses. */
 #define SS_THEORY_MIN_TOL 1e-13
+/* JoMA's two systems (SPEC §6, docs/joma.md; src/theory/task_joma.c): model.type=joma_linear
+ * and joma_toy, joma.* keys; resumable. */
+extern const ss_task_ops ss_task_joma_linear;
+extern const ss_task_ops ss_task_joma_toy;
+/* The task of a theory run of cfg: the population dynamics (yz) or a JoMA system. */
+const ss_task_ops *ss_theory_task(const ss_config *cfg);
+/* The systems' options from a configuration (seed, joma.*, niter = steps, save_per_minibatch
+ * = every, opt.lr = lr / eta); SS_EINPUT naming the key. The toy's mu list (joma.mu) is
+ * parsed into mu [joma.d] and o->mu points at it; "" leaves o->mu NULL (drawn). */
+#define SS_JOMA_TOY_MAX_D (SS_MAX_EXTRA - 2) /* v's components are metrics columns */
+int ss_joma_linear_opts_from_config(const ss_config *cfg, ss_joma_linear_opts *o, ss_err *err);
+int ss_joma_toy_opts_from_config(const ss_config *cfg, ss_joma_toy_opts *o, double *mu, ss_err *err);
+
 /* The whole theory run into dir (created), like ss_train. */
 int ss_theory_run(const ss_config *cfg, const char *dir, ss_run_summary *sum, ss_err *err);
 int ss_theory_run_opts(const ss_config *cfg, const ss_run_opts *o, ss_run_summary *sum, ss_err *err);
+/* The same with the whole summary (a JoMA run's numbers in task_numbers). */
+int ss_theory_run_summary(const ss_config *cfg, const ss_run_opts *o, ss_train_summary *sum, ss_err *err);
 
 /* ---- population loss and exact gradient (SPEC §4) ---------------------------------------
  * J(Y,Z) = sum_n pi_n (-log softmax(Y f_n)[next_n]), pi uniform, f_n = c~_n/||c~_n|| (or c~_n

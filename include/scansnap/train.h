@@ -86,10 +86,16 @@ typedef struct {
 } ss_lm_summary;
 
 /* What a run reports at the end (the CLI prints it; run.json records it). */
+#define SS_TASK_MAX_NUMBERS 8
 typedef struct ss_train_summary {
   ss_run_summary run;  /* rows, losses, class metrics at start/end, timings */
   int is_lm;           /* a language-model run: lm is filled */
   ss_lm_summary lm;
+  /* numbers a task reports besides its rows (JoMA runs: the minimum of NC or of the entropy
+   * over every row, and where) */
+  int ntask;
+  char task_names[SS_TASK_MAX_NUMBERS][40];
+  double task_numbers[SS_TASK_MAX_NUMBERS];
 } ss_train_summary;
 
 /* ---- the trainer and its tasks ----------------------------------------------------------- */

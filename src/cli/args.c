@@ -80,6 +80,22 @@ void ss_cli_catch_signals(void) {
   sigaction(SIGTERM, &sa, NULL);
 }
 
+const char *ss_cli_find_resume(int argc, char **argv, unsigned char *skip) {
+  const char *dir = NULL;
+  for (int i = 1; i < argc; i++) {
+    const char *a = argv[i];
+    if (!strcmp(a, "--resume")) {
+      skip[i] = 1;
+      dir = i + 1 < argc ? argv[i + 1] : "";
+      if (i + 1 < argc) skip[++i] = 1;
+    } else if (!strncmp(a, "--resume=", 9) || !strncmp(a, "resume=", 7) || !strncmp(a, "+resume=", 8)) {
+      skip[i] = 1;
+      dir = strchr(a, '=') + 1;
+    }
+  }
+  return dir;
+}
+
 int ss_cli_wants_help(int argc, char **argv) {
   for (int i = 1; i < argc; i++)
     if (!strcmp(argv[i], "--help") || !strcmp(argv[i], "-h")) return 1;

@@ -15,6 +15,9 @@ int ss_cli_config(int argc, char **argv, ss_config *cfg, int *rest, int *nrest);
 /* For a command whose only arguments are FILE.yaml and key=value: 0, or the exit code after
  * printing what is wrong (too many arguments, an unknown --option of command cmd). */
 int ss_cli_command_config(int argc, char **argv, const char *cmd, ss_config *cfg);
+/* The DIR of '--resume DIR', '--resume=DIR' or 'resume=DIR' (NULL if none; "" if the option
+ * lacks its value); skip[i] marks the argv entries it used (argc <= 64). */
+const char *ss_cli_find_resume(int argc, char **argv, unsigned char *skip);
 /* Whether --help or -h is among the arguments. */
 int ss_cli_wants_help(int argc, char **argv);
 /* Prints "scansnap: <msg>" to stderr and returns the exit code for err->code. */

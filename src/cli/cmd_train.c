@@ -83,24 +83,6 @@ static int run_and_report(const ss_config *cfg, const char *dir) {
   return 0;
 }
 
-/* The DIR of '--resume DIR', '--resume=DIR' or 'resume=DIR' (NULL if none; "" if the
- * option lacks its value). *skip marks the argv entries it used. */
-static const char *find_resume(int argc, char **argv, unsigned char *skip) {
-  const char *dir = NULL;
-  for (int i = 1; i < argc; i++) {
-    const char *a = argv[i];
-    if (!strcmp(a, "--resume")) {
-      skip[i] = 1;
-      dir = i + 1 < argc ? argv[i + 1] : "";
-      if (i + 1 < argc) skip[++i] = 1;
-    } else if (!strncmp(a, "--resume=", 9) || !strncmp(a, "resume=", 7) || !strncmp(a, "+resume=", 8)) {
-      skip[i] = 1;
-      dir = strchr(a, '=') + 1;
-    }
-  }
-  return dir;
-}
-
 static int train_resume(int argc, char **argv, const char *dir, const unsigned char *skip) {
   const char *over[64];
   int n = 0;
@@ -129,7 +111,7 @@ int cmd_train(int argc, char **argv) {
     return 2;
   }
   unsigned char skip[64] = {0};
-  const char *resume = find_resume(argc, argv, skip);
+  const char *resume = ss_cli_find_resume(argc, argv, skip);
   if (resume) return train_resume(argc, argv, resume, skip);
   ss_config cfg;
   int rest[64], nrest;
@@ -145,7 +127,7 @@ int cmd_train(int argc, char **argv) {
   }
   char unused[512];
   ss_config_unused(&cfg, unused, sizeof unused);
-  if (unused[0]) fprintf(stderr, "scansnap: note: keys not used by model.type=%s: %s\n", cfg.model.type == SS_MODEL_YZ ? "yz" : "transformer", unused);
+  if (unused[0]) fprintf(stderr, "scansnap: note: keys not used by model.type=%s: %s\n", ss_config_model_name(cfg.model.type), unused);
   char dir[SS_PATH_MAX];
   ss_err err = {0};
   if (ss_run_dir(&cfg, "train", dir, sizeof dir, &err)) return ss_cli_fail(&err);

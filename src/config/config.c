@@ -322,6 +322,11 @@ int ss_config_override(ss_config *c, const char *arg, ss_err *err) {
   return ss_config_set(c, k, eq + 1, err);
 }
 
+const char *ss_config_model_name(int type) {
+  static const char *const names[] = {"yz", "transformer", "joma_linear", "joma_toy"};
+  return type >= 0 && type < (int)(sizeof names / sizeof names[0]) ? names[type] : "?";
+}
+
 int ss_config_is_set(const ss_config *c, const char *name) {
   const ss_keydef *k = ss_config_find(name);
   return k ? c->set[key_index(k)] : 0;
@@ -342,6 +347,17 @@ int ss_config_validate(ss_config *c, ss_err *err) {
   if (c->model.type == SS_MODEL_TRANSFORMER && !ss_config_is_set(c, "opt.lr") && !ss_config_is_set(c, "opt.lr_z") &&
       !ss_config_is_set(c, "opt.lr_y"))
     c->opt.lr = SS_TF_DEFAULT_LR;
+  /* JoMA's systems (SPEC §6) have their own step sizes, lengths and sizes; a key not given
+   * takes the system's value (config.yaml records it). Plain SGD: no momentum unless asked. */
+  if (SS_MODEL_IS_JOMA(c->model.type)) {
+    const int lin = c->model.type == SS_MODEL_JOMA_LINEAR;
+    if (!ss_config_is_set(c, "opt.lr") && !ss_config_is_set(c, "opt.lr_z") && !ss_config_is_set(c, "opt.lr_y")) c->opt.lr = lin ? 0.1 : 0.02;
+    if (!ss_config_is_set(c, "opt.momentum")) c->opt.momentum = 0;
+    if (!ss_config_is_set(c, "niter")) c->niter = lin ? 2000 : 5000;
+    if (!ss_config_is_set(c, "save_per_minibatch")) c->save_per_minibatch = 1;
+    if (!ss_config_is_set(c, "joma.d") || c->joma.d == 0) c->joma.d = lin ? 30 : 10;
+    if (!ss_config_is_set(c, "joma.T") || c->joma.T == 0) c->joma.T = lin ? 0.5 : 3;
+  }
   double lz = ss_config_lr_z(c), ly = ss_config_lr_y(c);
   const char *kz = ss_config_is_set(c, "opt.lr_z") ? "opt.lr_z" : "opt.lr";
   if (!(lz > 0) || !isfinite(lz))
@@ -459,7 +475,7 @@ int ss_config_write_yaml(const ss_config *c_in, FILE *f) {
 void ss_config_unused(const ss_config *c, char *buf, size_t n) {
   int nk;
   const ss_keydef *k = ss_config_keys(&nk);
-  int want = c->model.type == SS_MODEL_YZ ? SS_SCOPE_YZ : SS_SCOPE_TF;
+  int want = c->model.type == SS_MODEL_YZ ? SS_SCOPE_YZ : c->model.type == SS_MODEL_TRANSFORMER ? SS_SCOPE_TF : SS_SCOPE_JOMA;
   size_t len = 0;
   buf[0] = 0;
   for (int i = 0; i < nk; i++) {
@@ -472,20 +488,19 @@ void ss_config_unused(const ss_config *c, char *buf, size_t n) {
 
 void ss_config_print_help(FILE *f) { ss_config_print_help_for(f, -1); }
 
-void ss_config_print_help_for(FILE *f, int model) {
+void ss_config_print_help_for(FILE *f, int scopes) {
   int n;
   const ss_keydef *k = ss_config_keys(&n);
-  const int other = model == SS_MODEL_YZ ? SS_SCOPE_TF : model == SS_MODEL_TRANSFORMER ? SS_SCOPE_YZ : -1;
   fprintf(f, "Configuration keys (key=value on the command line, or nested in a YAML file):\n");
   for (int i = 0; i < n; i++) {
-    if (k[i].scope == other) continue;
+    if (scopes >= 0 && k[i].scope != SS_SCOPE_ALL && !(scopes & (1 << k[i].scope))) continue;
     char d[64];
     if (k[i].type == SS_KEY_ENUM)
       snprintf(d, sizeof d, "%s", k[i].choices);
     else
       snprintf(d, sizeof d, "%s", k[i].def[0] ? k[i].def : "\"\"");
     fprintf(f, "  %-30s default %-12s %s%s\n", k[i].name, k[i].type == SS_KEY_ENUM ? k[i].def : d,
-            k[i].help, k[i].scope == SS_SCOPE_YZ ? " [yz]" : k[i].scope == SS_SCOPE_TF ? " [transformer]" : "");
+            k[i].help, k[i].scope == SS_SCOPE_YZ ? " [yz]" : k[i].scope == SS_SCOPE_TF ? " [transformer]" : k[i].scope == SS_SCOPE_JOMA ? " [joma]" : "");
     if (k[i].type == SS_KEY_ENUM) fprintf(f, "  %-30s   choices: %s\n", "", k[i].choices);
   }
   fprintf(f, "Aliases (the paper's names): L=data.T d=model.d H=model.H dataset2.*=data.* model2.*=model.* model.attn_include_base_token\n");

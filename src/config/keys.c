@@ -49,9 +49,10 @@ static const ss_keydef keys[] = {
   {"text.eval_batches", SS_KEY_INT, F(text.eval_batches), 0, "0", 0, 0, 1e9, SS_SCOPE_TF, "real text: validate on at most this many batches (0 = the whole validation split)"},
   {"text.probes", SS_KEY_INT, F(text.probes), 0, "8", 0, 1, 4096, SS_SCOPE_TF, "real text: fixed probe sequences (from the validation split) for attention entropy and mass"},
   {"text.top_k", SS_KEY_INT, F(text.top_k), 0, "50", 0, 1, 1e8, SS_SCOPE_TF, "real text: attention mass is measured on the top_k most frequent tokens vs the rest"},
+  {"text.valid_every", SS_KEY_INT, F(text.valid_every), 0, "0", 0, 0, 1e9, SS_SCOPE_TF, "real text: also validate every this many updates (0 = at the end of each epoch and of the run only)"},
   {"text.probe_steps", SS_KEY_LIST, S(text.probe_steps), "0,500,1000,1500", 0, NOLIM, SS_SCOPE_TF, "real text: steps at which the attention maps of probe 0 are saved (Figure 7)"},
   /* model */
-  {"model.type", SS_KEY_ENUM, F(model.type), 0, "yz", "yz|transformer", NOLIM, 0, "yz = the paper's reparameterised model (SPEC 2.1); transformer = standard 1-layer transformer (SPEC 2.2)"},
+  {"model.type", SS_KEY_ENUM, F(model.type), 0, "yz", "yz|transformer|joma_linear|joma_toy", NOLIM, 0, "yz = the paper's reparameterised model (SPEC 2.1); transformer = standard transformer (SPEC 2.2); joma_linear, joma_toy = JoMA's simulated systems (SPEC 6; scansnap theory, joma.* keys)"},
   {"model.normalize", SS_KEY_BOOL, F(model.normalize), 0, "true", 0, NOLIM, SS_SCOPE_YZ, "f = c/||c||"},
   {"model.residual", SS_KEY_BOOL, F(model.residual), 0, "false", 0, NOLIM, SS_SCOPE_YZ, "add e_query to c"},
   {"model.include_base_token", SS_KEY_BOOL, F(model.include_base_token), 0, "false", 0, NOLIM, SS_SCOPE_YZ, "the query token attends to itself too"},
@@ -99,6 +100,20 @@ static const ss_keydef keys[] = {
   {"verify.seeds", SS_KEY_INT, F(verify.seeds), 0, "5", 0, 1, 100, 0, "verify: seeds of the claim-3 SGD grid (mean over seeds at eta_Y/eta_Z = 1 and 10)"},
   {"verify.grid", SS_KEY_BOOL, F(verify.grid), 0, "true", 0, NOLIM, 0, "verify: run the claim-3 learning-rate grids (false: claim 3 can at best SKIP)"},
   {"verify.more_last", SS_KEY_BOOL, F(verify.more_last), 0, "true", 0, NOLIM, 0, "verify: also report the theory grid at num_last = 3, 5, 10"},
+  {"verify.claims", SS_KEY_ENUM, F(verify.claims), 0, "paper", "paper|joma|all", NOLIM, 0, "verify: which claims: paper = Scan and Snap's 1-4; joma = JoMA's J1, J2 (J3 with verify.j3); all = both"},
+  {"verify.j3", SS_KEY_BOOL, F(verify.j3), 0, "false", 0, NOLIM, 0, "verify: also run J3, 1- and 2-layer language models on real text (configs/joma_text.yaml; minutes)"},
+  /* JoMA's simulated systems (SPEC 6) */
+  {"joma.variant", SS_KEY_ENUM, F(joma.variant), 0, "uniform", "uniform|gaussian", NOLIM, SS_SCOPE_JOMA, "linear case: token distribution X: entries uniform in [0, 0.5); gaussian = distinct rows exp(-(l - k n_distinct/K)^2/30); columns normalised"},
+  {"joma.n_distinct", SS_KEY_INT, F(joma.n_distinct), 0, "10", 0, 0, 100000, SS_SCOPE_JOMA, "linear case: distinct contextual tokens"},
+  {"joma.n_common", SS_KEY_INT, F(joma.n_common), 0, "10", 0, 0, 100000, SS_SCOPE_JOMA, "linear case: common contextual tokens (Mc = n_distinct + n_common)"},
+  {"joma.K", SS_KEY_INT, F(joma.K), 0, "20", 0, 2, 100000, SS_SCOPE_JOMA, "linear case: classes (one label each)"},
+  {"joma.d", SS_KEY_INT, F(joma.d), 0, "0", 0, 0, 100000, SS_SCOPE_JOMA, "linear case: embedding rows (>= Mc + 1); toy: dimension of v; 0 = the system's own (30, 10)"},
+  {"joma.T", SS_KEY_DOUBLE, F(joma.T), 0, "0", 0, 0, 1e6, SS_SCOPE_JOMA, "temperature; 0 = the system's own (linear 0.5, toy 3)"},
+  {"joma.init_scale", SS_KEY_DOUBLE, F(joma.init_scale), 0, "0.01", 0, 0, 1e6, SS_SCOPE_JOMA, "linear case: W(0), z(0) ~ N(0,1) times this"},
+  {"joma.v0", SS_KEY_DOUBLE, F(joma.v0), 0, "0.05", 0, -1e6, 1e6, SS_SCOPE_JOMA, "toy: v(0) = v0 in every component"},
+  {"joma.mu", SS_KEY_LIST, S(joma.mu), "", 0, NOLIM, SS_SCOPE_JOMA, "toy: the targets mu as a list of joma.d numbers, used in the order given (\"\" = drawn uniform in [mu_lo, mu_hi) from the seed, sorted)"},
+  {"joma.mu_lo", SS_KEY_DOUBLE, F(joma.mu_lo), 0, "1", 0, -1e6, 1e6, SS_SCOPE_JOMA, "toy: drawn mu: lower end"},
+  {"joma.mu_hi", SS_KEY_DOUBLE, F(joma.mu_hi), 0, "4", 0, -1e6, 1e6, SS_SCOPE_JOMA, "toy: drawn mu: upper end"},
 };
 
 static const int nkeys = (int)(sizeof keys / sizeof keys[0]);

@@ -136,11 +136,11 @@ static int numtab_read(const char *dir, const char *name, ss_numtab *t, ss_err *
 
 /* ---- a run --------------------------------------------------------------------------------- */
 
-/* A short word from JSON (status, command, model): lower-case letters only, else "?". */
+/* A short word from JSON (status, command, model): lower-case letters and '_' only, else "?". */
 static void json_word(json_t *o, const char *key, char *dst, size_t n) {
   const char *s = json_string_value(json_object_get(o, key));
   int ok = s && *s && strlen(s) < n;
-  for (const char *c = s; ok && *c; c++) ok = *c >= 'a' && *c <= 'z';
+  for (const char *c = s; ok && *c; c++) ok = (*c >= 'a' && *c <= 'z') || *c == '_';
   snprintf(dst, n, "%s", ok ? s : "?");
 }
 

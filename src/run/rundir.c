@@ -111,7 +111,7 @@ int ss_run_finish(const char *dir, const char *command, const char *status, cons
   json_object_set_new(o, "status", json_string(status));
   json_object_set_new(o, "command", json_string(command));
   json_object_set_new(o, "version", json_string(SS_VERSION));
-  json_object_set_new(o, "model", json_string(cfg->model.type == SS_MODEL_YZ ? "yz" : "transformer"));
+  json_object_set_new(o, "model", json_string(ss_config_model_name(cfg->model.type)));
   json_object_set_new(o, "seed", json_integer(cfg->seed));
   time_t now = time(NULL);
   char ts[32];

@@ -470,13 +470,17 @@ int ss_sweep_check(ss_sweep *s, ss_err *err) {
   if (s->out[0] && strlen(s->out) + 1 + longest >= SS_PATH_MAX)
     return ss_seterr(err, SS_EINPUT, "sweep key 'out': '%.80s...' and the longest run directory name make a path of %zu bytes; at most %d",
                      s->out, strlen(s->out) + 1 + longest, SS_PATH_MAX - 1);
-  int lm = 0; /* language-model runs: their metrics.csv columns are known once they ran */
+  int lm = 0; /* language-model and JoMA runs: their metrics.csv columns are known once they ran */
   for (long i = 0; i < np; i++) {
     ss_config c;
     ss_err e;
     char name[SS_PATH_MAX];
     if (ss_sweep_point(s, i, &c, name, sizeof name, &e)) return ss_seterr(err, SS_EINPUT, "grid point %s: %s", name, e.msg);
     lm |= !s->theory && c.model.type == SS_MODEL_TRANSFORMER && c.model.task == SS_TASK_LM;
+    lm |= s->theory && SS_MODEL_IS_JOMA(c.model.type);
+    if (!s->theory && SS_MODEL_IS_JOMA(c.model.type))
+      return ss_seterr(err, SS_EINPUT, "key 'model.type': %s is one of JoMA's simulated systems: sweep it with theory=true (grid point %s)",
+                       ss_config_model_name(c.model.type), name);
   }
   /* Values that differ as text but sanitise to the same name would share a directory. */
   for (int a = 0; a < s->naxes; a++) {

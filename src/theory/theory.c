@@ -129,7 +129,7 @@ static int theory_init(ss_trainer *tr, ss_err *err) {
   if (!t) return ss_seterr(err, SS_ERUN, "out of memory");
   tr->task = t;
   if (cfg->model.type != SS_MODEL_YZ)
-    return ss_seterr(err, SS_EINPUT, "key 'model.type': theory runs need the yz model (SPEC §4), not the transformer");
+    return ss_seterr(err, SS_EINPUT, "key 'model.type': theory runs are of the yz model (SPEC §4) or JoMA's systems (joma_linear, joma_toy), not the transformer");
   int rc = ss_classes_from_config(cfg, &t->cl, err);
   if (rc) return rc;
   t->flow = cfg->theory.mode == SS_THEORY_FLOW;
@@ -215,13 +215,24 @@ int ss_theory_run(const ss_config *cfg, const char *dir, ss_run_summary *sum, ss
   return ss_theory_run_opts(cfg, &o, sum, err);
 }
 
-int ss_theory_run_opts(const ss_config *cfg, const ss_run_opts *o, ss_run_summary *sum, ss_err *err) {
+const ss_task_ops *ss_theory_task(const ss_config *cfg) {
+  return cfg->model.type == SS_MODEL_JOMA_LINEAR ? &ss_task_joma_linear : cfg->model.type == SS_MODEL_JOMA_TOY ? &ss_task_joma_toy : &ss_task_theory;
+}
+
+int ss_theory_run_summary(const ss_config *cfg, const ss_run_opts *o, ss_train_summary *sum, ss_err *err) {
   ss_trainer tr;
-  int rc = ss_trainer_init(&tr, cfg, o, &ss_task_theory, err);
+  int rc = ss_trainer_init(&tr, cfg, o, ss_theory_task(cfg), err);
   if (rc == SS_OK) rc = ss_trainer_run(&tr, err);
-  ss_train_summary s;
-  ss_trainer_summary(&tr, &s);
-  *sum = s.run;
+  ss_trainer_summary(&tr, sum);
   ss_trainer_free(&tr);
+  return rc;
+}
+
+int ss_theory_run_opts(const ss_config *cfg, const ss_run_opts *o, ss_run_summary *sum, ss_err *err) {
+  ss_train_summary *s = malloc(sizeof *s);
+  if (!s) return ss_seterr(err, SS_ERUN, "out of memory");
+  int rc = ss_theory_run_summary(cfg, o, s, err);
+  *sum = s->run;
+  free(s);
   return rc;
 }

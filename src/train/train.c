@@ -85,6 +85,9 @@ const ss_task_ops *ss_train_task(const ss_config *cfg) {
 int ss_train_run(const ss_config *cfg, const ss_run_opts *o, ss_train_summary *sum, ss_err *err) {
   ss_trainer tr;
   memset(sum, 0, sizeof *sum);
+  if (SS_MODEL_IS_JOMA(cfg->model.type))
+    return ss_seterr(err, SS_EINPUT, "key 'model.type': %s is one of JoMA's simulated systems, not a model to train: run it with `scansnap theory` (docs/joma.md)",
+                     ss_config_model_name(cfg->model.type));
   int rc = ss_trainer_init(&tr, cfg, o, ss_train_task(cfg), err);
   if (rc == SS_OK) rc = ss_trainer_run(&tr, err);
   ss_trainer_summary(&tr, sum);
