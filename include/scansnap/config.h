@@ -80,6 +80,7 @@ struct ss_config {
     int d, H, task, use_Wq, use_Wk, use_Wv, use_Wo, use_residue, use_ln, use_ffn, ffn_hidden,
         gate, pos, tied, attn_bias, embed_group;
     int nlayers; /* encoder layers (model.nlayers, 1..SS_TF_MAX_LAYERS) */
+    int scale_embed; /* token embedding times sqrt(d) (PyTorch's word_language_model) */
     double dropout;
   } model;
   struct {

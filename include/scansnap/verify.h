@@ -1,5 +1,5 @@
-/* verify: the claims of SPEC §4, each measured from runs and reported PASS/FAIL/SKIP with its
- * numbers (docs/theory.md states every criterion). One function per claim
+/* verify: the claims of SPEC §4 (and JoMA's of §6), each measured from runs and reported
+ * PASS/FAIL/SKIP with its numbers (docs/theory.md and docs/joma.md state every criterion). One function per claim
  * (src/verify/verify.c, src/verify/claim4.c); the configurations of the runs they make are
  * YAML files in configs/ (claim3.yaml, claim4.yaml), built into the library. */
 #ifndef SCANSNAP_VERIFY_H
@@ -28,11 +28,21 @@ typedef struct {
 } ss_verify_opts;
 void ss_verify_opts_default(ss_verify_opts *o);
 
-/* Runs every claim from cfg (the Figure-4 run plus the user's overrides; the claim-3 grids
- * set their own data/learning-rate keys), writes claims.json and the runs it made into dir.
- * Returns SS_OK when the checks ran (whatever they found); claims[4] receives the results.
- * o may be NULL (defaults). */
-int ss_verify(const ss_config *cfg, const ss_verify_opts *o, const char *dir, ss_claim claims[4], ss_err *err);
+/* Runs the claims cfg->verify.claims names (paper: 1-4 from cfg, the Figure-4 run plus the
+ * user's overrides, the claim-3 grids setting their own data/learning-rate keys; joma: J1, J2
+ * and with verify.j3 J3, ids 5, 6, 7; all: both), writes claims.json and the runs it made into
+ * dir. Returns SS_OK when the checks ran (whatever they found); claims (room for
+ * SS_VERIFY_MAX_CLAIMS) receives the results, *n their number. o may be NULL (defaults). */
+#define SS_VERIFY_MAX_CLAIMS 7
+int ss_verify(const ss_config *cfg, const ss_verify_opts *o, const char *dir, ss_claim *claims, int *n, ss_err *err);
+
+/* JoMA's claims (src/verify/joma_claims.c, docs/joma.md): each fills c (status, measured,
+ * numbers, why) from runs of the systems with cfg's joma.* keys (J1 linear, J2 toy: seeds
+ * 1..verify.seeds) or, J3, of the language models of configs/joma_text.yaml on o->corpus /
+ * data.path (SKIP without one); each leaves its runs in dir. */
+int ss_claim_joma_j1(const ss_config *cfg, const ss_verify_opts *o, const char *dir, ss_claim *c, ss_err *err);
+int ss_claim_joma_j2(const ss_config *cfg, const ss_verify_opts *o, const char *dir, ss_claim *c, ss_err *err);
+int ss_claim_joma_j3(const ss_config *cfg, const ss_verify_opts *o, const char *dir, ss_claim *c, ss_err *err);
 
 /* Claim 4 (real text): a short language-model run (configs/claim4.yaml) on o->corpus into
  * dir, judged from its first and last rows; fills claim c (status, measured, numbers, why).

@@ -345,8 +345,9 @@ static int verify_into(ss_run *r, const ss_config *c, const char *dir, const cha
   ss_verify_opts_default(&vo);
   vo.corpus = corpus;
   vo.stop = &r->stop;
-  ss_claim *claims = malloc(4 * sizeof *claims);
-  const int rc = claims ? ss_verify(c, &vo, dir, claims, err) : ss_seterr(err, SS_ERUN, "out of memory");
+  ss_claim *claims = malloc(SS_VERIFY_MAX_CLAIMS * sizeof *claims);
+  int n;
+  const int rc = claims ? ss_verify(c, &vo, dir, claims, &n, err) : ss_seterr(err, SS_ERUN, "out of memory");
   free(claims);
   return rc;
 }

@@ -61,6 +61,7 @@ static const ss_keydef keys[] = {
   {"model.kernels", SS_KEY_ENUM, F(model.kernels), 0, "auto", "auto|reference|x86-64-v4|x86-64-v3|baseline", NOLIM, SS_SCOPE_YZ, "Y/Z implementation: auto = the fastest kernels this CPU runs (every instruction set gives the same bits); reference = the plain SPEC 2.1 code (src/model/yz_ref.c, float64 only: the kernels' test oracle, equal to them to ~1e-12, slower); or one instruction set's kernels"},
   {"model.d", SS_KEY_INT, F(model.d), 0, "128", 0, 1, 65536, SS_SCOPE_TF, "embedding width"},
   {"model.nlayers", SS_KEY_INT, F(model.nlayers), 0, "1", 0, 1, 64, SS_SCOPE_TF, "encoder layers, each the same layer with every model.* switch (JoMA's multi-layer runs)"},
+  {"model.scale_embed", SS_KEY_BOOL, F(model.scale_embed), 0, "false", 0, NOLIM, SS_SCOPE_TF, "multiply the token embedding by sqrt(d) before the positions are added (PyTorch's word_language_model TransformerModel, JoMA's runs)"},
   {"model.H", SS_KEY_INT, F(model.H), 0, "1", 0, 1, 4096, SS_SCOPE_TF, "attention heads (must divide d)"},
   {"model.task", SS_KEY_ENUM, F(model.task), 0, "synthetic", "synthetic|lm", NOLIM, SS_SCOPE_TF, "synthetic = predict from the last position, no mask; lm = causal language model"},
   {"model.use_Wq", SS_KEY_BOOL, F(model.use_Wq), 0, "true", 0, NOLIM, SS_SCOPE_TF, "query projection (false = identity)"},

@@ -177,6 +177,28 @@ static int load_dynamics(ss_rundir *r, ss_err *err) {
   return SS_OK;
 }
 
+/* The toy's targets from joma.safetensors (optional: a run that stopped has none). */
+static int load_mu(ss_rundir *r, ss_err *err) {
+  int present;
+  int rc = optional_file(r->dir, "joma.safetensors", &present, err);
+  if (rc || !present) return rc;
+  char *p = ss_in_file(r->dir, "joma.safetensors", err);
+  if (!p) return SS_EINPUT;
+  ss_stfile f;
+  rc = ss_safetensors_read(p, &f, err);
+  free(p);
+  if (rc) return rc;
+  const ss_tensor *t = ss_st_get(&f, "mu");
+  if (!t || t->dtype != SS_F64 || t->ndim != 1 || t->shape[0] < 1) {
+    ss_st_free(&f);
+    return ss_seterr(err, SS_EINPUT, "'%s/joma.safetensors': expected a tensor mu (F64 [d])", r->dir);
+  }
+  r->nmu = t->shape[0] < 64 ? (int)t->shape[0] : 64;
+  memcpy(r->mu, t->data, sizeof(double) * (size_t)r->nmu);
+  ss_st_free(&f);
+  return SS_OK;
+}
+
 int ss_rundir_load(const char *dir, ss_rundir *r, ss_err *err) {
   memset(r, 0, sizeof *r);
   if (strlen(dir) >= sizeof r->dir) return ss_seterr(err, SS_EINPUT, "path '%.64s...' is longer than %d bytes", dir, SS_PATH_MAX - 1);
@@ -215,14 +237,20 @@ int ss_rundir_load(const char *dir, ss_rundir *r, ss_err *err) {
     ss_rundir_free(r);
     return ss_seterr(err, SS_EINPUT, "'%s/metrics.csv' does not start with a 'step' column", dir);
   }
-  r->lm = ss_numtab_col(&r->m, "attn_entropy") >= 0;
+  r->joma = !strcmp(r->model, "joma_linear") ? SS_MODEL_JOMA_LINEAR : !strcmp(r->model, "joma_toy") ? SS_MODEL_JOMA_TOY : 0;
+  r->lm = !r->joma && ss_numtab_col(&r->m, "attn_entropy") >= 0;
+  if (r->joma == SS_MODEL_JOMA_TOY && (rc = load_mu(r, err))) {
+    ss_numtab_free(&r->m);
+    return rc;
+  }
   if ((rc = load_dynamics(r, err))) {
     ss_numtab_free(&r->m);
     return rc;
   }
   static const char *const methods[] = {"SGD", "Adam", "AdamW"};
   const char *label = "SGD";
-  if (!strcmp(r->command, "theory")) label = "theory";
+  if (r->joma) label = "";
+  else if (!strcmp(r->command, "theory")) label = "theory";
   else if (r->have_cfg && r->cfg.opt.method >= 0 && r->cfg.opt.method < 3) label = methods[r->cfg.opt.method];
   snprintf(r->label, sizeof r->label, "%s", label);
   return SS_OK;

@@ -64,6 +64,8 @@ typedef struct {
   const char *key; /* gnuplot key position */
   int logy;
   double ymin, ymax; /* ymin < ymax: fixed range */
+  const double *hl;  /* nhl horizontal dashed lines (the toy's targets), colours as the curves' */
+  int nhl;
 } curve_fig;
 
 static int curves(ss_plan *p, const ss_rundir *r, const ss_rundir *th, const curve_fig *f, const curve *c, int nc, ss_err *err) {
@@ -100,11 +102,19 @@ static int curves(ss_plan *p, const ss_rundir *r, const ss_rundir *th, const cur
       ss_sb_printf(&b, "%s'%s' u 1:%s%s w %s lw 2 dt %d lc rgb '%s' t '", drawn ? ", " : "plot ", file, ucol, c[i].y2 ? " axes x1y2" : "",
                    c[i].sparse ? "lp pt 7 ps 0.8" : "l", k ? 2 : c[i].dash, ss_plot_colors[c[i].color % 8]);
       ss_gp_text(&b, c[i].what, 0);
-      ss_sb_puts(&b, " (");
-      ss_gp_text(&b, x->label, 16);
-      ss_sb_puts(&b, ")'");
+      if (x->label[0]) { /* which run: SGD, Adam, theory (JoMA's systems: one run, no label) */
+        ss_sb_puts(&b, " (");
+        ss_gp_text(&b, x->label, 16);
+        ss_sb_puts(&b, ")");
+      }
+      ss_sb_puts(&b, "'");
       drawn++;
     }
+  }
+  for (int i = 0; i < f->nhl && drawn > 0; i++) {
+    ss_sb_puts(&b, ", ");
+    ss_gp_num(&b, f->hl[i]);
+    ss_sb_printf(&b, " w l lw 1 dt 2 lc rgb '%s' notitle", ss_plot_colors[i % 8]);
   }
   if (rc == SS_OK && drawn == 0)
     ss_sb_puts(&b, "set label 'no data' at graph 0.5, graph 0.5 center\nunset logscale y\nset xrange [0:1]\nset yrange [0:1]\nplot 1/0 notitle");
@@ -120,15 +130,15 @@ static int class_curves(ss_plan *p, const ss_rundir *r, const ss_rundir *th, ss_
   const char *xl = strcmp(r->label, "theory") ? "step (updates)" : "step";
   static const curve la[] = {{"loss", "loss", 0, 0, 0, 1}, {"acc", "accuracy", 1, 1, 0, 1}};
   curve_fig f1 = {"loss_acc", "Loss and accuracy", "Loss and accuracy over training", xl, "loss (nats, log scale)",
-                  "accuracy (fraction of the batch)", "bmargin center horizontal", 1, 0, 0};
+                  "accuracy (fraction of the batch)", "bmargin center horizontal", 1, 0, 0, NULL, 0};
   int rc = curves(p, r, th, &f1, la, 2, err);
   static const curve ms[] = {{"common_mass", "common tokens", 1, 0, 0, 1}, {"distinct_mass", "distinct tokens", 0, 0, 0, 1}};
   curve_fig f2 = {"mass", "Where the attention goes: mass of c_n on common vs distinct tokens",
-                  "Mass of c_n on common vs distinct tokens", xl, "mass of c_n (average over classes)", NULL, "center right", 0, 0, 1};
+                  "Mass of c_n on common vs distinct tokens", xl, "mass of c_n (average over classes)", NULL, "center right", 0, 0, 1, NULL, 0};
   if (rc == SS_OK) rc = curves(p, r, th, &f2, ms, 2, err);
   static const curve en[] = {{"entropy", "all tokens", 3, 0, 0, 1}, {"entropy_distinct", "distinct tokens only", 2, 0, 0, 1}};
   curve_fig f3 = {"entropy", "Entropy of the attention composition c_n", "Entropy of c_n (all tokens and distinct tokens)", xl,
-                  "entropy (nats, average over classes)", NULL, "top right", 0, 0, 0};
+                  "entropy (nats, average over classes)", NULL, "top right", 0, 0, 0, NULL, 0};
   if (rc == SS_OK) rc = curves(p, r, th, &f3, en, 2, err);
   return rc;
 }
@@ -139,7 +149,7 @@ static int lm_curves(ss_plan *p, const ss_rundir *r, ss_err *err) {
   static const curve la[] = {{"loss", "training-batch loss", 0, 0, 0, 1}, {"valid_loss", "validation loss", 2, 0, 1, 1},
                              {"acc", "next-token accuracy", 1, 1, 0, 1}};
   curve_fig f1 = {"loss_acc", "Language model: loss and accuracy", "Training-batch loss, validation loss and next-token accuracy over training",
-                  "step (updates)", "loss (nats)", "next-token accuracy (fraction of the batch)", "top right", 0, 0, 0};
+                  "step (updates)", "loss (nats)", "next-token accuracy (fraction of the batch)", "top right", 0, 0, 0, NULL, 0};
   int rc = curves(p, r, NULL, &f1, la, 3, err);
   curve ae[1 + 16];
   char names[16][32], what[16][32];
@@ -157,7 +167,7 @@ static int lm_curves(ss_plan *p, const ss_rundir *r, ss_err *err) {
     na++;
   }
   curve_fig f2 = {"attn_entropy", "Attention entropy of the probe sequences", "Attention entropy (nats) of the probe sequences, mean and per layer",
-                  "step (updates)", "entropy of the attention rows (nats)", NULL, "bottom left", 0, 0, 0};
+                  "step (updates)", "entropy of the attention rows (nats)", NULL, "bottom left", 0, 0, 0, NULL, 0};
   if (rc == SS_OK) rc = curves(p, r, NULL, &f2, ae, na, err);
   static const curve fm[] = {{"freq_mass", "on the most frequent tokens", 0, 0, 0, 1},
                              {"freq_mass_uniform", "the same, uniform attention", 0, 0, 0, 2},
@@ -166,8 +176,65 @@ static int lm_curves(ss_plan *p, const ss_rundir *r, ss_err *err) {
                              {"self_mass", "on the query's own position", 2, 0, 0, 1}};
   curve_fig f3 = {"freq_mass", "Attention mass on the most frequent tokens",
                   "Attention mass on the most frequent tokens (text.top_k), with uniform attention's as a baseline (dashed)", "step (updates)",
-                  "attention mass", NULL, "center right", 0, 0, 1};
+                  "attention mass", NULL, "center right", 0, 0, 1, NULL, 0};
   if (rc == SS_OK) rc = curves(p, r, NULL, &f3, fm, 5, err);
+  return rc;
+}
+
+/* JoMA's systems (docs/joma.md): the linear case's loss, NC(zhat, z) and its parts (JoMA's
+ * Fig. 2), attention entropy and norms; the toy's entropy (Fig. 4) and v's components with
+ * their targets mu dashed. */
+static int joma_curves(ss_plan *p, const ss_rundir *r, ss_err *err) {
+  int rc;
+  if (r->joma == SS_MODEL_JOMA_LINEAR) {
+    static const curve la[] = {{"loss", "loss", 0, 0, 0, 1}, {"acc", "accuracy", 1, 1, 0, 1}};
+    curve_fig f1 = {"loss_acc", "JoMA linear case: loss and accuracy", "Loss (mean cross-entropy over the K classes) and accuracy over the SGD steps",
+                    "step", "loss (nats)", "accuracy (fraction of classes)", "center right", 0, 0, 0, NULL, 0};
+    rc = curves(p, r, NULL, &f1, la, 2, err);
+    static const curve nc[] = {{"nc", "NC(ẑ, z)", 0, 0, 0, 1},
+                               {"nc_w", "NC(ẑ_w, z): the Σ_k (Uᵀw_k)² part alone", 1, 0, 0, 1},
+                               {"nc_x", "NC(ẑ_x, z): the x̄ ‖W‖² part alone", 2, 0, 0, 1}};
+    curve_fig f2 = {"nc", "JoMA Fig. 2: attention logits z against the invariant ẑ(W)",
+                    "Normalised correlation NC of z with JoMA's invariant zhat and with each of its two parts, over the SGD steps", "step",
+                    "normalised correlation NC", NULL, "bottom right", 0, -1.05, 1.05, NULL, 0};
+    if (rc == SS_OK) rc = curves(p, r, NULL, &f2, nc, 3, err);
+    static const curve en[] = {{"attn_entropy", "mean over classes k of H(b_k)", 3, 0, 0, 1}};
+    curve_fig f3 = {"attn_entropy", "JoMA linear case: entropy of the attention b_k", "Attention entropy (nats, mean over classes) over the SGD steps",
+                    "step", "entropy (nats)", NULL, "top right", 0, 0, 0, NULL, 0};
+    if (rc == SS_OK) rc = curves(p, r, NULL, &f3, en, 1, err);
+    static const curve nm[] = {{"y_norm", "‖W‖_F", 0, 0, 0, 1}, {"z_norm", "‖z‖", 1, 0, 0, 1}, {"rel_err", "‖z - ẑ‖ / ‖z‖", 2, 1, 0, 1}};
+    curve_fig f4 = {"norms", "JoMA linear case: weights and the error of the invariant", "Norms of W and z, and the relative distance of z from zhat", "step",
+                    "norm", "‖z - ẑ‖ / ‖z‖", "top left", 0, 0, 0, NULL, 0};
+    if (rc == SS_OK) rc = curves(p, r, NULL, &f4, nm, 3, err);
+    return rc;
+  }
+  static const curve en[] = {{"attn_entropy", "H(softmax(v²/T))", 3, 0, 0, 1}, {"top", "its largest entry", 1, 1, 0, 1}};
+  curve_fig f1 = {"attn_entropy", "JoMA Fig. 4: the attention of the toy sparsifies, then densifies",
+                  "Entropy of softmax(v^2/T) (nats) and its largest entry over the steps", "step", "entropy (nats)", "largest entry of softmax(v²/T)",
+                  "center right", 0, 0, 0, NULL, 0};
+  rc = curves(p, r, NULL, &f1, en, 2, err);
+  curve vc[16];
+  char names[16][16], what[16][24];
+  int nv = 0;
+  for (int j = 0; j < r->m.ncols && nv < 16; j++) {
+    const char *nm = r->m.names[j];
+    char *e;
+    if (nm[0] != 'v' || !nm[1]) continue;
+    long i = strtol(nm + 1, &e, 10);
+    if (*e || i < 0 || i > 999) continue;
+    snprintf(names[nv], sizeof names[0], "%s", nm);
+    snprintf(what[nv], sizeof what[0], "v_%ld", i);
+    vc[nv] = (curve){names[nv], what[nv], nv % 8, 0, 0, 1 + nv / 8};
+    nv++;
+  }
+  curve_fig f2 = {"v", "JoMA toy: the components of v move to their targets μ (dashed)",
+                  "The components of v over the steps; dashed: their targets mu (joma.safetensors)", "step", "v_i", NULL, "outside right", 0, 0, 0,
+                  r->mu, r->nmu < nv ? r->nmu : nv};
+  if (rc == SS_OK) rc = curves(p, r, NULL, &f2, vc, nv, err);
+  static const curve ds[] = {{"loss", "|μ - v|² / 2", 0, 0, 0, 1}};
+  curve_fig f3 = {"loss", "JoMA toy: distance to the targets", "Half the squared distance of v from its targets mu over the steps", "step",
+                  "|μ - v|² / 2 (log scale)", NULL, "top right", 1, 0, 0, NULL, 0};
+  if (rc == SS_OK) rc = curves(p, r, NULL, &f3, ds, 1, err);
   return rc;
 }
 
@@ -375,7 +442,7 @@ static int cn_csv(ss_plan *p, const ss_rundir *r, ss_err *err) {
 
 int ss_plot_run(ss_plan *p, const ss_rundir *r, const ss_rundir *th, ss_err *err) {
   const ss_plot_opts *o = p->o;
-  if (th && (r->lm || !r->has_dyn))
+  if (th && (r->lm || r->joma || !r->has_dyn))
     return ss_seterr(err, SS_EINPUT, "key 'theory': '%s' has no classes (a language-model run); a theory run is drawn over runs on classes", r->dir);
   if (o->cls >= 0 && !r->has_dyn)
     return ss_seterr(err, SS_EINPUT, "key 'class': '%s' has no classes (no c_n in dynamics.safetensors)", r->dir);
@@ -386,6 +453,7 @@ int ss_plot_run(ss_plan *p, const ss_rundir *r, const ss_rundir *th, ss_err *err
   if (rc == SS_OK && th) rc = metrics_dat(p, th, "theory.dat", err);
   if (rc) return rc;
   if (r->lm) return lm_curves(p, r, err);
+  if (r->joma) return joma_curves(p, r, err);
   if ((rc = class_curves(p, r, th, err))) return rc;
   if (!r->has_dyn) return SS_OK;
   if ((rc = composition(p, r, th, cls, err))) return rc;

@@ -84,7 +84,7 @@ typedef struct {
   char dir[SS_PATH_MAX];
   char status[24];  /* run.json's status ("complete", "diverged", ...; "?" if not a word) */
   char command[16]; /* "train" or "theory" ("?" otherwise) */
-  char model[16];   /* "yz" or "transformer" */
+  char model[16];   /* "yz", "transformer", "joma_linear", "joma_toy" */
   char error[240];  /* run.json's error, cleaned of control characters ("" if none) */
   char label[16];   /* how its curves are labelled: "SGD", "Adam", "AdamW", "theory" */
   int have_cfg;
@@ -92,6 +92,9 @@ typedef struct {
   char cfg_note[200]; /* why config.yaml was not read ("" when it was, or is absent) */
   ss_numtab m;      /* metrics.csv (no columns when the run wrote none: it failed first) */
   int lm;           /* a language-model run (metrics.csv has attn_entropy) */
+  int joma;         /* one of JoMA's systems (run.json's model): SS_MODEL_JOMA_LINEAR / _TOY, else 0 */
+  int nmu;          /* the toy's targets mu (joma.safetensors), 0 when absent */
+  double mu[64];
   int has_dyn;      /* dynamics.safetensors holds c [S, N, M] with N >= 1 */
   ss_stfile dyn;    /* steps I64 [S], c F64 [S, N, M], prob F64 [N, M], query/next I32 [N] */
   int S, N, M;

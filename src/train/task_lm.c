@@ -44,10 +44,10 @@
 
 #define MAX_PROBE_STEPS 64
 
-enum { X_EPOCH, X_LR, X_TRAIN_PPL, X_VALID_LOSS, X_VALID_PPL, X_ATTN_ENT, X_FREQ, X_REST, X_FREQ_UNI, X_SELF, X_CTX, X_CTX_UNI, X_GNORM, X_COUNT };
+enum { X_EPOCH, X_LR, X_TRAIN_PPL, X_VALID_LOSS, X_VALID_PPL, X_ATTN_ENT, X_FREQ, X_REST, X_FREQ_UNI, X_SELF, X_CTX, X_CTX_UNI, X_GNORM, X_VALID_BEST, X_COUNT };
 static const char *const xnames[X_COUNT] = {"epoch", "lr_scale", "train_ppl", "valid_loss", "valid_ppl", "attn_entropy",
                                             "freq_mass", "rest_mass", "freq_mass_uniform", "self_mass", "freq_mass_ctx",
-                                            "freq_mass_ctx_uniform", "grad_norm"};
+                                            "freq_mass_ctx_uniform", "grad_norm", "valid_loss_best"};
 
 static int parse_steps(const char *s, long long *out, int *n, ss_err *err) {
   *n = 0;
@@ -171,7 +171,7 @@ static int probe_metrics(ss_model *m, probes *p, probe_stats *ps, float *keep0, 
  * is everything the rest of the run depends on; lr_scale = opt.lr_decay^epoch is recomputed.
  * Kept in the checkpoint as lm.state (F64 [LS_COUNT]), lm.map_steps and lm.maps (the probe-0
  * attention maps kept so far, at full capacity so the tensors' shapes are fixed). */
-enum { LS_EPOCH, LS_K, LS_VALID_FRESH, LS_VALID_LOSS, LS_GNORM, LS_NMAPS, LS_FIRST_VALID, LS_FINAL_TRAIN, LS_COUNT };
+enum { LS_EPOCH, LS_K, LS_VALID_FRESH, LS_VALID_LOSS, LS_GNORM, LS_NMAPS, LS_FIRST_VALID, LS_FINAL_TRAIN, LS_VALID_BEST, LS_COUNT };
 
 static int write_attention(const char *dir, const ss_corpus *c, const probes *p, const float *maps, const long long *steps, int S,
                            ss_err *err) {
@@ -255,6 +255,7 @@ typedef struct {
   int64_t k;
   int valid_fresh, nmaps;
   double valid_loss, gnorm, first_valid_loss, final_train_loss;
+  double valid_best;     /* the lowest validation loss so far */
   double bnd[LS_COUNT];  /* the state at the latest step boundary */
   double st[LS_COUNT];   /* staging of lm.state for checkpoints */
   double t_valid;
@@ -276,7 +277,8 @@ static void lm_free(ss_trainer *tr) {
 }
 
 static void live_state(const lm_task *t, double *st) {
-  const double here[LS_COUNT] = {t->epoch, (double)t->k, t->valid_fresh, t->valid_loss, t->gnorm, t->nmaps, t->first_valid_loss, t->final_train_loss};
+  const double here[LS_COUNT] = {t->epoch,           (double)t->k,        t->valid_fresh, t->valid_loss, t->gnorm,
+                                 t->nmaps,           t->first_valid_loss, t->final_train_loss, t->valid_best};
   memcpy(st, here, sizeof here);
 }
 
@@ -286,7 +288,7 @@ static int lm_init(ss_trainer *tr, ss_err *err) {
   lm_task *t = calloc(1, sizeof *t);
   if (!t) return ss_seterr(err, SS_ERUN, "out of memory");
   tr->task = t;
-  t->valid_loss = t->gnorm = t->first_valid_loss = t->final_train_loss = NAN;
+  t->valid_loss = t->gnorm = t->first_valid_loss = t->final_train_loss = t->valid_best = NAN;
   if (cfg->model.d % cfg->model.H)
     return ss_seterr(err, SS_EINPUT, "key 'model.H': %d heads do not divide model.d = %d", cfg->model.H, cfg->model.d);
   if (!ss_tf_new) return ss_seterr(err, SS_EINPUT, "key 'model.type': transformer is not implemented in this build");
@@ -371,6 +373,7 @@ static int lm_init(ss_trainer *tr, ss_err *err) {
   const long long budget = (long long)cfg->text.epochs * t->per_epoch;
   tr->niter = cfg->niter < budget ? cfg->niter : budget;
   tr->extra_rows = cfg->text.epochs + t->npsteps; /* fresh validations, probe steps */
+  if (cfg->text.valid_every > 0) tr->extra_rows += tr->niter / cfg->text.valid_every;
   /* probe steps the run never reaches: say so (the maps of the last step are kept anyway) */
   char past[256] = "";
   for (int i = 0; i < t->npsteps; i++)
@@ -399,6 +402,7 @@ static int lm_validate(ss_trainer *tr, lm_task *t, ss_err *err) {
   int rc = validate(tr->m, &t->c, &t->b, tr->cfg.text.eval_batches, &t->valid_loss, err);
   t->t_valid += ss_now() - tv;
   if (rc == SS_OK) t->valid_fresh = 1;
+  if (rc == SS_OK && !(t->valid_best <= t->valid_loss)) t->valid_best = t->valid_loss;
   return rc;
 }
 
@@ -412,11 +416,15 @@ static int lm_start(ss_trainer *tr, int restored, ss_err *err) {
 }
 
 /* After an epoch's last update: its validation, then the next epoch; a run that niter ends
- * inside an epoch is validated before its final row too. */
+ * inside an epoch is validated before its final row too, and with text.valid_every = K also
+ * every K updates. */
 static int lm_boundary(ss_trainer *tr, long long s, ss_err *err) {
   lm_task *t = tr->task;
   if (s == tr->niter && t->k > 0 && t->k < t->per_epoch && !t->valid_fresh) return lm_validate(tr, t, err);
-  if (t->k < t->per_epoch) return SS_OK;
+  if (t->k < t->per_epoch) {
+    const int every = tr->cfg.text.valid_every;
+    return every > 0 && s > 0 && s % every == 0 && !t->valid_fresh ? lm_validate(tr, t, err) : SS_OK;
+  }
   int rc = lm_validate(tr, t, err);
   if (rc) return rc;
   t->epoch++;
@@ -465,6 +473,7 @@ static int lm_restore(ss_trainer *tr, const ss_train_pos *pos, ss_err *err) {
   t->nmaps = (int)st[LS_NMAPS];
   t->first_valid_loss = st[LS_FIRST_VALID];
   t->final_train_loss = st[LS_FINAL_TRAIN];
+  t->valid_best = st[LS_VALID_BEST];
   t->sum.epochs = t->epoch;
   return SS_OK;
 }
@@ -509,7 +518,7 @@ static int lm_record(ss_trainer *tr, long long s, double loss, double acc, ss_er
   if (keep) t->map_steps[t->nmaps++] = s;
   const double lr_scale = pow(tr->cfg.opt.lr_decay, t->epoch);
   double x[SS_MAX_EXTRA] = {t->epoch, lr_scale, exp(loss), t->valid_fresh ? t->valid_loss : NAN, t->valid_fresh ? exp(t->valid_loss) : NAN,
-                            ps.ent, ps.mass, 1 - ps.mass, p->uniform_mass, ps.self, ps.ctx, p->uniform_ctx, t->gnorm};
+                            ps.ent, ps.mass, 1 - ps.mass, p->uniform_mass, ps.self, ps.ctx, p->uniform_ctx, t->gnorm, t->valid_best};
   for (int l = 0; l < p->L && p->L > 1; l++) x[X_COUNT + l] = ps.ent_l[l];
   if ((rc = ss_recorder_add(&tr->rec, s, loss, acc, &t->dummy_c, ss_model_group_norm(tr->m, 0), ss_model_group_norm(tr->m, 1), x, err)))
     return rc;

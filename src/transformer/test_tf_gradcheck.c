@@ -204,23 +204,28 @@ typedef struct {
   int B, T, C, V;
   int *x;
   float *U, *pos, *out, *Rw;
+  float scale;
 } emb_ctx;
 static double emb_loss(void *c) {
   emb_ctx *e = c;
-  ss_tfl_embed_forward(e->out, e->x, e->U, e->pos, e->B, e->T, e->C);
+  ss_tfl_embed_forward(e->out, e->x, e->U, e->scale, e->pos, e->B, e->T, e->C);
   return dotd(e->out, e->Rw, (size_t)e->B * e->T * e->C);
 }
+/* The embedding with and without model.scale_embed's factor (sqrt(C); here sqrt(5)). */
 static void test_embedding_backward_matches_finite_differences(void **state) {
   (void)state;
-  ss_rng_seed(&R, 5);
-  int B = 3, T = 6, C = 5, V = 7;
-  emb_ctx e = {B, T, C, V, malloc(sizeof(int) * B * T), randv(V * C, 1), randv(T * C, 1), randv(B * T * C, 1), randv(B * T * C, 1)};
-  for (int i = 0; i < B * T; i++) e.x[i] = (int)ss_rng_below(&R, 4); /* repeated tokens */
-  float *dU = calloc(V * C, 4), *dp = calloc(T * C, 4);
-  ss_tfl_embed_backward(dU, dp, e.Rw, e.x, B, T, C);
-  assert_true(check("embed.U", e.U, V * C, dU, emb_loss, &e, 1e-2));
-  assert_true(check("embed.pos", e.pos, T * C, dp, emb_loss, &e, 1e-2));
-  free(e.x); free(e.U); free(e.pos); free(e.out); free(e.Rw); free(dU); free(dp);
+  for (int sc = 0; sc < 2; sc++) {
+    ss_rng_seed(&R, 5);
+    int B = 3, T = 6, C = 5, V = 7;
+    emb_ctx e = {B, T, C, V, malloc(sizeof(int) * B * T), randv(V * C, 1), randv(T * C, 1), randv(B * T * C, 1), randv(B * T * C, 1),
+                 sc ? sqrtf(5.0f) : 1.0f};
+    for (int i = 0; i < B * T; i++) e.x[i] = (int)ss_rng_below(&R, 4); /* repeated tokens */
+    float *dU = calloc(V * C, 4), *dp = calloc(T * C, 4);
+    ss_tfl_embed_backward(dU, dp, e.Rw, e.x, e.scale, B, T, C);
+    assert_true(check("embed.U", e.U, V * C, dU, emb_loss, &e, 1e-2));
+    assert_true(check("embed.pos", e.pos, T * C, dp, emb_loss, &e, 1e-2));
+    free(e.x); free(e.U); free(e.pos); free(e.out); free(e.Rw); free(dU); free(dp);
+  }
 }
 
 typedef struct {

@@ -102,27 +102,35 @@ void ss_tfl_dropout_backward(float *dinp, const float *dout, size_t n, float p, 
 
 /* ---------------------------------------------------------------- embedding */
 
-void ss_tfl_embed_forward(float *out, const int *x, const float *U, const float *pos, int B, int T, int C) {
+void ss_tfl_embed_forward(float *out, const int *x, const float *U, float scale, const float *pos, int B, int T, int C) {
 #pragma omp parallel for schedule(static) if ((long)B * T * C > 65536) num_threads(ss_threads())
   for (int bt = 0; bt < B * T; bt++) {
     const float *u = U + (size_t)x[bt] * C;
     float *o = out + (size_t)bt * C;
     if (pos) {
       const float *pp = pos + (size_t)(bt % T) * C;
-      for (int c = 0; c < C; c++) o[c] = u[c] + pp[c];
-    } else {
+      if (scale == 1.0f)
+        for (int c = 0; c < C; c++) o[c] = u[c] + pp[c];
+      else
+        for (int c = 0; c < C; c++) o[c] = scale * u[c] + pp[c];
+    } else if (scale == 1.0f) {
       memcpy(o, u, sizeof(float) * (size_t)C);
+    } else {
+      for (int c = 0; c < C; c++) o[c] = scale * u[c];
     }
   }
 }
 
-void ss_tfl_embed_backward(float *dU, float *dpos, const float *dout, const int *x, int B, int T, int C) {
+void ss_tfl_embed_backward(float *dU, float *dpos, const float *dout, const int *x, float scale, int B, int T, int C) {
   /* Serial in token order: several positions may hold the same token. O(B T C) only. */
   for (int bt = 0; bt < B * T; bt++) {
     const float *g = dout + (size_t)bt * C;
-    if (dU) {
+    if (dU && scale == 1.0f) {
       float *u = dU + (size_t)x[bt] * C;
       for (int c = 0; c < C; c++) u[c] += g[c];
+    } else if (dU) {
+      float *u = dU + (size_t)x[bt] * C;
+      for (int c = 0; c < C; c++) u[c] += scale * g[c];
     }
     if (dpos) {
       float *pp = dpos + (size_t)(bt % T) * C;

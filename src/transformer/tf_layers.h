@@ -39,9 +39,9 @@ void ss_tfl_dropout_forward(float *out, const float *inp, size_t n, float p, uin
 void ss_tfl_dropout_backward(float *dinp, const float *dout, size_t n, float p, uint64_t key);
 
 /* out[B*T,C] = U[x] (+ pos[t]) ; pos [T,C] may be NULL. */
-void ss_tfl_embed_forward(float *out, const int *x, const float *U, const float *pos, int B, int T, int C);
+void ss_tfl_embed_forward(float *out, const int *x, const float *U, float scale, const float *pos, int B, int T, int C);
 /* dU[x] += dout (serial in token order), dpos[t] += sum_b dout (either may be NULL). */
-void ss_tfl_embed_backward(float *dU, float *dpos, const float *dout, const int *x, int B, int T, int C);
+void ss_tfl_embed_backward(float *dU, float *dpos, const float *dout, const int *x, float scale, int B, int T, int C);
 
 /* out[N,OC] = inp[N,IC] W[OC,IC]^T + b[OC] (b may be NULL). */
 void ss_tfl_linear_forward(float *out, const float *inp, const float *W, const float *b, int N, int IC, int OC);

@@ -59,6 +59,7 @@ typedef struct {
 typedef struct {
   int V, Tmax, C, H, F, L, lm, wq, wk, wv, wo, bias, res, ln, ffn, gate, pos, tied;
   float p;
+  float escale; /* the token embedding's factor: sqrt(C) with model.scale_embed, else 1 */
   uint64_t seed;
   int training;
   uint64_t counter; /* training steps done: keys the dropout masks */
@@ -175,7 +176,7 @@ static int forward(tf_impl *t, const int *x, const int *target_lm, const int *la
   const float p = drop ? t->p : 0.0f;
   const float *pos = t->pos == SS_POS_LEARNED ? t->P[S_POS] : t->pos == SS_POS_SINUSOIDAL ? t->sinus : NULL;
   t->x = x;
-  ss_tfl_embed_forward(t->h0, x, t->P[S_U], pos, B, T, C);
+  ss_tfl_embed_forward(t->h0, x, t->P[S_U], t->escale, pos, B, T, C);
   ss_tfl_dropout_forward(t->h0, t->h0, (size_t)N * C, p, key(t, 0));
   const float *in = t->h0;
   for (int l = 0; l < t->L; l++) {
@@ -292,7 +293,7 @@ static void backward(tf_impl *t, int B, int T) {
   ss_tfl_dropout_backward(dh0, dh0, NC, p, key(t, 0));
   if (untied) memset(t->G[S_U], 0, sizeof(float) * (size_t)t->V * C);
   if (t->pos == SS_POS_LEARNED) memset(t->G[S_POS], 0, sizeof(float) * (size_t)t->Tmax * C);
-  ss_tfl_embed_backward(t->G[S_U], t->pos == SS_POS_LEARNED ? t->G[S_POS] : NULL, dh0, t->x, B, T, C);
+  ss_tfl_embed_backward(t->G[S_U], t->pos == SS_POS_LEARNED ? t->G[S_POS] : NULL, dh0, t->x, t->escale, B, T, C);
 }
 
 /* Our tiles are the parallelism; OpenBLAS's own threads would make sums depend on the thread
@@ -508,6 +509,7 @@ int ss_tf_new(const ss_config *cfg, int M, int T, ss_model **out, ss_err *err) {
   t->pos = cfg->model.pos;
   t->tied = t->lm ? 0 : cfg->model.tied;
   t->p = (float)cfg->model.dropout;
+  t->escale = cfg->model.scale_embed ? (float)sqrt((double)cfg->model.d) : 1.0f;
   t->seed = ss_stream_seed(cfg->seed, SS_STREAM_DROPOUT);
   t->training = 1;
   const int untied = t->lm || !t->tied;

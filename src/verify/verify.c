@@ -17,6 +17,7 @@
 
 #include "scansnap/io.h"
 #include "scansnap/verify.h"
+#include "verify/verify_int.h"
 
 /* Thresholds (docs/theory.md says why each is what it is). */
 #define MASS_MOVE 0.01       /* claim 1: common mass must fall, distinct rise, by at least this */
@@ -32,7 +33,7 @@ static const int grid_more_last[3] = {3, 5, 10};
 
 void ss_verify_opts_default(ss_verify_opts *o) { memset(o, 0, sizeof *o); }
 
-static void add_num(ss_claim *c, const char *name, double v) {
+void ss_claim_add(ss_claim *c, const char *name, double v) {
   if (c->nnumbers >= SS_CLAIM_MAX_NUMBERS) return;
   snprintf(c->number_names[c->nnumbers], sizeof c->number_names[0], "%.39s", name);
   c->numbers[c->nnumbers++] = v;
@@ -160,20 +161,20 @@ static void claim_fates(const base_runs *b, ss_claim *c) {
            "common mass %.3f->%.3f theory, %.3f->%.3f SGD; distinct mass %.3f->%.3f theory, %.3f->%.3f SGD", a0->common_mass,
            aE->common_mass, sgd->start.common_mass, sgd->end.common_mass, a0->distinct_mass, aE->distinct_mass, sgd->start.distinct_mass,
            sgd->end.distinct_mass);
-  add_num(c, "theory_common_mass_start", a0->common_mass);
-  add_num(c, "theory_common_mass_end", aE->common_mass);
-  add_num(c, "sgd_common_mass_start", sgd->start.common_mass);
-  add_num(c, "sgd_common_mass_end", sgd->end.common_mass);
-  add_num(c, "theory_distinct_mass_start", a0->distinct_mass);
-  add_num(c, "theory_distinct_mass_end", aE->distinct_mass);
-  add_num(c, "sgd_distinct_mass_start", sgd->start.distinct_mass);
-  add_num(c, "sgd_distinct_mass_end", sgd->end.distinct_mass);
+  ss_claim_add(c, "theory_common_mass_start", a0->common_mass);
+  ss_claim_add(c, "theory_common_mass_end", aE->common_mass);
+  ss_claim_add(c, "sgd_common_mass_start", sgd->start.common_mass);
+  ss_claim_add(c, "sgd_common_mass_end", sgd->end.common_mass);
+  ss_claim_add(c, "theory_distinct_mass_start", a0->distinct_mass);
+  ss_claim_add(c, "theory_distinct_mass_end", aE->distinct_mass);
+  ss_claim_add(c, "sgd_distinct_mass_start", sgd->start.distinct_mass);
+  ss_claim_add(c, "sgd_distinct_mass_end", sgd->end.distinct_mass);
   c->nkey = c->nnumbers;
-  add_num(c, "theory_min_class_common_fall", worst_fall);
-  add_num(c, "theory_min_class_distinct_rise", worst_rise);
+  ss_claim_add(c, "theory_min_class_common_fall", worst_fall);
+  ss_claim_add(c, "theory_min_class_distinct_rise", worst_rise);
   if (b->have_cmp) {
-    add_num(c, "theory_vs_sgd_max_abs_c_diff", b->cmp.max);
-    add_num(c, "theory_vs_sgd_mean_abs_c_diff", b->cmp.mean);
+    ss_claim_add(c, "theory_vs_sgd_max_abs_c_diff", b->cmp.max);
+    ss_claim_add(c, "theory_vs_sgd_mean_abs_c_diff", b->cmp.mean);
   }
   snprintf(c->why, sizeof c->why,
            "PASS needs, from step 0 to the end, common mass to fall and distinct mass to rise by >= %.2f in every class in theory "
@@ -209,11 +210,11 @@ static void claim_order(const base_runs *b, ss_claim *c) {
            "Kendall tau(P(l|n), c_n[l]/P(l|n)) over distinct tokens: min over classes and steps > 0 in theory %.4f; "
            "SGD at the end %.4f; spread of log(c/P) %.3g",
            tau_min, b->sgd.end.kendall_tau, spread);
-  add_num(c, "theory_tau_min", tau_min);
-  add_num(c, "sgd_tau_end", b->sgd.end.kendall_tau);
-  add_num(c, "theory_logratio_spread_end", spread);
+  ss_claim_add(c, "theory_tau_min", tau_min);
+  ss_claim_add(c, "sgd_tau_end", b->sgd.end.kendall_tau);
+  ss_claim_add(c, "theory_logratio_spread_end", spread);
   c->nkey = c->nnumbers;
-  add_num(c, "theory_tau_end", rec->last.avg.kendall_tau);
+  ss_claim_add(c, "theory_tau_end", rec->last.avg.kendall_tau);
   snprintf(c->why, sizeof c->why,
            "PASS needs theory tau >= %.2f in every class at every save step after step 0, SGD mean tau >= %.2f at the end, "
            "and log(c/P) over distinct tokens spread by >= %.0e (else tau orders rounding noise)",
@@ -332,23 +333,23 @@ static void claim_snap(const ss_config *cfg, const base_runs *b, const grids *gr
              "t0 theory %.0f (%d/%d classes), SGD %.0f (%d); final distinct entropy theory %.3f, SGD %.3f; learning-rate grid "
              "not run (verify.grid=false)",
              t0_th, found_th, N, t0_sgd, found_sgd, H_th, H_sgd);
-  add_num(c, "theory_t0", t0_th);
-  add_num(c, "sgd_t0", t0_sgd);
-  add_num(c, "theory_H_distinct_end", H_th);
-  add_num(c, "sgd_H_distinct_end", H_sgd);
+  ss_claim_add(c, "theory_t0", t0_th);
+  ss_claim_add(c, "sgd_t0", t0_sgd);
+  ss_claim_add(c, "theory_H_distinct_end", H_th);
+  ss_claim_add(c, "sgd_H_distinct_end", H_sgd);
   if (grid) {
-    add_num(c, "theory_grid_min_step", worst_step);
-    add_num(c, "sgd_grid_min_gain", worst_sgd);
+    ss_claim_add(c, "theory_grid_min_step", worst_step);
+    ss_claim_add(c, "sgd_grid_min_gain", worst_sgd);
   }
   c->nkey = c->nnumbers;
   char nm[64];
   for (int k = 0; k < G; k++) {
     snprintf(nm, sizeof nm, "theory_nl1_H_z%g_r%g", grid_eta[k / 4], grid_ratio[k % 4]);
-    add_num(c, nm, gr->g1[k].H_end);
+    ss_claim_add(c, nm, gr->g1[k].H_end);
   }
   for (int k = 0; k < G; k++) {
     snprintf(nm, sizeof nm, "theory_nl1_t0_z%g_r%g", grid_eta[k / 4], grid_ratio[k % 4]);
-    add_num(c, nm, gr->g1[k].t0);
+    ss_claim_add(c, nm, gr->g1[k].t0);
   }
   for (int cell = 0; cell < 16 && grid; cell++) {
     const grid_res *g = gr->sgd + cell * S;
@@ -362,15 +363,15 @@ static void claim_snap(const ss_config *cfg, const base_runs *b, const grids *gr
         tn++;
       }
     snprintf(nm, sizeof nm, "sgd_nl1_H_mean_z%g_r%g", grid_eta[cell / 4], grid_ratio[cell % 4]);
-    add_num(c, nm, m);
+    ss_claim_add(c, nm, m);
     snprintf(nm, sizeof nm, "sgd_nl1_H_std_z%g_r%g", grid_eta[cell / 4], grid_ratio[cell % 4]);
-    add_num(c, nm, sqrt(v));
+    ss_claim_add(c, nm, sqrt(v));
     snprintf(nm, sizeof nm, "sgd_nl1_t0_z%g_r%g", grid_eta[cell / 4], grid_ratio[cell % 4]);
-    add_num(c, nm, tn ? tm / tn : NAN); /* mean over the seeds with a snap */
+    ss_claim_add(c, nm, tn ? tm / tn : NAN); /* mean over the seeds with a snap */
   }
   for (int k = 0; k < GM; k++) {
     snprintf(nm, sizeof nm, "theory_nl%d_H_z%g_r%g", grid_more_last[k / 16], grid_eta[(k % 16) / 4], grid_ratio[k % 4]);
-    add_num(c, nm, gr->gm[k].H_end);
+    ss_claim_add(c, nm, gr->gm[k].H_end);
   }
   snprintf(c->why, sizeof c->why,
            "PASS needs: snap t0 found in every class in theory and in SGD (%s); final distinct-token entropy > %.1f nats in "
@@ -382,11 +383,11 @@ static void claim_snap(const ss_config *cfg, const base_runs *b, const grids *gr
 }
 
 /* ---- claims.json ---- */
-static int write_claims(const char *dir, const ss_claim *cl, ss_err *err) {
+static int write_claims(const char *dir, const ss_claim *cl, int n, ss_err *err) {
   static const char *st[] = {"PASS", "FAIL", "SKIP"};
   json_t *root = json_object(), *arr = json_array();
   int all = 1;
-  for (int i = 0; i < 4; i++) {
+  for (int i = 0; i < n; i++) {
     json_t *o = json_object(), *nums = json_object();
     for (int k = 0; k < cl[i].nnumbers; k++)
       json_object_set_new(nums, cl[i].number_names[k], isfinite(cl[i].numbers[k]) ? json_real(cl[i].numbers[k]) : json_null());
@@ -407,22 +408,8 @@ static int write_claims(const char *dir, const ss_claim *cl, ss_err *err) {
   return rc;
 }
 
-int ss_verify(const ss_config *cfg_in, const ss_verify_opts *vo_in, const char *dir, ss_claim claims[4], ss_err *err) {
-  static const char *names[4] = {"fates of tokens", "scanning order", "snap", "real text"};
-  memset(claims, 0, sizeof(ss_claim) * 4);
-  for (int i = 0; i < 4; i++) {
-    claims[i].id = i + 1;
-    claims[i].name = names[i];
-  }
-  ss_verify_opts vo;
-  if (vo_in)
-    vo = *vo_in;
-  else
-    ss_verify_opts_default(&vo);
-  if (cfg_in->model.type != SS_MODEL_YZ)
-    return ss_seterr(err, SS_EINPUT, "key 'model.type': verify checks the yz model's claims (claim 4 trains its own transformer)");
-  int rc = ss_mkdir_p(dir, err);
-  if (rc) return rc;
+/* Claims 1-4 of the paper into claims[0..4). */
+static int verify_paper(const ss_config *cfg_in, const ss_verify_opts *vo, const char *dir, ss_claim *claims, ss_err *err) {
   ss_config cfg = *cfg_in;
   cfg.out[0] = 0;
   /* Every run verify makes is small (milliseconds): one thread each, parallelism over runs.
@@ -430,17 +417,51 @@ int ss_verify(const ss_config *cfg_in, const ss_verify_opts *vo_in, const char *
   cfg.threads = 1;
   base_runs b;
   grids gr = {0};
-  if ((rc = run_base(&cfg, &vo, dir, &b, err))) goto out;
+  int rc = run_base(&cfg, vo, dir, &b, err);
+  if (rc) goto out;
   claim_fates(&b, &claims[0]);
   claim_order(&b, &claims[1]);
-  if ((rc = run_grids(&cfg, &vo, cfg_in->threads, &gr, err))) goto out;
+  if ((rc = run_grids(&cfg, vo, cfg_in->threads, &gr, err))) goto out;
   claim_snap(&cfg, &b, &gr, &claims[2]);
   char *d_text = ss_path_join(dir, "text");
-  rc = ss_claim4_text(cfg_in, &vo, d_text, &claims[3], err);
+  rc = ss_claim4_text(cfg_in, vo, d_text, &claims[3], err);
   free(d_text);
-  if (rc == SS_OK) rc = write_claims(dir, claims, err);
 out:
   free_grids(&gr);
   free_base(&b);
   return rc;
+}
+
+int ss_verify(const ss_config *cfg_in, const ss_verify_opts *vo_in, const char *dir, ss_claim *claims, int *nclaims, ss_err *err) {
+  static const char *names[SS_VERIFY_MAX_CLAIMS] = {"fates of tokens", "scanning order", "snap", "real text",
+                                                    "J1: NC(zhat, z) stays high (JoMA linear)", "J2: toy entropy falls, then rises",
+                                                    "J3: text: entropy falls, then rises"};
+  *nclaims = 0;
+  ss_verify_opts vo;
+  if (vo_in)
+    vo = *vo_in;
+  else
+    ss_verify_opts_default(&vo);
+  const int which = cfg_in->verify.claims, paper = which != SS_VERIFY_JOMA, joma = which != SS_VERIFY_PAPER;
+  if (paper && cfg_in->model.type != SS_MODEL_YZ)
+    return ss_seterr(err, SS_EINPUT, "key 'model.type': verify checks the yz model's claims (claim 4 trains its own transformer; verify.claims=joma "
+                                     "runs JoMA's systems whatever model.type)");
+  if (cfg_in->verify.j3 && !joma) return ss_seterr(err, SS_EINPUT, "key 'verify.j3': J3 is one of JoMA's claims: give verify.claims=joma or all");
+  const int n = (paper ? 4 : 0) + (joma ? 2 + cfg_in->verify.j3 : 0);
+  memset(claims, 0, sizeof(ss_claim) * (size_t)n);
+  int rc = ss_mkdir_p(dir, err);
+  if (rc) return rc;
+  int k = 0;
+  if (paper) {
+    for (int i = 0; i < 4; i++) claims[i] = (ss_claim){.id = i + 1, .name = names[i]};
+    if ((rc = verify_paper(cfg_in, &vo, dir, claims, err))) return rc;
+    k = 4;
+  }
+  if (joma) {
+    for (int i = 0; i < 2 + cfg_in->verify.j3; i++) claims[k + i] = (ss_claim){.id = 5 + i, .name = names[4 + i]};
+    if ((rc = ss_claim_joma_j1(cfg_in, &vo, dir, &claims[k], err)) || (rc = ss_claim_joma_j2(cfg_in, &vo, dir, &claims[k + 1], err))) return rc;
+    if (cfg_in->verify.j3 && (rc = ss_claim_joma_j3(cfg_in, &vo, dir, &claims[k + 2], err))) return rc;
+  }
+  *nclaims = n;
+  return write_claims(dir, claims, n, err);
 }
