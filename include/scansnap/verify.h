@@ -4,6 +4,7 @@
  * YAML files in configs/ (claim3.yaml, claim4.yaml), built into the library. */
 #ifndef SCANSNAP_VERIFY_H
 #define SCANSNAP_VERIFY_H
+#include "scansnap/csv.h"
 #include "scansnap/theory.h"
 
 enum { SS_CLAIM_PASS = 0, SS_CLAIM_FAIL = 1, SS_CLAIM_SKIP = 2 };
@@ -43,6 +44,11 @@ int ss_verify(const ss_config *cfg, const ss_verify_opts *o, const char *dir, ss
 int ss_claim_joma_j1(const ss_config *cfg, const ss_verify_opts *o, const char *dir, ss_claim *c, ss_err *err);
 int ss_claim_joma_j2(const ss_config *cfg, const ss_verify_opts *o, const char *dir, ss_claim *c, ss_err *err);
 int ss_claim_joma_j3(const ss_config *cfg, const ss_verify_opts *o, const char *dir, ss_claim *c, ss_err *err);
+/* JoMA's curve of (nlayers, layer) from a reference table in the layout of
+ * configs/reference/joma_wikitext2_lr1e-4.csv (nlayers, layer, checkpoint, attn_entropy,
+ * val_loss, one row per seed): per checkpoint, in increasing order, the mean over the rows
+ * (seeds) of the entropy and validation loss; at most max checkpoints; returns how many. */
+int ss_joma_ref_curve(const ss_csv *ref, int nlayers, int layer, double *step, double *ent, double *val, int max);
 
 /* Claim 4 (real text): a short language-model run (configs/claim4.yaml) on o->corpus into
  * dir, judged from its first and last rows; fills claim c (status, measured, numbers, why).

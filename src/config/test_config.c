@@ -109,7 +109,7 @@ static void nested_yaml_sets_keys_and_aliases(void **state) {
   ss_config d, f;
   ss_config_defaults(&d);
   ss_config_defaults(&f);
-  assert_int_equal(ss_config_load_yaml(&f, fig4, &e), SS_OK);
+  if (ss_config_load_yaml(&f, fig4, &e) != SS_OK) fail_msg("configs/fig4.yaml: %s", e.msg);
   int nk;
   const ss_keydef *k = ss_config_keys(&nk);
   for (int i = 0; i < nk; i++) {
@@ -184,7 +184,7 @@ static void help_for_one_model_omits_the_other_models_keys(void **state) {
   char *buf = NULL;
   size_t n = 0;
   FILE *f = open_memstream(&buf, &n);
-  ss_config_print_help_for(f, SS_MODEL_YZ);
+  ss_config_print_help_for(f, 1 << SS_SCOPE_YZ);
   fclose(f);
   assert_non_null(strstr(buf, "model.normalize"));
   assert_non_null(strstr(buf, "theory.dt"));

@@ -39,6 +39,17 @@ json_t *ss_json_in(const char *dir, const char *rel, ss_err *err) {
   return o;
 }
 
+const ss_verify_sub ss_verify_subs[SS_VERIFY_NSUBS] = {
+    {"sgd", "SGD run (sgd/), theory run (theory/) dashed over it"},
+    {"theory", "Theory run (theory/)"},
+    {"text", "Language-model run (text/)"},
+    {"joma_linear_uniform", "J1: JoMA's linear case, X uniform (joma_linear_uniform/)"},
+    {"joma_linear_gaussian", "J1: JoMA's linear case, X gaussian (joma_linear_gaussian/)"},
+    {"joma_toy", "J2: JoMA's nonlinear toy (joma_toy/)"},
+    {"j3_l1", "J3: 1-layer language model (j3_l1/)"},
+    {"j3_l2", "J3: 2-layer language model (j3_l2/)"},
+};
+
 int ss_dir_kind(const char *dir, int *kind, ss_err *err) {
   *kind = SS_KIND_NONE;
   struct stat st;
@@ -54,11 +65,13 @@ int ss_dir_kind(const char *dir, int *kind, ss_err *err) {
   if (run) *kind = SS_KIND_RUN;
   else if (sweep) *kind = SS_KIND_SWEEP;
   else if (claims) {
-    static const char *subs[] = {"sgd/run.json", "theory/run.json", "text/run.json"};
-    for (int i = 0; i < 3; i++)
-      if (ss_in_stat(dir, subs[i]) == SS_IN_FILE) *kind = SS_KIND_VERIFY;
+    for (int i = 0; i < SS_VERIFY_NSUBS; i++) {
+      char rel[64];
+      snprintf(rel, sizeof rel, "%s/run.json", ss_verify_subs[i].name);
+      if (ss_in_stat(dir, rel) == SS_IN_FILE) *kind = SS_KIND_VERIFY;
+    }
     if (!*kind)
-      return ss_seterr(err, SS_EINPUT, "'%s' has claims.json but none of verify's runs (sgd/, theory/, text/ with run.json, as real folders)", dir);
+      return ss_seterr(err, SS_EINPUT, "'%s' has claims.json but none of verify's runs (sgd/, theory/, text/, joma_*/, j3_*/ with run.json, as real folders)", dir);
   } else {
     return ss_seterr(err, SS_EINPUT, "'%s' is neither a run directory (run.json), a sweep directory (sweep.json) nor verify's directory (claims.json)", dir);
   }

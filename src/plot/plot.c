@@ -39,34 +39,39 @@ static int plot_one_run(ss_plan *p, const char *dir, const char *theory_dir, ss_
   return rc;
 }
 
-/* verify's directory: sgd/ with theory/ over it, text/; each a real folder or absent. */
+/* verify's directory: sgd/ with theory/ over it, text/, JoMA's runs and J3's comparison;
+ * each a real folder or absent. */
 static int plot_verify(ss_plan *p, const char *dir, ss_err *err) {
-  static const char *const subs[] = {"sgd", "theory", "text"};
-  int present[3];
-  for (int i = 0; i < 3; i++) {
-    ss_in_kind k = ss_in_stat(dir, subs[i]);
+  int present[SS_VERIFY_NSUBS];
+  for (int i = 0; i < SS_VERIFY_NSUBS; i++) {
+    const char *sub = ss_verify_subs[i].name;
+    ss_in_kind k = ss_in_stat(dir, sub);
     if (k == SS_IN_OTHER || k == SS_IN_FILE)
-      return ss_seterr(err, SS_EINPUT, "'%s/%s' is not a real folder (a link or a file): verify's runs are folders inside its directory", dir, subs[i]);
-    char rel[32];
-    snprintf(rel, sizeof rel, "%s/run.json", subs[i]);
+      return ss_seterr(err, SS_EINPUT, "'%s/%s' is not a real folder (a link or a file): verify's runs are folders inside its directory", dir, sub);
+    char rel[64];
+    snprintf(rel, sizeof rel, "%s/run.json", sub);
     present[i] = k == SS_IN_DIR && ss_in_stat(dir, rel) == SS_IN_FILE;
   }
   int rc = SS_OK;
   const ss_plot_opts *given = p->o;
   ss_plot_opts text_opts = *given;
-  text_opts.cls = -1; /* class=K is about the runs on classes, not the language model */
-  for (int i = 0; i < 3 && rc == SS_OK; i++) {
+  text_opts.cls = -1; /* class=K is about the runs on classes (sgd/, theory/), not the others */
+  for (int i = 0; i < SS_VERIFY_NSUBS && rc == SS_OK; i++) {
     if (!present[i] || (i == 1 && present[0])) continue; /* the theory run is drawn over sgd/ */
-    char *sub = ss_path_join(dir, subs[i]), *th = present[1] && i == 0 ? ss_path_join(dir, "theory") : NULL;
-    snprintf(p->prefix, sizeof p->prefix, "%s_", subs[i]);
-    snprintf(p->group, sizeof p->group, "%s", subs[i]);
-    p->o = i == 2 ? &text_opts : given;
+    const char *name = ss_verify_subs[i].name;
+    char *sub = ss_path_join(dir, name), *th = present[1] && i == 0 ? ss_path_join(dir, "theory") : NULL;
+    snprintf(p->prefix, sizeof p->prefix, "%s_", name);
+    snprintf(p->group, sizeof p->group, "%s", name);
+    p->o = i >= 2 ? &text_opts : given;
     rc = sub ? plot_one_run(p, sub, th, err) : ss_seterr(err, SS_ERUN, "out of memory");
     free(sub);
     free(th);
   }
   p->o = given;
-  p->prefix[0] = p->group[0] = 0;
+  p->prefix[0] = 0;
+  snprintf(p->group, sizeof p->group, "j3");
+  if (rc == SS_OK) rc = ss_plot_j3(p, dir, err);
+  p->group[0] = 0;
   return rc;
 }
 

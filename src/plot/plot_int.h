@@ -61,6 +61,14 @@ int ss_parse_num(const char *s, double *v);
 
 enum { SS_KIND_NONE = 0, SS_KIND_RUN, SS_KIND_SWEEP, SS_KIND_VERIFY };
 
+/* verify's runs, each a folder inside its directory with its own run.json: the paper's claims
+ * (sgd/, with theory/ drawn over it, text/) and JoMA's (docs/joma.md); how reports title them. */
+typedef struct {
+  const char *name, *title;
+} ss_verify_sub;
+#define SS_VERIFY_NSUBS 8
+extern const ss_verify_sub ss_verify_subs[SS_VERIFY_NSUBS];
+
 /* Which kind dir is (run.json, sweep.json, or claims.json with verify's sub-runs); SS_EINPUT
  * naming what was expected when it is none of them or when those files are not regular. */
 int ss_dir_kind(const char *dir, int *kind, ss_err *err);
@@ -167,6 +175,10 @@ extern const char *const ss_plot_colors[8];
 int ss_plot_run(ss_plan *p, const ss_rundir *r, const ss_rundir *theory, ss_err *err);
 /* Figure 7 from attention.safetensors (checks the file first; 0 figures when there is none). */
 int ss_plot_attention(ss_plan *p, const ss_rundir *r, ss_err *err);
+/* J3 of verify's directory (j3_reference.csv and the runs j3_l1/, j3_l2/): attention entropy
+ * per layer over minibatches, ours against JoMA's WikiText-2 runs (mean over their seeds), with
+ * the validation losses; 0 figures when those files are not there. */
+int ss_plot_j3(ss_plan *p, const char *dir, ss_err *err);
 /* The sweep figures (metric against the x key, panels and lines by the other keys). */
 int ss_plot_sweep(ss_plan *p, const char *dir, ss_err *err);
 

@@ -164,7 +164,7 @@ static void section_run(ss_sbuf *b, const char *dir, const char *id, const char 
   ss_sb_puts(b, "<p>Status <b>");
   esc(b, r.status);
   ss_sb_puts(b, "</b>, ");
-  esc(b, !strcmp(r.command, "theory") ? "theory (population dynamics)" : r.lm ? "language model" : "training run");
+  esc(b, r.joma ? "JoMA system (theory)" : !strcmp(r.command, "theory") ? "theory (population dynamics)" : r.lm ? "language model" : "training run");
   ss_sb_puts(b, ", model ");
   esc(b, r.model);
   if (r.has_dyn) ss_sb_printf(b, ", N = %d classes over M = %d tokens", r.N, r.M);
@@ -294,12 +294,18 @@ int ss_report_write(const char *dir, const ss_plot_set *figs, char *path, size_t
   int kind;
   int rc = ss_dir_kind(dir, &kind, err);
   if (rc) return rc;
-  static const char *const sub_id[] = {"sgd", "theory", "text"};
-  static const char *const sub_title[] = {"SGD run (sgd/), theory run (theory/) dashed over it", "Theory run (theory/)", "Language-model run (text/)"};
-  int sub_present[3] = {0, 0, 0};
+  /* verify's runs, then J3's comparison (a group of figures without a run of its own) */
+  const char *sub_id[SS_VERIFY_NSUBS + 1], *sub_title[SS_VERIFY_NSUBS + 1];
+  int sub_present[SS_VERIFY_NSUBS + 1] = {0};
+  for (int i = 0; i < SS_VERIFY_NSUBS; i++) {
+    sub_id[i] = ss_verify_subs[i].name;
+    sub_title[i] = ss_verify_subs[i].title;
+  }
+  sub_id[SS_VERIFY_NSUBS] = "j3";
+  sub_title[SS_VERIFY_NSUBS] = "J3: attention entropy per layer, these runs against JoMA's on WikiText-2";
   if (kind == SS_KIND_VERIFY)
-    for (int i = 0; i < 3; i++) {
-      char rel[32];
+    for (int i = 0; i < SS_VERIFY_NSUBS; i++) {
+      char rel[64];
       snprintf(rel, sizeof rel, "%s/run.json", sub_id[i]);
       sub_present[i] = ss_in_stat(dir, sub_id[i]) == SS_IN_DIR && ss_in_stat(dir, rel) == SS_IN_FILE;
     }
@@ -334,20 +340,20 @@ int ss_report_write(const char *dir, const ss_plot_set *figs, char *path, size_t
   if (kind == SS_KIND_SWEEP) ss_sb_puts(&b, "<a href='#sweep'>Sweep</a>");
   if (comparison) ss_sb_puts(&b, "<a href='#comparison'>Comparison</a>");
   if (kind != SS_KIND_VERIFY) ss_sb_puts(&b, "<a href='#metrics'>Metrics</a><a href='#config'>Configuration</a>");
-  for (int i = 0; i < 3; i++)
+  for (int i = 0; i < SS_VERIFY_NSUBS; i++)
     if (sub_present[i]) ss_sb_printf(&b, "<a href='#run-%s'>%s/</a>", sub_id[i], sub_id[i]);
   ss_sb_puts(&b, "</nav>\n");
   if (claims) section_claims(&b, dir);
   ss_sb_puts(&b, "<h2 id=figures>Figures</h2>\n");
   if (kind == SS_KIND_VERIFY) {
-    for (int i = 0; i < 3; i++) {
+    for (int i = 0; i <= SS_VERIFY_NSUBS; i++) {
       int any = 0;
       for (int k = 0; figs && k < figs->n; k++) any |= !strcmp(figs->fig[k].group, sub_id[i]);
       if (!any) continue;
       ss_sb_printf(&b, "<h3>%s</h3>\n", sub_title[i]);
       figures(&b, figs, sub_id[i]);
     }
-    for (int i = 0; i < 3; i++) {
+    for (int i = 0; i < SS_VERIFY_NSUBS; i++) {
       if (!sub_present[i]) continue;
       char *sub = ss_path_join(dir, sub_id[i]), id[32], head[64];
       snprintf(id, sizeof id, "run-%s", sub_id[i]);

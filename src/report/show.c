@@ -105,7 +105,8 @@ static int show_run(ss_sbuf *b, const char *dir, const char *indent, ss_err *err
   ss_rundir r;
   int rc = ss_rundir_load(dir, &r, err);
   if (rc) return rc;
-  ss_sb_printf(b, "%skind:        %s", indent, !strcmp(r.command, "theory") ? "theory run (population dynamics)" : r.lm ? "language-model run" : "training run");
+  ss_sb_printf(b, "%skind:        %s", indent,
+               r.joma ? "JoMA system (theory)" : !strcmp(r.command, "theory") ? "theory run (population dynamics)" : r.lm ? "language-model run" : "training run");
   ss_sb_printf(b, ", model %s", r.model);
   if (r.has_dyn) ss_sb_printf(b, ", N = %d classes over M = %d tokens", r.N, r.M);
   ss_sb_printf(b, "\n%sstatus:      %s%s%s\n", indent, r.status, r.error[0] ? ": " : "", r.error);
@@ -225,14 +226,14 @@ int ss_show(const char *dir, char **text, ss_err *err) {
     rc = show_sweep(&b, dir, err);
   } else {
     ss_err e;
-    ss_sb_puts(&b, "kind:        verify's directory (claims of the paper and the runs that measured them)\n");
+    ss_sb_puts(&b, "kind:        verify's directory (claims and the runs that measured them)\n");
     claims(&b, dir);
-    static const char *const subs[] = {"sgd", "theory", "text"};
-    for (int i = 0; i < 3; i++) {
-      ss_in_kind k = ss_in_stat(dir, subs[i]);
+    for (int i = 0; i < SS_VERIFY_NSUBS; i++) {
+      const char *name = ss_verify_subs[i].name;
+      ss_in_kind k = ss_in_stat(dir, name);
       if (k == SS_IN_ABSENT) continue;
-      ss_sb_printf(&b, "run %s/:\n", subs[i]);
-      char *sub = ss_path_join(dir, subs[i]);
+      ss_sb_printf(&b, "run %s/:\n", name);
+      char *sub = ss_path_join(dir, name);
       if (k != SS_IN_DIR) ss_sb_puts(&b, "  not a real folder (a link or a file): not read\n");
       else if (sub && show_run(&b, sub, "  ", &e) != SS_OK) {
         ss_sb_puts(&b, "  unreadable:  ");

@@ -216,31 +216,48 @@ static void judge_layer(const ss_csv *t, int ch, int cv, j3_layer *L) {
   L->ok = L->inside && L->fall >= J3_FALL && L->rise >= J3_RISE && L->v_end < L->v_min && !(L->v_up > J3_VTOL);
 }
 
-/* The paper's curve of (nlayers, layer): mean over seeds at each checkpoint; its minimum. */
-static void paper_curve(const ss_csv *ref, int nl, int layer, double *h0, double *hmin, double *smin, double *hend, double *send) {
-  const int cn = ss_csv_col(ref, "nlayers"), cl = ss_csv_col(ref, "layer"), cc = ss_csv_col(ref, "checkpoint"), ce = ss_csv_col(ref, "attn_entropy");
-  *h0 = *hmin = *smin = *hend = *send = NAN;
-  if (cn < 0 || cl < 0 || cc < 0 || ce < 0) return;
-  /* checkpoints are 0, 1000, ...: sums per checkpoint index */
-  enum { MAXC = 200 };
-  double sum[MAXC] = {0};
-  int cnt[MAXC] = {0};
+int ss_joma_ref_curve(const ss_csv *ref, int nlayers, int layer, double *step, double *ent, double *val, int max) {
+  const int cn = ss_csv_col(ref, "nlayers"), cl = ss_csv_col(ref, "layer"), cc = ss_csv_col(ref, "checkpoint"), ce = ss_csv_col(ref, "attn_entropy"),
+            cv = ss_csv_col(ref, "val_loss");
+  if (cn < 0 || cl < 0 || cc < 0 || ce < 0 || cv < 0 || max < 1) return 0;
+  int n = 0;
+  int *cnt = calloc((size_t)max, sizeof *cnt);
+  if (!cnt) return 0;
   for (int r = 0; r < ref->nrows; r++) {
-    if (cell_num(ref, r, cn) != nl || cell_num(ref, r, cl) != layer) continue;
-    const double ck = cell_num(ref, r, cc), e = cell_num(ref, r, ce);
-    const int k = (int)(ck / 1000);
-    if (!isfinite(e) || k < 0 || k >= MAXC || ck != k * 1000.0) continue;
-    sum[k] += e;
+    if (cell_num(ref, r, cn) != nlayers || cell_num(ref, r, cl) != layer) continue;
+    const double ck = cell_num(ref, r, cc), e = cell_num(ref, r, ce), v = cell_num(ref, r, cv);
+    if (!isfinite(ck) || !isfinite(e) || !isfinite(v)) continue;
+    int k = 0;
+    while (k < n && step[k] != ck) k++;
+    if (k == n) {
+      if (n == max) continue;
+      /* kept in increasing order of the checkpoint */
+      while (k > 0 && step[k - 1] > ck) {
+        step[k] = step[k - 1], ent[k] = ent[k - 1], val[k] = val[k - 1], cnt[k] = cnt[k - 1];
+        k--;
+      }
+      step[k] = ck, ent[k] = val[k] = 0, cnt[k] = 0;
+      n++;
+    }
+    ent[k] += e;
+    val[k] += v;
     cnt[k]++;
   }
-  for (int k = 0; k < MAXC; k++) {
-    if (!cnt[k]) continue;
-    const double m = sum[k] / cnt[k];
-    if (isnan(*h0)) *h0 = m;
-    if (!(m >= *hmin)) *hmin = m, *smin = k * 1000.0;
-    *hend = m;
-    *send = k * 1000.0;
+  for (int k = 0; k < n; k++) ent[k] /= cnt[k], val[k] /= cnt[k];
+  free(cnt);
+  return n;
+}
+
+/* The paper's curve of (nlayers, layer): its start, minimum (and where) and end. */
+static void paper_curve(const ss_csv *ref, int nl, int layer, double *h0, double *hmin, double *smin, double *hend, double *send) {
+  enum { MAXC = 256 };
+  double st[MAXC], e[MAXC], v[MAXC];
+  const int n = ss_joma_ref_curve(ref, nl, layer, st, e, v, MAXC);
+  *h0 = *hmin = *smin = *hend = *send = NAN;
+  for (int k = 0; k < n; k++) {
+    if (!(e[k] >= *hmin)) *hmin = e[k], *smin = st[k];
   }
+  if (n) *h0 = e[0], *hend = e[n - 1], *send = st[n - 1];
 }
 
 static int finish_skip(ss_claim *c, const char *why) {
