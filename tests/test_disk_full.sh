@@ -4,7 +4,8 @@
 # the run stops with a clear message and exit 1, leaves no temporary or half-written file,
 # never says "complete" in run.json, and keeps the previous checkpoint intact: resuming
 # once there is room finishes byte-identical to a run that never hit the problem.
-# An out= directory that cannot be created is bad input: exit 2.
+# An out= directory that cannot be created is bad input: exit 2. What a command prints to a
+# full standard output (/dev/full) is exit 1 with a message, not a silent success.
 set -euo pipefail
 cli=${SS_CLI:?}
 tmp=${SS_TMP:-/tmp}/diskfull-$$
@@ -57,6 +58,20 @@ st=0
 [ "$st" = 2 ] || fail "out= under a file: exit $st, expected 2"
 grep -q "cannot create directory" "$tmp/out" || fail "no message: $(cat "$tmp/out")"
 echo "  -> exit 2: $(cat "$tmp/out")"
+
+echo "standard output on a full disk (/dev/full):"
+if [ -w /dev/full ]; then
+  for cmd in "show $tmp/ref" "--help" "train --help"; do
+    st=0
+    # shellcheck disable=SC2086
+    "$cli" $cmd >/dev/full 2>"$tmp/out" || st=$?
+    [ "$st" = 1 ] || fail "scansnap $cmd > /dev/full: exit $st, expected 1"
+    grep -q "cannot write to standard output" "$tmp/out" || fail "scansnap $cmd > /dev/full: no message: $(cat "$tmp/out")"
+  done
+  echo "  -> exit 1: $(cat "$tmp/out")"
+else
+  echo "SKIP /dev/full: not writable here"
+fi
 
 # 3) tmpfs cases need root (mount); CI runs as root
 if [ "$(id -u)" != 0 ] || ! { mkdir -p "$mnt" && mount -t tmpfs -o size=64k tmpfs "$mnt" 2>/dev/null; }; then

@@ -74,6 +74,14 @@ st=0
 "$cli" train --resume "$tmp/ext" >"$tmp/out" 2>&1 || st=$?
 [ "$st" = 2 ] && grep -q "checkpoint" "$tmp/out" || { cat "$tmp/out"; fail "plain resume of a damaged checkpoint: exit $st"; }
 echo "extension: config.yaml niter 40, files = a run of 40; plain resume: intact / damaged -> exit 2"
+# a resume reads the run's own files only: config.yaml or run.json as a link to a file elsewhere is refused
+"$cli" train niter=10 save_every=5 out="$tmp/linked" >/dev/null
+cp "$tmp/linked/config.yaml" "$tmp/elsewhere.yaml"
+ln -sf "$tmp/elsewhere.yaml" "$tmp/linked/config.yaml"
+st=0
+"$cli" train --resume "$tmp/linked" niter=20 >"$tmp/out" 2>&1 || st=$?
+[ "$st" = 2 ] && grep -q "config.yaml" "$tmp/out" || { cat "$tmp/out"; fail "resume through a linked config.yaml: exit $st"; }
+echo "resume: a linked config.yaml -> exit 2: $(cut -c1-100 "$tmp/out")"
 
 # stops within a second: a long flow run and verify
 stop_within_a_second() { # name, signal, expected exit, dir, command...

@@ -1,4 +1,5 @@
 /* Shared argument handling: YAML files and key=value overrides into an ss_config. */
+#include <math.h>
 #include <signal.h>
 #include <unistd.h>
 #include <stdlib.h>
@@ -134,8 +135,8 @@ typedef struct {
   const char *unit;
 } progress_state;
 
-static void fmt_clock(double s, char *buf, size_t n) {
-  if (!(s >= 0) || s > 1e7) {
+void ss_cli_clock(double s, char *buf, size_t n) {
+  if (!(s >= 0) || !isfinite(s) || s > 1e9) {
     snprintf(buf, n, "?");
     return;
   }
@@ -156,8 +157,8 @@ static void on_progress(void *ud, const ss_progress *p) {
   const double done = (double)(p->step - st->first), left = (double)(p->total - p->step);
   const double rate = p->train_seconds > 0 ? p->items_per_step * done / p->train_seconds : 0;
   char el[32], eta[32];
-  fmt_clock(p->seconds, el, sizeof el);
-  fmt_clock(done > 0 ? p->seconds / done * left : -1, eta, sizeof eta);
+  ss_cli_clock(p->seconds, el, sizeof el);
+  ss_cli_clock(done > 0 ? p->seconds / done * left : -1, eta, sizeof eta);
   fprintf(stderr, "%sstep %lld/%lld (%.0f%%), loss %.4g, %.0f %s/s, %s elapsed, ETA %s%s", st->tty ? "\r" : "", p->step, p->total,
           p->total ? 100.0 * (double)p->step / (double)p->total : 100.0, p->loss, rate, st->unit, el, eta, st->tty ? "   " : "\n");
   if (st->tty && end) fputc('\n', stderr);

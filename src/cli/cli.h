@@ -34,6 +34,8 @@ long ss_cli_test_step_delay(void);
 void ss_cli_run_opts(ss_run_opts *o, const char *dir, const char *command);
 /* Progress lines of a long run on stderr (step, loss, sequences or tokens per second, ETA). */
 void ss_cli_progress(ss_run_opts *o, int tokens);
+/* Seconds as m:ss or h:mm:ss ("?" when not a time), for progress lines. */
+void ss_cli_clock(double s, char *buf, size_t n);
 
 int cmd_train(int argc, char **argv);
 int cmd_theory(int argc, char **argv);

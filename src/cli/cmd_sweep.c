@@ -73,25 +73,13 @@ typedef struct {
   double last;
 } progress_state;
 
-static void fmt_time(double s, char *buf, size_t n) {
-  if (!(s >= 0) || !isfinite(s)) {
-    snprintf(buf, n, "?");
-    return;
-  }
-  long t = (long)(s + 0.5);
-  if (t >= 3600)
-    snprintf(buf, n, "%ld:%02ld:%02ld", t / 3600, t / 60 % 60, t % 60);
-  else
-    snprintf(buf, n, "%ld:%02ld", t / 60, t % 60);
-}
-
 static void on_progress(void *ud, const ss_sweep_progress *p) {
   progress_state *st = ud;
   if (st->rank != 0) return;
   double now = p->elapsed;
   char eta[32], el[32], who[48] = "";
-  fmt_time(p->eta, eta, sizeof eta);
-  fmt_time(p->elapsed, el, sizeof el);
+  ss_cli_clock(p->eta, eta, sizeof eta);
+  ss_cli_clock(p->elapsed, el, sizeof el);
   if (p->nranks > 1) snprintf(who, sizeof who, " (rank 0 of %d)", p->nranks);
   if (st->tty) {
     int width = 30, fill = p->total ? (int)(width * p->done / p->total) : width;

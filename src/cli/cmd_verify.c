@@ -44,6 +44,15 @@ static void claim4_corpus(const ss_config *cfg, char *path, size_t n) {
   }
 }
 
+/* A snap time for the tables: "none" when no snap was found (docs/theory.md). */
+static const char *t0_text(double t0, char *buf, size_t n) {
+  if (isfinite(t0))
+    snprintf(buf, n, "%.0f", t0);
+  else
+    snprintf(buf, n, "none");
+  return buf;
+}
+
 int cmd_verify(int argc, char **argv) {
   if (ss_cli_wants_help(argc, argv)) {
     printf("usage: scansnap verify [FILE.yaml] [key=value ...] [out=DIR]\n\n"
@@ -124,11 +133,11 @@ int cmd_verify(int argc, char **argv) {
     for (int e = 0; e < 4; e++) {
       printf("  eta_Z=%-4g           ", eta[e]);
       for (int r = 0; r < 4; r++) {
-        char nm[64], nt[64];
+        char nm[64], nt[64], tb[16];
         snprintf(nm, sizeof nm, "theory_nl%d_H_z%g_r%g", nls[q], eta[e], ratio[r]);
         snprintf(nt, sizeof nt, "theory_nl1_t0_z%g_r%g", eta[e], ratio[r]);
         if (q == 0)
-          printf(" %7.3f [%5.0f]", num(&cl[2], nm), num(&cl[2], nt));
+          printf(" %7.3f [%5s]", num(&cl[2], nm), t0_text(num(&cl[2], nt), tb, sizeof tb));
         else
           printf(" %15.3f", num(&cl[2], nm));
       }
@@ -143,11 +152,11 @@ int cmd_verify(int argc, char **argv) {
     for (int e = 0; e < 4; e++) {
       printf("  eta_Z=%-4g           ", eta[e]);
       for (int r = 0; r < 4; r++) {
-        char a[64], b[64], t[64];
+        char a[64], b[64], t[64], tb[16];
         snprintf(a, sizeof a, "sgd_nl1_H_mean_z%g_r%g", eta[e], ratio[r]);
         snprintf(b, sizeof b, "sgd_nl1_H_std_z%g_r%g", eta[e], ratio[r]);
         snprintf(t, sizeof t, "sgd_nl1_t0_z%g_r%g", eta[e], ratio[r]);
-        printf(" %6.3f+-%5.3f [%5.0f]", num(&cl[2], a), num(&cl[2], b), num(&cl[2], t));
+        printf(" %6.3f+-%5.3f [%5s]", num(&cl[2], a), num(&cl[2], b), t0_text(num(&cl[2], t), tb, sizeof tb));
       }
       printf("\n");
     }

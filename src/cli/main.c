@@ -57,8 +57,17 @@ static void fix_blas_env(char **argv) {
   execv("/proc/self/exe", argv); /* returns only on failure: carry on as we are */
 }
 
-int main(int argc, char **argv) {
-  fix_blas_env(argv);
+/* What the command printed must have reached stdout: a full disk or a closed pipe behind
+ * `scansnap show DIR > file` is a failure (exit 1 with a message), not a silent success. */
+static int finish(int rc) {
+  if (fflush(stdout) != 0 || ferror(stdout)) {
+    fprintf(stderr, "scansnap: cannot write to standard output (disk full or output closed)\n");
+    return rc ? rc : 1;
+  }
+  return rc;
+}
+
+static int dispatch(int argc, char **argv) {
   if (argc < 2) {
     usage(stderr);
     return 2;
@@ -75,4 +84,9 @@ int main(int argc, char **argv) {
     if (!strcmp(argv[1], cmds[i].name)) return cmds[i].fn(argc - 1, argv + 1);
   fprintf(stderr, "scansnap: unknown command '%s' (see 'scansnap --help')\n", argv[1]);
   return 2;
+}
+
+int main(int argc, char **argv) {
+  fix_blas_env(argv);
+  return finish(dispatch(argc, argv));
 }

@@ -37,7 +37,7 @@ typedef long long v8i __attribute__((vector_size(64)));
 typedef float v8f __attribute__((vector_size(32)));
 typedef int v8s __attribute__((vector_size(32)));
 typedef float v16f __attribute__((vector_size(64)));
-#define SS_AI static inline __attribute__((always_inline))
+#define SS_AI static inline __attribute__((always_inline, unused)) /* unused: a precision or instruction set may not need each helper */
 /* loops over register-blocked accumulators must be unrolled for them to stay in registers */
 #define SS_UNROLL _Pragma("GCC unroll 8")
 

@@ -50,7 +50,7 @@ int ss_run_lock(const char *dir, int *fd, ss_err *err) {
   if (rc) return prefix_err(err, "key 'out'");
   char *p = ss_path_join(dir, ".run.lock");
   /* read-only: an open writable file would keep the file system from being remounted read-only */
-  const int f = open(p, O_CREAT | O_RDONLY | O_CLOEXEC, 0644);
+  const int f = open(p, O_CREAT | O_RDONLY | O_NOFOLLOW | O_CLOEXEC, 0644); /* a planted link is refused */
   free(p);
   if (f < 0) return ss_seterr(err, SS_EINPUT, "run directory '%s': cannot create its lock file: %s", dir, strerror(errno));
   if (flock(f, LOCK_EX | LOCK_NB) != 0) {
@@ -145,13 +145,28 @@ int ss_run_finish(const char *dir, const char *command, const char *status, cons
   return rc;
 }
 
+/* DIR/run.json, read as a regular file inside DIR (no link followed); NULL with a message. */
+static json_t *read_run_json(const char *dir, ss_err *err) {
+  char *data = NULL;
+  size_t n = 0;
+  ss_err e;
+  if (ss_in_read(dir, "run.json", 1 << 24, &data, &n, &e) != SS_OK) {
+    ss_seterr(err, SS_EINPUT, "'%s' holds no run to resume (%s)", dir, e.msg);
+    return NULL;
+  }
+  json_error_t je;
+  json_t *o = json_loadb(data, n, 0, &je);
+  free(data);
+  if (!o) ss_seterr(err, SS_EINPUT, "'%s' holds no run to resume (run.json: %s)", dir, je.text);
+  return o;
+}
+
 int ss_run_status(const char *dir, char *status, size_t n, ss_err *err) {
   char *p = ss_path_join(dir, "run.json");
-  json_error_t je;
-  json_t *o = p ? json_load_file(p, 0, &je) : NULL;
-  int rc = SS_OK;
+  json_t *o = read_run_json(dir, err);
+  int rc = o ? SS_OK : SS_EINPUT;
   if (!o)
-    rc = ss_seterr(err, SS_EINPUT, "'%s' holds no run to resume (cannot read run.json: %s)", dir, ss_file_exists(p) ? je.text : "no such file");
+    ;
   else if (!json_is_string(json_object_get(o, "status")))
     rc = ss_seterr(err, SS_EINPUT, "'%s': run.json has no status", p);
   else
@@ -177,14 +192,18 @@ int ss_run_load_config(const char *dir, ss_config *cfg, ss_err *err) {
     return rc;
   }
   ss_config_defaults(cfg);
-  int rc = ss_config_load_yaml(cfg, p, err);
+  char *text = NULL;
+  size_t tn = 0;
+  int rc = ss_in_read(dir, "config.yaml", 1 << 20, &text, &tn, err);
+  if (rc == SS_OK) rc = ss_config_load_yaml_text(cfg, text, p, err);
+  free(text);
   free(p);
   if (rc) return rc;
   /* config.yaml lists every key; which ones the user gave matters (learning-rate
    * resolution, unused-key notes), and run.json records them. */
   p = ss_path_join(dir, "run.json");
-  json_error_t je;
-  json_t *o = json_load_file(p, 0, &je);
+  ss_err e2;
+  json_t *o = read_run_json(dir, &e2);
   json_t *ek = o ? json_object_get(o, "explicit_keys") : NULL;
   if (!json_is_array(ek)) {
     rc = ss_seterr(err, SS_EINPUT, "'%s' lacks the list explicit_keys; cannot restore the run's configuration", p);

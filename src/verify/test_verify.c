@@ -48,6 +48,8 @@ static void verify_passes_builtin_and_fails_broken(void **state) {
   assert_non_null(strstr(out, "PASS"));
   assert_non_null(strstr(out, "SKIP"));
   assert_non_null(strstr(out, "num_last=10"));
+  assert_null(strstr(out, "nan]")); /* a grid cell without a snap says [ none], not [nan] */
+  assert_non_null(strstr(out, "none]"));
   free(out);
   snprintf(d, sizeof d, "%s/ok", tmp);
   const char *pass[4] = {"PASS", "PASS", "PASS", "SKIP"};
