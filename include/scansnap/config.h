@@ -97,6 +97,7 @@ struct ss_config {
     int seeds, grid, more_last; /* scansnap verify: claim-3 grids (docs/theory.md) */
     int claims;                 /* SS_VERIFY_*: which claims (paper 1-4, JoMA J1-J3, all) */
     int j3;                     /* run J3 (real text, minutes) */
+    int j3_niter, j3_max_vocab; /* J3's steps and vocabulary (0: configs/joma_text.yaml's) */
   } verify;
   struct { /* JoMA's simulated systems (SPEC §6, docs/joma.md) */
     int variant, n_distinct, n_common, K, d;

@@ -220,6 +220,7 @@ static const char *metric_words(const char *m) {
                                      {"distinct_mass", "mass of c_n on distinct tokens"},
                                      {"kendall_tau", "Kendall tau of c_n/P against P"},
                                      {"valid_loss", "validation loss (nats)"},
+                                     {"valid_loss_best", "best validation loss (nats)"},
                                      {"attn_entropy", "attention entropy (nats)"},
                                      {"freq_mass", "attention mass on frequent tokens"},
                                      {"t0", "snap time t_0 (steps)"}};
@@ -296,7 +297,7 @@ static int figure(ss_plan *p, const layout *L, const fig_src *f, ss_err *err) {
   key_text(&b, X);
   ss_sb_puts(&b, SS_GP_NL "{/*0.8 ");
   if (f->theory) ss_sb_puts(&b, "theory runs (population dynamics); ");
-  if (ref) ss_sb_puts(&b, "filled: this sweep, open: the paper (Tian et al. 2023); ");
+  if (ref) ss_sb_puts(&b, "filled: this sweep, open: the reference table (reference.csv); ");
   ss_sb_puts(&b, L->per_run || !L->seeds ? "one point per run" : "error bars: std over seeds");
   ss_sb_printf(&b, "}' font 'Sans,15' margins %.3f,0.98,0.24,0.82 spacing %.3f,0.1\n", 100.0 / width, 60.0 / width);
   for (int pi = 0; pi < npan && rc == SS_OK; pi++) {
@@ -328,9 +329,9 @@ static int figure(ss_plan *p, const layout *L, const fig_src *f, ss_err *err) {
           if (L->panel >= 0 && value_index(&s->axes[L->panel], ss_csv_cell(ref, row, rp)) != pi) continue;
           if (L->by >= 0 && value_index(&s->axes[L->by], ss_csv_cell(ref, row, rl)) != li) continue;
           double x, y, e;
-          if (!ss_parse_num(ss_csv_cell(ref, row, rx), &x) || !ss_parse_num(ss_csv_cell(ref, row, rm), &y) ||
-              !ss_parse_num(ss_csv_cell(ref, row, rs), &e) || !isfinite(x) || !isfinite(y) || !isfinite(e))
+          if (!ss_parse_num(ss_csv_cell(ref, row, rx), &x) || !ss_parse_num(ss_csv_cell(ref, row, rm), &y) || !isfinite(x) || !isfinite(y))
             continue;
+          if (!ss_parse_num(ss_csv_cell(ref, row, rs), &e) || !isfinite(e)) e = 0; /* one seed: no std, no bar */
           if (!L->numeric_x) {
             int xi = value_index(X, ss_csv_cell(ref, row, rx));
             if (xi < 0) continue;
@@ -473,6 +474,176 @@ static int has_values(const ss_csv *t, const char *metric, int per_run) {
   return 0;
 }
 
+/* ---- attention entropy per layer over time, per cell (language-model sweeps) -------------- */
+
+#define MAX_CELLS 64
+#define MAX_LAYERS 16
+
+/* A run's attention-entropy columns: attn_entropy_l0.. (several layers) or attn_entropy (one);
+ * how many (0: not a language-model run). */
+static int entropy_cols(const ss_csv *m, int *col) {
+  int n = 0;
+  for (; n < MAX_LAYERS; n++) {
+    char c[32];
+    snprintf(c, sizeof c, "attn_entropy_l%d", n);
+    if ((col[n] = ss_csv_col(m, c)) < 0) break;
+  }
+  if (n == 0 && (col[0] = ss_csv_col(m, "attn_entropy")) >= 0) n = 1;
+  return n;
+}
+
+typedef struct {
+  int nruns, nlayers, nrows;
+  double *step, *sum, *cnt; /* [nrows], [nrows * (MAX_LAYERS + 1)] (the last: valid_loss) */
+} cell_acc;
+
+/* One run's rows into its cell (rows beyond the cell's first run's steps are dropped). */
+static int cell_add(cell_acc *c, const ss_csv *m) {
+  int col[MAX_LAYERS];
+  const int nl = entropy_cols(m, col), cv = ss_csv_col(m, "valid_loss"), W = MAX_LAYERS + 1;
+  if (nl == 0 || m->nrows == 0) return SS_OK;
+  if (c->nruns == 0) {
+    c->nrows = m->nrows;
+    c->step = malloc(sizeof(double) * (size_t)m->nrows);
+    c->sum = calloc((size_t)m->nrows * W, sizeof(double));
+    c->cnt = calloc((size_t)m->nrows * W, sizeof(double));
+    if (!c->step || !c->sum || !c->cnt) return SS_ERUN;
+    for (int r = 0; r < m->nrows; r++)
+      if (!ss_parse_num(ss_csv_cell(m, r, 0), &c->step[r])) c->step[r] = NAN;
+  }
+  c->nruns++;
+  if (nl > c->nlayers) c->nlayers = nl;
+  for (int r = 0; r < m->nrows && r < c->nrows; r++) {
+    double st, v;
+    if (!ss_parse_num(ss_csv_cell(m, r, 0), &st) || st != c->step[r]) continue;
+    for (int l = 0; l <= nl; l++) {
+      const int k = l < nl ? col[l] : cv;
+      if (k < 0 || !ss_parse_num(ss_csv_cell(m, r, k), &v) || !isfinite(v)) continue;
+      const int slot = l < nl ? l : MAX_LAYERS;
+      c->sum[r * W + slot] += v;
+      c->cnt[r * W + slot] += 1;
+    }
+  }
+  return SS_OK;
+}
+
+/* The cell of a sweep.csv row: mixed radix over the non-seed axes; -1 when it fits none. */
+static int row_cell(const ss_sweep *s, const ss_csv *t, const keycols *k, int row) {
+  int cell = 0;
+  for (int a = 0; a < s->naxes; a++) {
+    if (is_seed(s, a)) continue;
+    const int v = k->col[a] < 0 ? -1 : value_index(&s->axes[a], ss_csv_cell(t, row, k->col[a]));
+    if (v < 0) return -1;
+    cell = cell * s->axes[a].n + v;
+  }
+  return cell;
+}
+
+/* The figure: one panel per cell (the non-seed keys' values), a line per layer, the mean over
+ * the cell's complete runs (seeds) at each recorded step; validation loss on the right axis.
+ * Nothing when the runs record no attention entropy. Run folders come from sweep.csv's dir
+ * column and are read only as plain names inside the sweep's folder. */
+static int entropy_layers(ss_plan *p, const ss_sweep *s, const char *dir, ss_err *err) {
+  ss_csv t;
+  int rc = ss_csv_read_in(dir, "sweep.csv", &t, err);
+  if (rc) return rc;
+  keycols kc;
+  find_keycols(&t, s, &kc);
+  const int cd = ss_csv_col(&t, "dir"), cst = ss_csv_col(&t, "status");
+  int ncell = 1, last = -1;
+  for (int a = 0; a < s->naxes; a++)
+    if (!is_seed(s, a)) ncell *= s->axes[a].n, last = a;
+  cell_acc *acc = ncell <= MAX_CELLS && cd >= 0 && cst >= 0 ? calloc((size_t)ncell, sizeof *acc) : NULL;
+  for (int row = 0; acc && rc == SS_OK && row < t.nrows; row++) {
+    const char *name = ss_csv_cell(&t, row, cd);
+    const int cell = row_cell(s, &t, &kc, row);
+    if (cell < 0 || strcmp(ss_csv_cell(&t, row, cst), "complete") || !name[0] || name[0] == '.' || strchr(name, '/')) continue;
+    char rel[SS_PATH_MAX];
+    if (snprintf(rel, sizeof rel, "%s/metrics.csv", name) >= (int)sizeof rel || ss_in_stat(dir, rel) != SS_IN_FILE) continue;
+    ss_csv m;
+    if ((rc = ss_csv_read_in(dir, rel, &m, err))) break;
+    if (cell_add(&acc[cell], &m)) rc = ss_seterr(err, SS_ERUN, "out of memory");
+    ss_csv_free(&m);
+  }
+  ss_csv_free(&t);
+  int any = 0, maxl = 0;
+  for (int c = 0; acc && c < ncell; c++) {
+    any |= acc[c].nruns > 0;
+    if (acc[c].nlayers > maxl) maxl = acc[c].nlayers;
+  }
+  if (rc == SS_OK && any) {
+    /* data: a block per cell (gnuplot index c): step, each layer's mean, validation loss */
+    ss_sbuf d = {0}, b = {0};
+    const int W = MAX_LAYERS + 1;
+    ss_sb_puts(&d, "# per cell (index = cell): step, mean attention entropy of layer 0.., mean validation loss (over the cell's runs)\n");
+    for (int c = 0; c < ncell; c++) {
+      cell_acc *A = &acc[c];
+      ss_sb_printf(&d, "# cell %d, %d run(s)\n", c, A->nruns);
+      for (int r = 0; r < A->nrows; r++) {
+        ss_gp_num(&d, A->step[r]);
+        for (int l = 0; l < maxl; l++) {
+          ss_sb_puts(&d, " ");
+          ss_gp_num(&d, A->cnt[r * W + l] > 0 ? A->sum[r * W + l] / A->cnt[r * W + l] : NAN);
+        }
+        ss_sb_puts(&d, " ");
+        ss_gp_num(&d, A->cnt[r * W + MAX_LAYERS] > 0 ? A->sum[r * W + MAX_LAYERS] / A->cnt[r * W + MAX_LAYERS] : NAN);
+        ss_sb_puts(&d, "\n");
+      }
+      if (A->nrows == 0) ss_sb_puts(&d, "NaN\n");
+      ss_sb_puts(&d, "\n\n");
+    }
+    char fd[160];
+    ss_plan_name(p, "attn_entropy_layers.dat", fd, sizeof fd);
+    const int cols = last >= 0 ? s->axes[last].n : 1, rows = (ncell + cols - 1) / cols;
+    ss_sb_printf(&b, "reset\nset multiplot layout %d,%d title 'attention entropy of each layer over training, mean over seeds per cell" SS_GP_NL
+                     "{/*0.8 grey points: validation loss (right axis)}' font 'Sans,14'\n",
+                 rows, cols);
+    ss_sb_puts(&b, "set grid lc rgb '#dddddd'\nset xlabel 'step (minibatches)'\nset ylabel 'attention entropy (nats)'\nset y2tics\nset ytics nomirror\n"
+                   "set key top right font 'Sans,9'\n");
+    for (int c = 0; c < ncell; c++) {
+      /* the panel's title: key = value of each non-seed axis */
+      int rest = c, vi[SS_SWEEP_MAX_AXES];
+      for (int a = s->naxes - 1; a >= 0; a--) {
+        if (is_seed(s, a)) continue;
+        vi[a] = rest % s->axes[a].n;
+        rest /= s->axes[a].n;
+      }
+      ss_sb_puts(&b, "set title '");
+      int parts = 0;
+      for (int a = 0; a < s->naxes; a++) {
+        if (is_seed(s, a)) continue;
+        ss_sb_puts(&b, parts++ ? ", " : "");
+        key_text(&b, &s->axes[a]);
+        ss_sb_puts(&b, " = ");
+        ss_gp_text(&b, s->axes[a].values[vi[a]], 24);
+      }
+      ss_sb_printf(&b, " (%d run%s)' font 'Sans,11'\n", acc[c].nruns, acc[c].nruns == 1 ? "" : "s");
+      if (acc[c].nruns == 0) {
+        ss_sb_puts(&b, "set label 1 'no complete run' at graph 0.5, graph 0.5 center\nplot [0:1] NaN notitle\nunset label 1\n");
+        continue;
+      }
+      ss_sb_puts(&b, "plot ");
+      for (int l = 0; l < acc[c].nlayers; l++)
+        ss_sb_printf(&b, "%s'%s' index %d u 1:%d w l lw 2 lc rgb '%s' t 'layer %d'", l ? ", " : "", fd, c, l + 2, ss_plot_colors[l % 8], l);
+      ss_sb_printf(&b, ", '%s' index %d u 1:%d axes x1y2 w p pt 7 ps 0.5 lc rgb '#888888' notitle\n", fd, c, maxl + 2);
+    }
+    ss_sb_puts(&b, "unset multiplot\n");
+    rc = ss_plan_file(p, "attn_entropy_layers.dat", &d, err);
+    if (rc == SS_OK)
+      rc = ss_plan_figure(p, "attn_entropy_layers", "attention entropy of each layer over training steps, one panel per cell of the sweep, mean over its seeds; validation loss (grey) on the right axis",
+                          cols > 1 ? 480 * cols : 900, 380 * rows + 80, &b, err);
+    else
+      ss_sb_free(&b);
+  }
+  for (int c = 0; acc && c < ncell; c++) {
+    free(acc[c].step);
+    free(acc[c].sum);
+    free(acc[c].cnt);
+  }
+  free(acc);
+  return rc;
+}
+
 int ss_plot_sweep(ss_plan *p, const char *dir, ss_err *err) {
   ss_sweep s;
   ss_sweep_info info;
@@ -513,7 +684,7 @@ int ss_plot_sweep(ss_plan *p, const char *dir, ss_err *err) {
                    names[0] ? names : "none");
     goto out;
   }
-  if (L.fig6 && s.reference[0] && !strcmp(metric, s.metric)) {
+  if (s.reference[0] && !strcmp(metric, s.metric)) {
     if ((rc = ss_csv_read_in(dir, s.reference, &ref, err))) goto out;
     have_ref = 1;
   }
@@ -537,6 +708,7 @@ int ss_plot_sweep(ss_plan *p, const char *dir, ss_err *err) {
     fig_src g = {"t0", tn, &t, NULL, info.theory};
     rc = figure(p, &L, &g, err);
   }
+  if (rc == SS_OK && !info.theory) rc = entropy_layers(p, &s, dir, err);
 out:
   free(L.xv);
   if (have_t) ss_csv_free(&t);

@@ -429,6 +429,55 @@ static void test_aggregate_matches_hand_computed_means_and_stds(void **st) {
   ss_sweep_free(&s);
 }
 
+/* `sweep --preset joma` (configs/joma.yaml): opt.lr {1e-5, 1e-4, 1e-3} x model.nlayers
+ * {1, 2, 5} x seeds 1-3 = 27 runs, seed fastest, with its reference table, on data/brown, and
+ * every other key as configs/joma_text.yaml (J3's runs) sets it. */
+static void test_joma_preset_is_the_27_cell_grid(void **st) {
+  (void)st;
+  char path[4300], text[4300];
+  snprintf(path, sizeof path, "%s/configs/joma.yaml", ss_test_srcdir());
+  snprintf(text, sizeof text, "%s/configs/joma_text.yaml", ss_test_srcdir());
+  ss_sweep s;
+  ss_err e;
+  ss_sweep_init(&s);
+  if (ss_sweep_load_yaml(&s, path, &e) || ss_sweep_check(&s, &e)) fail_msg("%s", e.msg);
+  assert_int_equal(ss_sweep_npoints(&s), 27);
+  assert_int_equal(s.naxes, 3);
+  static const char *const keys[3] = {"opt.lr", "model.nlayers", "seed"};
+  static const double vals[3][3] = {{1e-5, 1e-4, 1e-3}, {1, 2, 5}, {1, 2, 3}};
+  for (int a = 0; a < 3; a++) {
+    assert_string_equal(s.axes[a].key, keys[a]);
+    assert_int_equal(s.axes[a].n, 3);
+    for (int i = 0; i < 3; i++) assert_true(strtod(s.axes[a].values[i], NULL) == vals[a][i]);
+  }
+  assert_string_equal(s.metric, "valid_loss_best");
+  assert_non_null(strstr(s.reference, "reference/joma_wikitext2_best_valid.csv"));
+  ss_config c, t;
+  char name[512];
+  ss_config_defaults(&t);
+  if (ss_config_load_yaml(&t, text, &e)) fail_msg("%s", e.msg);
+  int nk;
+  const ss_keydef *k = ss_config_keys(&nk);
+  for (long i = 0; i < 27; i++) {
+    if (ss_sweep_point(&s, i, &c, name, sizeof name, &e)) fail_msg("point %ld: %s", i, e.msg);
+    assert_int_equal(c.seed, 1 + i % 3);
+    assert_int_equal(c.model.nlayers, (int)vals[1][(i / 3) % 3]);
+    assert_true(c.opt.lr == vals[0][i / 9]);
+    assert_string_equal(c.data.path, "data/brown");
+    for (int j = 0; j < nk; j++) {
+      const char *n = k[j].name;
+      if (!strcmp(n, "seed") || !strcmp(n, "model.nlayers") || !strcmp(n, "opt.lr") || !strcmp(n, "data.path") || !strcmp(n, "files") ||
+          !strcmp(n, "fsync"))
+        continue;
+      char a[SS_PATH_MAX + 64], b[SS_PATH_MAX + 64];
+      ss_config_format(&c, &k[j], a, sizeof a);
+      ss_config_format(&t, &k[j], b, sizeof b);
+      if (strcmp(a, b)) fail_msg("configs/joma.yaml point %ld sets %s = %s, configs/joma_text.yaml %s", i, n, a, b);
+    }
+  }
+  ss_sweep_free(&s);
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_list_expands_to_its_values_in_order),
@@ -444,6 +493,7 @@ int main(void) {
       cmocka_unit_test(test_long_out_is_refused_naming_the_limit),
       cmocka_unit_test(test_crafted_sweep_json_is_refused),
       cmocka_unit_test(test_aggregate_matches_hand_computed_means_and_stds),
+      cmocka_unit_test(test_joma_preset_is_the_27_cell_grid),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }

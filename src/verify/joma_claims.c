@@ -276,6 +276,9 @@ int ss_claim_joma_j3(const ss_config *cfg, const ss_verify_opts *vo, const char 
   if (rc == SS_OK && path[0]) rc = ss_config_set(&base, "data.path", path, &e);
   if (rc == SS_OK && cfg->data.cache[0]) rc = ss_config_set(&base, "data.cache", cfg->data.cache, &e);
   if (rc) return ss_seterr(err, SS_ERUN, "J3 configuration: %s", e.msg);
+  /* verify.j3_niter / verify.j3_max_vocab: a shorter or longer J3 than the file's */
+  if (cfg->verify.j3_niter > 0) base.niter = cfg->verify.j3_niter;
+  if (cfg->verify.j3_max_vocab > 0) base.data.max_vocab = cfg->verify.j3_max_vocab;
   base.threads = cfg->threads;
   snprintf(c->measured, sizeof c->measured,
            "1- and 2-layer LMs in JoMA's setting (configs/joma_text.yaml: Adam lr %g, clip %g, d %d, FFN %d, dropout %g, sinusoidal "

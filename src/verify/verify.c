@@ -447,6 +447,8 @@ int ss_verify(const ss_config *cfg_in, const ss_verify_opts *vo_in, const char *
     return ss_seterr(err, SS_EINPUT, "key 'model.type': verify checks the yz model's claims (claim 4 trains its own transformer; verify.claims=joma "
                                      "runs JoMA's systems whatever model.type)");
   if (cfg_in->verify.j3 && !joma) return ss_seterr(err, SS_EINPUT, "key 'verify.j3': J3 is one of JoMA's claims: give verify.claims=joma or all");
+  if (!cfg_in->verify.j3 && (cfg_in->verify.j3_niter || cfg_in->verify.j3_max_vocab))
+    return ss_seterr(err, SS_EINPUT, "key '%s': it shapes J3's runs, which run only with verify.j3=true", cfg_in->verify.j3_niter ? "verify.j3_niter" : "verify.j3_max_vocab");
   const int n = (paper ? 4 : 0) + (joma ? 2 + cfg_in->verify.j3 : 0);
   memset(claims, 0, sizeof(ss_claim) * (size_t)n);
   int rc = ss_mkdir_p(dir, err);
