@@ -64,6 +64,8 @@ int cmd_verify(int argc, char **argv) {
            "                       runs of the joma.* configuration over seeds 1..verify.seeds\n"
            "  verify.j3=true       also J3: 1- and 2-layer language models on real text\n"
            "                       (configs/joma_text.yaml; minutes)\n"
+           "  verify.j3_niter=N    J3's steps per run (default: the file's 3000); verify.j3_max_vocab=V its\n"
+           "                       vocabulary (default 5000)\n"
            "  verify.claims=all    the paper's and JoMA's\n"
            "Exit 0 iff every claim that could run passed. See docs/theory.md and docs/joma.md.\n");
     return 0;
@@ -91,7 +93,10 @@ int cmd_verify(int argc, char **argv) {
   ss_cli_catch_signals();
   rc = ss_verify(&cfg, &vo, dir, cl, &ncl, &err);
   if (rc) {
-    fprintf(stderr, "scansnap: %s%s\n", rc == SS_EINPUT ? "" : "verify could not run: ", err.msg);
+    if (rc == SS_ESTOP) /* the run's own message says where it stopped and how to continue it */
+      fprintf(stderr, "scansnap: stopped by signal during verify: %s\n", err.msg);
+    else
+      fprintf(stderr, "scansnap: %s%s\n", rc == SS_EINPUT ? "" : "verify could not run: ", err.msg);
     free(cl);
     return ss_cli_exit_code(rc);
   }

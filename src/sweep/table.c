@@ -420,7 +420,7 @@ static int write_comparison(const ss_sweep *s, const ss_sweep_cmp *c, int n, ss_
   free(p);
   if (rc) return rc;
   fprintf(a.f, "| group | sweep %s | reference | diff | diff / ref SE |\n|---|---:|---:|---:|---:|\n", s->metric);
-  int k = 0, within1 = 0, within2 = 0;
+  int k = 0, nse = 0, nz = 0, within1 = 0, within2 = 0;
   double sd = 0, sad = 0, sz2 = 0, so = 0, sr = 0, sse2 = 0;
   for (int i = 0; i < n; i++) {
     const ss_sweep_cmp *x = &c[i];
@@ -442,18 +442,24 @@ static int write_comparison(const ss_sweep *s, const ss_sweep_cmp *c, int n, ss_
     so += x->ours_mean;
     sr += x->ref_mean;
     double se = x->ref_std / sqrt(x->ref_n > 0 ? x->ref_n : 1);
-    sse2 += se * se;
+    if (isfinite(se)) { /* a reference row of one seed has no std */
+      sse2 += se * se;
+      nse++;
+    }
     if (isfinite(x->z)) {
+      nz++;
       sz2 += x->z * x->z;
       within1 += fabs(x->z) <= 1;
       within2 += fabs(x->z) <= 2;
     }
   }
   if (k) {
-    double gse = sqrt(sse2) / k; /* SE of the reference's grand mean over groups */
+    /* SE of the reference's grand mean over groups (groups without a std counted at the
+     * mean variance of the others) */
+    double gse = nse ? sqrt(sse2 * k / nse) / k : NAN;
     fprintf(a.f, "\nOverall (%d of %d groups): mean over groups %.4f vs reference %.4f, difference %+.4f = %+.1f reference SE;\n"
                  "mean |difference| %.4f; RMS of diff/SE %.2f; %d groups within 1 SE, %d within 2 SE.\n",
-            k, n, so / k, sr / k, (so - sr) / k, gse > 0 ? (so - sr) / k / gse : NAN, sad / k, sqrt(sz2 / k), within1, within2);
+            k, n, so / k, sr / k, (so - sr) / k, gse > 0 ? (so - sr) / k / gse : NAN, sad / k, nz ? sqrt(sz2 / nz) : NAN, within1, within2);
   } else {
     fprintf(a.f, "\nNo group of this sweep matches the reference table.\n");
   }
