@@ -562,8 +562,11 @@ static int entropy_layers(ss_plan *p, const ss_sweep *s, const char *dir, ss_err
     if (snprintf(rel, sizeof rel, "%s/metrics.csv", name) >= (int)sizeof rel || ss_in_stat(dir, rel) != SS_IN_FILE) continue;
     ss_csv m;
     if ((rc = ss_csv_read_in(dir, rel, &m, err))) break;
-    if (cell_add(&acc[cell], &m)) rc = ss_seterr(err, SS_ERUN, "out of memory");
+    int col[MAX_LAYERS];
+    const int lm = entropy_cols(&m, col) > 0;
+    if (lm && cell_add(&acc[cell], &m)) rc = ss_seterr(err, SS_ERUN, "out of memory");
     ss_csv_free(&m);
+    if (!lm) break; /* the runs of a sweep are of one kind: not language models, no figure */
   }
   ss_csv_free(&t);
   int any = 0, maxl = 0;
