@@ -50,7 +50,8 @@ static void sample_tokens(const ss_classes *cl, int n, ss_rng *rng, int *restric
     const uint64_t r = ss_xoshiro_next(&s0, &s1, &s2, &s3);
     const int j = (int)(((r >> 32) * k) >> 32);
     const double coin = (double)(uint32_t)r * 0x1.0p-32;
-    x[t] = tok[coin < ap[j] ? j : ai[j]];
+    const int own = -(int)(coin < ap[j]); /* a mask, not a branch: the coin is random */
+    x[t] = tok[(j & own) | (ai[j] & ~own)];
   }
   rng->s[0] = s0;
   rng->s[1] = s1;
@@ -64,7 +65,9 @@ static void sample_tokens(const ss_classes *cl, int n, ss_rng *rng, int *restric
  * two candidate tokens side by side: one load less and no int -> double conversion per token. */
 typedef struct {
   uint64_t thr;
-  int tok_own, tok_alias;
+  int tok[2]; /* [0] the alias, [1] the slot's own token: picked by the coin's test as an
+               * index, never by a branch (a random coin mispredicts one token in four, and
+               * the branch made the sampling about 3x slower) */
 } alias_ent;
 #define SS_ALIAS_STACK 512
 
@@ -74,7 +77,7 @@ static void sample_tokens_tab(const alias_ent *restrict tab, int k32, ss_rng *rn
   for (int t = 0; t < cnt; t++) {
     const uint64_t r = ss_xoshiro_next(&s0, &s1, &s2, &s3);
     const alias_ent *e = tab + (((r >> 32) * k) >> 32);
-    x[t] = (uint64_t)(uint32_t)r < e->thr ? e->tok_own : e->tok_alias;
+    x[t] = e->tok[(uint64_t)(uint32_t)r < e->thr];
   }
   rng->s[0] = s0;
   rng->s[1] = s1;
@@ -92,8 +95,8 @@ void ss_batch_sample(const ss_classes *cl, ss_rng *rng, ss_batch *b) {
       for (int j = cl->supp_off[n]; j < cl->supp_off[n + 1]; j++) {
         const double P = cl->alias_p[j] * 0x1.0p32;
         tab[j].thr = P >= 0x1.0p32 ? (uint64_t)1 << 32 : P > 0 ? (uint64_t)ceil(P) : 0;
-        tab[j].tok_own = cl->supp_tok[j];
-        tab[j].tok_alias = cl->supp_tok[cl->supp_off[n] + cl->alias_i[j]];
+        tab[j].tok[1] = cl->supp_tok[j];
+        tab[j].tok[0] = cl->supp_tok[cl->supp_off[n] + cl->alias_i[j]];
       }
   for (int i = 0; i < b->B; i++) {
     int n = (int)ss_rng_below(rng, (uint32_t)cl->N);

@@ -1,11 +1,13 @@
 /* Running a sweep: the sweep directory, resume, the worker pool, stops, MPI ranks.
  *
- * Workers are processes (fork), one run each, so a run that crashes is recorded as failed
- * and the sweep goes on, and every run executes exactly the code of a run alone (each in a
- * fresh process, single-threaded unless cores are left over): its files are byte-identical
+ * Workers are processes (fork), one per job, each running the points it is sent one after
+ * the other, so a run that crashes takes only its worker down: it is recorded as failed, a
+ * new worker takes the next point and the sweep goes on. Every run executes exactly the code
+ * of a run alone (single-threaded unless cores are left over): its files are byte-identical
  * to `scansnap train` with the same keys. jobs=1 runs in-process, one after the other. The
- * pool waits for the pids it started and no other (a pipe per worker tells when it exits), so
- * a host program's own children are never reaped.
+ * pool waits for the pids it started and no other (a socket pair per worker carries points
+ * out and results back; EOF tells when it exits), so a host program's own children are
+ * never reaped.
  *
  * What is ours: the sweep directory is new, empty, or holds a sweep.json of the same grid
  * (written before anything else). A point directory is made by the sweep with a marker
@@ -45,6 +47,7 @@
 #include <sys/file.h>
 #include <sys/prctl.h>
 #include <sys/random.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <time.h>
@@ -538,9 +541,10 @@ static int cores_available(void) {
 /* ---- the pool ---------------------------------------------------------------------------- */
 
 typedef struct {
-  pid_t pid;
-  long point;
-  int fd; /* read end of a pipe whose write end only the worker holds: EOF = it exited */
+  pid_t pid;   /* 0: no worker in this slot */
+  long point;  /* the point it runs, -1 when idle */
+  int fd;      /* our end of its socket pair: points go out, results come back, EOF = it exited */
+  int retired; /* told that no more points come (its socket shut for writing) */
 } ss_worker;
 
 /* In a worker: the stop handler the CLI installed (inherited) stays installed after its first
@@ -558,38 +562,72 @@ static void worker_signals(void) {
   }
 }
 
-static pid_t start_worker(const ss_sweep *s, const ss_config *cfg, const char *dir, const char *name, int *fd) {
-  int p[2];
-  if (pipe2(p, O_CLOEXEC) != 0) return -1;
+/* The point's configuration as the pool runs it: the sweep's threads per run unless the
+ * sweep set threads itself. */
+static int pool_point(const ss_sweep *s, long i, int threads, ss_config *cfg, char *name, size_t n, ss_err *err) {
+  const int rc = ss_sweep_point(s, i, cfg, name, n, err);
+  if (rc == SS_OK && !ss_config_is_set(&s->base, "threads")) cfg->threads = threads;
+  return rc;
+}
+
+/* A worker: one process that runs the points it is sent, one after the other, until its
+ * socket is shut (or the sweep dies: PR_SET_PDEATHSIG). Each result goes back as run_point's
+ * value; a worker that crashes in a run is seen by the pool as EOF and its run recorded as
+ * failed. A run owns nothing of the process that outlives it (the library keeps no state
+ * between runs), so its files are those of the same run alone (test_sweep_run_equals_run_alone:
+ * several points per worker). One process per core instead of one per run: a fork, a fresh
+ * address space and its page faults per run were a third of the Figure-6 sweep's CPU time. */
+static void worker_main(const ss_sweep *s, int fd, int threads) {
+  for (;;) {
+    long i;
+    const ssize_t n = recv(fd, &i, sizeof i, MSG_WAITALL);
+    if (n < 0 && errno == EINTR) continue; /* a stop while idle: the pool shuts the socket */
+    if (n != (ssize_t)sizeof i) return;
+    ss_config cfg;
+    char name[SS_PATH_MAX];
+    ss_err e;
+    int r = -1;
+    if (pool_point(s, i, threads, &cfg, name, sizeof name, &e) == SS_OK) {
+      char *dir = ss_path_join(s->out, name);
+      if (dir) r = run_point(s, &cfg, dir, name);
+      free(dir);
+    }
+    if (send(fd, &r, sizeof r, MSG_NOSIGNAL) != (ssize_t)sizeof r) return;
+  }
+}
+
+static pid_t start_worker(const ss_sweep *s, ss_worker *w, int jobs, int k, int threads) {
+  int sp[2];
+  if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sp) != 0) return -1;
   pid_t pid = fork();
   if (pid < 0) {
-    close(p[0]);
-    close(p[1]);
+    close(sp[0]);
+    close(sp[1]);
     return -1;
   }
   if (pid == 0) {
     /* A worker dies with the sweep, so a restarted sweep never races a leftover. */
     prctl(PR_SET_PDEATHSIG, SIGKILL);
     if (getppid() == 1) _exit(1);
-    close(p[0]);
+    close(sp[0]);
+    for (int j = 0; j < jobs; j++) /* the other workers' sockets are the pool's, not ours */
+      if (j != k && w[j].pid > 0) close(w[j].fd);
     worker_signals();
-    const int r = run_point(s, cfg, dir, name);
-    _exit(r < 0 ? 0 : 100 + r);
+    worker_main(s, sp[1], threads);
+    _exit(0);
   }
-  close(p[1]);
-  *fd = p[0];
+  close(sp[1]);
+  w[k] = (ss_worker){pid, -1, sp[0], 0};
   return pid;
 }
 
-/* A worker's exit status as run_point's result (-1: read run.json) and a reason. */
-static int worker_result(int st, char *why, size_t n) {
-  why[0] = 0;
-  if (WIFEXITED(st) && WEXITSTATUS(st) >= 100) return WEXITSTATUS(st) - 100;
+/* Why a worker ended in the middle of a run (its exit status; the run's status is read from
+ * its directory). */
+static void worker_died(int st, char *why, size_t n) {
   if (WIFSIGNALED(st))
     snprintf(why, n, "worker killed by signal %d", WTERMSIG(st));
   else
     snprintf(why, n, "worker exited with status %d before finishing the run", WEXITSTATUS(st));
-  return -1;
 }
 
 static int gather(ss_sweep *s, ss_sweep_results *res, int rc, ss_err *err);
@@ -675,64 +713,109 @@ int ss_sweep_run(ss_sweep *s, ss_sweep_results *res, ss_sweep_progress_fn fn, vo
 
   long next = 0, ran = 0;
   int nrun = 0, forwarded = 0;
-  for (int k = 0; k < jobs; k++) w[k].fd = -1;
-  while (rc == SS_OK) {
+  for (int k = 0; k < jobs; k++) w[k] = (ss_worker){0, -1, -1, 0};
+  for (;;) {
     const int stop = stop_of(s);
-    if (stop && !forwarded) { /* once: the workers stop at a step boundary with a checkpoint */
+    if (rc == SS_OK && stop && !forwarded) { /* once: the workers stop at a step boundary with a checkpoint */
       for (int k = 0; k < jobs; k++)
         if (w[k].pid > 0) kill(w[k].pid, SIGTERM);
       forwarded = 1;
     }
-    if ((stop || next == ntodo) && nrun == 0) break;
-    /* fill the pool */
-    while (!stop_of(s) && next < ntodo && nrun < jobs) {
+    /* fill the pool: an idle worker first, else a new one in a free slot */
+    while (rc == SS_OK && !stop_of(s) && next < ntodo && nrun < jobs) {
       const long i = todo[next++];
-      ss_config cfg;
-      if ((rc = ss_sweep_point(s, i, &cfg, name, sizeof name, err))) break;
-      if (!ss_config_is_set(&s->base, "threads")) cfg.threads = threads;
-      char *dir = ss_path_join(s->out, name);
-      int k = 0;
-      while (w[k].pid > 0) k++;
       if (jobs == 1) {
-        finish_point(s, res, i, run_point(s, &cfg, dir, name), "the run ended without writing its status");
-      } else if ((w[k].pid = start_worker(s, &cfg, dir, name, &w[k].fd)) < 0) {
-        w[k].pid = 0;
-        rc = ss_seterr(err, SS_ERUN, "sweep: cannot start a worker: %s", strerror(errno));
-      } else {
-        w[k].point = i;
-        nrun++;
-      }
-      free(dir);
-      if (jobs == 1 && rc == SS_OK) {
+        ss_config cfg;
+        if ((rc = pool_point(s, i, threads, &cfg, name, sizeof name, err))) break;
+        char *dir = ss_path_join(s->out, name);
+        finish_point(s, res, i, dir ? run_point(s, &cfg, dir, name) : -1, "the run ended without writing its status");
+        free(dir);
         pr.done++;
         ran++;
         pr.failed += not_done(res->pt[i].status);
         pr.elapsed = ss_now() - t0;
         pr.eta = pr.elapsed / (double)ran * (double)(pr.total - pr.done);
         if (fn) fn(ud, &pr);
+        continue;
       }
+      int k = 0;
+      while (k < jobs && !(w[k].pid > 0 && w[k].point < 0 && !w[k].retired)) k++;
+      if (k == jobs) { /* no idle worker: a new one in a free slot, if there is one yet */
+        k = 0;
+        while (k < jobs && w[k].pid > 0) k++;
+        if (k == jobs) {
+          next--;
+          break;
+        }
+        if (start_worker(s, w, jobs, k, threads) < 0) {
+          rc = ss_seterr(err, SS_ERUN, "sweep: cannot start a worker: %s", strerror(errno));
+          break;
+        }
+      }
+      if (send(w[k].fd, &i, sizeof i, MSG_NOSIGNAL) != (ssize_t)sizeof i) {
+        next--; /* it died while idle: its EOF is collected below, the point goes to another */
+        shutdown(w[k].fd, SHUT_WR);
+        w[k].retired = 1;
+        break;
+      }
+      w[k].point = i;
+      nrun++;
+    }
+    /* idle workers with nothing more to do are told so; they exit and are collected below */
+    const int more = rc == SS_OK && !stop_of(s) && next < ntodo;
+    int alive = 0;
+    for (int k = 0; k < jobs; k++) {
+      if (w[k].pid > 0 && w[k].point < 0 && !w[k].retired && !more) {
+        shutdown(w[k].fd, SHUT_WR);
+        w[k].retired = 1;
+      }
+      alive += w[k].pid > 0;
     }
     pr.running = nrun;
-    if (rc || nrun == 0) continue;
-    /* wait for one of our workers (never waitpid(-1): a host program's children are its own);
-     * a short timeout so that a stop is seen even if its signal went to another thread */
+    if (alive == 0) break;
+    if (rc) { /* a hard error: no run is waited for */
+      for (int k = 0; k < jobs; k++)
+        if (w[k].pid > 0) {
+          kill(w[k].pid, SIGKILL);
+          while (waitpid(w[k].pid, NULL, 0) < 0 && errno == EINTR) {
+          }
+          close(w[k].fd);
+          w[k].pid = 0;
+        }
+      break;
+    }
+    /* wait for a result or an exit of one of our workers (never waitpid(-1): a host program's
+     * children are its own); a short timeout so that a stop is seen even if its signal went
+     * to another thread */
     for (int k = 0; k < jobs; k++) pf[k] = (struct pollfd){w[k].pid > 0 ? w[k].fd : -1, POLLIN, 0};
     if (poll(pf, (nfds_t)jobs, 200) < 0) {
       if (errno == EINTR) continue;
       rc = ss_seterr(err, SS_ERUN, "sweep: poll failed: %s", strerror(errno));
-      break;
+      continue;
     }
     for (int k = 0; k < jobs; k++) {
       if (w[k].pid <= 0 || !pf[k].revents) continue;
-      int st;
-      while (waitpid(w[k].pid, &st, 0) < 0 && errno == EINTR) {
-      }
-      close(w[k].fd);
       const long i = w[k].point;
-      w[k] = (ss_worker){0, 0, -1};
+      int r;
+      ssize_t n;
+      while ((n = recv(w[k].fd, &r, sizeof r, MSG_WAITALL)) < 0 && errno == EINTR) {
+      }
+      char why[128] = "";
+      if (n == (ssize_t)sizeof r) {
+        w[k].point = -1;
+      } else { /* EOF: the worker ended (retired, or died in its run) */
+        int st;
+        while (waitpid(w[k].pid, &st, 0) < 0 && errno == EINTR) {
+        }
+        close(w[k].fd);
+        w[k] = (ss_worker){0, -1, -1, 0};
+        if (i < 0) continue;
+        worker_died(st, why, sizeof why);
+        r = -1;
+      }
+      if (i < 0) continue;
       nrun--;
-      char why[128];
-      finish_point(s, res, i, worker_result(st, why, sizeof why), why);
+      finish_point(s, res, i, r, why[0] ? why : "the run ended without writing its status");
       pr.done++;
       ran++;
       pr.failed += not_done(res->pt[i].status);
@@ -741,15 +824,6 @@ int ss_sweep_run(ss_sweep *s, ss_sweep_results *res, ss_sweep_progress_fn fn, vo
       pr.eta = pr.elapsed / (double)ran * (double)(pr.total - pr.done);
       if (fn) fn(ud, &pr);
     }
-  }
-  if (rc) {
-    for (int k = 0; k < jobs; k++)
-      if (w[k].pid > 0) {
-        kill(w[k].pid, SIGKILL);
-        while (waitpid(w[k].pid, NULL, 0) < 0 && errno == EINTR) {
-        }
-        close(w[k].fd);
-      }
   }
   free(todo);
   free(w);
