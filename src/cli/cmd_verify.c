@@ -64,7 +64,7 @@ int cmd_verify(int argc, char **argv) {
            "                       runs of the joma.* configuration over seeds 1..verify.seeds\n"
            "  verify.j3=true       also J3: 1- and 2-layer language models on real text\n"
            "                       (configs/joma_text.yaml; minutes)\n"
-           "  verify.j3_niter=N    J3's steps per run (default: the file's 3000); verify.j3_max_vocab=V its\n"
+           "  verify.j3_niter=N    J3's steps per run (default: the file's 5000); verify.j3_max_vocab=V its\n"
            "                       vocabulary (default 5000)\n"
            "  verify.claims=all    the paper's and JoMA's\n"
            "Exit 0 iff every claim that could run passed. See docs/theory.md and docs/joma.md.\n");

@@ -103,7 +103,7 @@ static const ss_keydef keys[] = {
   {"verify.more_last", SS_KEY_BOOL, F(verify.more_last), 0, "true", 0, NOLIM, 0, "verify: also report the theory grid at num_last = 3, 5, 10"},
   {"verify.claims", SS_KEY_ENUM, F(verify.claims), 0, "paper", "paper|joma|all", NOLIM, 0, "verify: which claims: paper = Scan and Snap's 1-4; joma = JoMA's J1, J2 (J3 with verify.j3); all = both"},
   {"verify.j3", SS_KEY_BOOL, F(verify.j3), 0, "false", 0, NOLIM, 0, "verify: also run J3, 1- and 2-layer language models on real text (configs/joma_text.yaml; minutes)"},
-  {"verify.j3_niter", SS_KEY_INT, F(verify.j3_niter), 0, "0", 0, 0, 100000000, 0, "verify: J3's optimizer steps per run (0 = configs/joma_text.yaml's 3000)"},
+  {"verify.j3_niter", SS_KEY_INT, F(verify.j3_niter), 0, "0", 0, 0, 100000000, 0, "verify: J3's optimizer steps per run (0 = configs/joma_text.yaml's 5000)"},
   {"verify.j3_max_vocab", SS_KEY_INT, F(verify.j3_max_vocab), 0, "0", 0, 0, 100000000, 0, "verify: J3's vocabulary, most frequent words kept (0 = configs/joma_text.yaml's 5000)"},
   /* JoMA's simulated systems (SPEC 6) */
   {"joma.variant", SS_KEY_ENUM, F(joma.variant), 0, "uniform", "uniform|gaussian", NOLIM, SS_SCOPE_JOMA, "linear case: token distribution X: entries uniform in [0, 0.5); gaussian = distinct rows exp(-(l - k n_distinct/K)^2/30); columns normalised"},

@@ -430,8 +430,8 @@ static void test_aggregate_matches_hand_computed_means_and_stds(void **st) {
 }
 
 /* `sweep --preset joma` (configs/joma.yaml): opt.lr {1e-5, 1e-4, 1e-3} x model.nlayers
- * {1, 2, 5} x seeds 1-3 = 27 runs, seed fastest, with its reference table, on data/brown, and
- * every other key as configs/joma_text.yaml (J3's runs) sets it. */
+ * {1, 2, 5} x seeds 1-3 = 27 runs, seed fastest, with its reference table, on data/brown, 3000
+ * steps, and every other key as configs/joma_text.yaml (J3's runs) sets it. */
 static void test_joma_preset_is_the_27_cell_grid(void **st) {
   (void)st;
   char path[4300], text[4300];
@@ -464,10 +464,11 @@ static void test_joma_preset_is_the_27_cell_grid(void **st) {
     assert_int_equal(c.model.nlayers, (int)vals[1][(i / 3) % 3]);
     assert_true(c.opt.lr == vals[0][i / 9]);
     assert_string_equal(c.data.path, "data/brown");
+    assert_int_equal(c.niter, 3000); /* 27 runs: fewer steps than J3's 5000 */
     for (int j = 0; j < nk; j++) {
       const char *n = k[j].name;
       if (!strcmp(n, "seed") || !strcmp(n, "model.nlayers") || !strcmp(n, "opt.lr") || !strcmp(n, "data.path") || !strcmp(n, "files") ||
-          !strcmp(n, "fsync"))
+          !strcmp(n, "fsync") || !strcmp(n, "niter"))
         continue;
       char a[SS_PATH_MAX + 64], b[SS_PATH_MAX + 64];
       ss_config_format(&c, &k[j], a, sizeof a);
