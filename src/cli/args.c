@@ -97,6 +97,17 @@ const char *ss_cli_find_resume(int argc, char **argv, unsigned char *skip) {
   return dir;
 }
 
+int ss_cli_resume_config(int argc, char **argv, const char *dir, const unsigned char *skip, ss_config *cfg, int *nothing, char *msg, size_t n) {
+  const char *over[64];
+  int k = 0;
+  for (int i = 1; i < argc && k < 64; i++)
+    if (!skip[i]) over[k++] = argv[i];
+  ss_err err = {0};
+  *nothing = 0;
+  if (ss_train_resume_config(dir, over, k, cfg, nothing, msg, n, &err)) return ss_cli_fail(&err);
+  return 0;
+}
+
 int ss_cli_wants_help(int argc, char **argv) {
   for (int i = 1; i < argc; i++)
     if (!strcmp(argv[i], "--help") || !strcmp(argv[i], "-h")) return 1;

@@ -18,6 +18,10 @@ int ss_cli_command_config(int argc, char **argv, const char *cmd, ss_config *cfg
 /* The DIR of '--resume DIR', '--resume=DIR' or 'resume=DIR' (NULL if none; "" if the option
  * lacks its value); skip[i] marks the argv entries it used (argc <= 64). */
 const char *ss_cli_find_resume(int argc, char **argv, unsigned char *skip);
+/* The configuration of run DIR to resume, the arguments not marked in skip as its overrides
+ * (ss_train_resume_config): 0 with *nothing set and msg saying why when the run is already
+ * complete, else the exit code after printing the failure. */
+int ss_cli_resume_config(int argc, char **argv, const char *dir, const unsigned char *skip, ss_config *cfg, int *nothing, char *msg, size_t n);
 /* Whether --help or -h is among the arguments. */
 int ss_cli_wants_help(int argc, char **argv);
 /* Prints "scansnap: <msg>" to stderr and returns the exit code for err->code. */

@@ -101,15 +101,11 @@ int cmd_theory(int argc, char **argv) {
   unsigned char skip[64] = {0};
   const char *resume = ss_cli_find_resume(argc, argv, skip);
   if (resume) {
-    const char *over[64];
-    int n = 0;
-    for (int i = 1; i < argc; i++)
-      if (!skip[i]) over[n++] = argv[i];
     ss_config cfg;
-    ss_err err = {0};
-    int nothing = 0;
+    int nothing;
     char msg[SS_PATH_MAX + 128];
-    if (ss_train_resume_config(resume, over, n, &cfg, &nothing, msg, sizeof msg, &err)) return ss_cli_fail(&err);
+    const int rc = ss_cli_resume_config(argc, argv, resume, skip, &cfg, &nothing, msg, sizeof msg);
+    if (rc) return rc;
     if (!SS_MODEL_IS_JOMA(cfg.model.type)) {
       fprintf(stderr, "scansnap: --resume: '%s' is a %s run; theory runs of the yz model are run again, not resumed (JoMA runs resume)\n", resume,
               ss_config_model_name(cfg.model.type));

@@ -84,15 +84,11 @@ static int run_and_report(const ss_config *cfg, const char *dir) {
 }
 
 static int train_resume(int argc, char **argv, const char *dir, const unsigned char *skip) {
-  const char *over[64];
-  int n = 0;
-  for (int i = 1; i < argc; i++)
-    if (!skip[i]) over[n++] = argv[i];
   ss_config cfg;
-  ss_err err = {0};
-  int nothing = 0;
+  int nothing;
   char msg[SS_PATH_MAX + 128];
-  if (ss_train_resume_config(dir, over, n, &cfg, &nothing, msg, sizeof msg, &err)) return ss_cli_fail(&err);
+  const int rc = ss_cli_resume_config(argc, argv, dir, skip, &cfg, &nothing, msg, sizeof msg);
+  if (rc) return rc;
   if (nothing) {
     printf("%s\n", msg);
     return 0;
