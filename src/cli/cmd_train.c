@@ -97,11 +97,10 @@ static int train_resume(int argc, char **argv, const char *dir, const unsigned c
 }
 
 int cmd_train(int argc, char **argv) {
-  for (int i = 1; i < argc; i++)
-    if (!strcmp(argv[i], "--help") || !strcmp(argv[i], "-h")) {
-      train_help();
-      return 0;
-    }
+  if (ss_cli_wants_help(argc, argv)) {
+    train_help();
+    return 0;
+  }
   if (argc > 64) {
     fprintf(stderr, "scansnap: too many arguments\n");
     return 2;
@@ -110,13 +109,8 @@ int cmd_train(int argc, char **argv) {
   const char *resume = ss_cli_find_resume(argc, argv, skip);
   if (resume) return train_resume(argc, argv, resume, skip);
   ss_config cfg;
-  int rest[64], nrest;
-  int rc = ss_cli_config(argc, argv, &cfg, rest, &nrest);
+  int rc = ss_cli_command_config(argc, argv, "train", &cfg);
   if (rc) return rc;
-  if (nrest) {
-    fprintf(stderr, "scansnap: unknown option '%s' for train (see 'scansnap train --help')\n", argv[rest[0]]);
-    return 2;
-  }
   if (cfg.resume[0]) {
     fprintf(stderr, "scansnap: key 'resume': give it on the command line alone (scansnap train --resume DIR), not in a YAML file\n");
     return 2;
