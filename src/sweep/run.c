@@ -635,6 +635,19 @@ static int gather(ss_sweep *s, ss_sweep_results *res, int rc, ss_err *err);
 /* A point that ended without its result: failed, diverged, busy or foreign (progress counts). */
 static int not_done(int st) { return st != SS_PT_COMPLETE && st != SS_PT_PENDING && st != SS_PT_INTERRUPTED; }
 
+/* Point i ran (run_point's result r, or -1 with why): its status, then the progress counts,
+ * the ETA over the `ran` points run so far, and the caller's progress function. */
+static void point_finished(const ss_sweep *s, ss_sweep_results *res, long i, int r, const char *why, ss_sweep_progress *pr, long *ran, double t0,
+                           ss_sweep_progress_fn fn, void *ud) {
+  finish_point(s, res, i, r, why);
+  pr->done++;
+  (*ran)++;
+  pr->failed += not_done(res->pt[i].status);
+  pr->elapsed = ss_now() - t0;
+  pr->eta = pr->elapsed / (double)*ran * (double)(pr->total - pr->done);
+  if (fn) fn(ud, pr);
+}
+
 int ss_sweep_run(ss_sweep *s, ss_sweep_results *res, ss_sweep_progress_fn fn, void *ud, ss_err *err) {
   const long np = ss_sweep_npoints(s);
   const int rank = s->rank, nranks = s->nranks > 0 ? s->nranks : 1;
@@ -728,14 +741,9 @@ int ss_sweep_run(ss_sweep *s, ss_sweep_results *res, ss_sweep_progress_fn fn, vo
         ss_config cfg;
         if ((rc = pool_point(s, i, threads, &cfg, name, sizeof name, err))) break;
         char *dir = ss_path_join(s->out, name);
-        finish_point(s, res, i, dir ? run_point(s, &cfg, dir, name) : -1, "the run ended without writing its status");
+        const int r = dir ? run_point(s, &cfg, dir, name) : -1;
         free(dir);
-        pr.done++;
-        ran++;
-        pr.failed += not_done(res->pt[i].status);
-        pr.elapsed = ss_now() - t0;
-        pr.eta = pr.elapsed / (double)ran * (double)(pr.total - pr.done);
-        if (fn) fn(ud, &pr);
+        point_finished(s, res, i, r, "the run ended without writing its status", &pr, &ran, t0, fn, ud);
         continue;
       }
       int k = 0;
@@ -815,14 +823,8 @@ int ss_sweep_run(ss_sweep *s, ss_sweep_results *res, ss_sweep_progress_fn fn, vo
       }
       if (i < 0) continue;
       nrun--;
-      finish_point(s, res, i, r, why[0] ? why : "the run ended without writing its status");
-      pr.done++;
-      ran++;
-      pr.failed += not_done(res->pt[i].status);
       pr.running = nrun;
-      pr.elapsed = ss_now() - t0;
-      pr.eta = pr.elapsed / (double)ran * (double)(pr.total - pr.done);
-      if (fn) fn(ud, &pr);
+      point_finished(s, res, i, r, why[0] ? why : "the run ended without writing its status", &pr, &ran, t0, fn, ud);
     }
   }
   free(todo);
