@@ -18,6 +18,15 @@ typedef struct {
   const char *name;
   size_t offset, count; /* element range in params */
   double lr;
+  /* Row-sparse gradients (optional; row_len 0 = dense): the group is count / row_len rows of
+   * row_len elements, and after each step only the nrows rows listed in rows (distinct,
+   * relative to the group) may hold gradients other than +0; every other gradient of the
+   * group is exactly +0. The optimizer then leaves alone the rows whose gradient and state
+   * are all +0 (the same bits as updating them), and the finite check reads the listed rows
+   * only. Set by the model (the Y/Z model's Z: only the batch's query rows). */
+  size_t row_len;
+  int nrows;
+  const int *rows;
 } ss_param_group;
 
 typedef struct ss_model ss_model;

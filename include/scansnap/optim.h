@@ -15,12 +15,19 @@ typedef struct {
   double momentum, dampening, wd, beta1, beta2, eps;
   long long t;   /* updates done */
   void *m1, *m2; /* moments (SGD uses m1 as the momentum buffer); dtype of the model */
+  /* groups with row-sparse gradients (ss_param_group.row_len): per row, whether its momentum
+   * may be other than +0 (rows never live are left alone: see ss_optim_step); built from m1
+   * when live_ok[g] is 0 (at the first step, and after ss_optim_loaded) */
+  unsigned char *live[SS_MAX_GROUPS];
+  int live_ok[SS_MAX_GROUPS];
 } ss_optim;
 
 int ss_optim_init(ss_optim *o, const ss_config *cfg, const ss_model *m, ss_err *err);
 /* One update of every group with its lr times lr_scale (learning-rate schedules). */
 void ss_optim_step(ss_optim *o, ss_model *m, double lr_scale);
 void ss_optim_free(ss_optim *o);
+/* The moments were written from outside (a checkpoint was loaded into m1/m2). */
+void ss_optim_loaded(ss_optim *o);
 /* Scales the gradient to norm at most max_norm (torch.nn.utils.clip_grad_norm_); returns the norm before. */
 double ss_clip_grad_norm(ss_model *m, double max_norm);
 

@@ -80,11 +80,40 @@ static int any_nonfinite(const void *base, size_t n, int f64) {
   return s != s;
 }
 
+/* Whether any gradient is Inf or NaN, reading only the listed rows of row-sparse groups (every
+ * other gradient of theirs is +0: ss_param_group) when the groups tile the parameters in
+ * order; the whole buffer otherwise. */
+static int any_nonfinite_grads(const ss_model *m) {
+  const int f64 = m->dtype == SS_F64;
+  const size_t es = ss_dtype_size(m->dtype);
+  size_t next = 0;
+  int sparse = 0;
+  for (int g = 0; g < m->ngroups; g++) {
+    const ss_param_group *G = &m->groups[g];
+    if (G->offset != next) return any_nonfinite(m->grads, m->nparams, f64);
+    next += G->count;
+    sparse |= G->row_len > 0 && G->rows;
+  }
+  if (!sparse || next != m->nparams) return any_nonfinite(m->grads, m->nparams, f64);
+  for (int g = 0; g < m->ngroups; g++) {
+    const ss_param_group *G = &m->groups[g];
+    const char *base = (const char *)m->grads + G->offset * es;
+    if (!(G->row_len > 0 && G->rows)) {
+      if (any_nonfinite(base, G->count, f64)) return 1;
+      continue;
+    }
+    for (int k = 0; k < G->nrows; k++)
+      if (any_nonfinite(base + (size_t)G->rows[k] * G->row_len * es, G->row_len, f64)) return 1;
+  }
+  return 0;
+}
+
 int ss_model_find_nonfinite(const ss_model *m, int grads, char *where, size_t n) {
   const void *base = grads ? m->grads : m->params;
   size_t es = ss_dtype_size(m->dtype);
-  /* fast check of the whole buffer; the loop below only runs to name the first bad entry */
-  if (!any_nonfinite(base, m->nparams, m->dtype == SS_F64)) return 0;
+  /* fast check (of the whole buffer, or the rows that can hold gradients); the loop below
+   * only runs to name the first bad entry */
+  if (!(grads ? any_nonfinite_grads(m) : any_nonfinite(base, m->nparams, m->dtype == SS_F64))) return 0;
   for (int t = 0; t < m->ntensors; t++) {
     const ss_tensor *tv = &m->tensors[t];
     size_t off = (size_t)((const char *)tv->data - (const char *)m->params) / es;

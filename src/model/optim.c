@@ -32,6 +32,15 @@ void ss_optim_free(ss_optim *o) {
   free(o->m1);
   free(o->m2);
   o->m1 = o->m2 = NULL;
+  for (int g = 0; g < SS_MAX_GROUPS; g++) {
+    free(o->live[g]);
+    o->live[g] = NULL;
+    o->live_ok[g] = 0;
+  }
+}
+
+void ss_optim_loaded(ss_optim *o) {
+  for (int g = 0; g < SS_MAX_GROUPS; g++) o->live_ok[g] = 0;
 }
 
 /* SGD on entries [a, e): the arithmetic of the header's formula, element by element. The
@@ -120,6 +129,39 @@ DEFINE_SGD(f32, float)
 DEFINE_ADAM(f64, double, sqrt)
 DEFINE_ADAM(f32, float, sqrtf)
 
+/* Row-sparse groups (ss_param_group.row_len) under SGD without weight decay, with mu, 1 -
+ * dampening and lr not negative: a row whose gradient and momentum are all +0 gets v = mu (+0)
+ * + (1 - dampening) (+0) = +0 (first step: v = g = +0; Nesterov g + mu v = +0) and theta -=
+ * lr (+0), which leaves theta as it is, -0 included: so such rows are skipped, with the same
+ * bits as updating them. live[r]: row r's momentum may be other than +0 (any bit set), built
+ * from m1 when not known, then every row the gradient lists joins it. */
+static int sgd_sparse_ok(const ss_optim *o, const ss_param_group *G, double lr) {
+  return G->row_len > 0 && G->rows && G->count % G->row_len == 0 && o->method == SS_OPT_SGD && o->wd == 0 &&
+         o->momentum >= 0 && 1.0 - o->dampening >= 0 && lr >= 0;
+}
+static int live_rows(ss_optim *o, int gi, const ss_param_group *G, size_t es) {
+  const size_t nr = G->count / G->row_len;
+  if (!o->live[gi]) {
+    o->live[gi] = calloc(nr ? nr : 1, 1);
+    if (!o->live[gi]) return -1;
+    o->live_ok[gi] = 0;
+  }
+  unsigned char *live = o->live[gi];
+  if (!o->live_ok[gi]) {
+    const unsigned char *mb = o->m1 ? (const unsigned char *)o->m1 + G->offset * es : NULL;
+    const size_t rb = G->row_len * es;
+    for (size_t r = 0; r < nr; r++) {
+      unsigned char any = 0;
+      if (mb)
+        for (size_t i = 0; i < rb; i++) any |= mb[r * rb + i];
+      live[r] = any != 0;
+    }
+    o->live_ok[gi] = 1;
+  }
+  for (int k = 0; k < G->nrows; k++) live[G->rows[k]] = 1;
+  return 0;
+}
+
 /* Small groups are updated on the calling thread: waking a team costs more than the work. */
 #define DEFINE_STEP(SUFFIX, TYPE)                                                                \
   static void step_##SUFFIX(ss_optim *o, ss_model *m, double lr_scale) {                         \
@@ -132,7 +174,23 @@ DEFINE_ADAM(f32, float, sqrtf)
       if (o->method == SS_OPT_SGD) {                                                             \
         const TYPE mu = (TYPE)o->momentum, wd = (TYPE)o->wd, damp = (TYPE)(1.0 - o->dampening);  \
         const TYPE tlr = (TYPE)lr;                                                               \
-        sgd_##SUFFIX(p, g, m1, a, e, mu, wd, damp, tlr, t == 1, o->nesterov);                    \
+        if (sgd_sparse_ok(o, G, lr) && live_rows(o, gi, G, sizeof(TYPE)) == 0) {                \
+          /* the live rows, in maximal runs */                                                   \
+          const size_t nr = G->count / G->row_len, L = G->row_len;                              \
+          const unsigned char *live = o->live[gi];                                               \
+          for (size_t r0 = 0; r0 < nr;) {                                                        \
+            if (!live[r0]) {                                                                     \
+              r0++;                                                                              \
+              continue;                                                                          \
+            }                                                                                    \
+            size_t r1 = r0 + 1;                                                                  \
+            while (r1 < nr && live[r1]) r1++;                                                    \
+            sgd_##SUFFIX(p, g, m1, a + r0 * L, a + r1 * L, mu, wd, damp, tlr, t == 1, o->nesterov); \
+            r0 = r1;                                                                             \
+          }                                                                                      \
+        } else {                                                                                 \
+          sgd_##SUFFIX(p, g, m1, a, e, mu, wd, damp, tlr, t == 1, o->nesterov);                  \
+        }                                                                                        \
       } else {                                                                                   \
         const double bc1 = 1.0 - pow(o->beta1, (double)t), bc2 = 1.0 - pow(o->beta2, (double)t); \
         const TYPE step = (TYPE)(lr / bc1), sbc2 = (TYPE)sqrt(bc2);                              \

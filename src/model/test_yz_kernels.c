@@ -195,9 +195,82 @@ static void every_kernel_variant_equals_the_reference(void **state) {
   assert_true(ran[2]); /* the baseline runs everywhere */
 }
 
+/* One model through successive batches whose queries change, with a per-sequence batch in
+ * between: the gradients equal the reference's every time (the grouped path clears only the
+ * rows of dZ it wrote the time before), and Z's row list (ss_param_group.rows) holds distinct
+ * rows, with every row it does not list exactly +0. */
+static void successive_batches_clear_dZ_and_list_its_rows(void **state) {
+  (void)state;
+  static const int sets[] = {SS_KERNELS_X86_64_V4, SS_KERNELS_X86_64_V3, SS_KERNELS_BASELINE};
+  static const int pick[] = {1, 4}; /* groups of 20; M 300 on threads */
+  static const struct {
+    int layout, shift;
+  } seq[] = {{LAYOUT_SUPPORT, 0}, {LAYOUT_SUPPORT, 7}, {LAYOUT_SEQUENCES, 3}, {LAYOUT_UNION, 1}, {LAYOUT_SUPPORT, 0}};
+  int listed = 0;
+  for (size_t pc = 0; pc < sizeof pick / sizeof pick[0]; pc++) {
+    const kcase *c = &cases[pick[pc]];
+    ss_classes cl;
+    make_classes(c, &cl);
+    ss_batch b;
+    ss_err e;
+    assert_int_equal(ss_batch_alloc(&b, c->B, c->T, &e), SS_OK);
+    const size_t MM = (size_t)c->M * c->M;
+    for (int s = 0; s < 3; s++)
+      for (int f32 = 0; f32 < 2; f32++) {
+        ss_model *m = new_model(c, 4, f32, sets[s]), *ref = new_model(c, 4, 0, SS_KERNELS_REFERENCE);
+        if (!m) {
+          ss_model_free(ref);
+          continue;
+        }
+        set_params(c, ref->params);
+        memcpy(m->params, ref->params, sizeof(double) * 2 * MM);
+        for (size_t q = 0; q < sizeof seq / sizeof seq[0]; q++) {
+          make_batch(c, seq[q].layout, &cl, &b);
+          for (int i = 0; i < c->B; i++) b.x[(size_t)i * c->T + c->T - 1] = (b.x[(size_t)i * c->T + c->T - 1] + seq[q].shift) % c->M;
+          result r, k;
+          run(ref, &b, &r);
+          run(m, &b, &k);
+          const double tol = f32 && seq[q].layout != LAYOUT_SEQUENCES ? 2e-6 : 1e-12;
+          double ymax, zmax;
+          const double ey = block_err(k.g, r.g, MM, &ymax), ez = block_err(k.g + MM, r.g + MM, MM, &zmax);
+          if (!(ey <= tol && ez <= tol))
+            fail_msg("%s, %s, batch %zu (%s): max|dY - ref| %.3g, max|dZ - ref| %.3g (tolerance %.0e)", c->name,
+                     f32 ? "float32" : "float64", q, layout_name[seq[q].layout], ey, ez, tol);
+          const ss_param_group *Zg = &m->groups[1];
+          if (seq[q].layout == LAYOUT_SEQUENCES) {
+            assert_null(Zg->rows);
+            continue;
+          }
+          assert_non_null(Zg->rows);
+          assert_true(Zg->row_len == (size_t)c->M && Zg->nrows > 0);
+          char *on = calloc((size_t)c->M, 1);
+          for (int t = 0; t < Zg->nrows; t++) {
+            assert_true(Zg->rows[t] >= 0 && Zg->rows[t] < c->M && !on[Zg->rows[t]]);
+            on[Zg->rows[t]] = 1;
+          }
+          static const double zero = 0.0;
+          for (int row = 0; row < c->M; row++)
+            if (!on[row])
+              for (int j = 0; j < c->M; j++)
+                if (memcmp(&k.g[MM + (size_t)row * c->M + j], &zero, sizeof zero))
+                  fail_msg("%s, batch %zu: dZ[%d, %d] = %g is not +0 but row %d is not listed", c->name, q, row, j,
+                           k.g[MM + (size_t)row * c->M + j], row);
+          free(on);
+          listed++;
+        }
+        ss_model_free(m);
+        ss_model_free(ref);
+      }
+    ss_batch_free(&b);
+    free(cl.prob);
+  }
+  assert_true(listed > 0);
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(every_kernel_variant_equals_the_reference),
+      cmocka_unit_test(successive_batches_clear_dZ_and_list_its_rows),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -109,6 +109,9 @@ static size_t layout_scratch(yz_impl *y, char *base, int B, int S, int thr) {
   CARVE(key_weight, double, (size_t)thr * Mp);
   CARVE(Y_supp, double, (size_t)thr * M * Mp);
   CARVE(dY_block, double, 8 * (size_t)thr * Mp);
+  CARVE(dYt, double, M * Mp);
+  CARVE(dz_rows, int, B);
+  CARVE(dz_mark, unsigned char, M);
   /* the groups' shares of dY: B groups at most, kept only up to SS_YZ_DG_DOUBLES (pages past
    * what a batch uses are never touched) */
   y->group_dY_cap = sizeof(double) * (BM * Mp < SS_YZ_DG_DOUBLES ? BM * Mp : SS_YZ_DG_DOUBLES);
@@ -136,6 +139,7 @@ static int grow(yz_impl *y, int B, int T, ss_err *err) {
   y->S = S;
   y->nthreads = thr;
   for (size_t i = 0; i < (size_t)thr * M; i++) y->tok_slot[i] = -1;
+  memset(y->dz_mark, 0, (size_t)M);
   return SS_OK;
 }
 
@@ -242,54 +246,88 @@ static int yz_run_grouped(yz_impl *y, ss_model *mdl, const ss_batch *b, double *
   *acc = (double)hits / B;
   if (!backward) return SS_OK;
   double *dY = mdl->grads, *dZ = (double *)mdl->grads + (size_t)M * M;
-  memset(dY, 0, sizeof(double) * (size_t)M * M);
   if (y->group_dY_on) {
-    k->add_group_dY(y, dY, ng); /* phase 2: the groups' shares, in group order */
+    k->add_group_dY(y, dY, ng); /* phase 2: dY = the groups' shares, in group order */
   } else {
+    memset(dY, 0, sizeof(double) * (size_t)M * M);
     /* phase 2: dY by blocks of 8 rows, every group in order */
     const int nblk = (M + 7) / 8;
 #pragma omp parallel for schedule(static) if (par_seq) num_threads(ss_threads())
     for (int c = 0; c < nblk; c++)
       k->group_dY_rows(y, dY, ng, 8 * c, (char *)y->dY_block + (size_t)omp_get_thread_num() * 8 * Mp * k->real_size);
   }
-  memset(dZ, 0, sizeof(double) * (size_t)M * M);
+  /* dZ: only the groups' query rows hold gradients; the rows the last call wrote are cleared
+   * (all of dZ the first time, or after anything else wrote it), then the queries of this
+   * batch are listed for the optimizer and the finite check (ss_param_group.rows) */
+  if (y->dz_clean) {
+    for (int r = 0; r < y->dz_nrows; r++) memset(dZ + (size_t)y->dz_rows[r] * M, 0, sizeof(double) * (size_t)M);
+  } else {
+    memset(dZ, 0, sizeof(double) * (size_t)M * M);
+  }
   k->add_group_dZ(y, dZ, ng);
+  int nr = 0;
+  for (int g = 0; g < ng; g++) {
+    const int q = y->group_query[g];
+    if (!y->dz_mark[q]) {
+      y->dz_mark[q] = 1;
+      y->dz_rows[nr++] = q;
+    }
+  }
+  for (int r = 0; r < nr; r++) y->dz_mark[y->dz_rows[r]] = 0;
+  y->dz_nrows = nr;
+  y->dz_clean = 1;
+  ss_param_group *Zg = &mdl->groups[1];
+  Zg->row_len = (size_t)M;
+  Zg->rows = y->dz_rows;
+  Zg->nrows = nr;
   return SS_OK;
 }
 
-/* Yt [M, ld] = Y^T in TYPE, padding columns [M, ld) zero: rows ub .. ub + 32 of Yt, by
- * blocks of 32 columns so both sides stay in cache; the rows' blocks on threads only when M^2
- * is large (an OpenMP region, even of one thread, cost as much as the whole transposition at
- * M = 34); cloned for AVX2 and AVX-512 (SS_CLONES, util/clones.h). */
-#define DEFINE_TRANSPOSE(SUFFIX, TYPE)                                                              \
-  SS_CLONES static void transpose_rows_##SUFFIX(TYPE *restrict Yt, const double *restrict Y, int M, int ld, \
-                                                int ub) {                                           \
-    const int ue = ub + 32 < M ? ub + 32 : M;                                                       \
-    for (int ib = 0; ib < M; ib += 32) {                                                            \
-      const int ie = ib + 32 < M ? ib + 32 : M;                                                     \
-      for (int u = ub; u < ue; u++)                                                                 \
-        for (int i = ib; i < ie; i++) Yt[(size_t)u * ld + i] = (TYPE)Y[(size_t)i * M + u];        \
-    }                                                                                               \
-    for (int u = ub; u < ue; u++)                                                                   \
-      for (int i = M; i < ld; i++) Yt[(size_t)u * ld + i] = 0;                                      \
-  }                                                                                                 \
-  static void transpose_##SUFFIX(TYPE *Yt, const double *Y, int M, int ld) {                        \
-    const int nb = (M + 31) / 32;                                                                   \
-    if ((double)M * M <= 4 * SS_YZ_PAR_WORK) {                                                      \
-      for (int c = 0; c < nb; c++) transpose_rows_##SUFFIX(Yt, Y, M, ld, 32 * c);                   \
-      return;                                                                                       \
-    }                                                                                               \
-    _Pragma("omp parallel for schedule(static) num_threads(ss_threads())")                          \
-    for (int c = 0; c < nb; c++) transpose_rows_##SUFFIX(Yt, Y, M, ld, 32 * c);                     \
+/* Yt [M, M] = Y^T for the per-sequence path: rows ub .. ub + 32 of Yt, by blocks of 32
+ * columns so both sides stay in cache; the rows' blocks on threads only when M^2 is large (an
+ * OpenMP region, even of one thread, cost as much as the whole transposition at M = 34);
+ * cloned for AVX2 and AVX-512 (SS_CLONES, util/clones.h). The grouped path's (padded, in
+ * its precision) is its kernels' transpose_Y. */
+SS_CLONES static void transpose_rows(double *restrict Yt, const double *restrict Y, int M, int ub) {
+  const int ue = ub + 32 < M ? ub + 32 : M;
+  for (int ib = 0; ib < M; ib += 32) {
+    const int ie = ib + 32 < M ? ib + 32 : M;
+    for (int u = ub; u < ue; u++)
+      for (int i = ib; i < ie; i++) Yt[(size_t)u * M + i] = Y[(size_t)i * M + u];
   }
-DEFINE_TRANSPOSE(f64, double)
-DEFINE_TRANSPOSE(f32, float)
-#undef DEFINE_TRANSPOSE
+}
+static void transpose_seq(double *Yt, const double *Y, int M) {
+  const int nb = (M + 31) / 32;
+  if ((double)M * M <= 4 * SS_YZ_PAR_WORK) {
+    for (int c = 0; c < nb; c++) transpose_rows(Yt, Y, M, 32 * c);
+    return;
+  }
+#pragma omp parallel for schedule(static) num_threads(ss_threads())
+  for (int c = 0; c < nb; c++) transpose_rows(Yt, Y, M, 32 * c);
+}
+
+/* The grouped path's Y^T (kernels' transpose_Y), by blocks of 64 of its rows on threads when
+ * M^2 is large. */
+static void transpose_grouped(const yz_kern *k, void *Yt, const double *Y, int M) {
+  const int nb = (M + 63) / 64;
+  if ((double)M * M <= 4 * SS_YZ_PAR_WORK) {
+    k->transpose_Y(Yt, Y, M, 0, M);
+    return;
+  }
+#pragma omp parallel for schedule(static) num_threads(ss_threads())
+  for (int c = 0; c < nb; c++) k->transpose_Y(Yt, Y, M, 64 * c, 64 * c + 64 < M ? 64 * c + 64 : M);
+}
 
 static int yz_run(ss_model *mdl, const ss_batch *b, double *loss, double *acc, int backward, ss_err *err) {
   yz_impl *y = mdl->impl;
   const int M = y->o.M, B = b->B, T = b->T;
+  void *const old_block = y->block;
   int rc = grow(y, B, T, err);
+  if (y->block != old_block || rc) { /* dZ's row list lived in the old scratch: dense until listed again */
+    mdl->groups[1].row_len = 0;
+    mdl->groups[1].rows = NULL;
+    mdl->groups[1].nrows = 0;
+  }
   if (rc) return rc;
   const double *Y = mdl->params, *Z = (const double *)mdl->params + (size_t)M * M;
   const int S = y->S, nch = y->nchunks;
@@ -299,15 +337,11 @@ static int yz_run(ss_model *mdl, const ss_batch *b, double *loss, double *acc, i
   /* Yt = Y^T, rows of stride ld: M for the per-sequence path, Mp (padded with zeros) for the
    * grouped path's kernels, in floats when they compute in float32 */
   if (batch_has_classes(b)) {
-    const int Mp = (M + SS_YZ_LW - 1) & ~(SS_YZ_LW - 1);
-    if (y->o.f32)
-      transpose_f32(y->Yt, Y, M, Mp);
-    else
-      transpose_f64(y->Yt, Y, M, Mp);
+    transpose_grouped(y->kern_grp, y->Yt, Y, M);
     return yz_run_grouped(y, mdl, b, loss, acc, backward);
   }
   const double *Yt = y->Yt;
-  transpose_f64(y->Yt, Y, M, M);
+  transpose_seq(y->Yt, Y, M);
   /* phase 1: every sequence on its own */
 #pragma omp parallel for schedule(static) if (par_seq) num_threads(ss_threads())
   for (int i = 0; i < B; i++) y->kern_seq->seq_forward_backward(y, Yt, Z, b, i, omp_get_thread_num(), inv_B, backward);
@@ -352,6 +386,10 @@ static int yz_run(ss_model *mdl, const ss_batch *b, double *loss, double *acc, i
     }
   }
   memset(dZ, 0, sizeof(double) * (size_t)M * M);
+  y->dz_clean = 0; /* this path does not list its rows: the next grouped call clears all of dZ */
+  mdl->groups[1].row_len = 0;
+  mdl->groups[1].rows = NULL;
+  mdl->groups[1].nrows = 0;
   for (int bb = 0; bb < B; bb++) {
     double *dZm = dZ + (size_t)b->x[(size_t)bb * T + T - 1] * M;
     const int *tok = y->seq_tok + (size_t)bb * S;
@@ -461,8 +499,8 @@ int ss_yz_new(const ss_yz_opts *o, ss_rng *rng, ss_model **out, ss_err *err) {
     for (size_t i = 0; i < n; i++) P[i] = (2.0 * ss_rng_uniform(rng) - 1.0) * bound;
   }
   m->ngroups = 2;
-  m->groups[0] = (ss_param_group){"Y", 0, (size_t)M * M, 0};
-  m->groups[1] = (ss_param_group){"Z", (size_t)M * M, (size_t)M * M, 0};
+  m->groups[0] = (ss_param_group){.name = "Y", .offset = 0, .count = (size_t)M * M};
+  m->groups[1] = (ss_param_group){.name = "Z", .offset = (size_t)M * M, .count = (size_t)M * M};
   m->ntensors = 2;
   m->tensors[0] = (ss_tensor){"Y", SS_F64, 2, {M, M}, P};
   m->tensors[1] = (ss_tensor){"Z", SS_F64, 2, {M, M}, P + (size_t)M * M};

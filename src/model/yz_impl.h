@@ -35,10 +35,12 @@ typedef struct {
   /* dY rows [i0, i0 + 8) from every group in order (when the shares are not kept); block:
    * [8, Mp] real */
   void (*group_dY_rows)(const yz_impl *y, double *dY, int ngroups, int i0, void *block);
-  /* dY += every group's group_dY share, in group order */
+  /* dY [M, M] = the sum of every group's group_dY share, in group order (zeros elsewhere) */
   void (*add_group_dY)(const yz_impl *y, double *dY, int ngroups);
   /* dZ[m_g, U_g] += every group's group_dz row, in group order */
   void (*add_group_dZ)(const yz_impl *y, double *dZ, int ngroups);
+  /* Yt [u, :] = Y[:, u] (Y [M, M]) in real for u0 <= u < u1, rows padded with zeros to Mp */
+  void (*transpose_Y)(void *Yt, const double *Y, int M, int u0, int u1);
 } yz_kern;
 
 /* The kernel objects (CMakeLists.txt builds yz_kern.c once per name) */
@@ -87,7 +89,13 @@ struct yz_impl {
   int *key_seen;         /* [threads, Mp] whether U_j occurs among the group's keys (nonzero) */
   void *key_weight;      /* [threads, Mp] real     e^{Z[m, U_j] - zmax} */
   void *Y_supp;          /* [threads, M, Mp] real  Y[:, U_g] */
-  void *group_dY;        /* [ng, Mp, Mp] real      group g's share of dY on U_g ([Mp, k_g]) */
+  void *group_dY;        /* [ng, Mp, Mp] real      group g's share of dY on U_g, transposed ([k_g, Mp]) */
+  double *dYt;           /* [M, Mp]  dY^T, summed from the shares (add_group_dY) */
+  /* dZ's rows the last backward wrote (the batch's distinct queries, ss_param_group.rows of
+   * Z); when dz_clean, every other row of dZ is +0, so the next backward clears these only */
+  int *dz_rows;          /* [B] */
+  int dz_nrows, dz_clean;
+  unsigned char *dz_mark; /* [M] zeros between calls */
   size_t group_dY_cap;   /* bytes of group_dY (at most SS_YZ_DG_DOUBLES doubles) */
   int group_dY_on;       /* this call keeps the shares (they fit in group_dY) */
   void *dY_block;        /* [threads, 8, Mp] real  one block of dY rows (when they do not) */

@@ -758,12 +758,22 @@ static void scatter_dY(const yz_impl *y, int g, double *dY, int i0, int nl, cons
   }
 }
 
-/* Group g's whole share of dY, D_g [Mp, kp], into its group_dY buffer (phase 1, on the
- * group's thread, when every group's buffer fits: see SS_YZ_DG_DOUBLES in yz.c). */
+/* Group g's whole share of dY, transposed: D_g^T [kp, Mp], D_g^T[j, i] = sum_b F[b, j] G[b, i]
+ * (b ascending over the group's rows: the same multiply-adds, in the same order, as D_g[i,
+ * j] in group_dY_block), into its group_dY buffer (phase 1, on the group's thread, when every
+ * group's buffer fits: see SS_YZ_DG_DOUBLES in yz.c). Rows of D_g^T run over i, so phase 2
+ * adds them to rows of dY^T with unit stride (add_group_dY). */
 static void group_dY_share(yz_impl *y, int g) {
-  const int M = y->o.M, Mp = (M + LW - 1) & ~(LW - 1), kp = (y->group_k[g] + LW - 1) & ~(LW - 1);
+  const int M = y->o.M, Mp = (M + LW - 1) & ~(LW - 1), k = y->group_k[g];
+  const int p0 = y->group_start[g], nb = y->group_start[g + 1] - p0;
   real *D = (real *)y->group_dY + (size_t)g * Mp * Mp;
-  for (int i0 = 0; i0 < M; i0 += 8) group_dY_block(y, g, i0, D + (size_t)i0 * kp, kp);
+  const real *G = (const real *)y->dlogits + (size_t)p0 * Mp, *F = (const real *)y->row_f + (size_t)p0 * Mp;
+  int j = 0;
+#if SS_WIDE
+  for (; j + 8 <= k; j += 8) gemm_block(D + (size_t)j * Mp, (size_t)Mp, 8, G, NULL, (size_t)Mp, F + j, 1, (size_t)Mp, nb, Mp);
+#endif
+  for (; j + 4 <= k; j += 4) gemm_block(D + (size_t)j * Mp, (size_t)Mp, 4, G, NULL, (size_t)Mp, F + j, 1, (size_t)Mp, nb, Mp);
+  for (; j < k; j++) gemm_block(D + (size_t)j * Mp, (size_t)Mp, 1, G, NULL, (size_t)Mp, F + j, 1, (size_t)Mp, nb, Mp);
 }
 
 /* One row's unnormalised attention weights on its group's support, a [kp] = c w (c [kp] its
@@ -967,12 +977,105 @@ static void group_forward_backward(yz_impl *y, const ss_batch *b, const double *
   if (y->group_dY_on) group_dY_share(y, g);
 }
 
-/* Phase 2 when the shares were kept: dY += every group's share, in group order; and
- * dZ[m_g, U_j] += the group's group_dz row, in group order. */
+/* out [nc, ldo] = in [nr, ldi] transposed: out[c * ldo + r] = in[r * ldi + c] for r < nr, c <
+ * nc (copies, converted to OUT: the same bits whatever the order), by 8 x 8 tiles so that
+ * both sides stay in cache, each tile through registers (eight rows in, eight columns out)
+ * with AVX-512. */
+#if SS_VBYTES == 64
+/* the 8 x 8 tile at in (rows ldi apart) transposed into b */
+SS_AI void tile8(const double *in, size_t ldi, v8d *b) {
+  v8d a[8];
+  for (int r = 0; r < 8; r++) memcpy(&a[r], in + (size_t)r * ldi, sizeof a[r]);
+  /* 2 x 2, then 4 x 4, then 8 x 8 blocks swapped across the diagonal */
+  for (int r = 0; r < 8; r += 2) {
+    b[r] = __builtin_shufflevector(a[r], a[r + 1], 0, 8, 2, 10, 4, 12, 6, 14);
+    b[r + 1] = __builtin_shufflevector(a[r], a[r + 1], 1, 9, 3, 11, 5, 13, 7, 15);
+  }
+  for (int r = 0; r < 8; r += 4)
+    for (int h = 0; h < 2; h++) {
+      a[r + h] = __builtin_shufflevector(b[r + h], b[r + h + 2], 0, 1, 8, 9, 4, 5, 12, 13);
+      a[r + h + 2] = __builtin_shufflevector(b[r + h], b[r + h + 2], 2, 3, 10, 11, 6, 7, 14, 15);
+    }
+  for (int h = 0; h < 4; h++) {
+    b[h] = __builtin_shufflevector(a[h], a[h + 4], 0, 1, 2, 3, 8, 9, 10, 11);
+    b[h + 4] = __builtin_shufflevector(a[h], a[h + 4], 4, 5, 6, 7, 12, 13, 14, 15);
+  }
+}
+#define SS_TILE_STORE(OUT, p, v)                                               \
+  do {                                                                         \
+    if (sizeof(OUT) == sizeof(double)) {                                       \
+      memcpy((p), &(v), sizeof(v));                                            \
+    } else {                                                                   \
+      const v8f f_ = __builtin_convertvector((v), v8f);                        \
+      memcpy((p), &f_, sizeof f_);                                             \
+    }                                                                          \
+  } while (0)
+#endif
+#define DEFINE_TRANSPOSE_TILES(NAME, OUT)                                                                      \
+  static void NAME(OUT *restrict out, size_t ldo, const double *restrict in, size_t ldi, int nr, int nc) {    \
+    for (int r0 = 0; r0 < nr; r0 += 8)                                                                         \
+      for (int c0 = 0; c0 < nc; c0 += 8) {                                                                     \
+        if (SS_VBYTES == 64 && r0 + 8 <= nr && c0 + 8 <= nc) {                                                 \
+          SS_TILE8(OUT, out + (size_t)c0 * ldo + r0, ldo, in + (size_t)r0 * ldi + c0, ldi);                    \
+          continue;                                                                                            \
+        }                                                                                                      \
+        for (int c = c0; c < c0 + 8 && c < nc; c++)                                                            \
+          for (int r = r0; r < r0 + 8 && r < nr; r++) out[(size_t)c * ldo + r] = (OUT)in[(size_t)r * ldi + c]; \
+      }                                                                                                        \
+  }
+#if SS_VBYTES == 64
+#define SS_TILE8(OUT, o, ldo, i, ldi)                                             \
+  do {                                                                            \
+    v8d b_[8];                                                                    \
+    tile8((i), (ldi), b_);                                                        \
+    for (int c_ = 0; c_ < 8; c_++) SS_TILE_STORE(OUT, (o) + (size_t)c_ * (ldo), b_[c_]); \
+  } while (0)
+#else
+#define SS_TILE8(OUT, o, ldo, i, ldi) ((void)0)
+#endif
+DEFINE_TRANSPOSE_TILES(transpose_tiles, double)
+#if SS_KERN_F32
+DEFINE_TRANSPOSE_TILES(transpose_tiles_real, real)
+#else
+#define transpose_tiles_real transpose_tiles
+#endif
+
+/* Yt [u, :] = Y[:, u] in real for u0 <= u < u1, rows of Yt padded with zeros to Mp (the
+ * grouped path's Y^T, every step) */
+static void transpose_Y(void *Ytv, const double *Y, int M, int u0, int u1) {
+  const int Mp = (M + LW - 1) & ~(LW - 1);
+  real *Yt = Ytv;
+  transpose_tiles_real(Yt + (size_t)u0 * Mp, (size_t)Mp, Y + u0, (size_t)M, M, u1 - u0);
+  for (int u = u0; u < u1; u++)
+    for (int i = M; i < Mp; i++) Yt[(size_t)u * Mp + i] = 0;
+}
+
+/* Phase 2 when the shares were kept: dY = the sum of every group's share, in group order:
+ * dY^T[U_j, :] += D_g^T[j, :] group by group into dYt [M, Mp] (unit stride, whole vectors; a
+ * row is first 0 + its first share, untouched rows are zeros), then dY = (dY^T)^T by tiles;
+ * and dZ[m_g, U_j] += the group's group_dz row, in group order. */
 static void add_group_dY(const yz_impl *y, double *dY, int ngroups) {
   const int M = y->o.M, Mp = (M + LW - 1) & ~(LW - 1);
-  for (int g = 0; g < ngroups; g++)
-    scatter_dY(y, g, dY, 0, M, (const real *)y->group_dY + (size_t)g * Mp * Mp, (y->group_k[g] + LW - 1) & ~(LW - 1));
+  double *dYt = y->dYt;
+  int *seen = y->key_seen; /* thread 0's row: phase 2 runs on one thread */
+  memset(seen, 0, sizeof(int) * (size_t)Mp);
+  for (int g = 0; g < ngroups; g++) {
+    const int k = y->group_k[g], *U = y->group_supp + (size_t)g * Mp;
+    const real *D = (const real *)y->group_dY + (size_t)g * Mp * Mp;
+    for (int j = 0; j < k; j++) {
+      double *d = dYt + (size_t)U[j] * Mp;
+      const real *s = D + (size_t)j * Mp;
+      if (!seen[U[j]]) {
+        seen[U[j]] = 1;
+        for (int i = 0; i < Mp; i++) d[i] = 0.0 + (double)s[i];
+      } else {
+        for (int i = 0; i < Mp; i++) d[i] += (double)s[i];
+      }
+    }
+  }
+  for (int u = 0; u < M; u++)
+    if (!seen[u]) memset(dYt + (size_t)u * Mp, 0, sizeof(double) * (size_t)Mp);
+  transpose_tiles(dY, (size_t)M, dYt, (size_t)Mp, M, M);
 }
 static void add_group_dZ(const yz_impl *y, double *dZ, int ngroups) {
   const int M = y->o.M, Mp = (M + LW - 1) & ~(LW - 1);
@@ -1006,4 +1109,5 @@ const yz_kern SS_KERN_NAME = {
     .group_dY_rows = group_dY_rows,
     .add_group_dY = add_group_dY,
     .add_group_dZ = add_group_dZ,
+    .transpose_Y = transpose_Y,
 };

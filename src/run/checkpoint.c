@@ -132,7 +132,10 @@ int ss_checkpoint_load(const char *path, ss_model *m, ss_optim *o, ss_train_pos 
   pos->step = st[0];
   pos->data_pos = st[2];
   memcpy(pos->rng.s, rs, sizeof rs);
-  if (o) o->t = st[1];
+  if (o) {
+    o->t = st[1];
+    ss_optim_loaded(o);
+  }
   for (int i = 0; i < nextra; i++)
     if ((rc = take(&f, path, extra[i].name, extra[i].dtype, ss_tensor_numel(&extra[i]), extra[i].data, err))) goto out;
 out:

@@ -114,7 +114,7 @@ static int joma_model(const char *const *names, const size_t *counts, int nt, ss
   size_t off = 0;
   for (int i = 0; i < nt; i++) {
     m->tensors[i] = (ss_tensor){(char *)names[i], SS_F64, 1, {(int64_t)counts[i]}, (double *)m->params + off};
-    m->groups[i] = (ss_param_group){names[i], off, counts[i], 0};
+    m->groups[i] = (ss_param_group){.name = names[i], .offset = off, .count = counts[i]};
     off += counts[i];
   }
   m->ntensors = m->ngroups = nt;

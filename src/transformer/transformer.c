@@ -621,8 +621,8 @@ int ss_tf_new(const ss_config *cfg, int M, int T, ss_model **out, ss_err *err) {
   t->state = P + state_off;
   m->tensors[m->ntensors++] = (ss_tensor){"state.dropout_step", SS_F32, 1, {2}, t->state};
   m->ngroups = 2;
-  m->groups[0] = (ss_param_group){"decoder", 0, gsize[0], ss_config_lr_y(cfg)};
-  m->groups[1] = (ss_param_group){"attention", gsize[0], gsize[1], ss_config_lr_z(cfg)};
+  m->groups[0] = (ss_param_group){.name = "decoder", .offset = 0, .count = gsize[0], .lr = ss_config_lr_y(cfg)};
+  m->groups[1] = (ss_param_group){.name = "attention", .offset = gsize[0], .count = gsize[1], .lr = ss_config_lr_z(cfg)};
   /* Initialisation (seeded, serial, in layout order): nn.Embedding N(0,1) as the paper's
    * synthetic code; the LM's embedding and decoder U(-0.1,0.1) as PyTorch's
    * word_language_model example; linear layers nn.Linear's U(+-1/sqrt(fan_in)); biases of
