@@ -61,15 +61,22 @@ typedef struct {
   char *path_m, *path_d;  /* metrics.bin, dynamics.bin */
   unsigned char *pend_m, *pend_d;
   size_t npend_m, npend_d, cap_m, cap_d;
-  uint64_t sum;           /* FNV-1a-64 of every row written, both streams, in order */
+  uint64_t sum;           /* FNV-1a-64 of every row written, both streams, in order (rows
+                           * are hashed when they leave the pending buffers or are synced) */
   uint64_t sum_prev;      /* the same before the last row */
+  size_t hashed_m, hashed_d; /* bytes of the pending buffers already in sum */
   int light;              /* ss_recorder_write writes metrics.csv only */
+  int lazy;               /* set before ss_recorder_open: the streams are created at their first
+                           * flush (a checkpoint, a full buffer), so a light run that never
+                           * needs them (files=light, no checkpoint) creates no file for them */
+  int created;            /* the stream files exist */
 } ss_recorder;
 
 int ss_recorder_init(ss_recorder *r, const ss_classes *cl, ss_err *err);
 int ss_recorder_add_column(ss_recorder *r, const char *name);
 /* Streams into dir from now on: creates metrics.bin and dynamics.bin (replacing leftovers of
- * a run that never reached a checkpoint). Call before the first row. */
+ * a run that never reached a checkpoint; with lazy, at their first flush). Call before the
+ * first row. */
 int ss_recorder_open(ss_recorder *r, const char *dir, ss_err *err);
 /* Streams into dir, continuing a run from its checkpoint at step `step`: keeps the rows with
  * step < `step`, which must be `rows` rows with checksum `sum` (else SS_EINPUT naming the

@@ -204,6 +204,38 @@ SS_AI void exp_shifted(real *x, int n, real shift) {
   }
 }
 
+/* An 8 x 8 tile transposed through registers: b[c][r] = rows[r][c] (rows[r]: 8 consecutive
+ * values), by swapping 1 x 1, then 2 x 2, then 4 x 4 blocks across the diagonal; copies only.
+ * For doubles (zmm, AVX-512 objects) and floats (ymm). */
+#define SS_DEFINE_TILE8(NAME, V, T)                                                        \
+  SS_AI void NAME(const T *const *rows, V *b) {                                            \
+    V a[8];                                                                                \
+    for (int r = 0; r < 8; r++) memcpy(&a[r], rows[r], sizeof a[r]);                       \
+    for (int r = 0; r < 8; r += 2) {                                                       \
+      b[r] = __builtin_shufflevector(a[r], a[r + 1], 0, 8, 2, 10, 4, 12, 6, 14);           \
+      b[r + 1] = __builtin_shufflevector(a[r], a[r + 1], 1, 9, 3, 11, 5, 13, 7, 15);       \
+    }                                                                                      \
+    for (int r = 0; r < 8; r += 4)                                                         \
+      for (int h = 0; h < 2; h++) {                                                        \
+        a[r + h] = __builtin_shufflevector(b[r + h], b[r + h + 2], 0, 1, 8, 9, 4, 5, 12, 13); \
+        a[r + h + 2] = __builtin_shufflevector(b[r + h], b[r + h + 2], 2, 3, 10, 11, 6, 7, 14, 15); \
+      }                                                                                    \
+    for (int h = 0; h < 4; h++) {                                                          \
+      b[h] = __builtin_shufflevector(a[h], a[h + 4], 0, 1, 2, 3, 8, 9, 10, 11);            \
+      b[h + 4] = __builtin_shufflevector(a[h], a[h + 4], 4, 5, 6, 7, 12, 13, 14, 15);      \
+    }                                                                                      \
+  }
+SS_DEFINE_TILE8(tile8_d, v8d, double)
+SS_DEFINE_TILE8(tile8_f, v8f, float)
+#undef SS_DEFINE_TILE8
+/* whether this object transposes the kernels' reals by register tiles (else element by
+ * element): doubles need zmm registers, floats ymm */
+#if SS_VBYTES == 64 || (SS_KERN_F32 && defined(__AVX2__))
+#define SS_TILES 1
+#else
+#define SS_TILES 0
+#endif
+
 #if SS_KERN_F32 && SS_VBYTES == 64
 /* Floats with AVX-512: rows are padded and reduced in 8-lane blocks like everywhere else, but
  * work that never mixes lanes (the products, the exponentials) runs 16 lanes wide where a row
@@ -935,11 +967,30 @@ static void group_forward_backward(yz_impl *y, const ss_batch *b, const double *
   y->loss_part[g] = part_sum + log_sum; /* indexed by group on this path */
   y->hits_part[g] = hits;
   if (!backward) return;
-  /* YU [M, kp] = Y[:, U_j] (padding columns 0), then GF = G YU */
-  for (int i = 0; i < M; i++) {
-    const double *Yi = Y + (size_t)i * M;
+  /* YU [M, kp] = Y[:, U_j] (padding columns 0), then GF = G YU. YU is the block of rows U_j
+   * of Yt (= (real) Y^T, just read by the logits, so in cache) transposed: by 8 x 8 register
+   * tiles (a padding row read as zeros), the last M mod 8 rows element by element. */
+  (void)Y;
+  int i = 0;
+#if SS_TILES
+  static const real zeros[8];
+  for (; i + 8 <= M; i += 8)
+    for (int j0 = 0; j0 < kp; j0 += 8) {
+      const real *rows8[8];
+      for (int r = 0; r < 8; r++) rows8[r] = j0 + r < k ? Yt + (size_t)U[j0 + r] * Mp + i : zeros;
+#if SS_KERN_F32
+      v8f t8[8];
+      tile8_f(rows8, t8);
+#else
+      v8d t8[8];
+      tile8_d(rows8, t8);
+#endif
+      for (int c = 0; c < 8; c++) memcpy(YU + (size_t)(i + c) * kp + j0, &t8[c], sizeof t8[c]);
+    }
+#endif
+  for (; i < M; i++) {
     real *o = YU + (size_t)i * kp;
-    for (int j = 0; j < k; j++) o[j] = (real)Yi[U[j]];
+    for (int j = 0; j < k; j++) o[j] = Yt[(size_t)U[j] * Mp + i];
     for (int j = k; j < kp; j++) o[j] = 0;
   }
   real *GF = (real *)y->row_gf + (size_t)p0 * Mp;
@@ -981,36 +1032,6 @@ static void group_forward_backward(yz_impl *y, const ss_batch *b, const double *
  * nc (copies, converted to OUT: the same bits whatever the order), by 8 x 8 tiles so that
  * both sides stay in cache, each tile through registers (eight rows in, eight columns out)
  * with AVX-512. */
-#if SS_VBYTES == 64
-/* the 8 x 8 tile at in (rows ldi apart) transposed into b */
-SS_AI void tile8(const double *in, size_t ldi, v8d *b) {
-  v8d a[8];
-  for (int r = 0; r < 8; r++) memcpy(&a[r], in + (size_t)r * ldi, sizeof a[r]);
-  /* 2 x 2, then 4 x 4, then 8 x 8 blocks swapped across the diagonal */
-  for (int r = 0; r < 8; r += 2) {
-    b[r] = __builtin_shufflevector(a[r], a[r + 1], 0, 8, 2, 10, 4, 12, 6, 14);
-    b[r + 1] = __builtin_shufflevector(a[r], a[r + 1], 1, 9, 3, 11, 5, 13, 7, 15);
-  }
-  for (int r = 0; r < 8; r += 4)
-    for (int h = 0; h < 2; h++) {
-      a[r + h] = __builtin_shufflevector(b[r + h], b[r + h + 2], 0, 1, 8, 9, 4, 5, 12, 13);
-      a[r + h + 2] = __builtin_shufflevector(b[r + h], b[r + h + 2], 2, 3, 10, 11, 6, 7, 14, 15);
-    }
-  for (int h = 0; h < 4; h++) {
-    b[h] = __builtin_shufflevector(a[h], a[h + 4], 0, 1, 2, 3, 8, 9, 10, 11);
-    b[h + 4] = __builtin_shufflevector(a[h], a[h + 4], 4, 5, 6, 7, 12, 13, 14, 15);
-  }
-}
-#define SS_TILE_STORE(OUT, p, v)                                               \
-  do {                                                                         \
-    if (sizeof(OUT) == sizeof(double)) {                                       \
-      memcpy((p), &(v), sizeof(v));                                            \
-    } else {                                                                   \
-      const v8f f_ = __builtin_convertvector((v), v8f);                        \
-      memcpy((p), &f_, sizeof f_);                                             \
-    }                                                                          \
-  } while (0)
-#endif
 #define DEFINE_TRANSPOSE_TILES(NAME, OUT)                                                                      \
   static void NAME(OUT *restrict out, size_t ldo, const double *restrict in, size_t ldi, int nr, int nc) {    \
     for (int r0 = 0; r0 < nr; r0 += 8)                                                                         \
@@ -1024,11 +1045,20 @@ SS_AI void tile8(const double *in, size_t ldi, v8d *b) {
       }                                                                                                        \
   }
 #if SS_VBYTES == 64
-#define SS_TILE8(OUT, o, ldo, i, ldi)                                             \
-  do {                                                                            \
-    v8d b_[8];                                                                    \
-    tile8((i), (ldi), b_);                                                        \
-    for (int c_ = 0; c_ < 8; c_++) SS_TILE_STORE(OUT, (o) + (size_t)c_ * (ldo), b_[c_]); \
+#define SS_TILE8(OUT, o, ldo, i, ldi)                                                      \
+  do {                                                                                     \
+    const double *rows_[8];                                                                \
+    v8d b_[8];                                                                             \
+    for (int r_ = 0; r_ < 8; r_++) rows_[r_] = (i) + (size_t)r_ * (ldi);                  \
+    tile8_d(rows_, b_);                                                                    \
+    for (int c_ = 0; c_ < 8; c_++) {                                                       \
+      if (sizeof(OUT) == sizeof(double)) {                                                 \
+        memcpy((o) + (size_t)c_ * (ldo), &b_[c_], sizeof b_[c_]);                          \
+      } else {                                                                             \
+        const v8f f_ = __builtin_convertvector(b_[c_], v8f);                               \
+        memcpy((o) + (size_t)c_ * (ldo), &f_, sizeof f_);                                  \
+      }                                                                                    \
+    }                                                                                      \
   } while (0)
 #else
 #define SS_TILE8(OUT, o, ldo, i, ldi) ((void)0)

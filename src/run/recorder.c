@@ -163,10 +163,38 @@ static int append(const char *path, unsigned char *buf, size_t *len, int sync, s
   return SS_OK;
 }
 
+/* Adds the pending rows not yet hashed to sum (sum_prev: before the last of them). */
+static void hash_pending(ss_recorder *r) {
+  const size_t nb = 8 + 8 * row_doubles(r), db = sizeof(double) * NMof(r);
+  while (r->hashed_m + nb <= r->npend_m) {
+    r->sum_prev = r->sum;
+    r->sum = ss_fnv1a64(r->pend_m + r->hashed_m, nb, r->sum);
+    if (db) r->sum = ss_fnv1a64(r->pend_d + r->hashed_d, db, r->sum);
+    r->hashed_m += nb;
+    r->hashed_d += db;
+  }
+}
+
+static int create_stream(const char *path, const void *hdr, size_t n, ss_err *err);
+static void header_m(const ss_recorder *r, unsigned char *h);
+
+/* Creates both streams with their headers (a symlink in their place is refused). */
+static int create_streams(ss_recorder *r, ss_err *err) {
+  unsigned char h[HDR_M];
+  header_m(r, h);
+  int rc = create_stream(r->path_m, h, HDR_M, err);
+  if (rc == SS_OK) rc = create_stream(r->path_d, magic_d, HDR_D, err);
+  if (rc == SS_OK) r->created = 1;
+  return rc;
+}
+
 static int flush(ss_recorder *r, int sync, ss_err *err) {
   if (!r->streaming) return SS_OK;
-  int rc = append(r->path_m, r->pend_m, &r->npend_m, sync, err);
+  hash_pending(r);
+  int rc = r->created ? SS_OK : create_streams(r, err);
+  if (rc == SS_OK) rc = append(r->path_m, r->pend_m, &r->npend_m, sync, err);
   if (rc == SS_OK) rc = append(r->path_d, r->pend_d, &r->npend_d, sync, err);
+  if (rc == SS_OK) r->hashed_m = r->hashed_d = 0;
   return rc;
 }
 
@@ -190,9 +218,6 @@ int ss_recorder_add(ss_recorder *r, long long step, double loss, double acc, con
     pack(r, &row, buf);
     if (pend(&r->pend_m, &r->npend_m, &r->cap_m, buf, nb) || pend(&r->pend_d, &r->npend_d, &r->cap_d, c, sizeof(double) * NM))
       return ss_seterr(err, SS_ERUN, "out of memory recording metrics");
-    r->sum_prev = r->sum;
-    r->sum = ss_fnv1a64(buf, nb, r->sum);
-    r->sum = ss_fnv1a64(c, sizeof(double) * NM, r->sum);
     if (r->npend_m + r->npend_d > PENDING_MAX) {
       int rc = flush(r, 0, err);
       if (rc) return rc;
@@ -226,13 +251,9 @@ static int create_stream(const char *path, const void *hdr, size_t n, ss_err *er
 int ss_recorder_open(ss_recorder *r, const char *dir, ss_err *err) {
   int rc = paths(r, dir, err);
   if (rc) return rc;
-  unsigned char h[HDR_M];
-  header_m(r, h);
-  char hd[HDR_D];
-  memcpy(hd, magic_d, HDR_D);
-  if ((rc = create_stream(r->path_m, h, HDR_M, err)) || (rc = create_stream(r->path_d, hd, HDR_D, err))) return rc;
   r->streaming = 1;
-  return SS_OK;
+  r->created = 0;
+  return r->lazy ? SS_OK : create_streams(r, err);
 }
 
 /* Opens a stream to read it back (not through a symlink). */
@@ -255,6 +276,7 @@ int ss_recorder_resume(ss_recorder *r, const char *dir, long long step, long lon
     return err->code;
   }
   r->streaming = 1;
+  r->created = 1;
   unsigned char h[HDR_M], want[HDR_M];
   char hd[HDR_D];
   header_m(r, want);
@@ -309,6 +331,7 @@ int ss_recorder_resume(ss_recorder *r, const char *dir, long long step, long lon
 
 int ss_recorder_sync(ss_recorder *r, long long before_step, long long *rows, uint64_t *sum, ss_err *err) {
   const int drop = r->nrows > 0 && r->last.step >= before_step; /* only the last row can be at or past it */
+  hash_pending(r);
   *rows = r->nrows - drop;
   *sum = drop ? r->sum_prev : r->sum;
   return flush(r, 1, err);
@@ -330,15 +353,21 @@ static void put_num(FILE *f, double v, int json) {
     fputs(json ? "null" : (isnan(v) ? "nan" : v > 0 ? "inf" : "-inf"), f);
 }
 
-/* Row i with its class averages: from memory, or read back from metrics.bin. */
+/* Row i with its class averages: from memory, read back from metrics.bin, or (streams never
+ * created: every row still pending) from the pending buffer. */
 static int row_at(const ss_recorder *r, int i, FILE *fm, ss_row *w) {
-  if (!fm) {
+  if (!fm && !r->streaming) {
     *w = r->rows[i];
     return 0;
   }
   unsigned char buf[8 + 8 * (4 + SS_MAX_EXTRA)];
   const size_t nb = 8 + 8 * row_doubles(r);
-  if (fread(buf, 1, nb, fm) != nb) return -1;
+  if (!fm) {
+    if ((size_t)(i + 1) * nb > r->npend_m) return -1;
+    memcpy(buf, r->pend_m + (size_t)i * nb, nb);
+  } else if (fread(buf, 1, nb, fm) != nb) {
+    return -1;
+  }
   memset(w, 0, sizeof *w);
   int64_t st;
   double v[4 + SS_MAX_EXTRA];
@@ -362,7 +391,7 @@ static int write_text(const ss_recorder *r, const char *dir, int json, ss_err *e
   free(p);
   if (rc) return rc;
   FILE *fm = NULL;
-  if (r->streaming) { /* read the rows back from the stream */
+  if (r->streaming && r->created) { /* read the rows back from the stream */
     fm = read_stream(r->path_m, 0, err);
     if (!fm || fseek(fm, HDR_M, SEEK_SET)) {
       if (fm) fclose(fm);
@@ -428,7 +457,10 @@ int ss_recorder_write(ss_recorder *r, const char *dir, ss_err *err) {
   const int N = r->cl->N, M = r->cl->M;
   long long nrows;
   uint64_t sum;
-  int rc = ss_recorder_sync(r, LLONG_MAX, &nrows, &sum, err);
+  int rc = SS_OK;
+  /* a light run whose streams were never needed writes metrics.csv from the pending rows and
+   * creates no stream (they would be deleted at once) */
+  if (!(r->light && r->streaming && !r->created)) rc = ss_recorder_sync(r, LLONG_MAX, &nrows, &sum, err);
   if (rc || (rc = write_text(r, dir, 0, err))) return rc;
   if (r->light) return SS_OK;
   if ((rc = write_text(r, dir, 1, err))) return rc;

@@ -170,10 +170,14 @@ static int point_state(const ss_sweep *s, const char *dir) {
   return ours ? PT_OURS : PT_NOT_OURS;
 }
 
-static int write_marker(const ss_sweep *s, const char *dir, const char *name, ss_err *err) {
+/* The marker, flushed to the disk only when the point's runs flush theirs (sync: its fsync
+ * key; a sweep's default is one flush of everything at its end) */
+static int write_marker(const ss_sweep *s, const char *dir, const char *name, int sync, ss_err *err) {
   char *p = ss_path_join(dir, MARKER);
+  const int was = ss_io_sync_set(sync);
   int rc = ss_write_json_atomic(p, json_pack("{s:s, s:s, s:s}", "format", "scansnap-sweep-point-1", "sweep", s->id, "point", name),
                                 JSON_INDENT(2), err);
+  ss_io_sync_set(was);
   free(p);
   return rc;
 }
@@ -299,7 +303,7 @@ enum { CLAIM_FRESH = 100, CLAIM_RESUME }; /* besides a point status */
  * out/.sweep-new-XXXXXX and renamed into place, without replacing anything there. Returns
  * CLAIM_FRESH, PT_NOT_OURS if dir appeared meanwhile, or -1 with err. (A temporary left by a
  * killed sweep is removed by the next one of the same rank: remove_leftovers.) */
-static int new_point_dir(const ss_sweep *s, const char *dir, const char *name, ss_err *err) {
+static int new_point_dir(const ss_sweep *s, const char *dir, const char *name, int sync, ss_err *err) {
   char t[64];
   snprintf(t, sizeof t, NEWPREFIX "%d-XXXXXX", s->rank); /* per rank: each cleans its own */
   char *tmp = ss_path_join(s->out, t);
@@ -307,7 +311,7 @@ static int new_point_dir(const ss_sweep *s, const char *dir, const char *name, s
   int r = -1;
   if (!mkdtemp(tmp)) {
     ss_seterr(err, SS_ERUN, "sweep: cannot create a run directory in '%s': %s", s->out, strerror(errno));
-  } else if (write_marker(s, tmp, name, err) == SS_OK) {
+  } else if (write_marker(s, tmp, name, sync, err) == SS_OK) {
     int e = renameat2(AT_FDCWD, tmp, AT_FDCWD, dir, RENAME_NOREPLACE) == 0 ? 0 : errno;
     if (e == EINVAL || e == ENOSYS) /* a file system without RENAME_NOREPLACE: check, then rename */
       e = point_state(s, dir) != PT_ABSENT ? EEXIST : rename(tmp, dir) == 0 ? 0 : errno;
@@ -329,7 +333,7 @@ static int new_point_dir(const ss_sweep *s, const char *dir, const char *name, s
 static int claim_point(const ss_sweep *s, const ss_config *cfg, const char *dir, const char *name, int force_fresh, ss_err *err) {
   int st = point_state(s, dir);
   if (st == PT_ABSENT) {
-    const int r = new_point_dir(s, dir, name, err);
+    const int r = new_point_dir(s, dir, name, cfg->fsync, err);
     if (r != PT_NOT_OURS) return r; /* made, or an error */
     st = point_state(s, dir);      /* made meanwhile by someone else */
   }

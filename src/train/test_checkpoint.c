@@ -341,10 +341,87 @@ static void huge_learning_rate_diverges_with_exit_3_naming_step_and_tensor(void 
   free(dir);
 }
 
+/* A lazy recorder (a light run's: ss_recorder.lazy) creates no stream until a sync needs
+ * them; its checksum and row count then equal an eager recorder's given the same rows, its
+ * streams resume like the eager ones, and a light write with nothing synced leaves no stream
+ * and the same metrics.csv. */
+static char *read_all(const char *dir, const char *name) {
+  char *p = ss_path_join(dir, name), *data = NULL;
+  ss_err err;
+  assert_int_equal(ss_read_file(p, &data, NULL, &err), SS_OK);
+  free(p);
+  return data;
+}
+
+static void lazy_recorder_creates_streams_only_when_needed(void **state) {
+  (void)state;
+  run_state a;
+  state_init(&a);
+  ss_err err;
+  const size_t NM = (size_t)a.cl.N * a.cl.M;
+  double *c = malloc(sizeof(double) * NM);
+  char *de = ss_test_tmpdir("lazy-eager"), *dl = ss_test_tmpdir("lazy-lazy"), *dn = ss_test_tmpdir("lazy-never");
+  ss_recorder eager, lazy, never;
+  ss_recorder *all[3] = {&eager, &lazy, &never};
+  const char *dirs[3] = {de, dl, dn};
+  for (int k = 0; k < 3; k++) {
+    ss_recorder_init(all[k], &a.cl, &err);
+    all[k]->lazy = k > 0;
+    all[k]->light = 1;
+    assert_int_equal(ss_recorder_open(all[k], dirs[k], &err), SS_OK);
+  }
+  struct stat st;
+  char *mb = ss_path_join(dl, "metrics.bin"), *db = ss_path_join(dl, "dynamics.bin");
+  assert_int_equal(stat(mb, &st), -1); /* lazy: nothing yet */
+  long long re = -1, rl = -2;
+  uint64_t se = 1, sl = 2;
+  for (int r = 0; r < 5; r++) {
+    for (size_t i = 0; i < NM; i++) c[i] = a.cl.prob[i] * (1 + 0.1 * r) + 1e-3 * (double)i;
+    for (int k = 0; k < 3; k++) assert_int_equal(ss_recorder_add(all[k], 2 * r, 0.5 * r, 1, c, 1, 2, NULL, &err), SS_OK);
+    if (r == 2) { /* a checkpoint at step 4 (rows 0, 2 before it) */
+      assert_int_equal(ss_recorder_sync(&eager, 4, &re, &se, &err), SS_OK);
+      assert_int_equal(ss_recorder_sync(&lazy, 4, &rl, &sl, &err), SS_OK);
+      assert_true(re == 2 && rl == 2 && se == sl);
+      assert_int_equal(stat(mb, &st), 0);
+      assert_int_equal(stat(db, &st), 0);
+    }
+  }
+  assert_int_equal(ss_recorder_sync(&eager, 100, &re, &se, &err), SS_OK);
+  assert_int_equal(ss_recorder_sync(&lazy, 100, &rl, &sl, &err), SS_OK);
+  assert_true(re == 5 && rl == 5 && se == sl);
+  /* the lazy streams resume like any */
+  ss_recorder b;
+  ss_recorder_init(&b, &a.cl, &err);
+  assert_int_equal(ss_recorder_resume(&b, dl, 100, rl, sl, &err), SS_OK);
+  assert_int_equal(b.nrows, 5);
+  ss_recorder_free(&b);
+  /* never synced: a light write creates no stream, and the same metrics.csv */
+  for (int k = 0; k < 3; k += 2) assert_int_equal(ss_recorder_write(all[k], dirs[k], &err), SS_OK);
+  char *mn = ss_path_join(dn, "metrics.bin"), *dyn = ss_path_join(dn, "dynamics.bin");
+  assert_int_equal(stat(mn, &st), -1);
+  assert_int_equal(stat(dyn, &st), -1);
+  char *te = read_all(de, "metrics.csv"), *tn = read_all(dn, "metrics.csv");
+  assert_string_equal(te, tn);
+  assert_true(strlen(te) > 100);
+  free(te);
+  free(tn);
+  free(mn);
+  free(dyn);
+  free(mb);
+  free(db);
+  for (int k = 0; k < 3; k++) ss_recorder_free(all[k]);
+  free(de);
+  free(dl);
+  free(dn);
+  free(c);
+  state_free(&a);
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(round_trip_restores_params_moments_position),
       cmocka_unit_test(recorder_streams_resume_at_a_checkpoint),
+      cmocka_unit_test(lazy_recorder_creates_streams_only_when_needed),
       cmocka_unit_test(damaged_checkpoint_is_an_error_never_a_different_state),
       cmocka_unit_test(resume_from_corrupt_checkpoint_exits_2_naming_it),
       cmocka_unit_test(huge_learning_rate_diverges_with_exit_3_naming_step_and_tensor),

@@ -181,8 +181,10 @@ int ss_trainer_begin(ss_trainer *tr, ss_err *err) {
     if (resuming) {
       if (!(tr->flags & SS_TASK_NO_RESUME) && ss_file_exists(tr->ckpt))
         rc = restore_checkpoint(tr, err);
-      else /* started, but no checkpoint yet: from the start */
+      else { /* started, but no checkpoint yet: from the start */
+        tr->rec.lazy = tr->cfg.files == SS_FILES_LIGHT;
         rc = ss_recorder_open(&tr->rec, tr->dir, err);
+      }
       if (rc) goto out;
       ss_run_clean_tmp(tr->dir);
       /* the directory describes the run it holds: a resume that extends it (niter) says so */
@@ -194,6 +196,7 @@ int ss_trainer_begin(ss_trainer *tr, ss_err *err) {
       rc = ss_run_begin(&tr->cfg, tr->rec.cl->N > 0 ? tr->rec.cl : NULL, tr->dir, tr->opts.command, err);
       if (rc) goto out;
       tr->begun = 1;
+      tr->rec.lazy = tr->cfg.files == SS_FILES_LIGHT; /* its streams only if a checkpoint needs them */
       if ((rc = ss_recorder_open(&tr->rec, tr->dir, err))) goto out;
     }
   }
