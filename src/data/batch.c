@@ -85,6 +85,65 @@ static void sample_tokens_tab(const alias_ent *restrict tab, int k32, ss_rng *rn
   rng->s[3] = s3;
 }
 
+#if defined(__x86_64__) && defined(__GNUC__)
+#include <immintrin.h>
+#define SS_SAMPLE_AVX512 1
+/* The same stream, 16 tokens at a time with AVX-512 (classes of at most 32 support slots):
+ * the generator's state steps stay scalar (a chain of xors, ~2 cycles a draw), their s1 go
+ * to a buffer, and the rest is done on vectors: the output rotl(5 s1, 7) 9, the slot ((r >>
+ * 32) k) >> 32 (exact: a 32 x 32 -> 64-bit product), and the alias table held in registers
+ * (two 16-lane halves per column, picked by vpermi2d): own token, alias token, and the coin's
+ * threshold as u <= thr - 1 (32 bits; a slot with thr = 0 never keeps its own token, so its
+ * own token is stored as the alias and the test does not matter). The last cnt mod 16
+ * tokens through sample_tokens_tab. test_generator checks the stream against ss_rng_u64. */
+typedef struct {
+  uint32_t own[32], alias[32], thr1[32];
+} alias_vec;
+
+__attribute__((target("avx512f"))) static void sample_tokens_avx512(const alias_vec *v, const alias_ent *tab, int k, ss_rng *rng,
+                                                                    int *restrict x, int cnt) {
+  const __m512i kv = _mm512_set1_epi64((long long)(uint32_t)k);
+  const __m512i O0 = _mm512_loadu_si512(v->own), O1 = _mm512_loadu_si512(v->own + 16);
+  const __m512i A0 = _mm512_loadu_si512(v->alias), A1 = _mm512_loadu_si512(v->alias + 16);
+  const __m512i H0 = _mm512_loadu_si512(v->thr1), H1 = _mm512_loadu_si512(v->thr1 + 16);
+  uint64_t s0 = rng->s[0], s1 = rng->s[1], s2 = rng->s[2], s3 = rng->s[3];
+  uint64_t sb[16] __attribute__((aligned(64)));
+  int t = 0;
+  for (; t + 16 <= cnt; t += 16) {
+    for (int q = 0; q < 16; q++) { /* ss_xoshiro_next without its output */
+      sb[q] = s1;
+      const uint64_t tt = s1 << 17;
+      s2 ^= s0;
+      s3 ^= s1;
+      s1 ^= s2;
+      s0 ^= s3;
+      s2 ^= tt;
+      s3 = ss_rotl64(s3, 45);
+    }
+    __m512i r[2], j[2];
+    for (int h = 0; h < 2; h++) {
+      __m512i a = _mm512_load_si512(sb + 8 * h);
+      a = _mm512_add_epi64(_mm512_slli_epi64(a, 2), a); /* 5 s1 */
+      a = _mm512_rol_epi64(a, 7);
+      r[h] = _mm512_add_epi64(_mm512_slli_epi64(a, 3), a); /* 9 (...) */
+      j[h] = _mm512_srli_epi64(_mm512_mul_epu32(_mm512_srli_epi64(r[h], 32), kv), 32);
+    }
+    const __m512i j16 = _mm512_inserti64x4(_mm512_castsi256_si512(_mm512_cvtepi64_epi32(j[0])), _mm512_cvtepi64_epi32(j[1]), 1);
+    const __m512i u16 = _mm512_inserti64x4(_mm512_castsi256_si512(_mm512_cvtepi64_epi32(r[0])), _mm512_cvtepi64_epi32(r[1]), 1);
+    const __m512i own = _mm512_permutex2var_epi32(O0, j16, O1), alias = _mm512_permutex2var_epi32(A0, j16, A1);
+    const __mmask16 keep = _mm512_cmple_epu32_mask(u16, _mm512_permutex2var_epi32(H0, j16, H1));
+    _mm512_storeu_si512(x + t, _mm512_mask_blend_epi32(keep, alias, own));
+  }
+  rng->s[0] = s0;
+  rng->s[1] = s1;
+  rng->s[2] = s2;
+  rng->s[3] = s3;
+  if (t < cnt) sample_tokens_tab(tab, k, rng, x + t, cnt - t);
+}
+#else
+#define SS_SAMPLE_AVX512 0
+#endif
+
 void ss_batch_sample(const ss_classes *cl, ss_rng *rng, ss_batch *b) {
   int T = b->T;
   const int ns = cl->supp_off[cl->N];
@@ -98,9 +157,34 @@ void ss_batch_sample(const ss_classes *cl, ss_rng *rng, ss_batch *b) {
         tab[j].tok[1] = cl->supp_tok[j];
         tab[j].tok[0] = cl->supp_tok[cl->supp_off[n] + cl->alias_i[j]];
       }
+#if SS_SAMPLE_AVX512
+  /* the classes' tables in vector form, when every class has at most 32 slots */
+  enum { VEC_CLASSES = 64 };
+  alias_vec vec[VEC_CLASSES];
+  int use_vec = use_tab && cl->N <= VEC_CLASSES && T - 1 >= 16 && __builtin_cpu_supports("avx512f");
+  for (int n = 0; use_vec && n < cl->N; n++) {
+    const int off = cl->supp_off[n], k = cl->supp_off[n + 1] - off;
+    if (k > 32) {
+      use_vec = 0;
+      break;
+    }
+    memset(&vec[n], 0, sizeof vec[n]);
+    for (int j = 0; j < k; j++) {
+      const alias_ent *e = &tab[off + j];
+      vec[n].alias[j] = (uint32_t)e->tok[0];
+      vec[n].own[j] = (uint32_t)(e->thr ? e->tok[1] : e->tok[0]);
+      vec[n].thr1[j] = e->thr ? (uint32_t)(e->thr - 1) : 0;
+    }
+  }
+#endif
   for (int i = 0; i < b->B; i++) {
     int n = (int)ss_rng_below(rng, (uint32_t)cl->N);
     int *x = b->x + (size_t)i * T;
+#if SS_SAMPLE_AVX512
+    if (use_vec)
+      sample_tokens_avx512(&vec[n], tab + cl->supp_off[n], cl->supp_off[n + 1] - cl->supp_off[n], rng, x, T - 1);
+    else
+#endif
     if (use_tab)
       sample_tokens_tab(tab + cl->supp_off[n], cl->supp_off[n + 1] - cl->supp_off[n], rng, x, T - 1);
     else

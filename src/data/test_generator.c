@@ -241,6 +241,39 @@ static void batch_sample_draws_the_reference_stream_with_large_supports(void **s
   ss_classes_free(&cl);
 }
 
+/* the same for supports of 1 to 40 slots (the AVX-512 sampler takes classes of up to 32, in
+ * blocks of 16 tokens, the rest by the table) and sequence lengths around the block size, with
+ * coins at the edges: slots that never keep their own token (p = 0), always do (p = 1), and
+ * thresholds one step either side of a 32-bit boundary */
+static void batch_sample_draws_the_reference_stream_for_every_support_size(void **state) {
+  (void)state;
+  static const int Ts[] = {2, 16, 17, 18, 33, 128};
+  int tables = 0;
+  for (int D = 0; D <= 36; D += 3)
+    for (int C = 1; C <= 4; C += 3) {
+      ss_err e;
+      ss_classes cl;
+      ss_config c = knobs(C, 2, 2, 0, D, NULL);
+      assert_int_equal(ss_classes_generate(&c, &cl, &e), SS_OK);
+      for (int j = 0; j < cl.supp_off[cl.N]; j++) {
+        if (j % 7 == 1) cl.alias_p[j] = 0;
+        if (j % 7 == 2) cl.alias_p[j] = 1;
+        if (j % 7 == 3) cl.alias_p[j] = nextafter(0.5, 0);
+        if (j % 7 == 4) cl.alias_p[j] = 0x1.0p-32;
+      }
+      for (size_t t = 0; t < sizeof Ts / sizeof Ts[0]; t++) {
+        ss_batch b;
+        assert_int_equal(ss_batch_alloc(&b, 9, Ts[t], &e), SS_OK);
+        reference_stream(&cl, &b);
+        ss_batch_free(&b);
+      }
+      tables++;
+      ss_classes_free(&cl);
+    }
+  print_message("%d class tables x %zu lengths drawn as the reference (this CPU %s AVX-512F)\n", tables, sizeof Ts / sizeof Ts[0],
+                __builtin_cpu_supports("avx512f") ? "has" : "lacks");
+}
+
 static void sampled_frequencies_match_class_distribution(void **state) {
   (void)state;
   ss_err e;
@@ -433,6 +466,7 @@ int main(void) {
       cmocka_unit_test(bad_class_tables_are_input_errors_naming_the_file),
       cmocka_unit_test(sampled_frequencies_match_class_distribution),
       cmocka_unit_test(batch_sample_draws_the_reference_stream_with_large_supports),
+      cmocka_unit_test(batch_sample_draws_the_reference_stream_for_every_support_size),
       cmocka_unit_test(sequence_files_read_back_exactly),
       cmocka_unit_test(bad_sequence_files_are_errors_with_line_numbers),
   };
