@@ -107,22 +107,29 @@ __attribute__((target("avx512f"))) static void sample_tokens_avx512(const alias_
   const __m512i A0 = _mm512_loadu_si512(v->alias), A1 = _mm512_loadu_si512(v->alias + 16);
   const __m512i H0 = _mm512_loadu_si512(v->thr1), H1 = _mm512_loadu_si512(v->thr1 + 16);
   uint64_t s0 = rng->s[0], s1 = rng->s[1], s2 = rng->s[2], s3 = rng->s[3];
-  uint64_t sb[16] __attribute__((aligned(64)));
-  int t = 0;
-  for (; t + 16 <= cnt; t += 16) {
-    for (int q = 0; q < 16; q++) { /* ss_xoshiro_next without its output */
-      sb[q] = s1;
-      const uint64_t tt = s1 << 17;
-      s2 ^= s0;
-      s3 ^= s1;
-      s1 ^= s2;
-      s0 ^= s3;
-      s2 ^= tt;
-      s3 = ss_rotl64(s3, 45);
-    }
+  /* two buffers of 16 states: the next block's are stepped while this block's, stored a
+   * block earlier, are read as vectors (reading 8-byte stores just made as one 64-byte load
+   * stalls on store forwarding) */
+  uint64_t sb[2][16] __attribute__((aligned(64)));
+#define SS_STEP16(buf)                                                                     \
+  for (int q = 0; q < 16; q++) { /* ss_xoshiro_next without its output */                  \
+    (buf)[q] = s1;                                                                         \
+    const uint64_t tt = s1 << 17;                                                          \
+    s2 ^= s0;                                                                              \
+    s3 ^= s1;                                                                              \
+    s1 ^= s2;                                                                              \
+    s0 ^= s3;                                                                              \
+    s2 ^= tt;                                                                              \
+    s3 = ss_rotl64(s3, 45);                                                                \
+  }
+  const int nblk = cnt / 16;
+  if (nblk) SS_STEP16(sb[0]);
+  for (int blk = 0; blk < nblk; blk++) {
+    if (blk + 1 < nblk) SS_STEP16(sb[(blk + 1) & 1]);
+    const uint64_t *cur = sb[blk & 1];
     __m512i r[2], j[2];
     for (int h = 0; h < 2; h++) {
-      __m512i a = _mm512_load_si512(sb + 8 * h);
+      __m512i a = _mm512_load_si512(cur + 8 * h);
       a = _mm512_add_epi64(_mm512_slli_epi64(a, 2), a); /* 5 s1 */
       a = _mm512_rol_epi64(a, 7);
       r[h] = _mm512_add_epi64(_mm512_slli_epi64(a, 3), a); /* 9 (...) */
@@ -132,8 +139,10 @@ __attribute__((target("avx512f"))) static void sample_tokens_avx512(const alias_
     const __m512i u16 = _mm512_inserti64x4(_mm512_castsi256_si512(_mm512_cvtepi64_epi32(r[0])), _mm512_cvtepi64_epi32(r[1]), 1);
     const __m512i own = _mm512_permutex2var_epi32(O0, j16, O1), alias = _mm512_permutex2var_epi32(A0, j16, A1);
     const __mmask16 keep = _mm512_cmple_epu32_mask(u16, _mm512_permutex2var_epi32(H0, j16, H1));
-    _mm512_storeu_si512(x + t, _mm512_mask_blend_epi32(keep, alias, own));
+    _mm512_storeu_si512(x + 16 * blk, _mm512_mask_blend_epi32(keep, alias, own));
   }
+#undef SS_STEP16
+  const int t = 16 * nblk;
   rng->s[0] = s0;
   rng->s[1] = s1;
   rng->s[2] = s2;
