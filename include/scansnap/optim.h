@@ -23,8 +23,11 @@ typedef struct {
 } ss_optim;
 
 int ss_optim_init(ss_optim *o, const ss_config *cfg, const ss_model *m, ss_err *err);
-/* One update of every group with its lr times lr_scale (learning-rate schedules). */
-void ss_optim_step(ss_optim *o, ss_model *m, double lr_scale);
+/* One update of every group with its lr times lr_scale (learning-rate schedules). Returns 0
+ * when every parameter it wrote is finite (SGD checks them as it writes them; rows it left
+ * alone are unchanged), 1 when one is Inf or NaN or was not checked (Adam): then the caller
+ * looks (ss_model_find_nonfinite). */
+int ss_optim_step(ss_optim *o, ss_model *m, double lr_scale);
 void ss_optim_free(ss_optim *o);
 /* The moments were written from outside (a checkpoint was loaded into m1/m2). */
 void ss_optim_loaded(ss_optim *o);

@@ -1,5 +1,6 @@
 /* SGD / Adam / AdamW over the flat parameter array, in the model's own precision. */
 #include <math.h>
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -50,10 +51,11 @@ void ss_optim_loaded(ss_optim *o) {
  * the same operations in the same order either way, so the same bits. Above 64 Ki entries
  * the range is split over threads; below, no OpenMP region is entered at all. The range loop is
  * cloned for AVX2 and AVX-512 (SS_CLONES, util/clones.h). */
-#define DEFINE_SGD(SUFFIX, TYPE)                                                                 \
-  static inline __attribute__((always_inline)) void sgd_loop_##SUFFIX(                           \
+#define DEFINE_SGD(SUFFIX, TYPE, UINT, EXPBITS)                                                  \
+  static inline __attribute__((always_inline)) int sgd_loop_##SUFFIX(                            \
       TYPE *restrict p, const TYPE *restrict g, TYPE *restrict m1, size_t a, size_t e, TYPE mu,  \
       TYPE wd, TYPE damp, TYPE tlr, const int WD, const int MU, const int FIRST, const int NEST) { \
+    UINT bad = 0;                                                                                \
     for (size_t i = a; i < e; i++) {                                                             \
       TYPE gr = g[i];                                                                            \
       if (WD) gr += wd * p[i];                                                                   \
@@ -61,39 +63,44 @@ void ss_optim_loaded(ss_optim *o) {
         m1[i] = FIRST ? gr : mu * m1[i] + damp * gr;                                             \
         gr = NEST ? gr + mu * m1[i] : m1[i];                                                     \
       }                                                                                          \
-      p[i] -= tlr * gr;                                                                          \
+      const TYPE np = p[i] - tlr * gr;                                                           \
+      p[i] = np;                                                                                 \
+      UINT bits;                                                                                 \
+      memcpy(&bits, &np, sizeof bits);                                                           \
+      bad |= (UINT)((bits & (EXPBITS)) == (EXPBITS)); /* Inf or NaN: an integer OR, vectorises */ \
     }                                                                                            \
+    return bad != 0;                                                                             \
   }                                                                                              \
-  SS_CLONES static void sgd_range_##SUFFIX(TYPE *restrict p, const TYPE *restrict g, TYPE *restrict m1, \
+  SS_CLONES static int sgd_range_##SUFFIX(TYPE *restrict p, const TYPE *restrict g, TYPE *restrict m1, \
                                  size_t a, size_t e, TYPE mu, TYPE wd, TYPE damp, TYPE tlr,      \
                                  int first, int nesterov) {                                      \
     const int f = (wd != 0) << 3 | (mu != 0) << 2 | (first != 0) << 1 | (nesterov != 0);        \
     switch (f) {                                                                                 \
-    case 0: case 1: case 2: case 3: sgd_loop_##SUFFIX(p, g, m1, a, e, mu, wd, damp, tlr, 0, 0, 0, 0); break; \
-    case 4: sgd_loop_##SUFFIX(p, g, m1, a, e, mu, wd, damp, tlr, 0, 1, 0, 0); break;             \
-    case 5: sgd_loop_##SUFFIX(p, g, m1, a, e, mu, wd, damp, tlr, 0, 1, 0, 1); break;             \
-    case 6: sgd_loop_##SUFFIX(p, g, m1, a, e, mu, wd, damp, tlr, 0, 1, 1, 0); break;             \
-    case 7: sgd_loop_##SUFFIX(p, g, m1, a, e, mu, wd, damp, tlr, 0, 1, 1, 1); break;             \
-    case 8: case 9: case 10: case 11: sgd_loop_##SUFFIX(p, g, m1, a, e, mu, wd, damp, tlr, 1, 0, 0, 0); break; \
-    case 12: sgd_loop_##SUFFIX(p, g, m1, a, e, mu, wd, damp, tlr, 1, 1, 0, 0); break;            \
-    case 13: sgd_loop_##SUFFIX(p, g, m1, a, e, mu, wd, damp, tlr, 1, 1, 0, 1); break;            \
-    case 14: sgd_loop_##SUFFIX(p, g, m1, a, e, mu, wd, damp, tlr, 1, 1, 1, 0); break;            \
-    default: sgd_loop_##SUFFIX(p, g, m1, a, e, mu, wd, damp, tlr, 1, 1, 1, 1); break;            \
+    case 0: case 1: case 2: case 3: return sgd_loop_##SUFFIX(p, g, m1, a, e, mu, wd, damp, tlr, 0, 0, 0, 0); \
+    case 4: return sgd_loop_##SUFFIX(p, g, m1, a, e, mu, wd, damp, tlr, 0, 1, 0, 0);             \
+    case 5: return sgd_loop_##SUFFIX(p, g, m1, a, e, mu, wd, damp, tlr, 0, 1, 0, 1);             \
+    case 6: return sgd_loop_##SUFFIX(p, g, m1, a, e, mu, wd, damp, tlr, 0, 1, 1, 0);             \
+    case 7: return sgd_loop_##SUFFIX(p, g, m1, a, e, mu, wd, damp, tlr, 0, 1, 1, 1);             \
+    case 8: case 9: case 10: case 11: return sgd_loop_##SUFFIX(p, g, m1, a, e, mu, wd, damp, tlr, 1, 0, 0, 0); \
+    case 12: return sgd_loop_##SUFFIX(p, g, m1, a, e, mu, wd, damp, tlr, 1, 1, 0, 0);            \
+    case 13: return sgd_loop_##SUFFIX(p, g, m1, a, e, mu, wd, damp, tlr, 1, 1, 0, 1);            \
+    case 14: return sgd_loop_##SUFFIX(p, g, m1, a, e, mu, wd, damp, tlr, 1, 1, 1, 0);            \
+    default: return sgd_loop_##SUFFIX(p, g, m1, a, e, mu, wd, damp, tlr, 1, 1, 1, 1);            \
     }                                                                                            \
   }                                                                                              \
-  static void sgd_##SUFFIX(TYPE *restrict p, const TYPE *restrict g, TYPE *restrict m1, size_t a, \
-                           size_t e, TYPE mu, TYPE wd, TYPE damp, TYPE tlr, int first, int nesterov) { \
-    if (e - a <= 65536) {                                                                        \
-      sgd_range_##SUFFIX(p, g, m1, a, e, mu, wd, damp, tlr, first, nesterov);                    \
-      return;                                                                                    \
-    }                                                                                            \
+  /* returns whether any updated parameter is Inf or NaN */                                      \
+  static int sgd_##SUFFIX(TYPE *restrict p, const TYPE *restrict g, TYPE *restrict m1, size_t a, \
+                          size_t e, TYPE mu, TYPE wd, TYPE damp, TYPE tlr, int first, int nesterov) { \
+    if (e - a <= 65536) return sgd_range_##SUFFIX(p, g, m1, a, e, mu, wd, damp, tlr, first, nesterov); \
     const size_t n = e - a, nch = (n + 65535) / 65536;                                           \
-    _Pragma("omp parallel for schedule(static) num_threads(ss_threads())") for (size_t c = 0; c < nch; c++) \
-      sgd_range_##SUFFIX(p, g, m1, a + n * c / nch, a + n * (c + 1) / nch, mu, wd, damp, tlr, first, nesterov); \
+    int bad = 0;                                                                                 \
+    _Pragma("omp parallel for schedule(static) reduction(|: bad) num_threads(ss_threads())") for (size_t c = 0; c < nch; c++) \
+      bad |= sgd_range_##SUFFIX(p, g, m1, a + n * c / nch, a + n * (c + 1) / nch, mu, wd, damp, tlr, first, nesterov); \
+    return bad;                                                                                  \
   }
 
-DEFINE_SGD(f64, double)
-DEFINE_SGD(f32, float)
+DEFINE_SGD(f64, double, uint64_t, 0x7ff0000000000000ULL)
+DEFINE_SGD(f32, float, uint32_t, 0x7f800000U)
 
 /* Adam / AdamW on entries [a, e), torch.optim's arithmetic element by element; instantiated
  * per (AdamW, weight decay) so the loop is branch-free and vectorises (sqrt of a float is
@@ -164,9 +171,10 @@ static int live_rows(ss_optim *o, int gi, const ss_param_group *G, size_t es) {
 
 /* Small groups are updated on the calling thread: waking a team costs more than the work. */
 #define DEFINE_STEP(SUFFIX, TYPE)                                                                \
-  static void step_##SUFFIX(ss_optim *o, ss_model *m, double lr_scale) {                         \
+  static int step_##SUFFIX(ss_optim *o, ss_model *m, double lr_scale) {                          \
     TYPE *p = m->params, *g = m->grads, *m1 = o->m1, *m2 = o->m2;                                \
     long long t = o->t + 1;                                                                      \
+    int bad = 0;                                                                                 \
     for (int gi = 0; gi < m->ngroups; gi++) {                                                    \
       const ss_param_group *G = &m->groups[gi];                                                  \
       const double lr = G->lr * lr_scale;                                                        \
@@ -185,11 +193,11 @@ static int live_rows(ss_optim *o, int gi, const ss_param_group *G, size_t es) {
             }                                                                                    \
             size_t r1 = r0 + 1;                                                                  \
             while (r1 < nr && live[r1]) r1++;                                                    \
-            sgd_##SUFFIX(p, g, m1, a + r0 * L, a + r1 * L, mu, wd, damp, tlr, t == 1, o->nesterov); \
+            bad |= sgd_##SUFFIX(p, g, m1, a + r0 * L, a + r1 * L, mu, wd, damp, tlr, t == 1, o->nesterov); \
             r0 = r1;                                                                             \
           }                                                                                      \
         } else {                                                                                 \
-          sgd_##SUFFIX(p, g, m1, a, e, mu, wd, damp, tlr, t == 1, o->nesterov);                  \
+          bad |= sgd_##SUFFIX(p, g, m1, a, e, mu, wd, damp, tlr, t == 1, o->nesterov);           \
         }                                                                                        \
       } else {                                                                                   \
         const double bc1 = 1.0 - pow(o->beta1, (double)t), bc2 = 1.0 - pow(o->beta2, (double)t); \
@@ -200,19 +208,18 @@ static int live_rows(ss_optim *o, int gi, const ss_param_group *G, size_t es) {
         const size_t n = e - a, nch = n > 65536 ? (n + 65535) / 65536 : 1;                       \
         _Pragma("omp parallel for schedule(static) if (nch > 1) num_threads(ss_threads())") for (size_t c = 0; c < nch; c++) \
           adam_range_##SUFFIX(p, g, m1, m2, a + n * c / nch, a + n * (c + 1) / nch, b1, b2, eps, step, sbc2, wd, decay, adamw); \
+        bad = 1; /* not checked here: the caller checks */                                       \
       }                                                                                          \
     }                                                                                            \
     o->t = t;                                                                                    \
+    return bad;                                                                                  \
   }
 
 DEFINE_STEP(f64, double)
 DEFINE_STEP(f32, float)
 
-void ss_optim_step(ss_optim *o, ss_model *m, double lr_scale) {
-  if (m->dtype == SS_F64)
-    step_f64(o, m, lr_scale);
-  else
-    step_f32(o, m, lr_scale);
+int ss_optim_step(ss_optim *o, ss_model *m, double lr_scale) {
+  return m->dtype == SS_F64 ? step_f64(o, m, lr_scale) : step_f32(o, m, lr_scale);
 }
 
 /* Sum of squares in fixed chunks (partial sums in chunk order), so the norm does not depend

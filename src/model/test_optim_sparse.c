@@ -153,10 +153,52 @@ static void finite_check_reads_the_listed_rows(void **state) {
   free_model(m);
 }
 
+/* ss_optim_step says whether a parameter it wrote is Inf or NaN (SGD checks as it writes,
+ * dense or row-sparse); Adam leaves the check to the caller (1). */
+static void sgd_step_reports_what_it_wrote(void **state) {
+  (void)state;
+  const char *methods[] = {"sgd", "adam"};
+  for (int mi = 0; mi < 2; mi++)
+    for (int sparse = 0; sparse < 2; sparse++) {
+      ss_config cfg;
+      ss_err e;
+      ss_config_defaults(&cfg);
+      assert_int_equal(ss_config_set(&cfg, "opt.method", methods[mi], &e), SS_OK);
+      assert_int_equal(ss_config_validate(&cfg, &e), SS_OK);
+      ss_model *m = new_model();
+      ss_optim o;
+      assert_int_equal(ss_optim_init(&o, &cfg, m, &e), SS_OK);
+      int rows[2] = {3, 30};
+      if (sparse) {
+        m->groups[1].row_len = L;
+        m->groups[1].rows = rows;
+        m->groups[1].nrows = 2;
+      }
+      double *g = m->grads;
+      for (int i = 0; i < DENSE; i++) g[i] = 0.5;
+      g[DENSE + 3 * L + 1] = 2;
+      const int want_clean = mi == 0;
+      assert_int_equal(ss_optim_step(&o, m, 1.0), !want_clean);
+      /* an overflowing update in a listed row of B, then in the dense group A */
+      g[DENSE + 30 * L + 4] = 1e308;
+      m->groups[1].lr = 1e10;
+      assert_int_equal(ss_optim_step(&o, m, 1.0), 1);
+      g[DENSE + 30 * L + 4] = 0;
+      ((double *)o.m1)[DENSE + 30 * L + 4] = 0;
+      ((double *)m->params)[DENSE + 30 * L + 4] = 0;
+      m->groups[1].lr = 0.7;
+      g[7] = INFINITY;
+      assert_int_equal(ss_optim_step(&o, m, 1.0), 1);
+      ss_optim_free(&o);
+      free_model(m);
+    }
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(sparse_updates_equal_dense_ones),
       cmocka_unit_test(finite_check_reads_the_listed_rows),
+      cmocka_unit_test(sgd_step_reports_what_it_wrote),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -9,7 +9,7 @@
  * path always computes in float64 and is held to 1e-12 there too).
  *
  * The cases reach each branch of the kernels: groups of 1 to 20 rows (the 1-, 4- and 8-row
- * register blocks), rows of one to several 8-lane blocks, padded or not; keys counted densely
+ * register blocks, and 2-row ones), rows of one to several 8-lane blocks, padded or not; keys counted densely
  * or by byte compares (AVX-512BW: M <= 255 and at most 1024 keys) in one, two or more
  * 64-key registers; supports found by scanning the M tokens or by first appearance;
  * per-group shares of dY kept or recomputed by blocks of rows (when they pass 16 MiB);

@@ -805,6 +805,7 @@ static void group_dY_share(yz_impl *y, int g) {
   for (; j + 8 <= k; j += 8) gemm_block(D + (size_t)j * Mp, (size_t)Mp, 8, G, NULL, (size_t)Mp, F + j, 1, (size_t)Mp, nb, Mp);
 #endif
   for (; j + 4 <= k; j += 4) gemm_block(D + (size_t)j * Mp, (size_t)Mp, 4, G, NULL, (size_t)Mp, F + j, 1, (size_t)Mp, nb, Mp);
+  for (; j + 2 <= k; j += 2) gemm_block(D + (size_t)j * Mp, (size_t)Mp, 2, G, NULL, (size_t)Mp, F + j, 1, (size_t)Mp, nb, Mp);
   for (; j < k; j++) gemm_block(D + (size_t)j * Mp, (size_t)Mp, 1, G, NULL, (size_t)Mp, F + j, 1, (size_t)Mp, nb, Mp);
 }
 
@@ -945,6 +946,8 @@ static void group_forward_backward(yz_impl *y, const ss_batch *b, const double *
 #endif
   for (; r0 + 4 <= nb; r0 += 4)
     gemm_block(Gg + (size_t)r0 * Mp, (size_t)Mp, 4, Yt, U, (size_t)Mp, F + (size_t)r0 * Mp, (size_t)Mp, 1, k, Mp);
+  for (; r0 + 2 <= nb; r0 += 2) /* a loaded row of Yt serves two rows, not one */
+    gemm_block(Gg + (size_t)r0 * Mp, (size_t)Mp, 2, Yt, U, (size_t)Mp, F + (size_t)r0 * Mp, (size_t)Mp, 1, k, Mp);
   for (; r0 < nb; r0++)
     gemm_block(Gg + (size_t)r0 * Mp, (size_t)Mp, 1, Yt, U, (size_t)Mp, F + (size_t)r0 * Mp, (size_t)Mp, 1, k, Mp);
   /* loss of the group: sum over rows of (lmax - lab) plus the logs of the softmax sums, taken
@@ -1001,6 +1004,8 @@ static void group_forward_backward(yz_impl *y, const ss_batch *b, const double *
 #endif
   for (; r0 + 4 <= nb; r0 += 4)
     gemm_block(GF + (size_t)r0 * Mp, (size_t)Mp, 4, YU, NULL, (size_t)kp, Gg + (size_t)r0 * Mp, (size_t)Mp, 1, M, kp);
+  for (; r0 + 2 <= nb; r0 += 2)
+    gemm_block(GF + (size_t)r0 * Mp, (size_t)Mp, 2, YU, NULL, (size_t)kp, Gg + (size_t)r0 * Mp, (size_t)Mp, 1, M, kp);
   for (; r0 < nb; r0++)
     gemm_block(GF + (size_t)r0 * Mp, (size_t)Mp, 1, YU, NULL, (size_t)kp, Gg + (size_t)r0 * Mp, (size_t)Mp, 1, M, kp);
   /* per row: g_c = (g_f - f (f.g_f)) / ||c||, dZ[m, U_j] = att_j (g_c[j] - att.g_c); the

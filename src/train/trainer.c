@@ -288,13 +288,14 @@ int ss_trainer_step(ss_trainer *tr, ss_err *err) {
     goto out;
   }
   t0 = ss_now();
+  int look = 1; /* whether the parameters may hold Inf or NaN now */
   if (ops->update)
     rc = ops->update(tr, s, loss, err);
   else
-    ss_optim_step(&tr->opt, tr->m, 1.0);
+    look = ss_optim_step(&tr->opt, tr->m, 1.0) || s == tr->first_step; /* it checked what it wrote; the rest is as checked before */
   tr->t_train += ss_now() - t0;
   if (rc) goto out;
-  if (ss_model_find_nonfinite(tr->m, 0, where, sizeof where)) {
+  if (look && ss_model_find_nonfinite(tr->m, 0, where, sizeof where)) {
     snprintf(what, sizeof what, "parameter %s is not finite after the update", where);
     rc = diverged(err, s, what);
     goto out;
