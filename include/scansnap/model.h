@@ -57,6 +57,9 @@ struct ss_model {
 void ss_model_free(ss_model *m);
 /* Euclidean norm of a group's parameters. */
 double ss_model_group_norm(const ss_model *m, int g);
+/* The norms of groups 0 and 1 (y_norm, z_norm; 0 for a group the model lacks), with the same
+ * bits as ss_model_group_norm, in one pass. */
+void ss_model_norms01(const ss_model *m, double *n0, double *n1);
 /* First non-finite entry of params or grads, as "tensor[index]", or 0 if all finite. */
 int ss_model_find_nonfinite(const ss_model *m, int grads, char *where, size_t n);
 

@@ -29,6 +29,28 @@ double ss_model_group_norm(const ss_model *m, int g) {
   return sqrt(s);
 }
 
+/* Each sum is one serial chain (its order fixes its bits), so the two chains are run side by
+ * side: two independent adds in flight instead of one, the same bits as two calls of
+ * ss_model_group_norm. */
+void ss_model_norms01(const ss_model *m, double *n0, double *n1) {
+  if (m->ngroups < 2 || m->dtype != SS_F64) {
+    *n0 = ss_model_group_norm(m, 0);
+    *n1 = ss_model_group_norm(m, 1);
+    return;
+  }
+  const double *a = (const double *)m->params + m->groups[0].offset, *b = (const double *)m->params + m->groups[1].offset;
+  const size_t na = m->groups[0].count, nb = m->groups[1].count, n = na < nb ? na : nb;
+  double sa = 0, sb = 0;
+  for (size_t i = 0; i < n; i++) {
+    sa += a[i] * a[i];
+    sb += b[i] * b[i];
+  }
+  for (size_t i = n; i < na; i++) sa += a[i] * a[i];
+  for (size_t i = n; i < nb; i++) sb += b[i] * b[i];
+  *n0 = sqrt(sa);
+  *n1 = sqrt(sb);
+}
+
 /* Whether any of the n values is Inf or NaN: v - v is 0 for a finite v and NaN otherwise, and
  * NaN survives the sums. 4- or 8-lane vectors with no early exit (this runs twice per training
  * step over all parameters; an element-wise isfinite() loop with an exit cost as much as the

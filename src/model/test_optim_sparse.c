@@ -194,11 +194,37 @@ static void sgd_step_reports_what_it_wrote(void **state) {
     }
 }
 
+/* ss_model_norms01 (both chains in one pass) has the bits of ss_model_group_norm, for groups of
+ * unequal sizes either way round. */
+static void norms_in_one_pass_equal_the_group_norms(void **state) {
+  (void)state;
+  ss_model *m = new_model();
+  ss_rng r;
+  ss_rng_seed(&r, 3);
+  double *p = m->params;
+  for (size_t i = 0; i < m->nparams; i++) p[i] = ss_rng_normal(&r) * (i % 3 ? 1 : 1e-3);
+  for (int swap = 0; swap < 2; swap++) {
+    if (swap) {
+      const ss_param_group t = m->groups[0];
+      m->groups[0] = m->groups[1];
+      m->groups[1] = t;
+    }
+    double a, b;
+    ss_model_norms01(m, &a, &b);
+    const double ga = ss_model_group_norm(m, 0), gb = ss_model_group_norm(m, 1);
+    assert_memory_equal(&a, &ga, sizeof a);
+    assert_memory_equal(&b, &gb, sizeof b);
+    assert_true(a > 0 && b > 0);
+  }
+  free_model(m);
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(sparse_updates_equal_dense_ones),
       cmocka_unit_test(finite_check_reads_the_listed_rows),
       cmocka_unit_test(sgd_step_reports_what_it_wrote),
+      cmocka_unit_test(norms_in_one_pass_equal_the_group_norms),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -520,7 +520,9 @@ static int lm_record(ss_trainer *tr, long long s, double loss, double acc, ss_er
   double x[SS_MAX_EXTRA] = {t->epoch, lr_scale, exp(loss), t->valid_fresh ? t->valid_loss : NAN, t->valid_fresh ? exp(t->valid_loss) : NAN,
                             ps.ent, ps.mass, 1 - ps.mass, p->uniform_mass, ps.self, ps.ctx, p->uniform_ctx, t->gnorm, t->valid_best};
   for (int l = 0; l < p->L && p->L > 1; l++) x[X_COUNT + l] = ps.ent_l[l];
-  if ((rc = ss_recorder_add(&tr->rec, s, loss, acc, &t->dummy_c, ss_model_group_norm(tr->m, 0), ss_model_group_norm(tr->m, 1), x, err)))
+  double yn, zn;
+  ss_model_norms01(tr->m, &yn, &zn);
+  if ((rc = ss_recorder_add(&tr->rec, s, loss, acc, &t->dummy_c, yn, zn, x, err)))
     return rc;
   t->valid_fresh = 0;
   return SS_OK;

@@ -46,7 +46,9 @@ int ss_trainer_set_classes(ss_trainer *tr, const ss_classes *cl, ss_err *err) {
 int ss_trainer_record_classes(ss_trainer *tr, long long s, double loss, double acc, ss_err *err) {
   int rc = tr->m->ops->composition(tr->m, tr->rec.cl, tr->c, err);
   if (rc) return rc;
-  return ss_recorder_add(&tr->rec, s, loss, acc, tr->c, ss_model_group_norm(tr->m, 0), ss_model_group_norm(tr->m, 1), NULL, err);
+  double yn, zn;
+  ss_model_norms01(tr->m, &yn, &zn);
+  return ss_recorder_add(&tr->rec, s, loss, acc, tr->c, yn, zn, NULL, err);
 }
 
 /* Refuses, before anything is created, a run whose metrics would outgrow max_output_mb
