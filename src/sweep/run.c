@@ -170,14 +170,27 @@ static int point_state(const ss_sweep *s, const char *dir) {
   return ours ? PT_OURS : PT_NOT_OURS;
 }
 
-/* The marker, flushed to the disk only when the point's runs flush theirs (sync: its fsync
- * key; a sweep's default is one flush of everything at its end) */
+/* The marker, written straight into the new point's private temporary directory (nobody
+ * sees that directory before it is renamed into place, whole; no temporary file of its own),
+ * flushed to the disk only when the point's runs flush theirs (sync: its fsync key; a
+ * sweep's default is one flush of everything at its end). */
 static int write_marker(const ss_sweep *s, const char *dir, const char *name, int sync, ss_err *err) {
   char *p = ss_path_join(dir, MARKER);
-  const int was = ss_io_sync_set(sync);
-  int rc = ss_write_json_atomic(p, json_pack("{s:s, s:s, s:s}", "format", "scansnap-sweep-point-1", "sweep", s->id, "point", name),
-                                JSON_INDENT(2), err);
-  ss_io_sync_set(was);
+  json_t *o = json_pack("{s:s, s:s, s:s}", "format", "scansnap-sweep-point-1", "sweep", s->id, "point", name);
+  char *js = o ? json_dumps(o, JSON_INDENT(2)) : NULL;
+  json_decref(o);
+  int rc = SS_OK;
+  const int fd = p && js ? open(p, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0644) : -1;
+  if (fd < 0) {
+    rc = ss_seterr(err, SS_ERUN, "cannot write '%s': %s", p ? p : MARKER, p && js ? strerror(errno) : "out of memory");
+  } else {
+    const size_t n = strlen(js);
+    js[n] = '\n'; /* json_dumps's terminator becomes the final newline */
+    const int ok = write(fd, js, n + 1) == (ssize_t)(n + 1) && (!sync || fsync(fd) == 0);
+    const int e = errno;
+    if ((close(fd) != 0) | !ok) rc = ss_seterr(err, SS_ERUN, "cannot write '%s': %s", p, strerror(ok ? errno : e));
+  }
+  free(js);
   free(p);
   return rc;
 }
