@@ -111,6 +111,7 @@ static size_t layout_scratch(yz_impl *y, char *base, int B, int S, int thr) {
   CARVE(dY_block, double, 8 * (size_t)thr * Mp);
   CARVE(dYt, double, M * Mp);
   CARVE(dz_rows, int, B);
+  CARVE(dyt_seen, int, M);
   CARVE(dz_mark, unsigned char, M);
   /* the groups' shares of dY: B groups at most, kept only up to SS_YZ_DG_DOUBLES (pages past
    * what a batch uses are never touched) */
@@ -227,8 +228,11 @@ static int yz_run_grouped(yz_impl *y, ss_model *mdl, const ss_batch *b, double *
   const int ng = make_groups(y, b);
   const int par_seq = ng > 1 && (double)B * (T + 3.0 * M * (T < 64 ? T : 64)) > SS_YZ_PAR_WORK;
   const int Mp = (M + SS_YZ_LW - 1) & ~(SS_YZ_LW - 1);
-  /* the groups' shares of dY in their own buffers when they fit (else phase 2 by rows) */
-  y->group_dY_on = backward && (size_t)ng * Mp * Mp * k->real_size <= y->group_dY_cap;
+  /* the groups' shares of dY: added into dY^T as phase 1 makes them when it runs the groups in
+   * order on one thread; else in their own buffers when they fit; else phase 2 by rows */
+  y->group_dY_fused = backward && (!par_seq || ss_threads() == 1);
+  y->group_dY_on = y->group_dY_fused || (backward && (size_t)ng * Mp * Mp * k->real_size <= y->group_dY_cap);
+  if (y->group_dY_fused) memset(y->dyt_seen, 0, sizeof(int) * (size_t)M);
   /* phase 1: each group on its own (any thread) */
   if (par_seq) {
 #pragma omp parallel for schedule(dynamic, 1) num_threads(ss_threads())

@@ -35,7 +35,8 @@ typedef struct {
   /* dY rows [i0, i0 + 8) from every group in order (when the shares are not kept); block:
    * [8, Mp] real */
   void (*group_dY_rows)(const yz_impl *y, double *dY, int ngroups, int i0, void *block);
-  /* dY [M, M] = the sum of every group's group_dY share, in group order (zeros elsewhere) */
+  /* dY [M, M] = the sum of every group's share, in group order (zeros elsewhere): the kept
+   * shares added into dYt now, or (group_dY_fused) dYt as phase 1 left it; then transposed */
   void (*add_group_dY)(const yz_impl *y, double *dY, int ngroups);
   /* dZ[m_g, U_g] += every group's group_dz row, in group order */
   void (*add_group_dZ)(const yz_impl *y, double *dZ, int ngroups);
@@ -97,7 +98,11 @@ struct yz_impl {
   int dz_nrows, dz_clean;
   unsigned char *dz_mark; /* [M] zeros between calls */
   size_t group_dY_cap;   /* bytes of group_dY (at most SS_YZ_DG_DOUBLES doubles) */
-  int group_dY_on;       /* this call keeps the shares (they fit in group_dY) */
+  int group_dY_on;       /* this call computes the shares in phase 1: kept in group_dY (they
+                          * fit), or with group_dY_fused added at once into dYt */
+  int group_dY_fused;    /* phase 1 runs the groups in order on one thread: each share goes
+                          * straight into dYt (through dY_block) */
+  int *dyt_seen;         /* [M]  rows of dYt holding a share */
   void *dY_block;        /* [threads, 8, Mp] real  one block of dY rows (when they do not) */
 };
 

@@ -790,23 +790,49 @@ static void scatter_dY(const yz_impl *y, int g, double *dY, int i0, int nl, cons
   }
 }
 
+/* Adds D [n, Mp] (rows of a group's share of dY^T, for the tokens U[0 .. n)) into dY^T [M, Mp]:
+ * a row's first share is 0 + it, later ones are added (group order: the caller's). */
+static void add_share_rows(double *dYt, int *seen, const int *U, const real *D, int n, int Mp) {
+  for (int q = 0; q < n; q++) {
+    double *d = dYt + (size_t)U[q] * Mp;
+    const real *s = D + (size_t)q * Mp;
+    if (!seen[U[q]]) {
+      seen[U[q]] = 1;
+      for (int i = 0; i < Mp; i++) d[i] = 0.0 + (double)s[i];
+    } else {
+      for (int i = 0; i < Mp; i++) d[i] += (double)s[i];
+    }
+  }
+}
+
 /* Group g's whole share of dY, transposed: D_g^T [kp, Mp], D_g^T[j, i] = sum_b F[b, j] G[b, i]
  * (b ascending over the group's rows: the same multiply-adds, in the same order, as D_g[i,
- * j] in group_dY_block), into its group_dY buffer (phase 1, on the group's thread, when every
- * group's buffer fits: see SS_YZ_DG_DOUBLES in yz.c). Rows of D_g^T run over i, so phase 2
- * adds them to rows of dY^T with unit stride (add_group_dY). */
+ * j] in group_dY_block). Rows of D_g^T run over i, so they are added to rows of dY^T with unit
+ * stride. Phase 1, on the group's thread: when the groups run one after the other on one
+ * thread (group_dY_fused), each block of rows goes straight from a small buffer (dY_block, in
+ * cache) into dY^T, in group order; else into the group's group_dY buffer (when every group's
+ * fits: see SS_YZ_DG_DOUBLES in yz.c), added in group order by add_group_dY. */
 static void group_dY_share(yz_impl *y, int g) {
   const int M = y->o.M, Mp = (M + LW - 1) & ~(LW - 1), k = y->group_k[g];
   const int p0 = y->group_start[g], nb = y->group_start[g + 1] - p0;
-  real *D = (real *)y->group_dY + (size_t)g * Mp * Mp;
+  const int fused = y->group_dY_fused, *U = y->group_supp + (size_t)g * Mp;
+  real *D = fused ? (real *)y->dY_block : (real *)y->group_dY + (size_t)g * Mp * Mp;
   const real *G = (const real *)y->dlogits + (size_t)p0 * Mp, *F = (const real *)y->row_f + (size_t)p0 * Mp;
   int j = 0;
+#define SS_SHARE(NR)                                                                                           \
+  do {                                                                                                         \
+    real *o_ = fused ? D : D + (size_t)j * Mp;                                                                 \
+    gemm_block(o_, (size_t)Mp, NR, G, NULL, (size_t)Mp, F + j, 1, (size_t)Mp, nb, Mp);                         \
+    if (fused) add_share_rows(y->dYt, y->dyt_seen, U + j, o_, NR, Mp);                                         \
+    j += NR;                                                                                                   \
+  } while (0)
 #if SS_WIDE
-  for (; j + 8 <= k; j += 8) gemm_block(D + (size_t)j * Mp, (size_t)Mp, 8, G, NULL, (size_t)Mp, F + j, 1, (size_t)Mp, nb, Mp);
+  while (j + 8 <= k) SS_SHARE(8);
 #endif
-  for (; j + 4 <= k; j += 4) gemm_block(D + (size_t)j * Mp, (size_t)Mp, 4, G, NULL, (size_t)Mp, F + j, 1, (size_t)Mp, nb, Mp);
-  for (; j + 2 <= k; j += 2) gemm_block(D + (size_t)j * Mp, (size_t)Mp, 2, G, NULL, (size_t)Mp, F + j, 1, (size_t)Mp, nb, Mp);
-  for (; j < k; j++) gemm_block(D + (size_t)j * Mp, (size_t)Mp, 1, G, NULL, (size_t)Mp, F + j, 1, (size_t)Mp, nb, Mp);
+  while (j + 4 <= k) SS_SHARE(4);
+  while (j + 2 <= k) SS_SHARE(2);
+  while (j < k) SS_SHARE(1);
+#undef SS_SHARE
 }
 
 /* One row's unnormalised attention weights on its group's support, a [kp] = c w (c [kp] its
@@ -1092,21 +1118,11 @@ static void transpose_Y(void *Ytv, const double *Y, int M, int u0, int u1) {
 static void add_group_dY(const yz_impl *y, double *dY, int ngroups) {
   const int M = y->o.M, Mp = (M + LW - 1) & ~(LW - 1);
   double *dYt = y->dYt;
-  int *seen = y->key_seen; /* thread 0's row: phase 2 runs on one thread */
-  memset(seen, 0, sizeof(int) * (size_t)Mp);
-  for (int g = 0; g < ngroups; g++) {
-    const int k = y->group_k[g], *U = y->group_supp + (size_t)g * Mp;
-    const real *D = (const real *)y->group_dY + (size_t)g * Mp * Mp;
-    for (int j = 0; j < k; j++) {
-      double *d = dYt + (size_t)U[j] * Mp;
-      const real *s = D + (size_t)j * Mp;
-      if (!seen[U[j]]) {
-        seen[U[j]] = 1;
-        for (int i = 0; i < Mp; i++) d[i] = 0.0 + (double)s[i];
-      } else {
-        for (int i = 0; i < Mp; i++) d[i] += (double)s[i];
-      }
-    }
+  int *seen = y->dyt_seen;
+  if (!y->group_dY_fused) { /* the shares were kept: add them now, in group order */
+    memset(seen, 0, sizeof(int) * (size_t)M);
+    for (int g = 0; g < ngroups; g++)
+      add_share_rows(dYt, seen, y->group_supp + (size_t)g * Mp, (const real *)y->group_dY + (size_t)g * Mp * Mp, y->group_k[g], Mp);
   }
   for (int u = 0; u < M; u++)
     if (!seen[u]) memset(dYt + (size_t)u * Mp, 0, sizeof(double) * (size_t)Mp);
