@@ -40,7 +40,7 @@
 /* At most this many doubles of per-chunk partial dY. */
 #define SS_YZ_CHUNK_DOUBLES ((size_t)1 << 22)
 /* Group keys (class * M + query) below this are sorted by counting, else by qsort. */
-#define SS_YZ_SORT_KEYS(B) (4LL * (B) + 4096)
+#define SS_YZ_SORT_KEYS(B) (16LL * (B) + 16384)
 /* Per-group shares of dY ([Mp, Mp] each at most) are kept when they fit in this many doubles
  * (16 MiB): then each group's thread computes its own, and phase 2 only adds them. */
 #define SS_YZ_DG_DOUBLES ((size_t)1 << 21)
