@@ -33,7 +33,7 @@ static void memory_parts(const ss_config *cfg, int M, double *vocab, double *bat
   *batch = B * T * 4 * 2; /* tokens and per-position targets */
   if (cfg->model.type == SS_MODEL_YZ) {
     const double S = (T < m ? T : m) + 1, Mp = m + 8;
-    *vocab = 2 * m * m * 8 * 4 + 8 * m * m * 8;          /* Y, Z with grads and two moments; dY chunks */
+    *vocab = 2 * m * m * 8 * 4 + 10 * m * m * 8;         /* Y, Z with grads and two moments; dY chunks, Y^T, dY^T */
     *batch += B * S * (4 + 8 + 8) + B * Mp * (8 + 4 + 4); /* keys, their weights and shares; rows over M */
     *what = "the per-sequence workspace";
   } else {
