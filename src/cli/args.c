@@ -98,7 +98,7 @@ const char *ss_cli_find_resume(int argc, char **argv, unsigned char *skip) {
 }
 
 int ss_cli_resume_config(int argc, char **argv, const char *dir, const unsigned char *skip, ss_config *cfg, int *nothing, char *msg, size_t n) {
-  const char *over[64];
+  const char *over[SS_CLI_MAX_ARGS];
   int k = 0;
   for (int i = 1; i < argc && k < 64; i++)
     if (!skip[i]) over[k++] = argv[i];
@@ -114,13 +114,17 @@ int ss_cli_wants_help(int argc, char **argv) {
   return 0;
 }
 
+int ss_cli_check_argc(int argc) {
+  if (argc <= SS_CLI_MAX_ARGS) return 0;
+  fprintf(stderr, "scansnap: too many arguments (%d; at most %d)\n", argc - 1, SS_CLI_MAX_ARGS - 1);
+  return 2;
+}
+
 int ss_cli_command_config(int argc, char **argv, const char *cmd, ss_config *cfg) {
-  int rest[64], nrest;
-  if (argc > 64) {
-    fprintf(stderr, "scansnap: too many arguments\n");
-    return 2;
-  }
-  int rc = ss_cli_config(argc, argv, cfg, rest, &nrest);
+  int rest[SS_CLI_MAX_ARGS], nrest;
+  int rc = ss_cli_check_argc(argc);
+  if (rc) return rc;
+  rc = ss_cli_config(argc, argv, cfg, rest, &nrest);
   if (rc) return rc;
   if (nrest) {
     fprintf(stderr, "scansnap: unknown option '%s' for %s (see 'scansnap %s --help')\n", argv[rest[0]], cmd, cmd);

@@ -16,7 +16,7 @@ int ss_cli_config(int argc, char **argv, ss_config *cfg, int *rest, int *nrest);
  * printing what is wrong (too many arguments, an unknown --option of command cmd). */
 int ss_cli_command_config(int argc, char **argv, const char *cmd, ss_config *cfg);
 /* The DIR of '--resume DIR', '--resume=DIR' or 'resume=DIR' (NULL if none; "" if the option
- * lacks its value); skip[i] marks the argv entries it used (argc <= 64). */
+ * lacks its value); skip[i] marks the argv entries it used (argc <= SS_CLI_MAX_ARGS). */
 const char *ss_cli_find_resume(int argc, char **argv, unsigned char *skip);
 /* The configuration of run DIR to resume, the arguments not marked in skip as its overrides
  * (ss_train_resume_config): 0 with *nothing set and msg saying why when the run is already
@@ -24,6 +24,11 @@ const char *ss_cli_find_resume(int argc, char **argv, unsigned char *skip);
 int ss_cli_resume_config(int argc, char **argv, const char *dir, const unsigned char *skip, ss_config *cfg, int *nothing, char *msg, size_t n);
 /* Whether --help or -h is among the arguments. */
 int ss_cli_wants_help(int argc, char **argv);
+/* The most arguments a command takes (its own name included): the commands mark the ones
+ * they use in arrays of this size. */
+#define SS_CLI_MAX_ARGS 64
+/* 0 when argc is at most SS_CLI_MAX_ARGS, else 2 after saying so. */
+int ss_cli_check_argc(int argc);
 /* Prints "scansnap: <msg>" to stderr and returns the exit code for err->code. */
 int ss_cli_fail(const ss_err *err);
 int ss_cli_exit_code(int rc);

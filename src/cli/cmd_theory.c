@@ -94,11 +94,8 @@ int cmd_theory(int argc, char **argv) {
     theory_help();
     return 0;
   }
-  if (argc > 64) {
-    fprintf(stderr, "scansnap: too many arguments\n");
-    return 2;
-  }
-  unsigned char skip[64] = {0};
+  if (ss_cli_check_argc(argc)) return 2;
+  unsigned char skip[SS_CLI_MAX_ARGS] = {0};
   const char *resume = ss_cli_find_resume(argc, argv, skip);
   if (resume) {
     ss_config cfg;

@@ -101,11 +101,8 @@ int cmd_train(int argc, char **argv) {
     train_help();
     return 0;
   }
-  if (argc > 64) {
-    fprintf(stderr, "scansnap: too many arguments\n");
-    return 2;
-  }
-  unsigned char skip[64] = {0};
+  if (ss_cli_check_argc(argc)) return 2;
+  unsigned char skip[SS_CLI_MAX_ARGS] = {0};
   const char *resume = ss_cli_find_resume(argc, argv, skip);
   if (resume) return train_resume(argc, argv, resume, skip);
   ss_config cfg;
