@@ -13,7 +13,9 @@ count_complete() { cat "$tmp"/cut/*/run.json 2>/dev/null | grep -c '"status": "c
 
 "$cli" sweep "${args[@]}" jobs=2 out="$tmp/full" >/dev/null 2>&1
 
-"$cli" sweep "${args[@]}" jobs=1 out="$tmp/cut" >"$tmp/cut.log" 2>&1 &
+# SS_TEST_STEP_DELAY_US slows the steps (1 ms each: ~60 ms a run) so the kill lands mid-sweep:
+# without it the 12 runs take a few ms each and can all end between two polls
+SS_TEST_STEP_DELAY_US=1000 "$cli" sweep "${args[@]}" jobs=1 out="$tmp/cut" >"$tmp/cut.log" 2>&1 &
 pid=$!
 n=0
 for _ in $(seq 1 3000); do
