@@ -223,7 +223,7 @@ static int make_groups(yz_impl *y, const ss_batch *b) {
 static int yz_run_grouped(yz_impl *y, ss_model *mdl, const ss_batch *b, double *loss, double *acc, int backward) {
   const int M = y->o.M, B = b->B, T = b->T;
   const yz_kern *k = y->kern_grp;
-  const double *Y = mdl->params, *Z = (const double *)mdl->params + (size_t)M * M;
+  const double *Z = (const double *)mdl->params + (size_t)M * M;
   const double inv_B = 1.0 / B;
   const int ng = make_groups(y, b);
   const int par_seq = ng > 1 && (double)B * (T + 3.0 * M * (T < 64 ? T : 64)) > SS_YZ_PAR_WORK;
@@ -236,9 +236,9 @@ static int yz_run_grouped(yz_impl *y, ss_model *mdl, const ss_batch *b, double *
   /* phase 1: each group on its own (any thread) */
   if (par_seq) {
 #pragma omp parallel for schedule(dynamic, 1) num_threads(ss_threads())
-    for (int g = 0; g < ng; g++) k->group_forward_backward(y, b, Y, y->Yt, Z, g, omp_get_thread_num(), inv_B, backward);
+    for (int g = 0; g < ng; g++) k->group_forward_backward(y, b, y->Yt, Z, g, omp_get_thread_num(), inv_B, backward);
   } else { /* no OpenMP region at all: even one of one thread costs a microsecond or more */
-    for (int g = 0; g < ng; g++) k->group_forward_backward(y, b, Y, y->Yt, Z, g, 0, inv_B, backward);
+    for (int g = 0; g < ng; g++) k->group_forward_backward(y, b, y->Yt, Z, g, 0, inv_B, backward);
   }
   double L = 0;
   int hits = 0;

@@ -30,8 +30,8 @@ typedef struct {
   /* The grouped path (every row has a class). Group g: forward, loss_part[g], hits_part[g],
    * and with backward its rows' gradients and its group_dz row (and its group_dY share when
    * group_dY_on); Yt: Y^T in real, rows padded to Mp. */
-  void (*group_forward_backward)(yz_impl *y, const ss_batch *b, const double *Y, const void *Yt, const double *Z,
-                                 int g, int tid, double inv_B, int backward);
+  void (*group_forward_backward)(yz_impl *y, const ss_batch *b, const void *Yt, const double *Z, int g, int tid,
+                                 double inv_B, int backward);
   /* dY rows [i0, i0 + 8) from every group in order (when the shares are not kept); block:
    * [8, Mp] real */
   void (*group_dY_rows)(const yz_impl *y, double *dY, int ngroups, int i0, void *block);

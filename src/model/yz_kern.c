@@ -853,9 +853,10 @@ SS_AI void row_weights(const int *c, const real *w, real *a, int kp, vreal *s, v
 
 /* Phase 1 for group g: its support and counts, attention, f, logits, loss and (backward) the
  * rows' gradients at c (row_gf), the group's dZ row (group_dz) and, when kept, its share of
- * dY (group_dY). Y, Z: the float64 parameters; Ytv: Y^T in real, rows padded to Mp. */
-static void group_forward_backward(yz_impl *y, const ss_batch *b, const double *Y, const void *Ytv, const double *Z,
-                                   int g, int tid, double inv_Bd, int backward) {
+ * dY (group_dY). Ytv: Y^T in real, rows padded to Mp (every read of Y goes through it); Z:
+ * the float64 attention parameters. */
+static void group_forward_backward(yz_impl *y, const ss_batch *b, const void *Ytv, const double *Z, int g, int tid,
+                                   double inv_Bd, int backward) {
   const int M = y->o.M, T = b->T, Mp = (M + LW - 1) & ~(LW - 1);
   const real *Yt = Ytv, inv_B = (real)inv_Bd;
   const int p0 = y->group_start[g], nb = y->group_start[g + 1] - p0;
@@ -999,7 +1000,6 @@ static void group_forward_backward(yz_impl *y, const ss_batch *b, const double *
   /* YU [M, kp] = Y[:, U_j] (padding columns 0), then GF = G YU. YU is the block of rows U_j
    * of Yt (= (real) Y^T, just read by the logits, so in cache) transposed: by 8 x 8 register
    * tiles (a padding row read as zeros), the last M mod 8 rows element by element. */
-  (void)Y;
   int i = 0;
 #if SS_TILES
   static const real zeros[8];
