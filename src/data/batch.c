@@ -112,15 +112,9 @@ __attribute__((target("avx512f"))) static void sample_tokens_avx512(const alias_
    * stalls on store forwarding) */
   uint64_t sb[2][16] __attribute__((aligned(64)));
 #define SS_STEP16(buf)                                                                     \
-  for (int q = 0; q < 16; q++) { /* ss_xoshiro_next without its output */                  \
+  for (int q = 0; q < 16; q++) {                                                           \
     (buf)[q] = s1;                                                                         \
-    const uint64_t tt = s1 << 17;                                                          \
-    s2 ^= s0;                                                                              \
-    s3 ^= s1;                                                                              \
-    s1 ^= s2;                                                                              \
-    s0 ^= s3;                                                                              \
-    s2 ^= tt;                                                                              \
-    s3 = ss_rotl64(s3, 45);                                                                \
+    ss_xoshiro_step(&s0, &s1, &s2, &s3);                                                   \
   }
   const int nblk = cnt / 16;
   if (nblk) SS_STEP16(sb[0]);

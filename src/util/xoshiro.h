@@ -7,8 +7,9 @@
 
 static inline uint64_t ss_rotl64(uint64_t x, int k) { return (x << k) | (x >> (64 - k)); }
 
-static inline uint64_t ss_xoshiro_next(uint64_t *s0, uint64_t *s1, uint64_t *s2, uint64_t *s3) {
-  const uint64_t result = ss_rotl64(*s1 * 5, 7) * 9;
+/* The state's step alone (the AVX-512 sampler steps the state in scalar registers and computes
+ * the outputs, rotl(5 s1, 7) 9 of the s1 before each step, on vectors). */
+static inline void ss_xoshiro_step(uint64_t *s0, uint64_t *s1, uint64_t *s2, uint64_t *s3) {
   const uint64_t t = *s1 << 17;
   *s2 ^= *s0;
   *s3 ^= *s1;
@@ -16,6 +17,11 @@ static inline uint64_t ss_xoshiro_next(uint64_t *s0, uint64_t *s1, uint64_t *s2,
   *s0 ^= *s3;
   *s2 ^= t;
   *s3 = ss_rotl64(*s3, 45);
+}
+
+static inline uint64_t ss_xoshiro_next(uint64_t *s0, uint64_t *s1, uint64_t *s2, uint64_t *s3) {
+  const uint64_t result = ss_rotl64(*s1 * 5, 7) * 9;
+  ss_xoshiro_step(s0, s1, s2, s3);
   return result;
 }
 
