@@ -52,54 +52,40 @@ void ss_model_norms01(const ss_model *m, double *n0, double *n1) {
 }
 
 /* Whether any of the n values is Inf or NaN: v - v is 0 for a finite v and NaN otherwise, and
- * NaN survives the sums. 4- or 8-lane vectors with no early exit (this runs twice per training
- * step over all parameters; an element-wise isfinite() loop with an exit cost as much as the
- * optimizer). */
+ * NaN survives any sum in any order, so four independent vector accumulators (one add in
+ * flight each: the single chain ran at a quarter of the adder's rate), no early exit (the
+ * gradients are scanned every training step; an element-wise isfinite() loop with an exit cost
+ * as much as the optimizer). One body for both element types, 32-byte vectors of L lanes. */
 typedef double ss_v4d __attribute__((vector_size(32)));
 typedef float ss_v8f __attribute__((vector_size(32)));
+#define DEFINE_ANY_NONFINITE(SUFFIX, T, V, L)                                                      \
+  static inline __attribute__((always_inline)) int any_nonfinite_##SUFFIX(const T *v, size_t n) { \
+    V a0 = {0}, a1 = a0, a2 = a0, a3 = a0, x0, x1, x2, x3;                                         \
+    size_t i = 0;                                                                                  \
+    for (; i + 4 * (L) <= n; i += 4 * (L)) {                                                       \
+      memcpy(&x0, v + i, sizeof x0);                                                               \
+      memcpy(&x1, v + i + (L), sizeof x1);                                                         \
+      memcpy(&x2, v + i + 2 * (L), sizeof x2);                                                     \
+      memcpy(&x3, v + i + 3 * (L), sizeof x3);                                                     \
+      a0 += x0 - x0;                                                                               \
+      a1 += x1 - x1;                                                                               \
+      a2 += x2 - x2;                                                                               \
+      a3 += x3 - x3;                                                                               \
+    }                                                                                              \
+    a0 += a1 + a2 + a3;                                                                            \
+    T s = 0;                                                                                       \
+    for (int l = 0; l < (L); l++) s += a0[l];                                                      \
+    for (; i < n; i++) s += v[i] - v[i];                                                           \
+    return s != s;                                                                                 \
+  }
+DEFINE_ANY_NONFINITE(f64, double, ss_v4d, 4)
+DEFINE_ANY_NONFINITE(f32, float, ss_v8f, 8)
+#undef DEFINE_ANY_NONFINITE
 #if SS_HAVE_CLONES
 __attribute__((target_clones("avx2", "default")))
 #endif
 static int any_nonfinite(const void *base, size_t n, int f64) {
-  /* x - x is 0 for a finite x and NaN otherwise; NaN survives any sum in any order, so four
-   * independent accumulators (one add in flight each: the single chain ran at a quarter of
-   * the adder's rate) give the same answer */
-  size_t i = 0;
-  if (f64) {
-    const double *v = base;
-    ss_v4d a0 = {0, 0, 0, 0}, a1 = a0, a2 = a0, a3 = a0, x0, x1, x2, x3;
-    for (; i + 16 <= n; i += 16) {
-      memcpy(&x0, v + i, sizeof x0);
-      memcpy(&x1, v + i + 4, sizeof x1);
-      memcpy(&x2, v + i + 8, sizeof x2);
-      memcpy(&x3, v + i + 12, sizeof x3);
-      a0 += x0 - x0;
-      a1 += x1 - x1;
-      a2 += x2 - x2;
-      a3 += x3 - x3;
-    }
-    a0 += a1 + a2 + a3;
-    double s = (a0[0] + a0[1]) + (a0[2] + a0[3]);
-    for (; i < n; i++) s += v[i] - v[i];
-    return s != s;
-  }
-  const float *v = base;
-  ss_v8f a0 = {0, 0, 0, 0, 0, 0, 0, 0}, a1 = a0, a2 = a0, a3 = a0, x0, x1, x2, x3;
-  for (; i + 32 <= n; i += 32) {
-    memcpy(&x0, v + i, sizeof x0);
-    memcpy(&x1, v + i + 8, sizeof x1);
-    memcpy(&x2, v + i + 16, sizeof x2);
-    memcpy(&x3, v + i + 24, sizeof x3);
-    a0 += x0 - x0;
-    a1 += x1 - x1;
-    a2 += x2 - x2;
-    a3 += x3 - x3;
-  }
-  a0 += a1 + a2 + a3;
-  float s = 0;
-  for (int l = 0; l < 8; l++) s += a0[l];
-  for (; i < n; i++) s += v[i] - v[i];
-  return s != s;
+  return f64 ? any_nonfinite_f64(base, n) : any_nonfinite_f32(base, n);
 }
 
 /* Whether any gradient is Inf or NaN, reading only the listed rows of row-sparse groups (every
