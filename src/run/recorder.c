@@ -163,20 +163,37 @@ static int append(const char *path, unsigned char *buf, size_t *len, int sync, s
   return SS_OK;
 }
 
+static void header_m(const ss_recorder *r, unsigned char *h) {
+  memset(h, 0, HDR_M);
+  memcpy(h, magic_m, 8);
+  const uint32_t v[4] = {1, (uint32_t)r->nextra, (uint32_t)r->cl->N, (uint32_t)r->cl->M};
+  memcpy(h + 8, v, sizeof v);
+}
+
+/* Creates one stream with its header (a symlink in its place is refused). */
+static int create_stream(const char *path, const void *hdr, size_t n, ss_err *err) {
+  int fd = open(path, O_CREAT | O_TRUNC | O_WRONLY | O_NOFOLLOW | O_CLOEXEC, 0644);
+  if (fd < 0) return ss_seterr(err, SS_ERUN, "cannot create '%s': %s", path, strerror(errno));
+  ssize_t w = write(fd, hdr, n);
+  if ((close(fd) != 0) | (w != (ssize_t)n)) return ss_seterr(err, SS_ERUN, "cannot write '%s': %s", path, strerror(errno));
+  return SS_OK;
+}
+
+/* The checksum after one more row: its metrics.bin record (nb bytes), then its c_n (db bytes). */
+static uint64_t hash_row(uint64_t h, const void *rec, size_t nb, const void *c, size_t db) {
+  return ss_fnv1a64(c, db, ss_fnv1a64(rec, nb, h));
+}
+
 /* Adds the pending rows not yet hashed to sum (sum_prev: before the last of them). */
 static void hash_pending(ss_recorder *r) {
   const size_t nb = 8 + 8 * row_doubles(r), db = sizeof(double) * NMof(r);
   while (r->hashed_m + nb <= r->npend_m) {
     r->sum_prev = r->sum;
-    r->sum = ss_fnv1a64(r->pend_m + r->hashed_m, nb, r->sum);
-    if (db) r->sum = ss_fnv1a64(r->pend_d + r->hashed_d, db, r->sum);
+    r->sum = hash_row(r->sum, r->pend_m + r->hashed_m, nb, db ? r->pend_d + r->hashed_d : NULL, db); /* no c_n: no buffer */
     r->hashed_m += nb;
     r->hashed_d += db;
   }
 }
-
-static int create_stream(const char *path, const void *hdr, size_t n, ss_err *err);
-static void header_m(const ss_recorder *r, unsigned char *h);
 
 /* Creates both streams with their headers (a symlink in their place is refused). */
 static int create_streams(ss_recorder *r, ss_err *err) {
@@ -232,22 +249,6 @@ static int paths(ss_recorder *r, const char *dir, ss_err *err) {
   return r->path_m && r->path_d ? SS_OK : ss_seterr(err, SS_ERUN, "out of memory");
 }
 
-static void header_m(const ss_recorder *r, unsigned char *h) {
-  memset(h, 0, HDR_M);
-  memcpy(h, magic_m, 8);
-  const uint32_t v[4] = {1, (uint32_t)r->nextra, (uint32_t)r->cl->N, (uint32_t)r->cl->M};
-  memcpy(h + 8, v, sizeof v);
-}
-
-/* Creates one stream with its header (a symlink in its place is refused). */
-static int create_stream(const char *path, const void *hdr, size_t n, ss_err *err) {
-  int fd = open(path, O_CREAT | O_TRUNC | O_WRONLY | O_NOFOLLOW | O_CLOEXEC, 0644);
-  if (fd < 0) return ss_seterr(err, SS_ERUN, "cannot create '%s': %s", path, strerror(errno));
-  ssize_t w = write(fd, hdr, n);
-  if ((close(fd) != 0) | (w != (ssize_t)n)) return ss_seterr(err, SS_ERUN, "cannot write '%s': %s", path, strerror(errno));
-  return SS_OK;
-}
-
 int ss_recorder_open(ss_recorder *r, const char *dir, ss_err *err) {
   int rc = paths(r, dir, err);
   if (rc) return rc;
@@ -300,8 +301,7 @@ int ss_recorder_resume(ss_recorder *r, const char *dir, long long step, long lon
       if (st >= step) break;
       if (NM && fread(c, sizeof(double), NM, fd) != NM) break;
       r->sum_prev = h2;
-      h2 = ss_fnv1a64(buf, nb, h2);
-      h2 = ss_fnv1a64(c, sizeof(double) * NM, h2);
+      h2 = hash_row(h2, buf, nb, c, sizeof(double) * NM);
       ss_row row;
       memset(&row, 0, sizeof row);
       double v[4 + SS_MAX_EXTRA];
